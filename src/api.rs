@@ -1,0 +1,11 @@
+//! The AllScale Open API: request signing, response verification, envelope decoding,
+//! the status enum, and the HTTP client that puts them together.
+
+pub mod client;
+pub mod envelope;
+pub mod signing;
+pub mod status;
+
+pub use client::{ApiClient, Fetch, FetchError, RequestResult};
+pub use envelope::{DecodeError, Envelope};
+pub use status::{Outcome, Status, StatusClass};

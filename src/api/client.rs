@@ -1,0 +1,421 @@
+//! The signed HTTP client: one per store, one request per status poll.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+
+use super::envelope::{DecodeError, Envelope};
+use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields};
+use super::status::Status;
+use crate::config::{Secret, StoreConfig};
+
+/// Answers larger than this are refused: a status envelope is under 200 bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The longest `Retry-After` honoured: a hostile or buggy value must not mute a store.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Closed set of values of the `result` label of `allscale_api_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RequestResult {
+    Ok,
+    ApiError,
+    HttpError,
+    Timeout,
+    ConnectError,
+    DecodeError,
+    BadResponseSignature,
+}
+
+impl RequestResult {
+    pub const ALL: [RequestResult; 7] = [
+        Self::Ok,
+        Self::ApiError,
+        Self::HttpError,
+        Self::Timeout,
+        Self::ConnectError,
+        Self::DecodeError,
+        Self::BadResponseSignature,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::ApiError => "api_error",
+            Self::HttpError => "http_error",
+            Self::Timeout => "timeout",
+            Self::ConnectError => "connect_error",
+            Self::DecodeError => "decode_error",
+            Self::BadResponseSignature => "bad_response_signature",
+        }
+    }
+}
+
+/// Why a poll produced no status.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("API error {code}: {}", message.as_deref().unwrap_or("(no message)"))]
+    Api {
+        code: i64,
+        message: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    #[error("HTTP {status} without a valid envelope")]
+    Http {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("request timed out")]
+    Timeout,
+    #[error("transport error: {0}")]
+    Connect(String),
+    #[error("malformed answer: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("response signature rejected: {0}")]
+    BadResponseSignature(&'static str),
+}
+
+impl FetchError {
+    pub fn result(&self) -> RequestResult {
+        match self {
+            Self::Api { .. } => RequestResult::ApiError,
+            Self::Http { .. } => RequestResult::HttpError,
+            Self::Timeout => RequestResult::Timeout,
+            Self::Connect(_) => RequestResult::ConnectError,
+            Self::Decode(_) => RequestResult::DecodeError,
+            Self::BadResponseSignature(_) => RequestResult::BadResponseSignature,
+        }
+    }
+}
+
+/// The result of one status request.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    pub elapsed: Duration,
+    /// The API's `request_id` (envelope, else `X-Request-Id`), for logs.
+    pub request_id: Option<String>,
+    /// HTTP status of the answer, when there was one.
+    pub http_status: Option<u16>,
+    pub outcome: Result<Status, FetchError>,
+}
+
+impl Fetch {
+    /// 40001 or HTTP 429: the whole store must slow down.
+    pub fn is_rate_limited(&self) -> bool {
+        self.http_status == Some(429)
+            || matches!(self.outcome, Err(FetchError::Api { code: 40001, .. }))
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.outcome {
+            Err(FetchError::Api { retry_after, .. } | FetchError::Http { retry_after, .. }) => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
+    pub fn result(&self) -> RequestResult {
+        match &self.outcome {
+            Ok(_) => RequestResult::Ok,
+            Err(e) => e.result(),
+        }
+    }
+}
+
+/// A store's API client. Cheap to clone (the connection pool is shared).
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: Url,
+    /// Path prefix of `base_url` (usually empty), prepended to every API path.
+    prefix: String,
+    api_key: String,
+    secret: Secret,
+    verify_response_signature: bool,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("base", &self.base.as_str())
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Building the client failed (bad base URL or TLS set-up).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid base_url {0:?}")]
+    BaseUrl(String),
+    #[error("cannot build HTTP client: {0}")]
+    Build(#[from] reqwest::Error),
+}
+
+impl ApiClient {
+    pub fn new(store: &StoreConfig, timeout: Duration) -> Result<Self, ClientError> {
+        let base = Url::parse(&store.base_url)
+            .map_err(|_| ClientError::BaseUrl(store.base_url.clone()))?;
+        let prefix = base.path().trim_end_matches('/').to_string();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("allscale-exporter/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(store.max_concurrency)
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            prefix,
+            api_key: store.api_key.clone(),
+            secret: store.api_secret.clone(),
+            verify_response_signature: store.verify_response_signature,
+        })
+    }
+
+    /// `GET /v1/checkout_intents/{id}/status`, freshly signed.
+    pub async fn fetch_status(&self, intent_id: &str) -> Fetch {
+        let path = format!("{}/v1/checkout_intents/{intent_id}/status", self.prefix);
+        let started = Instant::now();
+        let (http_status, request_id, outcome) = match self.get(&path).await {
+            Ok(answer) => {
+                let (request_id, outcome) = self.interpret(&answer);
+                (Some(answer.status.as_u16()), request_id, outcome)
+            }
+            Err(e) => (None, None, Err(e)),
+        };
+        Fetch {
+            elapsed: started.elapsed(),
+            request_id,
+            http_status,
+            outcome,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Result<Answer, FetchError> {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let timestamp = unix_now().to_string();
+        let canonical =
+            signing::request_canonical("GET", path, "", &timestamp, &nonce, EMPTY_BODY_SHA256);
+        let signature = signing::sign(self.secret.expose(), &canonical);
+        let mut url = self.base.clone();
+        url.set_path(path);
+        url.set_query(None);
+        let mut response = self
+            .http
+            .get(url)
+            .header("X-API-Key", &self.api_key)
+            .header("X-Timestamp", &timestamp)
+            .header("X-Nonce", &nonce)
+            .header("X-Signature", signature)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let body = read_capped(&mut response).await;
+        Ok(Answer {
+            path: path.to_string(),
+            nonce,
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Turns an answer into a status or an error, following DESIGN.md's result rules.
+    fn interpret(&self, answer: &Answer) -> (Option<String>, Result<Status, FetchError>) {
+        let header_request_id = header_str(&answer.headers, "x-request-id").map(str::to_owned);
+        let retry_after = retry_after(&answer.headers);
+        let body = match &answer.body {
+            Ok(body) => body,
+            Err(FetchError::Decode(_)) if !answer.status.is_success() => {
+                let status = answer.status.as_u16();
+                return (
+                    header_request_id,
+                    Err(FetchError::Http {
+                        status,
+                        retry_after,
+                    }),
+                );
+            }
+            Err(e) => return (header_request_id, Err(e.clone())),
+        };
+        if self.verify_response_signature
+            && let Err(reason) = self.check_response_signature(answer, body)
+        {
+            return (
+                header_request_id,
+                Err(FetchError::BadResponseSignature(reason)),
+            );
+        }
+        let envelope = match Envelope::decode(body) {
+            Ok(envelope) => envelope,
+            Err(e) if answer.status.is_success() => return (header_request_id, Err(e.into())),
+            Err(_) => {
+                let status = answer.status.as_u16();
+                return (
+                    header_request_id,
+                    Err(FetchError::Http {
+                        status,
+                        retry_after,
+                    }),
+                );
+            }
+        };
+        let request_id = envelope.request_id.clone().or(header_request_id);
+        let outcome = if envelope.code != 0 {
+            Err(FetchError::Api {
+                code: envelope.code,
+                message: envelope.error_message.clone(),
+                retry_after,
+            })
+        } else if !answer.status.is_success() {
+            let status = answer.status.as_u16();
+            Err(FetchError::Http {
+                status,
+                retry_after,
+            })
+        } else {
+            envelope
+                .status_payload()
+                .map(Status::from_code)
+                .map_err(FetchError::from)
+        };
+        (request_id, outcome)
+    }
+
+    fn check_response_signature(&self, answer: &Answer, body: &[u8]) -> Result<(), &'static str> {
+        let get = |name| header_str(&answer.headers, name);
+        let signature = get("x-response-signature").ok_or("missing X-Response-Signature")?;
+        let timestamp = get("x-response-timestamp").ok_or("missing X-Response-Timestamp")?;
+        let response_nonce = get("x-response-nonce").ok_or("missing X-Response-Nonce")?;
+        if get("x-request-nonce").is_some_and(|echo| echo != answer.nonce) {
+            return Err("X-Request-Nonce does not echo our nonce");
+        }
+        let body_hash = signing::sha256_hex(body);
+        let canonical = signing::response_canonical(&ResponseFields {
+            status_code: answer.status.as_u16(),
+            path: &answer.path,
+            request_nonce: &answer.nonce,
+            request_body_sha256: EMPTY_BODY_SHA256,
+            response_timestamp: timestamp,
+            response_nonce,
+            response_body_sha256: &body_hash,
+        });
+        if signing::verify(self.secret.expose(), &canonical, signature) {
+            Ok(())
+        } else {
+            Err("X-Response-Signature does not match")
+        }
+    }
+}
+
+/// What came back, before interpretation.
+struct Answer {
+    path: String,
+    nonce: String,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Result<Vec<u8>, FetchError>,
+}
+
+async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn too_large() -> FetchError {
+    FetchError::Decode(DecodeError::TooLarge {
+        limit: MAX_BODY_BYTES,
+    })
+}
+
+fn transport_error(e: reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout
+    } else {
+        // Walk to the innermost cause: reqwest's top-level text hides the reason.
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(inner) = source {
+            text = format!("{text}: {inner}");
+            source = inner.source();
+        }
+        FetchError::Connect(text)
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Retry-After` in delta-seconds form, capped at [`MAX_RETRY_AFTER`].
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let secs: u64 = header_str(headers, RETRY_AFTER.as_str())?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// Current unix time in seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_parses_seconds_and_caps() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER, "999999".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn result_labels_are_the_contract_names() {
+        let names: Vec<_> = RequestResult::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ok",
+                "api_error",
+                "http_error",
+                "timeout",
+                "connect_error",
+                "decode_error",
+                "bad_response_signature"
+            ]
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! The JSON envelope every AllScale answer is wrapped in, decoded strictly: a malformed
+//! answer is an error, never a status.
+
+use serde_json::Value;
+
+/// A well-formed envelope: `{"code": int, "payload": any, "error": ..., "request_id": ...}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub code: i64,
+    pub payload: Value,
+    /// `error.message` (or the legacy flat `error_message`) when the API sent one.
+    pub error_message: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Why an answer is not a usable envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    #[error("body is not a JSON object")]
+    NotObject,
+    #[error("envelope has no integer `code`")]
+    NoCode,
+    #[error("status payload is not an integer: {0}")]
+    PayloadNotInteger(String),
+}
+
+impl Envelope {
+    /// Decodes a body; the size cap is enforced by the caller while reading.
+    pub fn decode(body: &[u8]) -> Result<Envelope, DecodeError> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        let Value::Object(mut map) = value else {
+            return Err(DecodeError::NotObject);
+        };
+        let code = map
+            .get("code")
+            .and_then(Value::as_i64)
+            .ok_or(DecodeError::NoCode)?;
+        let request_id = map
+            .get("request_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let error_message = map
+            .get("error")
+            .and_then(|e| e.get("message"))
+            .or_else(|| map.get("error_message"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let payload = map.remove("payload").unwrap_or(Value::Null);
+        Ok(Envelope {
+            code,
+            payload,
+            error_message,
+            request_id,
+        })
+    }
+
+    /// The status endpoint's payload: a bare integer, nothing else.
+    pub fn status_payload(&self) -> Result<i64, DecodeError> {
+        self.payload.as_i64().ok_or_else(|| {
+            let mut shown = self.payload.to_string();
+            shown.truncate(64);
+            DecodeError::PayloadNotInteger(shown)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_success_envelope() {
+        let e = Envelope::decode(br#"{"code":0,"payload":20,"error":null,"request_id":"req_1"}"#)
+            .unwrap();
+        assert_eq!(e.code, 0);
+        assert_eq!(e.status_payload(), Ok(20));
+        assert_eq!(e.request_id.as_deref(), Some("req_1"));
+        assert_eq!(e.error_message, None);
+    }
+
+    #[test]
+    fn decodes_error_envelope_with_message() {
+        let e = Envelope::decode(
+            br#"{"code":50001,"payload":null,"error":{"message":"not found"},"request_id":"r"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.code, 50001);
+        assert_eq!(e.error_message.as_deref(), Some("not found"));
+    }
+
+    #[test]
+    fn rejects_malformed_bodies() {
+        assert!(matches!(
+            Envelope::decode(b"<html>oops</html>"),
+            Err(DecodeError::NotJson(_))
+        ));
+        assert_eq!(Envelope::decode(b"[1,2]"), Err(DecodeError::NotObject));
+        assert_eq!(
+            Envelope::decode(br#"{"payload":2}"#),
+            Err(DecodeError::NoCode)
+        );
+        assert_eq!(
+            Envelope::decode(br#"{"code":"0","payload":2}"#),
+            Err(DecodeError::NoCode)
+        );
+        assert_eq!(
+            Envelope::decode(br#"{"code":0.5,"payload":2}"#),
+            Err(DecodeError::NoCode)
+        );
+    }
+
+    #[test]
+    fn status_payload_must_be_an_integer() {
+        for body in [
+            r#"{"code":0,"payload":"2"}"#,
+            r#"{"code":0,"payload":2.5}"#,
+            r#"{"code":0,"payload":null}"#,
+            r#"{"code":0}"#,
+            r#"{"code":0,"payload":{"status":2}}"#,
+        ] {
+            let e = Envelope::decode(body.as_bytes()).unwrap();
+            assert!(
+                matches!(e.status_payload(), Err(DecodeError::PayloadNotInteger(_))),
+                "{body}"
+            );
+        }
+        let e = Envelope::decode(br#"{"code":0,"payload":-3}"#).unwrap();
+        assert_eq!(e.status_payload(), Ok(-3));
+    }
+}

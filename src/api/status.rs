@@ -1,0 +1,243 @@
+//! The checkout-intent status enum (12 documented values) and the label names built on it.
+
+use std::fmt;
+
+/// A checkout intent's status, as the integer the API returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Timeout,
+    Canceled,
+    Underpaid,
+    Rejected,
+    Failed,
+    Created,
+    /// Value 2: older docs call it VIEWED, newer ones PAYING.
+    Viewed,
+    TempWalletReceived,
+    PendingManualOperation,
+    SendBack,
+    OnChain,
+    Confirmed,
+    /// An integer the exporter does not know; exported raw, treated as non-terminal
+    /// unless it is negative (the API's rule: terminal = negative or 20).
+    Unknown(i64),
+}
+
+impl Status {
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            -5 => Self::Timeout,
+            -4 => Self::Canceled,
+            -3 => Self::Underpaid,
+            -2 => Self::Rejected,
+            -1 => Self::Failed,
+            1 => Self::Created,
+            2 => Self::Viewed,
+            3 => Self::TempWalletReceived,
+            4 => Self::PendingManualOperation,
+            5 => Self::SendBack,
+            10 => Self::OnChain,
+            20 => Self::Confirmed,
+            other => Self::Unknown(other),
+        }
+    }
+
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Timeout => -5,
+            Self::Canceled => -4,
+            Self::Underpaid => -3,
+            Self::Rejected => -2,
+            Self::Failed => -1,
+            Self::Created => 1,
+            Self::Viewed => 2,
+            Self::TempWalletReceived => 3,
+            Self::PendingManualOperation => 4,
+            Self::SendBack => 5,
+            Self::OnChain => 10,
+            Self::Confirmed => 20,
+            Self::Unknown(code) => code,
+        }
+    }
+
+    /// The API's rule of thumb: any negative value, or 20, is final.
+    ///
+    /// An unknown negative integer is treated as non-terminal: DESIGN.md says unknown
+    /// values are non-terminal, and an unknown value has no outcome label to count.
+    pub fn is_terminal(self) -> bool {
+        self.outcome().is_some()
+    }
+
+    /// The terminal outcome this status represents, if it is terminal.
+    pub fn outcome(self) -> Option<Outcome> {
+        Some(match self {
+            Self::Confirmed => Outcome::Confirmed,
+            Self::Failed => Outcome::Failed,
+            Self::Rejected => Outcome::Rejected,
+            Self::Underpaid => Outcome::Underpaid,
+            Self::Canceled => Outcome::Canceled,
+            Self::Timeout => Outcome::Timeout,
+            _ => return None,
+        })
+    }
+
+    /// The aggregate label this status is counted under.
+    pub fn class(self) -> StatusClass {
+        match self {
+            Self::Timeout => StatusClass::Timeout,
+            Self::Canceled => StatusClass::Canceled,
+            Self::Underpaid => StatusClass::Underpaid,
+            Self::Rejected => StatusClass::Rejected,
+            Self::Failed => StatusClass::Failed,
+            Self::Created => StatusClass::Created,
+            Self::Viewed => StatusClass::Viewed,
+            Self::TempWalletReceived => StatusClass::TempWalletReceived,
+            Self::PendingManualOperation => StatusClass::PendingManualOperation,
+            Self::SendBack => StatusClass::SendBack,
+            Self::OnChain => StatusClass::OnChain,
+            Self::Confirmed => StatusClass::Confirmed,
+            Self::Unknown(_) => StatusClass::Unknown,
+        }
+    }
+}
+
+/// Closed set of label values for `allscale_checkout_intents{status}` and transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StatusClass {
+    Created,
+    Viewed,
+    TempWalletReceived,
+    PendingManualOperation,
+    SendBack,
+    OnChain,
+    Confirmed,
+    Failed,
+    Rejected,
+    Underpaid,
+    Canceled,
+    Timeout,
+    Unknown,
+    NotFound,
+}
+
+impl StatusClass {
+    pub const ALL: [StatusClass; 14] = [
+        Self::Created,
+        Self::Viewed,
+        Self::TempWalletReceived,
+        Self::PendingManualOperation,
+        Self::SendBack,
+        Self::OnChain,
+        Self::Confirmed,
+        Self::Failed,
+        Self::Rejected,
+        Self::Underpaid,
+        Self::Canceled,
+        Self::Timeout,
+        Self::Unknown,
+        Self::NotFound,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Viewed => "viewed",
+            Self::TempWalletReceived => "temp_wallet_received",
+            Self::PendingManualOperation => "pending_manual_operation",
+            Self::SendBack => "send_back",
+            Self::OnChain => "on_chain",
+            Self::Confirmed => "confirmed",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+            Self::Underpaid => "underpaid",
+            Self::Canceled => "canceled",
+            Self::Timeout => "timeout",
+            Self::Unknown => "unknown",
+            Self::NotFound => "not_found",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for StatusClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Closed set of label values for `allscale_checkout_intent_terminal_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Confirmed,
+    Failed,
+    Rejected,
+    Underpaid,
+    Canceled,
+    Timeout,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Self::Confirmed,
+        Self::Failed,
+        Self::Rejected,
+        Self::Underpaid,
+        Self::Canceled,
+        Self::Timeout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+            Self::Underpaid => "underpaid",
+            Self::Canceled => "canceled",
+            Self::Timeout => "timeout",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_value_round_trips() {
+        let documented = [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 10, 20];
+        for code in documented {
+            let s = Status::from_code(code);
+            assert!(!matches!(s, Status::Unknown(_)), "{code} must be known");
+            assert_eq!(s.code(), code);
+        }
+        assert_eq!(Status::from_code(7), Status::Unknown(7));
+        assert_eq!(Status::from_code(7).code(), 7);
+    }
+
+    #[test]
+    fn terminal_is_negative_or_twenty() {
+        for code in [-5, -4, -3, -2, -1, 20] {
+            assert!(Status::from_code(code).is_terminal(), "{code}");
+        }
+        for code in [1, 2, 3, 4, 5, 10, 0, 7, 99] {
+            assert!(!Status::from_code(code).is_terminal(), "{code}");
+        }
+    }
+
+    #[test]
+    fn outcome_names_match_status_class_names() {
+        for code in [-5, -4, -3, -2, -1, 20] {
+            let s = Status::from_code(code);
+            assert_eq!(s.outcome().unwrap().as_str(), s.class().as_str());
+        }
+        assert_eq!(Status::Viewed.class().as_str(), "viewed");
+        assert_eq!(StatusClass::parse("not_found"), Some(StatusClass::NotFound));
+    }
+}

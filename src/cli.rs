@@ -1,0 +1,174 @@
+//! Command line (Prometheus-style flags) and the commands it runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("ALLSCALE_GIT_REVISION"),
+    ")"
+);
+
+/// Prometheus exporter for AllScale Checkout intents.
+#[derive(Debug, Parser)]
+#[command(name = "allscale-exporter", version = LONG_VERSION, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Path to the YAML config file (required to run the exporter).
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+
+    /// Address to serve /metrics and the other routes on.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:9864"
+    )]
+    pub listen_address: SocketAddr,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log level filter: error, warn, info, debug, trace (or a tracing directive).
+    #[arg(
+        long = "log.level",
+        value_name = "LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub level: String,
+
+    /// Log output format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a config file; list every problem and exit 1, or print a summary and exit 0.
+    CheckConfig {
+        /// The config file to check.
+        path: PathBuf,
+    },
+    /// Run the built-in AllScale API simulator.
+    Simulate {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Scenario file (YAML); without it, the demo scenario is served.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+    },
+    /// Start the simulator and the exporter together on loopback, with no credentials.
+    Demo {
+        /// Address for the exporter.
+        #[arg(
+            long = "web.listen-address",
+            value_name = "ADDR",
+            default_value = "127.0.0.1:9864"
+        )]
+        listen_address: SocketAddr,
+    },
+}
+
+/// `check-config`: the exit code and what to print.
+pub fn check_config(path: &std::path::Path) -> (bool, String) {
+    match Config::load(path) {
+        Ok(config) => (
+            true,
+            format!("{}: OK ({})", path.display(), config.summary()),
+        ),
+        Err(e) => (false, format!("{}: {e}", path.display())),
+    }
+}
+
+/// Sets up tracing as the flags say; logs go to stderr.
+pub fn init_logging(args: &LogArgs) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.level)
+        .map_err(|e| format!("invalid --log.level {:?}: {e}", args.level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match args.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    }
+    .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_prometheus_style_flags() {
+        let cli = Cli::try_parse_from([
+            "allscale-exporter",
+            "--config.file=/etc/a.yaml",
+            "--web.listen-address=127.0.0.1:1234",
+            "--log.format=json",
+        ])
+        .unwrap();
+        assert_eq!(cli.config_file, Some(PathBuf::from("/etc/a.yaml")));
+        assert_eq!(cli.listen_address, "127.0.0.1:1234".parse().unwrap());
+        assert_eq!(cli.log.format, LogFormat::Json);
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn parses_subcommands() {
+        let cli = Cli::try_parse_from(["x", "check-config", "c.yaml"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::CheckConfig { .. })));
+        let cli = Cli::try_parse_from(["x", "demo", "--log.level=debug"]).unwrap();
+        assert_eq!(cli.log.level, "debug");
+        match cli.command {
+            Some(Command::Demo { listen_address }) => {
+                assert_eq!(listen_address, "127.0.0.1:9864".parse().unwrap())
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            Cli::try_parse_from(["x"]).unwrap().listen_address,
+            "0.0.0.0:9864".parse().unwrap()
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! allscale-exporter: a Prometheus exporter for AllScale Checkout intents.
+//!
+//! Data flows one way: [`config`] → [`poller`] → [`state`] → [`metrics`] → [`server`].
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod poller;
+pub mod server;
+pub mod simulator;
+pub mod state;
+
+/// Version and git revision, as `--version` and `allscale_exporter_build_info` show them.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("ALLSCALE_GIT_REVISION");

@@ -1,0 +1,84 @@
+//! Thin binary: parse flags, set up logging, hand over to the library.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use allscale_exporter::cli::{self, Cli, Command};
+use allscale_exporter::config::Config;
+use allscale_exporter::demo;
+use allscale_exporter::server::Exporter;
+use allscale_exporter::simulator::{Scenario, Simulator};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::CheckConfig { path }) = &cli.command {
+        let (ok, text) = cli::check_config(path);
+        if ok {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("{text}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = cli::init_logging(&cli.log) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => run_exporter(&cli).await,
+        Some(Command::Simulate { listen, scenario }) => {
+            let scenario = match scenario {
+                Some(path) => Scenario::load(&path)?,
+                None => demo::scenario(),
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "simulator listening");
+            Simulator::new(scenario)
+                .serve(listener, cli::shutdown_signal())
+                .await?;
+            Ok(())
+        }
+        Some(Command::Demo { listen_address }) => {
+            Ok(demo::run(listen_address, cli::shutdown_signal()).await?)
+        }
+        Some(Command::CheckConfig { .. }) => unreachable!("handled before the runtime starts"),
+    }
+}
+
+async fn run_exporter(cli: &Cli) -> Result<()> {
+    let Some(path) = &cli.config_file else {
+        bail!("--config.file is required (see --help; try `allscale-exporter demo` for a tour)");
+    };
+    let config = Config::load(path)?;
+    tracing::info!(config = %path.display(), summary = %config.summary(), "config loaded");
+    let listener = tokio::net::TcpListener::bind(cli.listen_address)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.listen_address))?;
+    let exporter = Exporter::start(config, listener).await?;
+    tracing::info!(address = %exporter.local_addr(), "exporter listening");
+    cli::shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    exporter.shutdown().await;
+    Ok(())
+}

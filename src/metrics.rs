@@ -1,0 +1,411 @@
+//! Every metric the exporter exports, declared once with its HELP text.
+//!
+//! Request metrics live in a `prometheus` registry that the poller updates as answers
+//! arrive. Intent metrics are rendered from [`State`] at scrape time, straight to text:
+//! with 100k watched intents that is far cheaper than keeping 400k registry children.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::api::client::{Fetch, FetchError, RequestResult};
+use crate::api::{Outcome, StatusClass};
+use crate::state::{State, StoreState};
+
+/// The only API endpoint the exporter calls, as the `endpoint` label says it.
+pub const STATUS_ENDPOINT: &str = "status";
+
+/// Error codes exported at 0 from the start, so alerts never see a missing series.
+pub const DOCUMENTED_ERROR_CODES: [i64; 8] =
+    [10001, 20001, 20002, 30001, 40001, 50001, 90000, 99999];
+
+/// Undocumented codes get their own series up to this many per store, then `other`:
+/// a misbehaving API must not blow up cardinality.
+pub const MAX_EXTRA_ERROR_CODES: usize = 16;
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// A metric family rendered by hand from [`State`].
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+}
+
+const INTENT_STATUS: Family = Family {
+    name: "allscale_checkout_intent_status",
+    kind: "gauge",
+    help: "Current status of the checkout intent, the integer the API returned (-5..20; absent until a well-formed answer).",
+};
+const INTENT_STATUS_CHANGE: Family = Family {
+    name: "allscale_checkout_intent_status_change_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time when the exporter first saw the intent's current status.",
+};
+const INTENT_LAST_SUCCESS: Family = Family {
+    name: "allscale_checkout_intent_last_success_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time of the last successful status poll of the intent.",
+};
+const INTENT_INFO: Family = Family {
+    name: "allscale_checkout_intent_info",
+    kind: "gauge",
+    help: "Always 1; carries the order_id configured for the intent.",
+};
+const INTENTS_BY_STATUS: Family = Family {
+    name: "allscale_checkout_intents",
+    kind: "gauge",
+    help: "Watched intents per current status (not_found = API error 50001; unknown = an undocumented status).",
+};
+const TERMINAL_TOTAL: Family = Family {
+    name: "allscale_checkout_intent_terminal_total",
+    kind: "counter",
+    help: "Intents that reached a terminal status, by outcome; each intent is counted once in its life.",
+};
+const TRANSITIONS_TOTAL: Family = Family {
+    name: "allscale_checkout_intent_transitions_total",
+    kind: "counter",
+    help: "Status changes seen by the exporter, by previous and new status.",
+};
+const WATCHED_INTENTS: Family = Family {
+    name: "allscale_exporter_watched_intents",
+    kind: "gauge",
+    help: "Intents in the watch list of the store.",
+};
+
+/// The registry-backed metrics and the hand-rendered intent families.
+pub struct Metrics {
+    registry: Registry,
+    api_requests: IntCounterVec,
+    api_errors: IntCounterVec,
+    api_up: IntGaugeVec,
+    api_duration: HistogramVec,
+    reload_successful: IntGauge,
+    reload_success_timestamp: Gauge,
+    extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let api_requests = IntCounterVec::new(
+            Opts::new(
+                "allscale_api_requests_total",
+                "Requests to the AllScale API by result (ok, api_error, http_error, timeout, connect_error, decode_error, bad_response_signature).",
+            ),
+            &["store", "endpoint", "result"],
+        )
+        .expect("valid metric");
+        let api_errors = IntCounterVec::new(
+            Opts::new(
+                "allscale_api_errors_total",
+                "Error codes in AllScale API envelopes (code != 0).",
+            ),
+            &["store", "code"],
+        )
+        .expect("valid metric");
+        let api_up = IntGaugeVec::new(
+            Opts::new(
+                "allscale_api_up",
+                "1 when the store's latest request got a well-formed answer that was neither an auth failure nor a server error.",
+            ),
+            &["store"],
+        )
+        .expect("valid metric");
+        let api_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "allscale_api_request_duration_seconds",
+                "Time from sending a request to the AllScale API to reading its whole answer.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["store", "endpoint"],
+        )
+        .expect("valid metric");
+        let reload_successful = IntGauge::new(
+            "allscale_exporter_config_last_reload_successful",
+            "1 when the last attempt to load the config succeeded.",
+        )
+        .expect("valid metric");
+        let reload_success_timestamp = Gauge::new(
+            "allscale_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "allscale_exporter_build_info",
+                "Always 1; the exporter's version and git revision.",
+            ),
+            &["version", "revision"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[crate::VERSION, crate::REVISION])
+            .set(1);
+        for collector in [
+            Box::new(api_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(api_errors.clone()),
+            Box::new(api_up.clone()),
+            Box::new(api_duration.clone()),
+            Box::new(reload_successful.clone()),
+            Box::new(reload_success_timestamp.clone()),
+            Box::new(build_info),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ] {
+            registry.register(collector).expect("unique metric names");
+        }
+        Self {
+            registry,
+            api_requests,
+            api_errors,
+            api_up,
+            api_duration,
+            reload_successful,
+            reload_success_timestamp,
+            extra_error_codes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Creates a store's request series at 0, so rates and alerts start from a sample.
+    pub fn init_store(&self, store: &str) {
+        for result in RequestResult::ALL {
+            self.api_requests
+                .with_label_values(&[store, STATUS_ENDPOINT, result.as_str()]);
+        }
+        for code in DOCUMENTED_ERROR_CODES {
+            self.api_errors
+                .with_label_values(&[store, &code.to_string()]);
+        }
+        self.api_duration
+            .with_label_values(&[store, STATUS_ENDPOINT]);
+    }
+
+    /// Records one finished request of a store.
+    pub fn record_request(&self, store: &str, fetch: &Fetch) {
+        let result = fetch.result();
+        self.api_requests
+            .with_label_values(&[store, STATUS_ENDPOINT, result.as_str()])
+            .inc();
+        self.api_duration
+            .with_label_values(&[store, STATUS_ENDPOINT])
+            .observe(fetch.elapsed.as_secs_f64());
+        if let Err(FetchError::Api { code, .. }) = &fetch.outcome {
+            let label = self.error_code_label(store, *code);
+            self.api_errors.with_label_values(&[store, &label]).inc();
+        }
+        self.api_up
+            .with_label_values(&[store])
+            .set(i64::from(api_reachable(&fetch.outcome)));
+    }
+
+    pub fn set_reload_result(&self, ok: bool, now: f64) {
+        self.reload_successful.set(i64::from(ok));
+        if ok {
+            self.reload_success_timestamp.set(now);
+        }
+    }
+
+    fn error_code_label(&self, store: &str, code: i64) -> String {
+        if DOCUMENTED_ERROR_CODES.contains(&code) {
+            return code.to_string();
+        }
+        let mut extra = self.lock_extra_codes();
+        let seen = extra.entry(store.to_string()).or_default();
+        if seen.contains(&code) || seen.len() < MAX_EXTRA_ERROR_CODES {
+            seen.insert(code);
+            code.to_string()
+        } else {
+            "other".to_string()
+        }
+    }
+
+    fn lock_extra_codes(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeSet<i64>>> {
+        self.extra_error_codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The whole `/metrics` page in the Prometheus text format (0.0.4).
+    pub fn render(&self, state: &State, now: f64) -> String {
+        let mut out = String::with_capacity(64 * 1024);
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
+        out.push_str(&String::from_utf8_lossy(&buf));
+        render_state(&mut out, state, now);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `allscale_api_up` semantics: reachable, authenticated, and not a server error.
+fn api_reachable(outcome: &Result<crate::api::Status, FetchError>) -> bool {
+    match outcome {
+        Ok(_) => true,
+        Err(FetchError::Api { code, .. }) => !matches!(code, 20001 | 20002 | 90000 | 99999),
+        Err(_) => false,
+    }
+}
+
+/// Per-family text buffers, filled store by store under each store's lock once.
+#[derive(Default)]
+struct StateText {
+    status: String,
+    changed: String,
+    success: String,
+    info: String,
+    by_status: String,
+    terminal: String,
+    transitions: String,
+    watched: String,
+}
+
+fn render_state(out: &mut String, state: &State, now: f64) {
+    let retention = state.terminal_retention().as_secs_f64();
+    let mut text = StateText::default();
+    for handle in state.stores() {
+        let store = escape(&handle.name);
+        let guard = handle.lock();
+        render_store(&mut text, &store, &guard, now, retention);
+    }
+    for (family, body) in [
+        (&INTENT_STATUS, &text.status),
+        (&INTENT_STATUS_CHANGE, &text.changed),
+        (&INTENT_LAST_SUCCESS, &text.success),
+        (&INTENT_INFO, &text.info),
+        (&INTENTS_BY_STATUS, &text.by_status),
+        (&TERMINAL_TOTAL, &text.terminal),
+        (&TRANSITIONS_TOTAL, &text.transitions),
+        (&WATCHED_INTENTS, &text.watched),
+    ] {
+        let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
+        let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);
+        out.push_str(body);
+    }
+}
+
+fn render_store(text: &mut StateText, store: &str, s: &StoreState, now: f64, retention: f64) {
+    let mut counts: HashMap<StatusClass, u64> = HashMap::new();
+    let mut ids: Vec<&String> = s.intents.keys().collect();
+    ids.sort_unstable();
+    for id in ids {
+        let intent = &s.intents[id];
+        if let Some(class) = intent.class() {
+            *counts.entry(class).or_insert(0) += 1;
+        }
+        let expired = intent.terminal_at.is_some_and(|t| now - t >= retention);
+        if expired {
+            continue;
+        }
+        let labels = format!("store=\"{store}\",intent_id=\"{}\"", escape(id));
+        if let (Some(status), false) = (intent.status, intent.not_found) {
+            let _ = writeln!(
+                text.status,
+                "{}{{{labels}}} {}",
+                INTENT_STATUS.name,
+                status.code()
+            );
+        }
+        if let Some(t) = intent.status_changed_at {
+            let _ = writeln!(
+                text.changed,
+                "{}{{{labels}}} {t}",
+                INTENT_STATUS_CHANGE.name
+            );
+        }
+        if let Some(t) = intent.last_success_at {
+            let _ = writeln!(text.success, "{}{{{labels}}} {t}", INTENT_LAST_SUCCESS.name);
+        }
+        if let Some(order_id) = &intent.order_id {
+            let _ = writeln!(
+                text.info,
+                "{}{{{labels},order_id=\"{}\"}} 1",
+                INTENT_INFO.name,
+                escape(order_id)
+            );
+        }
+    }
+    for class in StatusClass::ALL {
+        let n = counts.get(&class).copied().unwrap_or(0);
+        let _ = writeln!(
+            text.by_status,
+            "{}{{store=\"{store}\",status=\"{class}\"}} {n}",
+            INTENTS_BY_STATUS.name
+        );
+    }
+    for outcome in Outcome::ALL {
+        let n = s.terminal_total.get(&outcome).copied().unwrap_or(0);
+        let _ = writeln!(
+            text.terminal,
+            "{}{{store=\"{store}\",outcome=\"{}\"}} {n}",
+            TERMINAL_TOTAL.name,
+            outcome.as_str()
+        );
+    }
+    for ((from, to), n) in &s.transitions {
+        let _ = writeln!(
+            text.transitions,
+            "{}{{store=\"{store}\",from=\"{from}\",to=\"{to}\"}} {n}",
+            TRANSITIONS_TOTAL.name
+        );
+    }
+    let _ = writeln!(
+        text.watched,
+        "{}{{store=\"{store}\"}} {}",
+        WATCHED_INTENTS.name,
+        s.intents.len()
+    );
+}
+
+/// Escapes a label value for the text format.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_label_values() {
+        assert_eq!(escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape("x\ny"), "x\\ny");
+    }
+
+    #[test]
+    fn extra_error_codes_are_capped_per_store() {
+        let m = Metrics::new();
+        for code in 0..(MAX_EXTRA_ERROR_CODES as i64) {
+            assert_eq!(
+                m.error_code_label("s", 70000 + code),
+                (70000 + code).to_string()
+            );
+        }
+        assert_eq!(m.error_code_label("s", 1), "other");
+        assert_eq!(m.error_code_label("s", 70000), "70000");
+        assert_eq!(m.error_code_label("s", 90000), "90000");
+        assert_eq!(m.error_code_label("t", 1), "1");
+    }
+}

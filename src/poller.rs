@@ -1,0 +1,362 @@
+//! Polls every non-terminal intent once per `poll_interval`, spread evenly, within each
+//! store's rate and concurrency budget; backs off on errors; stops at terminal statuses.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::api::client::{ApiClient, ClientError, Fetch, FetchError, RequestResult};
+use crate::config::{Config, StoreConfig};
+use crate::metrics::Metrics;
+use crate::state::{Change, State, StoreHandle, unix_now_f64};
+
+/// First retry delay after a failure; doubles per failure, capped at the poll interval.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+
+/// Retries back off exponentially from [`BACKOFF_BASE`], capped at `cap`.
+fn backoff(failures: u32, cap: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(20);
+    BACKOFF_BASE.saturating_mul(1 << exp).min(cap)
+}
+
+/// A delay scaled by a random factor in [0.5, 1.0], so retries do not synchronise.
+fn jitter(delay: Duration) -> Duration {
+    delay.mul_f64(rand::rng().random_range(0.5..=1.0))
+}
+
+/// One store's rate limiter: evenly spaced permits, no bursts above the budget.
+fn rate_limiter(per_second: f64) -> DefaultDirectRateLimiter {
+    let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
+    let quota = Quota::with_period(period)
+        .expect("period is non-zero")
+        .allow_burst(NonZeroU32::MIN);
+    RateLimiter::direct(quota)
+}
+
+/// What kind of failure an intent is in, so each kind is logged once, not every poll.
+type FailureKind = (RequestResult, Option<i64>);
+
+fn failure_kind(error: &FetchError) -> FailureKind {
+    let code = match error {
+        FetchError::Api { code, .. } => Some(*code),
+        FetchError::Http { status, .. } => Some(i64::from(*status)),
+        _ => None,
+    };
+    (error.result(), code)
+}
+
+/// Scheduling facts about one pollable intent.
+#[derive(Debug)]
+struct Sched {
+    /// The nominal time of its current poll; the next regular one is one interval later.
+    slot: Instant,
+    /// Stamps the one valid queue entry; older entries are skipped.
+    ticket: u64,
+    failures: u32,
+    logged_failure: Option<FailureKind>,
+}
+
+struct Completion {
+    id: Arc<str>,
+    fetch: Fetch,
+}
+
+/// The poller of one store.
+pub struct StorePoller {
+    name: String,
+    client: ApiClient,
+    limiter: DefaultDirectRateLimiter,
+    semaphore: Arc<Semaphore>,
+    interval: Duration,
+    drain_timeout: Duration,
+    state: StoreHandle,
+    metrics: Arc<Metrics>,
+    queue: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
+    sched: HashMap<Arc<str>, Sched>,
+    next_ticket: u64,
+    in_flight: usize,
+    paused_until: Option<Instant>,
+    store_failures: u32,
+    tx: mpsc::UnboundedSender<Completion>,
+}
+
+impl StorePoller {
+    pub fn new(
+        store: &StoreConfig,
+        config: &Config,
+        state: StoreHandle,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, PollerInbox), ClientError> {
+        let client = ApiClient::new(store, config.request_timeout)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        metrics.init_store(&store.name);
+        let mut poller = Self {
+            name: store.name.clone(),
+            client,
+            limiter: rate_limiter(store.max_requests_per_second),
+            semaphore: Arc::new(Semaphore::new(store.max_concurrency)),
+            interval: config.poll_interval,
+            drain_timeout: config.request_timeout + Duration::from_secs(1),
+            state,
+            metrics,
+            queue: BinaryHeap::new(),
+            sched: HashMap::new(),
+            next_ticket: 0,
+            in_flight: 0,
+            paused_until: None,
+            store_failures: 0,
+            tx,
+        };
+        let ids: Vec<Arc<str>> = {
+            let st = poller.state.lock();
+            let mut ids: Vec<Arc<str>> = st.pollable().map(Arc::from).collect();
+            ids.sort_unstable();
+            ids
+        };
+        poller.spread(ids, poller.interval);
+        Ok((poller, PollerInbox { rx }))
+    }
+
+    /// Schedules intents evenly over `window`, starting now.
+    fn spread(&mut self, ids: Vec<Arc<str>>, window: Duration) {
+        let start = Instant::now();
+        let n = ids.len().max(1) as u32;
+        for (i, id) in ids.into_iter().enumerate() {
+            let at = start + window.mul_f64(f64::from(i as u32) / f64::from(n));
+            self.schedule(id, at, at);
+        }
+    }
+
+    fn schedule(&mut self, id: Arc<str>, at: Instant, slot: Instant) {
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        let entry = self.sched.entry(id.clone()).or_insert(Sched {
+            slot,
+            ticket,
+            failures: 0,
+            logged_failure: None,
+        });
+        entry.slot = slot;
+        entry.ticket = ticket;
+        self.queue.push(Reverse((at, ticket, id)));
+    }
+
+    /// When the next poll may go out, if any is queued.
+    fn next_dispatch_at(&self) -> Option<Instant> {
+        let Reverse((at, _, _)) = self.queue.peek()?;
+        Some(match self.paused_until {
+            Some(until) if until > *at => until,
+            _ => *at,
+        })
+    }
+
+    /// Runs until `shutdown` flips, then waits for in-flight requests.
+    pub async fn run(mut self, mut inbox: PollerInbox, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let next = self.next_dispatch_at();
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                Some(done) = inbox.rx.recv() => self.complete(done),
+                _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                    self.dispatch().await;
+                }
+            }
+        }
+        self.drain(&mut inbox).await;
+    }
+
+    async fn dispatch(&mut self) {
+        let Some(Reverse((_, ticket, id))) = self.queue.pop() else {
+            return;
+        };
+        if self.sched.get(&id).is_none_or(|s| s.ticket != ticket) {
+            return;
+        }
+        self.limiter.until_ready().await;
+        let permit = Arc::clone(&self.semaphore)
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed");
+        self.in_flight += 1;
+        let client = self.client.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let fetch = client.fetch_status(&id).await;
+            let _ = tx.send(Completion { id, fetch });
+            drop(permit);
+        });
+    }
+
+    /// Finishes in-flight requests so their answers are counted before exit.
+    async fn drain(&mut self, inbox: &mut PollerInbox) {
+        let deadline = Instant::now() + self.drain_timeout;
+        while self.in_flight > 0 {
+            match timeout(deadline - Instant::now(), inbox.rx.recv()).await {
+                Ok(Some(done)) => self.complete(done),
+                _ => break,
+            }
+        }
+    }
+
+    fn complete(&mut self, done: Completion) {
+        self.in_flight -= 1;
+        let Completion { id, fetch } = done;
+        self.metrics.record_request(&self.name, &fetch);
+        let now = unix_now_f64();
+        let change = {
+            let mut st = self.state.lock();
+            st.polled_once = true;
+            match &fetch.outcome {
+                Ok(status) => Some(st.observe_status(&id, *status, now)),
+                Err(FetchError::Api { code: 50001, .. }) => Some(st.observe_not_found(&id, now)),
+                Err(_) => None,
+            }
+        };
+        if let Some(change) = change {
+            self.log_change(&id, &change, &fetch);
+        }
+        if !self.sched.contains_key(&id) {
+            return; // removed from the watch list while in flight
+        }
+        match &fetch.outcome {
+            Ok(status) if status.is_terminal() => {
+                self.sched.remove(&id);
+            }
+            Ok(_) => self.on_answer(id, &fetch),
+            Err(FetchError::Api { code: 50001, .. }) => self.on_answer(id, &fetch),
+            Err(error) => self.on_failure(id, error, &fetch),
+        }
+    }
+
+    /// A usable answer: reset back-offs and keep the intent's regular slot.
+    fn on_answer(&mut self, id: Arc<str>, fetch: &Fetch) {
+        self.store_failures = 0;
+        let now = Instant::now();
+        let interval = self.interval;
+        let Some(s) = self.sched.get_mut(&id) else {
+            return;
+        };
+        if s.logged_failure.take().is_some() && fetch.outcome.is_ok() {
+            tracing::info!(store = %self.name, intent_id = %id, "polling recovered");
+        }
+        if fetch.outcome.is_ok() {
+            s.failures = 0;
+        }
+        let slot = (s.slot + interval).max(now);
+        self.schedule(id, slot, slot);
+    }
+
+    fn on_failure(&mut self, id: Arc<str>, error: &FetchError, fetch: &Fetch) {
+        let now = Instant::now();
+        let kind = failure_kind(error);
+        let Some(s) = self.sched.get_mut(&id) else {
+            return;
+        };
+        if s.logged_failure != Some(kind) {
+            s.logged_failure = Some(kind);
+            tracing::warn!(
+                store = %self.name,
+                intent_id = %id,
+                request_id = fetch.request_id.as_deref().unwrap_or("-"),
+                result = kind.0.as_str(),
+                error = %error,
+                "status poll failed (logged once per intent until it changes)"
+            );
+        }
+        let slot = s.slot;
+        let retry_at = if fetch.is_rate_limited() {
+            self.pause_store(fetch)
+        } else {
+            s.failures += 1;
+            self.store_failures = 0;
+            now + jitter(backoff(s.failures, self.interval))
+        };
+        self.schedule(id, retry_at, slot);
+    }
+
+    /// 40001 / HTTP 429: hold every request of the store until the pause ends.
+    fn pause_store(&mut self, fetch: &Fetch) -> Instant {
+        self.store_failures += 1;
+        let delay = fetch
+            .retry_after()
+            .unwrap_or_else(|| jitter(backoff(self.store_failures, self.interval)));
+        let until = Instant::now() + delay;
+        if self.paused_until.is_none_or(|p| p < until) {
+            if self.paused_until.is_none_or(|p| p <= Instant::now()) {
+                tracing::warn!(
+                    store = %self.name,
+                    request_id = fetch.request_id.as_deref().unwrap_or("-"),
+                    pause_ms = delay.as_millis() as u64,
+                    "rate limited by the API; pausing the store"
+                );
+            }
+            self.paused_until = Some(until);
+        }
+        until
+    }
+
+    fn log_change(&self, id: &str, change: &Change, fetch: &Fetch) {
+        let request_id = fetch.request_id.as_deref().unwrap_or("-");
+        if let Some((from, to)) = change.transition {
+            tracing::info!(store = %self.name, intent_id = %id, %from, %to, request_id, "status changed");
+        }
+        if let Some(outcome) = change.newly_terminal {
+            tracing::info!(store = %self.name, intent_id = %id, outcome = outcome.as_str(), request_id, "intent reached a terminal status");
+        }
+    }
+}
+
+/// The receiving end of a poller's completions, kept outside the poller so `run` can
+/// select on it while handlers borrow the poller.
+pub struct PollerInbox {
+    rx: mpsc::UnboundedReceiver<Completion>,
+}
+
+/// Starts one poller task per store.
+pub fn spawn_all(
+    config: &Config,
+    state: &Arc<State>,
+    metrics: &Arc<Metrics>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, ClientError> {
+    let handles = state.stores();
+    let mut tasks = Vec::with_capacity(handles.len());
+    for (store, handle) in config.stores.iter().zip(handles) {
+        let (poller, inbox) = StorePoller::new(store, config, handle, Arc::clone(metrics))?;
+        tasks.push(tokio::spawn(poller.run(inbox, shutdown.clone())));
+    }
+    Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps_at_interval() {
+        let cap = Duration::from_secs(30);
+        let got: Vec<u64> = (1..=7).map(|f| backoff(f, cap).as_secs()).collect();
+        assert_eq!(got, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(backoff(100, cap), cap);
+        assert_eq!(
+            backoff(1, Duration::from_millis(200)),
+            Duration::from_millis(200)
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_half_to_full() {
+        for _ in 0..1000 {
+            let d = jitter(Duration::from_secs(10));
+            assert!(d >= Duration::from_secs(5) && d <= Duration::from_secs(10));
+        }
+    }
+}

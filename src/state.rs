@@ -1,0 +1,317 @@
+//! What the exporter knows about every watched intent, per store: last status, when it
+//! changed, whether its outcome was counted, and the outcome and transition counters.
+//!
+//! The poller writes here; `metrics` reads here at scrape time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::api::{Outcome, Status, StatusClass};
+use crate::config::{Config, StoreConfig};
+
+/// Current unix time with sub-second precision.
+pub fn unix_now_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// One watched intent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntentState {
+    pub order_id: Option<String>,
+    /// The last status from a well-formed answer.
+    pub status: Option<Status>,
+    /// The API answered 50001 for the latest poll.
+    pub not_found: bool,
+    /// When the current status (or not_found) was first seen, unix seconds.
+    pub status_changed_at: Option<f64>,
+    pub last_success_at: Option<f64>,
+    /// When a terminal status was first seen; the outcome is counted then, once.
+    pub terminal_at: Option<f64>,
+}
+
+impl IntentState {
+    /// The aggregate label this intent counts under, if it has had an answer.
+    pub fn class(&self) -> Option<StatusClass> {
+        if self.not_found {
+            Some(StatusClass::NotFound)
+        } else {
+            self.status.map(Status::class)
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        self.terminal_at.is_some()
+    }
+}
+
+/// What one observation changed, for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Change {
+    pub transition: Option<(StatusClass, StatusClass)>,
+    pub newly_terminal: Option<Outcome>,
+    pub first_seen: bool,
+}
+
+/// Everything known about one store.
+#[derive(Debug, Default)]
+pub struct StoreState {
+    pub intents: HashMap<String, IntentState>,
+    pub terminal_total: BTreeMap<Outcome, u64>,
+    pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
+    /// At least one request of this store got an answer or failed (readiness).
+    pub polled_once: bool,
+}
+
+impl StoreState {
+    fn new() -> Self {
+        let mut s = Self::default();
+        for outcome in Outcome::ALL {
+            s.terminal_total.insert(outcome, 0);
+        }
+        s
+    }
+
+    /// Makes the watch list match the config: new intents are added, removed ones dropped
+    /// (their counters stay), order ids refreshed.
+    pub fn sync_intents(&mut self, store: &StoreConfig) {
+        let wanted: HashMap<&str, Option<&String>> = store
+            .intents
+            .iter()
+            .map(|i| (i.id.as_str(), i.order_id.as_ref()))
+            .collect();
+        self.intents
+            .retain(|id, _| wanted.contains_key(id.as_str()));
+        for (id, order_id) in wanted {
+            let entry = self.intents.entry(id.to_string()).or_default();
+            entry.order_id = order_id.cloned();
+        }
+    }
+
+    /// Records a well-formed status answer.
+    pub fn observe_status(&mut self, id: &str, status: Status, now: f64) -> Change {
+        self.observe(id, now, |intent| {
+            intent.not_found = false;
+            intent.status = Some(status);
+            intent.last_success_at = Some(now);
+        })
+    }
+
+    /// Records a 50001 answer.
+    pub fn observe_not_found(&mut self, id: &str, now: f64) -> Change {
+        self.observe(id, now, |intent| intent.not_found = true)
+    }
+
+    fn observe(&mut self, id: &str, now: f64, apply: impl FnOnce(&mut IntentState)) -> Change {
+        let Some(intent) = self.intents.get_mut(id) else {
+            // Removed from the config while its request was in flight.
+            return Change::default();
+        };
+        let before = intent.class();
+        let status_before = intent.status;
+        apply(intent);
+        let after = intent.class();
+        let mut change = Change {
+            first_seen: before.is_none(),
+            ..Change::default()
+        };
+        if before != after || (!intent.not_found && status_before != intent.status) {
+            intent.status_changed_at = Some(now);
+            if let (Some(from), Some(to)) = (before, after) {
+                change.transition = Some((from, to));
+            }
+        }
+        if intent.terminal_at.is_none()
+            && !intent.not_found
+            && let Some(outcome) = intent.status.and_then(Status::outcome)
+        {
+            intent.terminal_at = Some(now);
+            change.newly_terminal = Some(outcome);
+        }
+        if let Some(key) = change.transition {
+            *self.transitions.entry(key).or_insert(0) += 1;
+        }
+        if let Some(outcome) = change.newly_terminal {
+            *self.terminal_total.entry(outcome).or_insert(0) += 1;
+        }
+        change
+    }
+
+    /// Intents to poll: everything not yet terminal.
+    pub fn pollable(&self) -> impl Iterator<Item = &str> {
+        self.intents
+            .iter()
+            .filter(|(_, i)| !i.is_terminal())
+            .map(|(id, _)| id.as_str())
+    }
+}
+
+/// A store's state behind its own lock, so stores never wait on each other.
+#[derive(Debug, Clone)]
+pub struct StoreHandle {
+    pub name: String,
+    inner: Arc<Mutex<StoreState>>,
+}
+
+impl StoreHandle {
+    pub fn lock(&self) -> MutexGuard<'_, StoreState> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// All stores, in config order.
+#[derive(Debug)]
+pub struct State {
+    stores: Mutex<Vec<StoreHandle>>,
+    retention: Mutex<Duration>,
+}
+
+impl State {
+    pub fn new(config: &Config) -> Arc<Self> {
+        let state = Arc::new(Self {
+            stores: Mutex::new(Vec::new()),
+            retention: Mutex::new(config.terminal_retention),
+        });
+        state.apply_config(config);
+        state
+    }
+
+    /// Adds, keeps or drops stores and intents to match `config`; returns the handles.
+    pub fn apply_config(&self, config: &Config) -> Vec<StoreHandle> {
+        *self.retention.lock().unwrap_or_else(|e| e.into_inner()) = config.terminal_retention;
+        let mut stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = Vec::with_capacity(config.stores.len());
+        for store_cfg in &config.stores {
+            let handle = stores
+                .iter()
+                .find(|h| h.name == store_cfg.name)
+                .cloned()
+                .unwrap_or_else(|| StoreHandle {
+                    name: store_cfg.name.clone(),
+                    inner: Arc::new(Mutex::new(StoreState::new())),
+                });
+            handle.lock().sync_intents(store_cfg);
+            next.push(handle);
+        }
+        *stores = next.clone();
+        next
+    }
+
+    pub fn stores(&self) -> Vec<StoreHandle> {
+        self.stores
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn terminal_retention(&self) -> Duration {
+        *self.retention.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ready once every store has been polled at least once.
+    pub fn ready(&self) -> bool {
+        self.stores().iter().all(|s| {
+            let s = s.lock();
+            s.polled_once || s.intents.values().all(IntentState::is_terminal)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{IntentConfig, Secret};
+
+    fn store_cfg(ids: &[&str]) -> StoreConfig {
+        StoreConfig {
+            name: "main".into(),
+            base_url: "http://127.0.0.1:1".into(),
+            api_key: "k".into(),
+            api_secret: Secret::new("s"),
+            max_requests_per_second: 10.0,
+            max_concurrency: 2,
+            verify_response_signature: false,
+            intents: ids
+                .iter()
+                .map(|id| IntentConfig {
+                    id: id.to_string(),
+                    order_id: None,
+                })
+                .collect(),
+        }
+    }
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn outcome_counted_once_and_transitions_counted() {
+        let mut s = StoreState::new();
+        s.sync_intents(&store_cfg(&[A]));
+        let c = s.observe_status(A, Status::Created, 1.0);
+        assert!(c.first_seen && c.transition.is_none());
+        let c = s.observe_status(A, Status::OnChain, 2.0);
+        assert_eq!(
+            c.transition,
+            Some((StatusClass::Created, StatusClass::OnChain))
+        );
+        let c = s.observe_status(A, Status::Confirmed, 3.0);
+        assert_eq!(c.newly_terminal, Some(Outcome::Confirmed));
+        let c = s.observe_status(A, Status::Confirmed, 4.0);
+        assert_eq!(c, Change::default());
+        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(s.terminal_total[&Outcome::Failed], 0);
+        assert_eq!(
+            s.transitions[&(StatusClass::OnChain, StatusClass::Confirmed)],
+            1
+        );
+        let a = &s.intents[A];
+        assert_eq!(a.status_changed_at, Some(3.0));
+        assert_eq!(a.last_success_at, Some(4.0));
+        assert_eq!(a.terminal_at, Some(3.0));
+        assert_eq!(s.pollable().count(), 0);
+    }
+
+    #[test]
+    fn not_found_is_a_class_and_unknown_is_not_terminal() {
+        let mut s = StoreState::new();
+        s.sync_intents(&store_cfg(&[A, B]));
+        s.observe_not_found(A, 1.0);
+        assert_eq!(s.intents[A].class(), Some(StatusClass::NotFound));
+        let c = s.observe_status(A, Status::Viewed, 2.0);
+        assert_eq!(
+            c.transition,
+            Some((StatusClass::NotFound, StatusClass::Viewed))
+        );
+        s.observe_status(B, Status::Unknown(-9), 1.0);
+        assert!(!s.intents[B].is_terminal());
+        assert_eq!(s.intents[B].class(), Some(StatusClass::Unknown));
+        let c = s.observe_status(B, Status::Unknown(7), 2.0);
+        assert_eq!(
+            c.transition,
+            Some((StatusClass::Unknown, StatusClass::Unknown))
+        );
+        assert_eq!(s.intents[B].status_changed_at, Some(2.0));
+    }
+
+    #[test]
+    fn sync_keeps_state_of_intents_that_stay() {
+        let mut s = StoreState::new();
+        s.sync_intents(&store_cfg(&[A, B]));
+        s.observe_status(A, Status::Failed, 1.0);
+        s.sync_intents(&store_cfg(&[A]));
+        assert_eq!(s.intents.len(), 1);
+        assert_eq!(s.intents[A].status, Some(Status::Failed));
+        assert_eq!(s.terminal_total[&Outcome::Failed], 1);
+        // An answer for a removed intent changes nothing.
+        assert_eq!(
+            s.observe_status(B, Status::Confirmed, 2.0),
+            Change::default()
+        );
+        assert_eq!(s.terminal_total[&Outcome::Confirmed], 0);
+    }
+}
