@@ -1,0 +1,142 @@
+//! The binary as an operator runs it: `--version`, `check-config`, `demo`, and the
+//! exporter itself with SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{scrape, wait_for};
+
+const BIN: &str = env!("CARGO_BIN_EXE_allscale-exporter");
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/config/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn version_prints_version_and_revision() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+    assert!(text.contains("revision"), "{text}");
+}
+
+#[test]
+fn check_config_accepts_the_example_and_summarises_it() {
+    let example = format!("{}/config.example.yaml", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(BIN)
+        .args(["check-config", &example])
+        .env("ALLSCALE_API_SECRET", "st_example")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("OK") && stdout.contains("store"), "{stdout}");
+    assert!(stdout.contains("intent"), "{stdout}");
+}
+
+#[test]
+fn check_config_lists_every_problem_and_exits_1() {
+    let out = Command::new(BIN)
+        .args(["check-config", &fixture("many_problems.yaml")])
+        .env_remove("ALLSCALE_API_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problems = stderr.lines().filter(|l| l.trim_start().contains(": ")).count();
+    assert!(problems >= 3, "expected several problems, got:\n{stderr}");
+}
+
+#[test]
+fn check_config_on_a_missing_file_names_it() {
+    let out = Command::new(BIN)
+        .args(["check-config", "/nonexistent/allscale.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/allscale.yaml"));
+}
+
+#[test]
+fn running_without_config_file_is_a_clear_error() {
+    let out = Command::new(BIN).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config.file"));
+}
+
+/// A child process killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// The newcomer's path: `demo` shows every terminal outcome within 30 seconds, and
+/// stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_reaches_every_outcome_within_30_seconds() {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--web.listen-address=127.0.0.1:0", "--log.level=warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut demo = Running(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("demo printed its URLs").unwrap();
+        if let Some(url) = line.split_whitespace().find(|w| w.ends_with("/metrics")) {
+            let host = url.trim_start_matches("http://").trim_end_matches("/metrics");
+            break host.parse().unwrap();
+        }
+    };
+    let m = wait_for(Duration::from_secs(40), "every outcome in the demo", || async {
+        let m = scrape(addr).await;
+        let all = ["confirmed", "failed", "rejected", "underpaid", "canceled", "timeout"]
+            .iter()
+            .all(|o| {
+                m.value(
+                    "allscale_checkout_intent_terminal_total",
+                    &[("store", "demo"), ("outcome", o)],
+                ) >= 1.0
+            });
+        all.then_some(m)
+    })
+    .await;
+    let on_chain = m.value(
+        "allscale_checkout_intents",
+        &[("store", "demo"), ("status", "on_chain")],
+    );
+    assert!(on_chain >= 1.0, "some demo intents stay on chain");
+    assert_eq!(
+        m.value("allscale_checkout_intents", &[("store", "demo"), ("status", "not_found")]),
+        1.0
+    );
+    assert_eq!(
+        m.value(
+            "allscale_api_requests_total",
+            &[("store", "demo"), ("endpoint", "status"), ("result", "bad_response_signature")]
+        ),
+        0.0
+    );
+    sigterm(&demo.0);
+    let status = demo.0.wait().unwrap();
+    assert!(status.success(), "demo exited with {status}");
+}

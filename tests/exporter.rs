@@ -1,0 +1,387 @@
+//! The exporter against the built-in simulator, over real HTTP on loopback: exact
+//! statuses and counters, terminal intents not polled again, error codes, the rate limit,
+//! store pauses, response signatures, malformed answers, readiness.
+
+mod common;
+
+use std::time::Duration;
+
+use allscale_exporter::config::Config;
+use allscale_exporter::server::Exporter;
+use allscale_exporter::simulator::{
+    Malformed, Scenario, SimFailure, SimIntent, SimKey, SimStats, Simulator,
+};
+use common::{Metrics, get, scrape, test_config, wait_for};
+
+const KEY: &str = "st_sim_key";
+const SECRET: &str = "st_sim_secret";
+const OTHER_KEY: &str = "st_other_key";
+
+/// A 24-hex id from a small number.
+fn id(n: u32) -> String {
+    format!("65f0a1b2c3d4e5f6{n:08x}")
+}
+
+fn intent(n: u32, lifecycle: &[i64], step_ms: u64) -> SimIntent {
+    SimIntent {
+        id: id(n),
+        key: KEY.to_string(),
+        lifecycle: lifecycle.to_vec(),
+        step: Duration::from_millis(step_ms),
+        fail: None,
+    }
+}
+
+fn failing(n: u32, fail: SimFailure) -> SimIntent {
+    SimIntent {
+        fail: Some(fail),
+        ..intent(n, &[1], 1000)
+    }
+}
+
+fn failure() -> SimFailure {
+    SimFailure {
+        code: None,
+        http_status: None,
+        malformed: None,
+        bad_signature: false,
+        first: None,
+    }
+}
+
+fn scenario(intents: Vec<SimIntent>) -> Scenario {
+    Scenario {
+        latency: Duration::ZERO,
+        sign_responses: false,
+        timestamp_window: Duration::from_secs(300),
+        keys: vec![
+            SimKey {
+                api_key: KEY.to_string(),
+                api_secret: SECRET.to_string(),
+                rate_limit_per_second: None,
+            },
+            SimKey {
+                api_key: OTHER_KEY.to_string(),
+                api_secret: "st_other_secret".to_string(),
+                rate_limit_per_second: None,
+            },
+        ],
+        intents,
+    }
+}
+
+/// Simulator and exporter running on 127.0.0.1:0.
+struct Harness {
+    sim: Simulator,
+    exporter: Exporter,
+    stop_sim: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Harness {
+    async fn start(scenario: Scenario, configure: impl FnOnce(&mut Config, &[String])) -> Self {
+        let ids: Vec<String> = scenario.intents.iter().map(|i| i.id.clone()).collect();
+        Self::start_with_ids(scenario, ids, configure).await
+    }
+
+    async fn start_with_ids(
+        scenario: Scenario,
+        ids: Vec<String>,
+        configure: impl FnOnce(&mut Config, &[String]),
+    ) -> Self {
+        let sim = Simulator::new(scenario);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_sim, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(sim.clone().serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut config = test_config(&base, KEY, SECRET, &id_refs);
+        configure(&mut config, &ids);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let exporter = Exporter::start(config, listener).await.unwrap();
+        Harness {
+            sim,
+            exporter,
+            stop_sim,
+        }
+    }
+
+    async fn scrape(&self) -> Metrics {
+        scrape(self.exporter.local_addr()).await
+    }
+
+    async fn wait_metrics(&self, what: &str, cond: impl Fn(&Metrics) -> bool) -> Metrics {
+        wait_for(Duration::from_secs(20), what, || async {
+            let m = self.scrape().await;
+            cond(&m).then_some(m)
+        })
+        .await
+    }
+
+    async fn stop(self) -> SimStats {
+        self.exporter.shutdown().await;
+        let stats = self.sim.stats();
+        let _ = self.stop_sim.send(());
+        stats
+    }
+}
+
+fn status_of(m: &Metrics, id: &str) -> Option<f64> {
+    m.get(
+        "allscale_checkout_intent_status",
+        &[("store", "main"), ("intent_id", id)],
+    )
+}
+
+fn outcome(m: &Metrics, outcome: &str) -> f64 {
+    m.value(
+        "allscale_checkout_intent_terminal_total",
+        &[("store", "main"), ("outcome", outcome)],
+    )
+}
+
+fn requests(m: &Metrics, result: &str) -> f64 {
+    m.value(
+        "allscale_api_requests_total",
+        &[("store", "main"), ("endpoint", "status"), ("result", result)],
+    )
+}
+
+fn error_code(m: &Metrics, code: &str) -> f64 {
+    m.value("allscale_api_errors_total", &[("store", "main"), ("code", code)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
+    let mut intents = vec![
+        intent(1, &[1, 2, 10, 20], 150),
+        intent(2, &[1, -1], 150),
+        intent(3, &[2, -2], 150),
+        intent(4, &[3, -3], 150),
+        intent(5, &[1, -4], 150),
+        intent(6, &[1, -5], 150),
+        intent(7, &[1, 2, 3, 10], 100),
+        intent(8, &[4], 100),
+    ];
+    intents.push(SimIntent {
+        key: OTHER_KEY.to_string(),
+        ..intent(9, &[20], 100)
+    });
+    intents.push(failing(
+        10,
+        SimFailure {
+            code: Some(90000),
+            http_status: Some(500),
+            ..failure()
+        },
+    ));
+    let mut ids: Vec<String> = intents.iter().map(|i| i.id.clone()).collect();
+    ids.push(id(11)); // unknown to the API
+    let h = Harness::start_with_ids(scenario(intents), ids, |_, _| {}).await;
+
+    let m = h
+        .wait_metrics("six outcomes and on_chain", |m| {
+            m.sum("allscale_checkout_intent_terminal_total", &[]) == 6.0
+                && status_of(m, &id(7)) == Some(10.0)
+        })
+        .await;
+    for o in ["confirmed", "failed", "rejected", "underpaid", "canceled", "timeout"] {
+        assert_eq!(outcome(&m, o), 1.0, "{o}");
+    }
+    let expected = [(1, 20.0), (2, -1.0), (3, -2.0), (4, -3.0), (5, -4.0), (6, -5.0), (7, 10.0), (8, 4.0)];
+    for (n, status) in expected {
+        assert_eq!(status_of(&m, &id(n)), Some(status), "intent {n}");
+    }
+    for n in [9, 10, 11] {
+        assert_eq!(status_of(&m, &id(n)), None, "intent {n} must have no status");
+    }
+    let by_status = |s| m.value("allscale_checkout_intents", &[("store", "main"), ("status", s)]);
+    assert_eq!(by_status("not_found"), 1.0);
+    assert_eq!(by_status("pending_manual_operation"), 1.0);
+    assert_eq!(by_status("on_chain"), 1.0);
+    assert_eq!(by_status("viewed"), 0.0);
+
+    let before = h.sim.stats();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // five poll intervals
+    let m2 = h.scrape().await;
+    let after = h.stop().await;
+    for n in 1..=6 {
+        assert_eq!(
+            before.authenticated_by_intent.get(&id(n)),
+            after.authenticated_by_intent.get(&id(n)),
+            "terminal intent {n} was polled again"
+        );
+    }
+    // Non-terminal ones keep being polled.
+    for n in [7, 8] {
+        assert!(after.authenticated_by_intent[&id(n)] > before.authenticated_by_intent[&id(n)]);
+    }
+    for o in ["confirmed", "failed", "rejected", "underpaid", "canceled", "timeout"] {
+        assert_eq!(outcome(&m2, o), 1.0, "{o} counted again");
+    }
+    assert!(error_code(&m2, "30001") >= 1.0);
+    assert!(error_code(&m2, "50001") >= 2.0, "not_found keeps being polled");
+    assert!(error_code(&m2, "90000") >= 1.0);
+    assert_eq!(error_code(&m2, "20001"), 0.0);
+    assert_eq!(error_code(&m2, "20002"), 0.0);
+    assert_eq!(error_code(&m2, "40001"), 0.0);
+    assert_eq!(requests(&m2, "decode_error"), 0.0);
+    // Every answer the simulator gave with an error code was counted by the exporter.
+    let api_errors = m2.sum("allscale_api_errors_total", &[("store", "main")]);
+    assert_eq!(api_errors, requests(&m2, "api_error"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_is_respected_per_second() {
+    let intents: Vec<SimIntent> = (1..=20).map(|n| intent(n, &[1], 1000)).collect();
+    let h = Harness::start(scenario(intents), |c, _| {
+        c.poll_interval = Duration::from_millis(200); // would be 100 requests/s
+        c.stores[0].max_requests_per_second = 5.0;
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let stats = h.stop().await;
+    let per_second = &stats.per_second_by_key[KEY];
+    let total: u64 = per_second.values().sum();
+    assert!(total >= 10, "too few requests: {per_second:?}");
+    assert!(total <= 5 * 4 + 1, "over budget in total: {per_second:?}");
+    let worst = per_second.values().max().copied().unwrap_or(0);
+    assert!(worst <= 6, "a second above budget: {per_second:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_rate_limit_pauses_the_whole_store() {
+    let intents: Vec<SimIntent> = (1..=10).map(|n| intent(n, &[1], 1000)).collect();
+    let mut sc = scenario(intents);
+    sc.keys[0].rate_limit_per_second = Some(2);
+    let h = Harness::start(sc, |c, _| {
+        c.poll_interval = Duration::from_millis(200); // 50 requests/s wanted
+        c.stores[0].max_requests_per_second = 100.0;
+        c.stores[0].max_concurrency = 2;
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let m = h.scrape().await;
+    let stats = h.stop().await;
+    assert!(error_code(&m, "40001") >= 1.0, "the API never limited us");
+    // Without the pause the exporter would send ~150 requests in 3 s.
+    let total: u64 = stats.per_second_by_key[KEY].values().sum();
+    assert!(total <= 30, "store did not pause: {total} requests");
+    assert!(requests(&m, "ok") >= 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_signatures_are_verified() {
+    let good = intent(1, &[10], 1000);
+    let tampered = failing(
+        2,
+        SimFailure {
+            bad_signature: true,
+            ..failure()
+        },
+    );
+    let mut sc = scenario(vec![good, tampered]);
+    sc.sign_responses = true;
+    let h = Harness::start(sc, |c, _| c.stores[0].verify_response_signature = true).await;
+    let m = h
+        .wait_metrics("good status and a rejected signature", |m| {
+            status_of(m, &id(1)) == Some(10.0) && requests(m, "bad_response_signature") >= 2.0
+        })
+        .await;
+    assert_eq!(status_of(&m, &id(2)), None);
+    h.stop().await;
+
+    // Verification on, but the API does not sign: nothing is believed.
+    let h = Harness::start(scenario(vec![intent(1, &[10], 1000)]), |c, _| {
+        c.stores[0].verify_response_signature = true
+    })
+    .await;
+    let m = h
+        .wait_metrics("unsigned answers rejected", |m| {
+            requests(m, "bad_response_signature") >= 2.0
+        })
+        .await;
+    assert_eq!(status_of(&m, &id(1)), None);
+    assert_eq!(requests(&m, "ok"), 0.0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_answers_never_become_a_status() {
+    let kinds = [
+        Malformed::NotJson,
+        Malformed::NoCode,
+        Malformed::StringPayload,
+        Malformed::Oversize,
+    ];
+    let mut intents: Vec<SimIntent> = kinds
+        .iter()
+        .zip(1..)
+        .map(|(kind, n)| {
+            failing(
+                n,
+                SimFailure {
+                    malformed: Some(*kind),
+                    ..failure()
+                },
+            )
+        })
+        .collect();
+    intents.push(failing(
+        5,
+        SimFailure {
+            malformed: Some(Malformed::NotJson),
+            http_status: Some(502),
+            ..failure()
+        },
+    ));
+    intents.push(intent(6, &[2], 1000));
+    let h = Harness::start(scenario(intents), |_, _| {}).await;
+    let m = h
+        .wait_metrics("decode and http errors", |m| {
+            requests(m, "decode_error") >= 8.0
+                && requests(m, "http_error") >= 2.0
+                && status_of(m, &id(6)) == Some(2.0)
+        })
+        .await;
+    for n in 1..=5 {
+        assert_eq!(status_of(&m, &id(n)), None, "malformed intent {n} got a status");
+    }
+    let by_status = |s| m.value("allscale_checkout_intents", &[("store", "main"), ("status", s)]);
+    assert_eq!(by_status("created"), 0.0);
+    assert_eq!(by_status("viewed"), 1.0);
+    assert_eq!(requests(&m, "api_error"), 0.0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_landing_page_and_health() {
+    let mut sc = scenario(vec![intent(1, &[2], 1000)]);
+    sc.latency = Duration::from_millis(700);
+    let h = Harness::start(sc, |_, _| {}).await;
+    let addr = h.exporter.local_addr();
+    let (status, _) = get(addr, "/readyz").await;
+    assert_eq!(status, 503, "ready before any poll finished");
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+    wait_for(Duration::from_secs(10), "readiness", || async {
+        (get(addr, "/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+    let (status, page) = get(addr, "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/metrics") && page.contains("main"), "{page}");
+    assert!(page.contains(env!("CARGO_PKG_VERSION")));
+    assert!(!page.contains(SECRET));
+    let m = h.scrape().await;
+    assert!(!m.text.contains(SECRET));
+    assert_eq!(
+        m.value(
+            "allscale_exporter_build_info",
+            &[("version", env!("CARGO_PKG_VERSION")), ("revision", allscale_exporter::REVISION)]
+        ),
+        1.0
+    );
+    assert_eq!(m.value("allscale_exporter_config_last_reload_successful", &[]), 1.0);
+    h.stop().await;
+}
