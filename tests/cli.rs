@@ -12,7 +12,10 @@ use common::{scrape, wait_for};
 const BIN: &str = env!("CARGO_BIN_EXE_allscale-exporter");
 
 fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/config/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/tests/fixtures/config/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 #[test]
@@ -33,8 +36,15 @@ fn check_config_accepts_the_example_and_summarises_it() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("OK") && stdout.contains("store"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("OK") && stdout.contains("store"),
+        "{stdout}"
+    );
     assert!(stdout.contains("intent"), "{stdout}");
 }
 
@@ -47,7 +57,10 @@ fn check_config_lists_every_problem_and_exits_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let problems = stderr.lines().filter(|l| l.trim_start().contains(": ")).count();
+    let problems = stderr
+        .lines()
+        .filter(|l| l.trim_start().contains(": "))
+        .count();
     assert!(problems >= 3, "expected several problems, got:\n{stderr}");
 }
 
@@ -92,7 +105,11 @@ fn sigterm(child: &Child) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_reaches_every_outcome_within_30_seconds() {
     let mut child = Command::new(BIN)
-        .args(["demo", "--web.listen-address=127.0.0.1:0", "--log.level=warn"])
+        .args([
+            "demo",
+            "--web.listen-address=127.0.0.1:0",
+            "--log.level=warn",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -103,13 +120,25 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
     let addr = loop {
         let line = lines.next().expect("demo printed its URLs").unwrap();
         if let Some(url) = line.split_whitespace().find(|w| w.ends_with("/metrics")) {
-            let host = url.trim_start_matches("http://").trim_end_matches("/metrics");
+            let host = url
+                .trim_start_matches("http://")
+                .trim_end_matches("/metrics");
             break host.parse().unwrap();
         }
     };
-    let m = wait_for(Duration::from_secs(40), "every outcome in the demo", || async {
-        let m = scrape(addr).await;
-        let all = ["confirmed", "failed", "rejected", "underpaid", "canceled", "timeout"]
+    let m = wait_for(
+        Duration::from_secs(40),
+        "every outcome in the demo",
+        || async {
+            let m = scrape(addr).await;
+            let all = [
+                "confirmed",
+                "failed",
+                "rejected",
+                "underpaid",
+                "canceled",
+                "timeout",
+            ]
             .iter()
             .all(|o| {
                 m.value(
@@ -117,8 +146,9 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
                     &[("store", "demo"), ("outcome", o)],
                 ) >= 1.0
             });
-        all.then_some(m)
-    })
+            all.then_some(m)
+        },
+    )
     .await;
     let on_chain = m.value(
         "allscale_checkout_intents",
@@ -126,13 +156,20 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
     );
     assert!(on_chain >= 1.0, "some demo intents stay on chain");
     assert_eq!(
-        m.value("allscale_checkout_intents", &[("store", "demo"), ("status", "not_found")]),
+        m.value(
+            "allscale_checkout_intents",
+            &[("store", "demo"), ("status", "not_found")]
+        ),
         1.0
     );
     assert_eq!(
         m.value(
             "allscale_api_requests_total",
-            &[("store", "demo"), ("endpoint", "status"), ("result", "bad_response_signature")]
+            &[
+                ("store", "demo"),
+                ("endpoint", "status"),
+                ("result", "bad_response_signature")
+            ]
         ),
         0.0
     );

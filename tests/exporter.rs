@@ -144,12 +144,19 @@ fn outcome(m: &Metrics, outcome: &str) -> f64 {
 fn requests(m: &Metrics, result: &str) -> f64 {
     m.value(
         "allscale_api_requests_total",
-        &[("store", "main"), ("endpoint", "status"), ("result", result)],
+        &[
+            ("store", "main"),
+            ("endpoint", "status"),
+            ("result", result),
+        ],
     )
 }
 
 fn error_code(m: &Metrics, code: &str) -> f64 {
-    m.value("allscale_api_errors_total", &[("store", "main"), ("code", code)])
+    m.value(
+        "allscale_api_errors_total",
+        &[("store", "main"), ("code", code)],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,17 +193,42 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
                 && status_of(m, &id(7)) == Some(10.0)
         })
         .await;
-    for o in ["confirmed", "failed", "rejected", "underpaid", "canceled", "timeout"] {
+    for o in [
+        "confirmed",
+        "failed",
+        "rejected",
+        "underpaid",
+        "canceled",
+        "timeout",
+    ] {
         assert_eq!(outcome(&m, o), 1.0, "{o}");
     }
-    let expected = [(1, 20.0), (2, -1.0), (3, -2.0), (4, -3.0), (5, -4.0), (6, -5.0), (7, 10.0), (8, 4.0)];
+    let expected = [
+        (1, 20.0),
+        (2, -1.0),
+        (3, -2.0),
+        (4, -3.0),
+        (5, -4.0),
+        (6, -5.0),
+        (7, 10.0),
+        (8, 4.0),
+    ];
     for (n, status) in expected {
         assert_eq!(status_of(&m, &id(n)), Some(status), "intent {n}");
     }
     for n in [9, 10, 11] {
-        assert_eq!(status_of(&m, &id(n)), None, "intent {n} must have no status");
+        assert_eq!(
+            status_of(&m, &id(n)),
+            None,
+            "intent {n} must have no status"
+        );
     }
-    let by_status = |s| m.value("allscale_checkout_intents", &[("store", "main"), ("status", s)]);
+    let by_status = |s| {
+        m.value(
+            "allscale_checkout_intents",
+            &[("store", "main"), ("status", s)],
+        )
+    };
     assert_eq!(by_status("not_found"), 1.0);
     assert_eq!(by_status("pending_manual_operation"), 1.0);
     assert_eq!(by_status("on_chain"), 1.0);
@@ -217,11 +249,21 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
     for n in [7, 8] {
         assert!(after.authenticated_by_intent[&id(n)] > before.authenticated_by_intent[&id(n)]);
     }
-    for o in ["confirmed", "failed", "rejected", "underpaid", "canceled", "timeout"] {
+    for o in [
+        "confirmed",
+        "failed",
+        "rejected",
+        "underpaid",
+        "canceled",
+        "timeout",
+    ] {
         assert_eq!(outcome(&m2, o), 1.0, "{o} counted again");
     }
     assert!(error_code(&m2, "30001") >= 1.0);
-    assert!(error_code(&m2, "50001") >= 2.0, "not_found keeps being polled");
+    assert!(
+        error_code(&m2, "50001") >= 2.0,
+        "not_found keeps being polled"
+    );
     assert!(error_code(&m2, "90000") >= 1.0);
     assert_eq!(error_code(&m2, "20001"), 0.0);
     assert_eq!(error_code(&m2, "20002"), 0.0);
@@ -346,9 +388,18 @@ async fn malformed_answers_never_become_a_status() {
         })
         .await;
     for n in 1..=5 {
-        assert_eq!(status_of(&m, &id(n)), None, "malformed intent {n} got a status");
+        assert_eq!(
+            status_of(&m, &id(n)),
+            None,
+            "malformed intent {n} got a status"
+        );
     }
-    let by_status = |s| m.value("allscale_checkout_intents", &[("store", "main"), ("status", s)]);
+    let by_status = |s| {
+        m.value(
+            "allscale_checkout_intents",
+            &[("store", "main"), ("status", s)],
+        )
+    };
     assert_eq!(by_status("created"), 0.0);
     assert_eq!(by_status("viewed"), 1.0);
     assert_eq!(requests(&m, "api_error"), 0.0);
@@ -378,10 +429,16 @@ async fn readiness_landing_page_and_health() {
     assert_eq!(
         m.value(
             "allscale_exporter_build_info",
-            &[("version", env!("CARGO_PKG_VERSION")), ("revision", allscale_exporter::REVISION)]
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("revision", allscale_exporter::REVISION)
+            ]
         ),
         1.0
     );
-    assert_eq!(m.value("allscale_exporter_config_last_reload_successful", &[]), 1.0);
+    assert_eq!(
+        m.value("allscale_exporter_config_last_reload_successful", &[]),
+        1.0
+    );
     h.stop().await;
 }

@@ -51,10 +51,18 @@ fn start_mock(sign_responses: bool) -> Mock {
     std::fs::write(&path, intents.to_string()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/strict_mock.py");
     let mut cmd = Command::new("python3");
-    cmd.args([script, "--port", "0", "--api-key", KEY, "--api-secret", SECRET])
-        .arg("--intents")
-        .arg(&path)
-        .stdout(Stdio::piped());
+    cmd.args([
+        script,
+        "--port",
+        "0",
+        "--api-key",
+        KEY,
+        "--api-secret",
+        SECRET,
+    ])
+    .arg("--intents")
+    .arg(&path)
+    .stdout(Stdio::piped());
     if sign_responses {
         cmd.arg("--sign-responses");
     }
@@ -106,15 +114,19 @@ async fn run_against_strict_mock(verify_response_signature: bool) {
     let exporter = Exporter::start(config, listener).await.unwrap();
     let addr = exporter.local_addr();
 
-    let m: Metrics = wait_for(Duration::from_secs(20), "three terminal outcomes", || async {
-        let m = scrape(addr).await;
-        let terminal = m.sum("allscale_checkout_intent_terminal_total", &[]);
-        let on_chain = m.get(
-            "allscale_checkout_intent_status",
-            &[("store", "main"), ("intent_id", ON_CHAIN)],
-        );
-        (terminal == 3.0 && on_chain == Some(10.0)).then_some(m)
-    })
+    let m: Metrics = wait_for(
+        Duration::from_secs(20),
+        "three terminal outcomes",
+        || async {
+            let m = scrape(addr).await;
+            let terminal = m.sum("allscale_checkout_intent_terminal_total", &[]);
+            let on_chain = m.get(
+                "allscale_checkout_intent_status",
+                &[("store", "main"), ("intent_id", ON_CHAIN)],
+            );
+            (terminal == 3.0 && on_chain == Some(10.0)).then_some(m)
+        },
+    )
     .await;
     // Let several more rounds run: terminal intents must not be polled again.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -130,20 +142,42 @@ async fn run_against_strict_mock(verify_response_signature: bool) {
     assert_eq!(stats["accepted"][FAILED], 2, "{stats:#}");
 
     let intent = |id: &'static str| vec![("store", "main"), ("intent_id", id)];
-    for (id, status) in [(CONFIRMED, 20.0), (UNDERPAID, -3.0), (FAILED, -1.0), (ON_CHAIN, 10.0)] {
-        assert_eq!(m2.value("allscale_checkout_intent_status", &intent(id)), status);
+    for (id, status) in [
+        (CONFIRMED, 20.0),
+        (UNDERPAID, -3.0),
+        (FAILED, -1.0),
+        (ON_CHAIN, 10.0),
+    ] {
+        assert_eq!(
+            m2.value("allscale_checkout_intent_status", &intent(id)),
+            status
+        );
     }
     for id in [INTERNAL_ERROR, FORBIDDEN, MISSING] {
-        assert_eq!(m2.get("allscale_checkout_intent_status", &intent(id)), None, "{id}");
+        assert_eq!(
+            m2.get("allscale_checkout_intent_status", &intent(id)),
+            None,
+            "{id}"
+        );
     }
-    let outcome = |o| m2.value("allscale_checkout_intent_terminal_total", &[("store", "main"), ("outcome", o)]);
+    let outcome = |o| {
+        m2.value(
+            "allscale_checkout_intent_terminal_total",
+            &[("store", "main"), ("outcome", o)],
+        )
+    };
     assert_eq!(outcome("confirmed"), 1.0);
     assert_eq!(outcome("underpaid"), 1.0);
     assert_eq!(outcome("failed"), 1.0);
     for o in ["rejected", "canceled", "timeout"] {
         assert_eq!(outcome(o), 0.0, "{o}");
     }
-    let by_status = |s| m2.value("allscale_checkout_intents", &[("store", "main"), ("status", s)]);
+    let by_status = |s| {
+        m2.value(
+            "allscale_checkout_intents",
+            &[("store", "main"), ("status", s)],
+        )
+    };
     assert_eq!(by_status("confirmed"), 1.0);
     assert_eq!(by_status("on_chain"), 1.0);
     assert_eq!(by_status("not_found"), 1.0);
@@ -161,7 +195,12 @@ async fn run_against_strict_mock(verify_response_signature: bool) {
     );
 
     // Error codes: exporter counters match what the mock answered.
-    let err = |code| m2.value("allscale_api_errors_total", &[("store", "main"), ("code", code)]);
+    let err = |code| {
+        m2.value(
+            "allscale_api_errors_total",
+            &[("store", "main"), ("code", code)],
+        )
+    };
     let accepted = |id: &str| stats["accepted"][id].as_f64().unwrap_or(0.0);
     assert!(err("90000") >= 1.0 && err("30001") >= 1.0 && err("50001") >= 1.0);
     assert!(err("90000") <= accepted(INTERNAL_ERROR));
@@ -175,7 +214,11 @@ async fn run_against_strict_mock(verify_response_signature: bool) {
     assert_eq!(
         m2.value(
             "allscale_api_requests_total",
-            &[("store", "main"), ("endpoint", "status"), ("result", "bad_response_signature")]
+            &[
+                ("store", "main"),
+                ("endpoint", "status"),
+                ("result", "bad_response_signature")
+            ]
         ),
         0.0
     );

@@ -9,6 +9,9 @@ fn strict_mock_python_self_test_passes() {
         .output()
         .expect("python3 is installed");
     let report = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "strict mock self-test failed:\n{report}");
+    assert!(
+        out.status.success(),
+        "strict mock self-test failed:\n{report}"
+    );
     assert!(report.contains("OK"), "{report}");
 }
