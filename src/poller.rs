@@ -306,7 +306,7 @@ impl StorePoller {
     fn log_change(&self, id: &str, change: &Change, fetch: &Fetch) {
         let request_id = fetch.request_id.as_deref().unwrap_or("-");
         if let Some((from, to)) = change.transition {
-            tracing::info!(store = %self.name, intent_id = %id, %from, %to, request_id, "status changed");
+            tracing::debug!(store = %self.name, intent_id = %id, %from, %to, request_id, "status changed");
         }
         if let Some(outcome) = change.newly_terminal {
             tracing::info!(store = %self.name, intent_id = %id, outcome = outcome.as_str(), request_id, "intent reached a terminal status");

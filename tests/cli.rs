@@ -131,16 +131,7 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
         "every outcome in the demo",
         || async {
             let m = scrape(addr).await;
-            let all = [
-                "confirmed",
-                "failed",
-                "rejected",
-                "underpaid",
-                "canceled",
-                "timeout",
-            ]
-            .iter()
-            .all(|o| {
+            let all = common::OUTCOMES.iter().all(|o| {
                 m.value(
                     "allscale_checkout_intent_terminal_total",
                     &[("store", "demo"), ("outcome", o)],

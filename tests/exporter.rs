@@ -134,6 +134,13 @@ fn status_of(m: &Metrics, id: &str) -> Option<f64> {
     )
 }
 
+fn by_status(m: &Metrics, status: &str) -> f64 {
+    m.value(
+        "allscale_checkout_intents",
+        &[("store", "main"), ("status", status)],
+    )
+}
+
 fn outcome(m: &Metrics, outcome: &str) -> f64 {
     m.value(
         "allscale_checkout_intent_terminal_total",
@@ -193,14 +200,7 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
                 && status_of(m, &id(7)) == Some(10.0)
         })
         .await;
-    for o in [
-        "confirmed",
-        "failed",
-        "rejected",
-        "underpaid",
-        "canceled",
-        "timeout",
-    ] {
+    for o in common::OUTCOMES {
         assert_eq!(outcome(&m, o), 1.0, "{o}");
     }
     let expected = [
@@ -223,16 +223,10 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
             "intent {n} must have no status"
         );
     }
-    let by_status = |s| {
-        m.value(
-            "allscale_checkout_intents",
-            &[("store", "main"), ("status", s)],
-        )
-    };
-    assert_eq!(by_status("not_found"), 1.0);
-    assert_eq!(by_status("pending_manual_operation"), 1.0);
-    assert_eq!(by_status("on_chain"), 1.0);
-    assert_eq!(by_status("viewed"), 0.0);
+    assert_eq!(by_status(&m, "not_found"), 1.0);
+    assert_eq!(by_status(&m, "pending_manual_operation"), 1.0);
+    assert_eq!(by_status(&m, "on_chain"), 1.0);
+    assert_eq!(by_status(&m, "viewed"), 0.0);
 
     let before = h.sim.stats();
     tokio::time::sleep(Duration::from_millis(1500)).await; // five poll intervals
@@ -249,14 +243,7 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
     for n in [7, 8] {
         assert!(after.authenticated_by_intent[&id(n)] > before.authenticated_by_intent[&id(n)]);
     }
-    for o in [
-        "confirmed",
-        "failed",
-        "rejected",
-        "underpaid",
-        "canceled",
-        "timeout",
-    ] {
+    for o in common::OUTCOMES {
         assert_eq!(outcome(&m2, o), 1.0, "{o} counted again");
     }
     assert!(error_code(&m2, "30001") >= 1.0);
@@ -394,14 +381,8 @@ async fn malformed_answers_never_become_a_status() {
             "malformed intent {n} got a status"
         );
     }
-    let by_status = |s| {
-        m.value(
-            "allscale_checkout_intents",
-            &[("store", "main"), ("status", s)],
-        )
-    };
-    assert_eq!(by_status("created"), 0.0);
-    assert_eq!(by_status("viewed"), 1.0);
+    assert_eq!(by_status(&m, "created"), 0.0);
+    assert_eq!(by_status(&m, "viewed"), 1.0);
     assert_eq!(requests(&m, "api_error"), 0.0);
     h.stop().await;
 }

@@ -7,6 +7,16 @@ use std::time::{Duration, Instant};
 
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 
+/// Every terminal outcome label, in contract order.
+pub const OUTCOMES: [&str; 6] = [
+    "confirmed",
+    "failed",
+    "rejected",
+    "underpaid",
+    "canceled",
+    "timeout",
+];
+
 /// GET `http://addr/path` and return status and body.
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let resp = reqwest::get(format!("http://{addr}{path}"))
