@@ -33,6 +33,15 @@ pub struct Cli {
     )]
     pub listen_address: SocketAddr,
 
+    /// How often to compare the config file's checksum, as a fallback where file events
+    /// are lost (NFS, some container runtimes); 0s turns it off.
+    #[arg(long = "config.check-interval", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub config_check_interval: std::time::Duration,
+
+    /// Watch the config file's directory for changes (rename-saves, ConfigMap swaps).
+    #[arg(long = "config.watch", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub config_watch: bool,
+
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -152,6 +161,22 @@ mod tests {
         assert_eq!(cli.listen_address, "127.0.0.1:1234".parse().unwrap());
         assert_eq!(cli.log.format, LogFormat::Json);
         assert!(cli.command.is_none());
+        assert_eq!(
+            cli.config_check_interval,
+            std::time::Duration::from_secs(30)
+        );
+        assert!(cli.config_watch);
+        let cli = Cli::try_parse_from([
+            "allscale-exporter",
+            "--config.check-interval=500ms",
+            "--config.watch=false",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config_check_interval,
+            std::time::Duration::from_millis(500)
+        );
+        assert!(!cli.config_watch);
     }
 
     #[test]

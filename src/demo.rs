@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError};
+use crate::reload::ReloadOptions;
 use crate::server::{Exporter, StartError};
 use crate::simulator::{Scenario, SimFailure, SimIntent, SimKey, Simulator};
 
@@ -145,7 +146,13 @@ pub async fn run(
     }));
     let (dir, config_path) = write_files(&format!("http://{sim_addr}"))?;
     let config = Config::load(&config_path)?;
-    let exporter = Exporter::start(config, TcpListener::bind(exporter_addr).await?).await?;
+    let options = ReloadOptions {
+        config_path: Some(config_path.clone()),
+        check_interval: Duration::from_secs(30),
+        watch_events: true,
+    };
+    let listener = TcpListener::bind(exporter_addr).await?;
+    let exporter = Exporter::start(config, listener, options).await?;
     let url = format!("http://{}", exporter.local_addr());
     println!("allscale-exporter demo is running (Ctrl-C to stop)");
     println!("  simulator (AllScale API): http://{sim_addr}/v1/checkout_intents/<id>/status");

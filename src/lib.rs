@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod metrics;
 pub mod poller;
+pub mod reload;
 pub mod server;
 pub mod simulator;
 pub mod state;
@@ -15,3 +16,8 @@ pub mod state;
 /// Version and git revision, as `--version` and `allscale_exporter_build_info` show them.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("ALLSCALE_GIT_REVISION");
+
+/// Resolves once a stop signal turns true (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}

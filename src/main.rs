@@ -8,6 +8,7 @@ use clap::Parser;
 use allscale_exporter::cli::{self, Cli, Command};
 use allscale_exporter::config::Config;
 use allscale_exporter::demo;
+use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
 use allscale_exporter::simulator::{Scenario, Simulator};
 
@@ -75,7 +76,12 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(cli.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", cli.listen_address))?;
-    let exporter = Exporter::start(config, listener).await?;
+    let options = ReloadOptions {
+        config_path: Some(path.clone()),
+        check_interval: cli.config_check_interval,
+        watch_events: cli.config_watch,
+    };
+    let exporter = Exporter::start(config, listener, options).await?;
     tracing::info!(address = %exporter.local_addr(), "exporter listening");
     cli::shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");

@@ -4,7 +4,7 @@
 //! arrive. Intent metrics are rendered from [`State`] at scrape time, straight to text:
 //! with 100k watched intents that is far cheaper than keeping 400k registry children.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
@@ -79,6 +79,15 @@ const WATCHED_INTENTS: Family = Family {
     kind: "gauge",
     help: "Intents in the watch list of the store.",
 };
+
+/// A store's request counters, as the state file keeps them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreCounters {
+    /// `result` label → count.
+    pub requests: BTreeMap<String, u64>,
+    /// `code` label → count.
+    pub errors: BTreeMap<String, u64>,
+}
 
 /// The registry-backed metrics and the hand-rendered intent families.
 pub struct Metrics {
@@ -187,6 +196,83 @@ impl Metrics {
             .with_label_values(&[store, STATUS_ENDPOINT]);
     }
 
+    /// The error-code labels a store has series for.
+    fn error_labels(&self, store: &str) -> Vec<String> {
+        let extra = self
+            .lock_extra_codes()
+            .get(store)
+            .cloned()
+            .unwrap_or_default();
+        DOCUMENTED_ERROR_CODES
+            .iter()
+            .chain(extra.iter())
+            .map(i64::to_string)
+            .chain(std::iter::once("other".to_string()))
+            .collect()
+    }
+
+    /// The request counters of a store, for the state file.
+    pub fn store_counters(&self, store: &str) -> StoreCounters {
+        let requests = RequestResult::ALL
+            .iter()
+            .map(|r| {
+                let c = self
+                    .api_requests
+                    .with_label_values(&[store, STATUS_ENDPOINT, r.as_str()]);
+                (r.as_str().to_string(), c.get())
+            })
+            .collect();
+        let errors = self
+            .error_labels(store)
+            .into_iter()
+            .filter_map(|code| {
+                let c = self
+                    .api_errors
+                    .get_metric_with_label_values(&[store, &code])
+                    .ok()?;
+                (c.get() > 0 || code != "other").then(|| (code, c.get()))
+            })
+            .collect();
+        StoreCounters { requests, errors }
+    }
+
+    /// Continues a store's request counters from a state file (called before polling).
+    pub fn restore_store_counters(&self, store: &str, saved: &StoreCounters) {
+        for (result, n) in &saved.requests {
+            if RequestResult::ALL.iter().any(|r| r.as_str() == result) {
+                self.api_requests
+                    .with_label_values(&[store, STATUS_ENDPOINT, result])
+                    .inc_by(*n);
+            }
+        }
+        for (code, n) in &saved.errors {
+            let label = match code.parse::<i64>() {
+                Ok(code) => self.error_code_label(store, code),
+                Err(_) => "other".to_string(),
+            };
+            self.api_errors
+                .with_label_values(&[store, &label])
+                .inc_by(*n);
+        }
+    }
+
+    /// Drops every request series of a store that left the config.
+    pub fn remove_store(&self, store: &str) {
+        for result in RequestResult::ALL {
+            let _ =
+                self.api_requests
+                    .remove_label_values(&[store, STATUS_ENDPOINT, result.as_str()]);
+        }
+        for code in self.error_labels(store) {
+            let _ = self.api_errors.remove_label_values(&[store, &code]);
+        }
+        let _ = self.api_up.remove_label_values(&[store]);
+        let _ = self
+            .api_duration
+            .remove_label_values(&[store, STATUS_ENDPOINT]);
+        self.lock_extra_codes().remove(store);
+    }
+
     /// Records one finished request of a store.
     pub fn record_request(&self, store: &str, fetch: &Fetch) {
         let result = fetch.result();
@@ -205,10 +291,11 @@ impl Metrics {
             .set(i64::from(api_reachable(&fetch.outcome)));
     }
 
-    pub fn set_reload_result(&self, ok: bool, now: f64) {
+    /// Records a config load: `applied_at` is set when a new config took effect.
+    pub fn set_reload_result(&self, ok: bool, applied_at: Option<f64>) {
         self.reload_successful.set(i64::from(ok));
-        if ok {
-            self.reload_success_timestamp.set(now);
+        if let Some(t) = applied_at {
+            self.reload_success_timestamp.set(t);
         }
     }
 

@@ -17,6 +17,9 @@ use crate::config::{Config, StoreConfig};
 use crate::metrics::Metrics;
 use crate::state::{Change, State, StoreHandle, unix_now_f64};
 
+/// New intents from a reload are spread over this window (or the poll interval if shorter).
+const NEW_INTENT_WINDOW: Duration = Duration::from_secs(1);
+
 /// First retry delay after a failure; doubles per failure, capped at the poll interval.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 
@@ -73,6 +76,8 @@ pub struct StorePoller {
     name: String,
     client: ApiClient,
     limiter: DefaultDirectRateLimiter,
+    /// (max_requests_per_second, max_concurrency) the limiter and semaphore were built for.
+    budget: (f64, usize),
     semaphore: Arc<Semaphore>,
     interval: Duration,
     drain_timeout: Duration,
@@ -88,22 +93,24 @@ pub struct StorePoller {
 }
 
 impl StorePoller {
-    pub fn new(
+    fn new(
         store: &StoreConfig,
         config: &Config,
+        client: ApiClient,
         state: StoreHandle,
         metrics: Arc<Metrics>,
-    ) -> Result<(Self, PollerInbox), ClientError> {
-        let client = ApiClient::new(store, config.request_timeout)?;
+    ) -> (Self, PollerInbox, mpsc::UnboundedSender<StoreUpdate>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (updates_tx, updates) = mpsc::unbounded_channel();
         metrics.init_store(&store.name);
         let mut poller = Self {
             name: store.name.clone(),
             client,
             limiter: rate_limiter(store.max_requests_per_second),
+            budget: (store.max_requests_per_second, store.max_concurrency),
             semaphore: Arc::new(Semaphore::new(store.max_concurrency)),
             interval: config.poll_interval,
-            drain_timeout: config.request_timeout + Duration::from_secs(1),
+            drain_timeout: drain_timeout(config),
             state,
             metrics,
             queue: BinaryHeap::new(),
@@ -114,14 +121,59 @@ impl StorePoller {
             store_failures: 0,
             tx,
         };
-        let ids: Vec<Arc<str>> = {
-            let st = poller.state.lock();
-            let mut ids: Vec<Arc<str>> = st.pollable().map(Arc::from).collect();
-            ids.sort_unstable();
-            ids
-        };
+        let ids = poller.unscheduled();
         poller.spread(ids, poller.interval);
-        Ok((poller, PollerInbox { rx }))
+        (poller, PollerInbox { rx, updates }, updates_tx)
+    }
+
+    /// Pollable intents (non-terminal, in the watch list) that have no schedule yet, sorted.
+    fn unscheduled(&self) -> Vec<Arc<str>> {
+        let st = self.state.lock();
+        let mut ids: Vec<Arc<str>> = st
+            .pollable()
+            .filter(|id| !self.sched.contains_key(*id))
+            .map(Arc::from)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Applies a reloaded config: budget, interval, client, and the watch list (which
+    /// the state already reflects).
+    fn update(&mut self, update: StoreUpdate) {
+        let StoreUpdate {
+            store,
+            poll_interval,
+            drain_timeout,
+            client,
+        } = update;
+        if let Some(client) = client {
+            self.client = client;
+        }
+        let budget = (store.max_requests_per_second, store.max_concurrency);
+        if budget.0 != self.budget.0 {
+            self.limiter = rate_limiter(budget.0);
+        }
+        if budget.1 != self.budget.1 {
+            // In-flight requests keep their permits from the old semaphore.
+            self.semaphore = Arc::new(Semaphore::new(budget.1));
+        }
+        self.budget = budget;
+        self.drain_timeout = drain_timeout;
+        {
+            let st = self.state.lock();
+            self.sched
+                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| !i.is_terminal()));
+        }
+        let new = self.unscheduled();
+        if poll_interval != self.interval {
+            self.interval = poll_interval;
+            let mut all: Vec<Arc<str>> = self.sched.keys().cloned().chain(new).collect();
+            all.sort_unstable();
+            self.spread(all, poll_interval);
+        } else {
+            self.spread(new, NEW_INTENT_WINDOW.min(poll_interval));
+        }
     }
 
     /// Schedules intents evenly over `window`, starting now.
@@ -157,14 +209,15 @@ impl StorePoller {
         })
     }
 
-    /// Runs until `shutdown` flips, then waits for in-flight requests.
-    pub async fn run(mut self, mut inbox: PollerInbox, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `stop` flips, then waits for in-flight requests.
+    async fn run(mut self, mut inbox: PollerInbox, mut stop: watch::Receiver<bool>) {
         loop {
             let next = self.next_dispatch_at();
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => break,
+                _ = crate::stopped(&mut stop) => break,
                 Some(done) = inbox.rx.recv() => self.complete(done),
+                Some(update) = inbox.updates.recv() => self.update(update),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     self.dispatch().await;
                 }
@@ -220,6 +273,8 @@ impl StorePoller {
                 Err(_) => None,
             }
         };
+        self.state
+            .record_change(change.is_some_and(|c| c.is_significant()));
         if let Some(change) = change {
             self.log_change(&id, &change, &fetch);
         }
@@ -314,26 +369,153 @@ impl StorePoller {
     }
 }
 
-/// The receiving end of a poller's completions, kept outside the poller so `run` can
-/// select on it while handlers borrow the poller.
-pub struct PollerInbox {
+/// The receiving ends of a poller's channels, kept outside the poller so `run` can
+/// select on them while handlers borrow the poller.
+struct PollerInbox {
     rx: mpsc::UnboundedReceiver<Completion>,
+    updates: mpsc::UnboundedReceiver<StoreUpdate>,
 }
 
-/// Starts one poller task per store.
-pub fn spawn_all(
-    config: &Config,
-    state: &Arc<State>,
-    metrics: &Arc<Metrics>,
-    shutdown: &watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, ClientError> {
-    let handles = state.stores();
-    let mut tasks = Vec::with_capacity(handles.len());
-    for (store, handle) in config.stores.iter().zip(handles) {
-        let (poller, inbox) = StorePoller::new(store, config, handle, Arc::clone(metrics))?;
-        tasks.push(tokio::spawn(poller.run(inbox, shutdown.clone())));
+/// A reloaded store config for a running poller.
+struct StoreUpdate {
+    store: StoreConfig,
+    poll_interval: Duration,
+    drain_timeout: Duration,
+    /// A new client when its settings changed; else the poller keeps its connections.
+    client: Option<ApiClient>,
+}
+
+fn drain_timeout(config: &Config) -> Duration {
+    config.request_timeout + Duration::from_secs(1)
+}
+
+/// Settings that need a new HTTP client when they change.
+fn client_settings(store: &StoreConfig, request_timeout: Duration) -> impl PartialEq + use<'_> {
+    (
+        &store.base_url,
+        &store.api_key,
+        &store.api_secret,
+        store.verify_response_signature,
+        store.max_concurrency,
+        request_timeout,
+    )
+}
+
+/// One running store poller.
+struct Running {
+    store: StoreConfig,
+    request_timeout: Duration,
+    updates: mpsc::UnboundedSender<StoreUpdate>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
     }
-    Ok(tasks)
+}
+
+/// Every store's poller; a reload starts, updates or stops them to match the config.
+pub struct Pollers {
+    running: HashMap<String, Running>,
+    state: Arc<State>,
+    metrics: Arc<Metrics>,
+}
+
+impl Pollers {
+    pub fn new(state: Arc<State>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            running: HashMap::new(),
+            state,
+            metrics,
+        }
+    }
+
+    /// Makes state and pollers match `config`. Every new client is built first, so a
+    /// failure changes nothing.
+    pub async fn apply(&mut self, config: &Config) -> Result<(), ClientError> {
+        let mut clients = HashMap::new();
+        for store in &config.stores {
+            let unchanged = self.running.get(&store.name).is_some_and(|r| {
+                client_settings(&r.store, r.request_timeout)
+                    == client_settings(store, config.request_timeout)
+            });
+            if !unchanged {
+                clients.insert(
+                    store.name.clone(),
+                    ApiClient::new(store, config.request_timeout)?,
+                );
+            }
+        }
+        let handles = self.state.apply_config(config);
+        let kept: Vec<&str> = config.stores.iter().map(|s| s.name.as_str()).collect();
+        let removed: Vec<String> = self
+            .running
+            .keys()
+            .filter(|name| !kept.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        for name in removed {
+            if let Some(running) = self.running.remove(&name) {
+                running.stop().await;
+            }
+            self.metrics.remove_store(&name);
+            tracing::info!(store = %name, "store removed from the config; its poller stopped");
+        }
+        for (store, handle) in config.stores.iter().zip(handles) {
+            let client = clients.remove(&store.name);
+            match self.running.get_mut(&store.name) {
+                Some(running) => {
+                    let _ = running.updates.send(StoreUpdate {
+                        store: store.clone(),
+                        poll_interval: config.poll_interval,
+                        drain_timeout: drain_timeout(config),
+                        client,
+                    });
+                    running.store = store.clone();
+                    running.request_timeout = config.request_timeout;
+                }
+                None => {
+                    let client = client.expect("a client was built for every new store");
+                    let running = self.spawn(store, config, client, handle);
+                    self.running.insert(store.name.clone(), running);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(
+        &self,
+        store: &StoreConfig,
+        config: &Config,
+        client: ApiClient,
+        handle: StoreHandle,
+    ) -> Running {
+        let (poller, inbox, updates) =
+            StorePoller::new(store, config, client, handle, Arc::clone(&self.metrics));
+        let (stop, stop_rx) = watch::channel(false);
+        Running {
+            store: store.clone(),
+            request_timeout: config.request_timeout,
+            updates,
+            stop,
+            task: tokio::spawn(poller.run(inbox, stop_rx)),
+        }
+    }
+
+    /// Stops every poller, letting in-flight requests finish and be counted.
+    pub async fn stop_all(&mut self) {
+        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        for r in &running {
+            let _ = r.stop.send(true);
+        }
+        for r in running {
+            let _ = r.task.await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::State as AxumState;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,14 +18,16 @@ use crate::api::StatusClass;
 use crate::api::client::ClientError;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::poller;
-use crate::state::{State, unix_now_f64};
+use crate::poller::Pollers;
+use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
+use crate::state::{self, State, unix_now_f64};
 
 /// Shared by every handler.
 #[derive(Clone)]
 struct Shared {
     state: Arc<State>,
     metrics: Arc<Metrics>,
+    reload: ReloadHandle,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,42 +38,75 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// A running exporter: pollers plus HTTP server.
+/// A running exporter: pollers, reloader, state-file writer and HTTP server.
 pub struct Exporter {
     addr: SocketAddr,
     state: Arc<State>,
-    shutdown: watch::Sender<bool>,
-    pollers: Vec<JoinHandle<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    reload: ReloadHandle,
+    /// Stopped in this order on shutdown: polling, then the state file, then HTTP.
+    stages: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
+}
+
+/// A task with its own stop signal.
+fn stage<F>(task: impl FnOnce(watch::Receiver<bool>) -> F) -> (watch::Sender<bool>, JoinHandle<()>)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (stop, stop_rx) = watch::channel(false);
+    (stop, tokio::spawn(task(stop_rx)))
 }
 
 impl Exporter {
-    /// Starts polling `config` and serving on `listener`.
-    pub async fn start(config: Config, listener: TcpListener) -> Result<Exporter, StartError> {
+    /// Restores the state file, starts polling `config`, watching for reloads as
+    /// `options` says, and serving on `listener`.
+    pub async fn start(
+        config: Config,
+        listener: TcpListener,
+        options: ReloadOptions,
+    ) -> Result<Exporter, StartError> {
         let addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::new());
-        metrics.set_reload_result(true, unix_now_f64());
         let state = State::new(&config);
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let pollers = poller::spawn_all(&config, &state, &metrics, &shutdown_rx)?;
+        let state_path = config
+            .state_file
+            .clone()
+            .filter(|path| state::file::load_and_restore(path, &state, &metrics));
+        let mut pollers = Pollers::new(Arc::clone(&state), Arc::clone(&metrics));
+        pollers.apply(&config).await?;
+        metrics.set_reload_result(true, Some(unix_now_f64()));
+
+        let (path_tx, path_rx) = watch::channel(state_path);
+        let watches_signals = options.config_path.is_some();
+        let reloader = Reloader::new(options, config, pollers, Arc::clone(&metrics), path_tx);
+        let (reload_stop, reload_stop_rx) = watch::channel(false);
+        let (reload, reload_task) = reloader.spawn(reload_stop_rx.clone());
+        if watches_signals {
+            tokio::spawn(forward_sighup(reload.clone(), reload_stop_rx));
+        }
+        let writer = {
+            let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
+            stage(move |stop| state::file::run_writer(state, metrics, path_rx, stop))
+        };
         let app = router(Shared {
             state: Arc::clone(&state),
             metrics,
+            reload: reload.clone(),
         });
-        let mut server_rx = shutdown_rx.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
+        let server = stage(move |mut stop| async move {
+            let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
-                    let _ = server_rx.wait_for(|stop| *stop).await;
+                    crate::stopped(&mut stop).await;
                 })
-                .await
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
         });
         Ok(Exporter {
             addr,
             state,
-            shutdown,
-            pollers,
-            server,
+            reload,
+            stages: vec![(reload_stop, reload_task), writer, server],
         })
     }
 
@@ -83,14 +118,42 @@ impl Exporter {
         &self.state
     }
 
-    /// Stops polling (finishing in-flight requests) and the server.
-    pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
-        for poller in self.pollers {
-            let _ = poller.await;
-        }
-        let _ = self.server.await;
+    /// Triggers a reload as SIGHUP would, and waits for its outcome.
+    pub async fn reload(&self) -> reload::Outcome {
+        self.reload.reload().await
     }
+
+    /// Stops polling (in-flight requests finish and are counted), saves the state file,
+    /// then stops the server.
+    pub async fn shutdown(self) {
+        for (stop, task) in self.stages {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+    }
+}
+
+/// SIGHUP asks for a reload, as Prometheus does.
+async fn forward_sighup(reload: ReloadHandle, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = crate::stopped(&mut stop) => return,
+                Some(()) = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    reload.request();
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (reload, crate::stopped(&mut stop).await);
 }
 
 fn router(shared: Shared) -> Router {
@@ -99,6 +162,7 @@ fn router(shared: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/-/reload", post(reload_config))
         .with_state(shared)
 }
 
@@ -115,6 +179,21 @@ async fn metrics(AxumState(shared): AxumState<Shared>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// `POST /-/reload`: 200 when applied or unchanged, 500 with every error otherwise.
+async fn reload_config(AxumState(shared): AxumState<Shared>) -> Response {
+    match shared.reload.reload().await {
+        reload::Outcome::Applied(summary) => {
+            (StatusCode::OK, format!("config reloaded: {summary}\n")).into_response()
+        }
+        reload::Outcome::Unchanged => (StatusCode::OK, "config unchanged\n").into_response(),
+        reload::Outcome::Invalid(errors) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("config reload failed; the previous config keeps running:\n{errors}\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -1,11 +1,17 @@
 //! What the exporter knows about every watched intent, per store: last status, when it
 //! changed, whether its outcome was counted, and the outcome and transition counters.
 //!
-//! The poller writes here; `metrics` reads here at scrape time.
+//! The poller writes here; `metrics` reads here at scrape time; [`file`] saves it to the
+//! state file so that a restart continues where the last run stopped.
+
+pub mod file;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
 
 use crate::api::{Outcome, Status, StatusClass};
 use crate::config::{Config, StoreConfig};
@@ -56,10 +62,52 @@ pub struct Change {
     pub first_seen: bool,
 }
 
+impl Change {
+    /// Worth saving to the state file within a second (statuses, outcomes).
+    pub fn is_significant(&self) -> bool {
+        self.transition.is_some() || self.newly_terminal.is_some() || self.first_seen
+    }
+}
+
+/// Change counters the state-file writer watches: significant changes are saved within
+/// about a second, minor ones (timestamps, request counters) with the periodic save.
+#[derive(Debug, Default)]
+pub struct Changes {
+    significant: AtomicU64,
+    minor: AtomicU64,
+    notify: Notify,
+}
+
+impl Changes {
+    pub fn record(&self, significant: bool) {
+        if significant {
+            self.significant.fetch_add(1, Ordering::Relaxed);
+            self.notify.notify_one();
+        } else {
+            self.minor.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A value that differs whenever anything was recorded.
+    pub fn version(&self) -> (u64, u64) {
+        (
+            self.significant.load(Ordering::Relaxed),
+            self.minor.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Resolves after the next significant change.
+    pub async fn significant_change(&self) {
+        self.notify.notified().await;
+    }
+}
+
 /// Everything known about one store.
 #[derive(Debug, Default)]
 pub struct StoreState {
     pub intents: HashMap<String, IntentState>,
+    /// Terminal intents removed from the watch list, remembered for `terminal_retention`.
+    pub retired: HashMap<String, IntentState>,
     pub terminal_total: BTreeMap<Outcome, u64>,
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
     /// At least one request of this store got an answer or failed (readiness).
@@ -76,19 +124,37 @@ impl StoreState {
     }
 
     /// Makes the watch list match the config: new intents are added, removed ones dropped
-    /// (their counters stay), order ids refreshed.
-    pub fn sync_intents(&mut self, store: &StoreConfig) {
+    /// (their counters stay), order ids refreshed. A removed terminal intent is retired,
+    /// not forgotten, for `retention`: put back in that time, it is not counted again.
+    pub fn sync_intents(&mut self, store: &StoreConfig, retention: Duration, now: f64) {
         let wanted: HashMap<&str, Option<&String>> = store
             .intents
             .iter()
             .map(|i| (i.id.as_str(), i.order_id.as_ref()))
             .collect();
-        self.intents
-            .retain(|id, _| wanted.contains_key(id.as_str()));
+        let removed: Vec<String> = self
+            .intents
+            .keys()
+            .filter(|id| !wanted.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        for id in removed {
+            if let Some(intent) = self.intents.remove(&id).filter(IntentState::is_terminal) {
+                self.retired.insert(id, intent);
+            }
+        }
         for (id, order_id) in wanted {
-            let entry = self.intents.entry(id.to_string()).or_default();
+            let entry = match self.intents.entry(id.to_string()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.retired.remove(id).unwrap_or_default())
+                }
+            };
             entry.order_id = order_id.cloned();
         }
+        let horizon = retention.as_secs_f64();
+        self.retired
+            .retain(|_, i| i.terminal_at.is_some_and(|t| now - t < horizon));
     }
 
     /// Records a well-formed status answer.
@@ -154,9 +220,15 @@ impl StoreState {
 pub struct StoreHandle {
     pub name: String,
     inner: Arc<Mutex<StoreState>>,
+    changes: Arc<Changes>,
 }
 
 impl StoreHandle {
+    /// Notes a change for the state-file writer.
+    pub fn record_change(&self, significant: bool) {
+        self.changes.record(significant);
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, StoreState> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -168,6 +240,7 @@ impl StoreHandle {
 pub struct State {
     stores: Mutex<Vec<StoreHandle>>,
     retention: Mutex<Duration>,
+    changes: Arc<Changes>,
 }
 
 impl State {
@@ -175,14 +248,20 @@ impl State {
         let state = Arc::new(Self {
             stores: Mutex::new(Vec::new()),
             retention: Mutex::new(config.terminal_retention),
+            changes: Arc::new(Changes::default()),
         });
         state.apply_config(config);
         state
     }
 
+    pub fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
     /// Adds, keeps or drops stores and intents to match `config`; returns the handles.
     pub fn apply_config(&self, config: &Config) -> Vec<StoreHandle> {
         *self.retention.lock().unwrap_or_else(|e| e.into_inner()) = config.terminal_retention;
+        let now = unix_now_f64();
         let mut stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = Vec::with_capacity(config.stores.len());
         for store_cfg in &config.stores {
@@ -193,12 +272,21 @@ impl State {
                 .unwrap_or_else(|| StoreHandle {
                     name: store_cfg.name.clone(),
                     inner: Arc::new(Mutex::new(StoreState::new())),
+                    changes: Arc::clone(&self.changes),
                 });
-            handle.lock().sync_intents(store_cfg);
+            handle
+                .lock()
+                .sync_intents(store_cfg, config.terminal_retention, now);
             next.push(handle);
         }
         *stores = next.clone();
+        self.changes.record(true);
         next
+    }
+
+    /// The handle of one store, if it is configured.
+    pub fn store(&self, name: &str) -> Option<StoreHandle> {
+        self.stores().into_iter().find(|h| h.name == name)
     }
 
     pub fn stores(&self) -> Vec<StoreHandle> {
@@ -245,13 +333,14 @@ mod tests {
         }
     }
 
+    const HOUR: Duration = Duration::from_secs(3600);
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
 
     #[test]
     fn outcome_counted_once_and_transitions_counted() {
         let mut s = StoreState::new();
-        s.sync_intents(&store_cfg(&[A]));
+        s.sync_intents(&store_cfg(&[A]), HOUR, 0.0);
         let c = s.observe_status(A, Status::Created, 1.0);
         assert!(c.first_seen && c.transition.is_none());
         let c = s.observe_status(A, Status::OnChain, 2.0);
@@ -279,7 +368,7 @@ mod tests {
     #[test]
     fn not_found_is_a_class_and_unknown_is_not_terminal() {
         let mut s = StoreState::new();
-        s.sync_intents(&store_cfg(&[A, B]));
+        s.sync_intents(&store_cfg(&[A, B]), HOUR, 0.0);
         s.observe_not_found(A, 1.0);
         assert_eq!(s.intents[A].class(), Some(StatusClass::NotFound));
         let c = s.observe_status(A, Status::Viewed, 2.0);
@@ -301,9 +390,9 @@ mod tests {
     #[test]
     fn sync_keeps_state_of_intents_that_stay() {
         let mut s = StoreState::new();
-        s.sync_intents(&store_cfg(&[A, B]));
+        s.sync_intents(&store_cfg(&[A, B]), HOUR, 0.0);
         s.observe_status(A, Status::Failed, 1.0);
-        s.sync_intents(&store_cfg(&[A]));
+        s.sync_intents(&store_cfg(&[A]), HOUR, 2.0);
         assert_eq!(s.intents.len(), 1);
         assert_eq!(s.intents[A].status, Some(Status::Failed));
         assert_eq!(s.terminal_total[&Outcome::Failed], 1);
@@ -313,5 +402,33 @@ mod tests {
             Change::default()
         );
         assert_eq!(s.terminal_total[&Outcome::Confirmed], 0);
+    }
+
+    #[test]
+    fn removed_terminal_intent_is_retired_for_the_retention_only() {
+        let mut s = StoreState::new();
+        s.sync_intents(&store_cfg(&[A, B]), HOUR, 0.0);
+        s.observe_status(A, Status::Confirmed, 10.0);
+        s.observe_status(B, Status::OnChain, 10.0);
+        s.sync_intents(&store_cfg(&[]), HOUR, 20.0);
+        assert!(s.intents.is_empty());
+        assert_eq!(s.retired.len(), 1, "only the terminal one is remembered");
+        // Back within the retention: still terminal, not counted again, not pollable.
+        s.sync_intents(&store_cfg(&[A, B]), HOUR, 30.0);
+        assert_eq!(s.intents[A].terminal_at, Some(10.0));
+        assert_eq!(
+            s.observe_status(A, Status::Confirmed, 31.0),
+            Change::default()
+        );
+        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(
+            s.intents[B].status, None,
+            "a non-terminal intent starts afresh"
+        );
+        assert_eq!(s.pollable().count(), 1);
+        // Removed again and kept out past the retention: forgotten.
+        s.sync_intents(&store_cfg(&[B]), HOUR, 40.0);
+        s.sync_intents(&store_cfg(&[B]), HOUR, 10.0 + 3600.0);
+        assert!(s.retired.is_empty());
     }
 }

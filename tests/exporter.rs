@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use allscale_exporter::config::Config;
+use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
 use allscale_exporter::simulator::{
     Malformed, Scenario, SimFailure, SimIntent, SimKey, SimStats, Simulator,
@@ -99,7 +100,9 @@ impl Harness {
         let mut config = test_config(&base, KEY, SECRET, &id_refs);
         configure(&mut config, &ids);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let exporter = Exporter::start(config, listener).await.unwrap();
+        let exporter = Exporter::start(config, listener, ReloadOptions::none())
+            .await
+            .unwrap();
         Harness {
             sim,
             exporter,

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
 use common::{Metrics, scrape, test_config, wait_for};
 use serde_json::Value;
@@ -111,7 +112,9 @@ async fn run_against_strict_mock(verify_response_signature: bool) {
     let mut config = test_config(&base, KEY, SECRET, &ids());
     config.stores[0].verify_response_signature = verify_response_signature;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let exporter = Exporter::start(config, listener).await.unwrap();
+    let exporter = Exporter::start(config, listener, ReloadOptions::none())
+        .await
+        .unwrap();
     let addr = exporter.local_addr();
 
     let m: Metrics = wait_for(

@@ -1,0 +1,301 @@
+//! Config reloads: file changes (watching the parent directory, so rename-saves and
+//! Kubernetes ConfigMap `..data` symlink swaps are seen), SIGHUP, `POST /-/reload`, and a
+//! periodic checksum check for filesystems that lose events. One task applies them in
+//! order; an invalid file is logged and the running config stays.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::Metrics;
+use crate::poller::Pollers;
+use crate::state::unix_now_f64;
+
+/// Quiet time after a file event before reading the file: editors and ConfigMap updates
+/// touch several files in a row.
+pub const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// How reloads are triggered.
+#[derive(Debug, Clone)]
+pub struct ReloadOptions {
+    /// The config file; `None` when the config was built in memory (no reloads).
+    pub config_path: Option<PathBuf>,
+    /// Checksum check period; zero turns it off.
+    pub check_interval: Duration,
+    /// Watch the config's directory for changes.
+    pub watch_events: bool,
+}
+
+impl ReloadOptions {
+    /// No file: nothing to reload (tests and embedders that build `Config` in memory).
+    pub fn none() -> Self {
+        Self {
+            config_path: None,
+            check_interval: Duration::ZERO,
+            watch_events: false,
+        }
+    }
+}
+
+/// What a reload did, as `POST /-/reload` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied(String),
+    Unchanged,
+    Invalid(String),
+}
+
+enum Trigger {
+    FileEvent,
+    Explicit(Option<oneshot::Sender<Outcome>>),
+}
+
+/// Asks the reload task for a reload; cheap to clone.
+#[derive(Clone)]
+pub struct ReloadHandle {
+    tx: mpsc::UnboundedSender<Trigger>,
+}
+
+impl ReloadHandle {
+    /// Reloads now (re-reading secrets too) and says what happened.
+    pub async fn reload(&self) -> Outcome {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Trigger::Explicit(Some(tx))).is_err() {
+            return Outcome::Invalid("the exporter is shutting down".into());
+        }
+        rx.await
+            .unwrap_or_else(|_| Outcome::Invalid("the exporter is shutting down".into()))
+    }
+
+    /// Asks for a reload without waiting (SIGHUP).
+    pub fn request(&self) {
+        let _ = self.tx.send(Trigger::Explicit(None));
+    }
+}
+
+/// The reload task's state: the running config, its pollers and what the file last held.
+pub struct Reloader {
+    options: ReloadOptions,
+    current: Config,
+    /// Hash of the file bytes last read, valid or not: unchanged bytes are not re-applied.
+    seen: Option<[u8; 32]>,
+    pollers: Pollers,
+    metrics: Arc<Metrics>,
+    state_path: watch::Sender<Option<PathBuf>>,
+}
+
+impl Reloader {
+    pub fn new(
+        options: ReloadOptions,
+        current: Config,
+        pollers: Pollers,
+        metrics: Arc<Metrics>,
+        state_path: watch::Sender<Option<PathBuf>>,
+    ) -> Self {
+        Self {
+            options,
+            current,
+            // The first check parses the file and finds it equal to `current`.
+            seen: None,
+            pollers,
+            metrics,
+            state_path,
+        }
+    }
+
+    /// Starts the task; it stops its pollers (finishing in-flight requests) when
+    /// `shutdown` flips.
+    pub fn spawn(
+        self,
+        shutdown: watch::Receiver<bool>,
+    ) -> (ReloadHandle, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = ReloadHandle { tx: tx.clone() };
+        let watcher = self.start_watcher(tx);
+        let task = tokio::spawn(self.run(rx, watcher, shutdown));
+        (handle, task)
+    }
+
+    fn start_watcher(
+        &self,
+        tx: mpsc::UnboundedSender<Trigger>,
+    ) -> Option<notify::RecommendedWatcher> {
+        let path = self
+            .options
+            .config_path
+            .as_ref()
+            .filter(|_| self.options.watch_events)?;
+        let dir = parent_dir(path);
+        let name = path.file_name()?.to_os_string();
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| touches_config(&e, &name)) {
+                let _ = tx.send(Trigger::FileEvent);
+            }
+        })
+        .map_err(|e| tracing::warn!(error = %e, "cannot watch the config directory; relying on the periodic check"))
+        .ok()?;
+        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => Some(watcher),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the config directory; relying on the periodic check");
+                None
+            }
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Trigger>,
+        _watcher: Option<notify::RecommendedWatcher>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let period = self.options.check_interval;
+        let mut tick = tokio::time::interval(if period.is_zero() {
+            Duration::MAX / 4
+        } else {
+            period
+        });
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is immediate
+        loop {
+            let trigger = tokio::select! {
+                _ = crate::stopped(&mut shutdown) => break,
+                Some(trigger) = rx.recv() => trigger,
+                _ = tick.tick(), if !period.is_zero() => Trigger::FileEvent,
+            };
+            let mut force = false;
+            let mut replies = Vec::new();
+            let mut collect = |t: Trigger| {
+                if let Trigger::Explicit(reply) = t {
+                    force = true;
+                    replies.extend(reply);
+                }
+            };
+            let was_file_event = matches!(trigger, Trigger::FileEvent);
+            collect(trigger);
+            if was_file_event {
+                tokio::time::sleep(DEBOUNCE).await;
+            }
+            while let Ok(t) = rx.try_recv() {
+                collect(t);
+            }
+            let outcome = self.reload(force).await;
+            for reply in replies {
+                let _ = reply.send(outcome.clone());
+            }
+        }
+        self.pollers.stop_all().await;
+    }
+
+    /// Reads the file and applies it if it changed. `force` re-reads secrets even when the
+    /// file bytes did not change (SIGHUP and `POST /-/reload`).
+    async fn reload(&mut self, force: bool) -> Outcome {
+        let Some(path) = self.options.config_path.clone() else {
+            return Outcome::Invalid("the exporter was started without a config file".into());
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let error = ConfigError::Read {
+                    path: path.clone(),
+                    source: e,
+                };
+                return self.reject(force, None, error);
+            }
+        };
+        let digest = hash(&bytes);
+        if !force && self.seen == Some(digest) {
+            return Outcome::Unchanged;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let parsed = Config::parse(&text, &parent_dir(&path), &|name| std::env::var(name).ok());
+        let config = match parsed {
+            Ok(config) => config,
+            Err(error) => return self.reject(force, Some(digest), error),
+        };
+        self.seen = Some(digest);
+        if config == self.current {
+            self.metrics.set_reload_result(true, None);
+            return Outcome::Unchanged;
+        }
+        if let Err(e) = self.pollers.apply(&config).await {
+            return self.reject(force, Some(digest), e);
+        }
+        let summary = config.summary();
+        tracing::info!(config = %path.display(), %summary, "config reloaded");
+        let _ = self.state_path.send(config.state_file.clone());
+        self.current = config;
+        self.metrics.set_reload_result(true, Some(unix_now_f64()));
+        Outcome::Applied(summary)
+    }
+
+    /// Keeps the running config; logs the errors unless this exact file was already
+    /// reported (the periodic check must not repeat itself every 30 s).
+    fn reject(
+        &mut self,
+        force: bool,
+        digest: Option<[u8; 32]>,
+        error: impl std::fmt::Display,
+    ) -> Outcome {
+        let text = error.to_string();
+        let repeated = digest.is_some() && self.seen == digest;
+        if force || !repeated {
+            tracing::error!(error = %text, "config reload failed; the previous config keeps running");
+        }
+        self.seen = digest.or(self.seen);
+        self.metrics.set_reload_result(false, None);
+        Outcome::Invalid(text)
+    }
+}
+
+fn hash(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An event about the config file itself, or a Kubernetes `..data` swap.
+fn touches_config(event: &notify::Event, name: &std::ffi::OsStr) -> bool {
+    event.paths.iter().any(|p| {
+        p.file_name()
+            .is_some_and(|f| f == name || f.to_string_lossy().starts_with(".."))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(paths: &[&str]) -> notify::Event {
+        let mut e = notify::Event::new(notify::EventKind::Any);
+        e.paths = paths.iter().map(PathBuf::from).collect();
+        e
+    }
+
+    #[test]
+    fn only_config_and_configmap_swaps_count() {
+        let name = std::ffi::OsStr::new("config.yaml");
+        assert!(touches_config(&event(&["/etc/a/config.yaml"]), name));
+        assert!(touches_config(
+            &event(&["/etc/a/.config.yaml.swp", "/etc/a/config.yaml"]),
+            name
+        ));
+        assert!(touches_config(&event(&["/etc/a/..data"]), name));
+        assert!(touches_config(
+            &event(&["/etc/a/..2026_11_25_03_00_00.123"]),
+            name
+        ));
+        assert!(!touches_config(&event(&["/etc/a/state.json"]), name));
+        assert!(!touches_config(&event(&["/etc/a/.state.json.tmp-1"]), name));
+    }
+}

@@ -1,0 +1,498 @@
+//! The state file: what the exporter knew when it stopped, so that after a restart no
+//! outcome is counted twice, terminal intents are not polled again, and counters continue
+//! where they were.
+//!
+//! Written atomically (temp file in the same directory, fsync, rename, fsync of the
+//! directory). A file that cannot be understood is moved aside, never overwritten.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::{IntentState, State, unix_now_f64};
+use crate::api::{Outcome, Status, StatusClass};
+use crate::metrics::{Metrics, StoreCounters};
+
+/// The format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Significant changes (statuses, outcomes) are saved this long after they happen, so a
+/// burst of answers becomes one write.
+pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
+
+/// Minor changes (last-success timestamps, request counters) are saved at least this often.
+pub const PERIODIC_SAVE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateFile {
+    pub format_version: u32,
+    pub written_at: f64,
+    pub stores: BTreeMap<String, StoreRecord>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreRecord {
+    /// Outcome name → intents counted.
+    pub terminal_total: BTreeMap<String, u64>,
+    pub transitions: Vec<TransitionRecord>,
+    /// `allscale_api_requests_total` by result.
+    pub api_requests: BTreeMap<String, u64>,
+    /// `allscale_api_errors_total` by code label.
+    pub api_errors: BTreeMap<String, u64>,
+    pub intents: BTreeMap<String, IntentRecord>,
+    /// Terminal intents removed from the watch list, still remembered.
+    #[serde(default)]
+    pub retired: BTreeMap<String, IntentRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRecord {
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentRecord {
+    pub status: Option<i64>,
+    pub not_found: bool,
+    pub status_changed_at: Option<f64>,
+    pub last_success_at: Option<f64>,
+    /// Set once the terminal outcome was counted; never polled again after that.
+    pub terminal_at: Option<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateFileError {
+    #[error("cannot read state file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error(
+        "state file {path} has format version {found}; this build reads version {FORMAT_VERSION}"
+    )]
+    FutureVersion { path: PathBuf, found: u32 },
+    #[error("cannot write state file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What loading found.
+#[derive(Debug)]
+pub enum Loaded {
+    /// No file yet: a first start.
+    Missing,
+    State(StateFile),
+    /// The file was unusable and moved aside to `moved_to`; start fresh.
+    MovedAside {
+        error: StateFileError,
+        moved_to: PathBuf,
+    },
+}
+
+/// Reads the state file; an unusable one is moved aside (`<path>.corrupt-<unix time>`).
+///
+/// Fails only when the file exists, is unusable, and cannot be moved aside: then the
+/// caller must not write to that path either, or it would destroy the evidence.
+pub fn load(path: &Path) -> Result<Loaded, StateFileError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
+        Err(source) => {
+            return Err(StateFileError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let error = match parse(path, &bytes) {
+        Ok(file) => return Ok(Loaded::State(file)),
+        Err(error) => error,
+    };
+    let moved_to = PathBuf::from(format!(
+        "{}.corrupt-{}",
+        path.display(),
+        unix_now_f64() as u64
+    ));
+    match std::fs::rename(path, &moved_to) {
+        Ok(()) => Ok(Loaded::MovedAside { error, moved_to }),
+        Err(_) => Err(error),
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<StateFile, StateFileError> {
+    let invalid = |reason: String| StateFileError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        format_version: u32,
+    }
+    let version: VersionOnly = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    if version.format_version != FORMAT_VERSION {
+        return Err(StateFileError::FutureVersion {
+            path: path.to_path_buf(),
+            found: version.format_version,
+        });
+    }
+    let file: StateFile = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    validate(&file).map_err(invalid)?;
+    Ok(file)
+}
+
+/// Every label value in the file must be one this build knows.
+fn validate(file: &StateFile) -> Result<(), String> {
+    for (store, record) in &file.stores {
+        for outcome in record.terminal_total.keys() {
+            Outcome::parse(outcome).ok_or(format!("{store}: unknown outcome {outcome:?}"))?;
+        }
+        for t in &record.transitions {
+            for name in [&t.from, &t.to] {
+                StatusClass::parse(name).ok_or(format!("{store}: unknown status {name:?}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `file` atomically: temp file in the same directory, fsync, rename, fsync dir.
+pub fn save(path: &Path, file: &StateFile) -> Result<(), StateFileError> {
+    let write_error = |source| StateFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = serde_json::to_vec(file).expect("state serialises");
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(write_error)
+}
+
+/// A snapshot of everything worth keeping, taken store by store under each store's lock.
+pub fn snapshot(state: &State, metrics: &Metrics) -> StateFile {
+    let mut stores = BTreeMap::new();
+    for handle in state.stores() {
+        let counters = metrics.store_counters(&handle.name);
+        let st = handle.lock();
+        let record = StoreRecord {
+            terminal_total: st
+                .terminal_total
+                .iter()
+                .map(|(o, n)| (o.as_str().to_string(), *n))
+                .collect(),
+            transitions: st
+                .transitions
+                .iter()
+                .map(|((from, to), count)| TransitionRecord {
+                    from: from.as_str().to_string(),
+                    to: to.as_str().to_string(),
+                    count: *count,
+                })
+                .collect(),
+            api_requests: counters.requests,
+            api_errors: counters.errors,
+            intents: records(&st.intents),
+            retired: records(&st.retired),
+        };
+        stores.insert(handle.name.clone(), record);
+    }
+    StateFile {
+        format_version: FORMAT_VERSION,
+        written_at: unix_now_f64(),
+        stores,
+    }
+}
+
+fn records(intents: &HashMap<String, IntentState>) -> BTreeMap<String, IntentRecord> {
+    intents
+        .iter()
+        .map(|(id, i)| (id.clone(), IntentRecord::from(i)))
+        .collect()
+}
+
+impl IntentRecord {
+    /// Copies the saved facts into a watched intent (its order id comes from the config).
+    fn restore_into(&self, intent: &mut IntentState) {
+        intent.status = self.status.map(Status::from_code);
+        intent.not_found = self.not_found;
+        intent.status_changed_at = self.status_changed_at;
+        intent.last_success_at = self.last_success_at;
+        intent.terminal_at = self.terminal_at;
+    }
+}
+
+impl From<&IntentState> for IntentRecord {
+    fn from(i: &IntentState) -> Self {
+        Self {
+            status: i.status.map(Status::code),
+            not_found: i.not_found,
+            status_changed_at: i.status_changed_at,
+            last_success_at: i.last_success_at,
+            terminal_at: i.terminal_at,
+        }
+    }
+}
+
+/// Puts a loaded file back into state and metrics, for the stores and intents the config
+/// still has; returns how many intents were restored.
+pub fn restore(file: &StateFile, state: &State, metrics: &Metrics) -> usize {
+    let mut restored = 0;
+    for handle in state.stores() {
+        let Some(record) = file.stores.get(&handle.name) else {
+            continue;
+        };
+        metrics.restore_store_counters(
+            &handle.name,
+            &StoreCounters {
+                requests: record.api_requests.clone(),
+                errors: record.api_errors.clone(),
+            },
+        );
+        let mut st = handle.lock();
+        for (name, n) in &record.terminal_total {
+            if let Some(outcome) = Outcome::parse(name) {
+                st.terminal_total.insert(outcome, *n);
+            }
+        }
+        for t in &record.transitions {
+            if let (Some(from), Some(to)) = (StatusClass::parse(&t.from), StatusClass::parse(&t.to))
+            {
+                st.transitions.insert((from, to), t.count);
+            }
+        }
+        let horizon = state.terminal_retention().as_secs_f64();
+        let now = unix_now_f64();
+        for (id, saved) in record.intents.iter().chain(&record.retired) {
+            if let Some(intent) = st.intents.get_mut(id) {
+                saved.restore_into(intent);
+                restored += 1;
+            } else if saved.terminal_at.is_some_and(|t| now - t < horizon) {
+                let mut intent = IntentState::default();
+                saved.restore_into(&mut intent);
+                st.retired.insert(id.clone(), intent);
+            }
+        }
+    }
+    restored
+}
+
+/// Loads the state file at start-up, logging loudly when it had to be moved aside.
+/// Returns whether the path may be written (false when a bad file could not be moved).
+pub fn load_and_restore(path: &Path, state: &State, metrics: &Metrics) -> bool {
+    match load(path) {
+        Ok(Loaded::Missing) => {
+            tracing::info!(path = %path.display(), "no state file yet; starting fresh");
+            true
+        }
+        Ok(Loaded::State(file)) => {
+            let restored = restore(&file, state, metrics);
+            tracing::info!(path = %path.display(), restored, "state restored");
+            true
+        }
+        Ok(Loaded::MovedAside { error, moved_to }) => {
+            tracing::error!(
+                %error,
+                moved_to = %moved_to.display(),
+                "STATE FILE UNUSABLE: moved aside; starting fresh (outcomes seen again may be counted again)"
+            );
+            true
+        }
+        Err(error) => {
+            tracing::error!(
+                %error,
+                "STATE FILE UNUSABLE and cannot be moved aside: starting fresh, and NOT writing the state file this run so it is not overwritten"
+            );
+            false
+        }
+    }
+}
+
+/// Saves the state whenever it changed: about a second after a significant change, every
+/// [`PERIODIC_SAVE`] otherwise, and once more when `shutdown` flips. `path` follows the
+/// config (a reload may set, change or remove `state_file`).
+pub async fn run_writer(
+    state: Arc<State>,
+    metrics: Arc<Metrics>,
+    mut path: watch::Receiver<Option<PathBuf>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut saved_version = None;
+    let mut last_error: Option<String> = None;
+    let mut tick = tokio::time::interval(PERIODIC_SAVE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = crate::stopped(&mut shutdown) => true,
+            _ = state.changes().significant_change() => {
+                tokio::time::sleep(FLUSH_DELAY).await;
+                false
+            }
+            _ = path.changed() => false,
+            _ = tick.tick() => false,
+        };
+        let version = state.changes().version();
+        let target = path.borrow_and_update().clone();
+        if let Some(target) = target.filter(|_| saved_version != Some(version)) {
+            let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
+            let result =
+                tokio::task::spawn_blocking(move || save(&target, &snapshot(&state, &metrics)))
+                    .await
+                    .expect("state writer does not panic");
+            match result {
+                Ok(()) => {
+                    saved_version = Some(version);
+                    if last_error.take().is_some() {
+                        tracing::info!("state file writes work again");
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if last_error.as_ref() != Some(&text) {
+                        tracing::error!(error = %text, "cannot save state; will retry");
+                    }
+                    last_error = Some(text);
+                }
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StateFile {
+        let mut intents = BTreeMap::new();
+        intents.insert(
+            "aaaaaaaaaaaaaaaaaaaaaaaa".to_string(),
+            IntentRecord {
+                status: Some(20),
+                not_found: false,
+                status_changed_at: Some(1.5),
+                last_success_at: Some(2.5),
+                terminal_at: Some(1.5),
+            },
+        );
+        let record = StoreRecord {
+            terminal_total: BTreeMap::from([("confirmed".to_string(), 3)]),
+            transitions: vec![TransitionRecord {
+                from: "on_chain".into(),
+                to: "confirmed".into(),
+                count: 3,
+            }],
+            intents,
+            ..StoreRecord::default()
+        };
+        StateFile {
+            format_version: FORMAT_VERSION,
+            written_at: 10.0,
+            stores: BTreeMap::from([("main".to_string(), record)]),
+        }
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        save(&path, &sample()).unwrap();
+        match load(&path).unwrap() {
+            Loaded::State(file) => assert_eq!(file, sample()),
+            other => panic!("{other:?}"),
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+    }
+
+    #[test]
+    fn missing_file_is_a_fresh_start() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            load(&dir.path().join("none.json")).unwrap(),
+            Loaded::Missing
+        ));
+    }
+
+    fn assert_moved_aside(content: &str, expect: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, content).unwrap();
+        match load(&path).unwrap() {
+            Loaded::MovedAside { error, moved_to } => {
+                assert!(error.to_string().contains(expect), "{error}");
+                assert!(!path.exists(), "the bad file must not stay in place");
+                assert_eq!(std::fs::read_to_string(&moved_to).unwrap(), content);
+                assert!(moved_to.to_string_lossy().contains("state.json.corrupt-"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn corrupt_file_is_moved_aside_not_overwritten() {
+        assert_moved_aside("{\"format_version\": 1, \"stores\": {", "not valid");
+        assert_moved_aside("garbage", "not valid");
+    }
+
+    #[test]
+    fn future_format_is_moved_aside() {
+        assert_moved_aside(
+            r#"{"format_version": 99, "written_at": 1, "stores": {}}"#,
+            "format version 99",
+        );
+    }
+
+    #[test]
+    fn unknown_label_values_are_invalid() {
+        let mut bad = sample();
+        bad.stores
+            .get_mut("main")
+            .unwrap()
+            .terminal_total
+            .insert("won".into(), 1);
+        assert_moved_aside(&serde_json::to_string(&bad).unwrap(), "unknown outcome");
+    }
+
+    #[test]
+    fn unwritable_directory_is_an_error_not_a_panic() {
+        let err = save(Path::new("/nonexistent-dir/state.json"), &sample()).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent-dir/state.json"));
+    }
+}
