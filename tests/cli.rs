@@ -164,6 +164,15 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
         ),
         0.0
     );
+    // The demo keeps adding intents by rewriting its config (19 + 1 unknown at start).
+    assert!(
+        m.value("allscale_exporter_watched_intents", &[("store", "demo")]) > 20.0,
+        "the demo's watch list did not grow"
+    );
+    assert_eq!(
+        m.value("allscale_exporter_config_last_reload_successful", &[]),
+        1.0
+    );
     sigterm(&demo.0);
     let status = demo.0.wait().unwrap();
     assert!(status.success(), "demo exited with {status}");

@@ -22,6 +22,7 @@ Intents file (JSON object), id -> one of:
                                                 polls; the last one repeats forever
     {"error_code": 90000, "http_status": 500}   always that error (optional "message")
     {"owner": "other"}                          another store's intent -> 30001 / 403
+    {"timed": [[0, 10], [5.0, 20]]}             status by seconds since the mock started
 Ids that are not in the file -> 50001 / 404.
 """
 
@@ -140,6 +141,7 @@ class State:
         self.replay_window = replay_window
         self.verbose = verbose
         self.lock = threading.Lock()
+        self.started = time.monotonic()
         self.seen_nonces: set[str] = set()
         self.poll_index: dict[str, int] = {}
         self.accepted: dict[str, int] = {}
@@ -174,6 +176,14 @@ def load_intents(path: str) -> dict:
             if not spec or not all(isinstance(s, int) and not isinstance(s, bool) for s in spec):
                 raise ValueError(f"intent {iid}: status list must be a non-empty list of ints")
             out[iid] = {"kind": "statuses", "statuses": list(spec)}
+        elif isinstance(spec, dict) and "timed" in spec:
+            steps = spec["timed"]
+            ok = isinstance(steps, list) and steps and all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], (int, float))
+                and isinstance(p[1], int) for p in steps)
+            if not ok:
+                raise ValueError(f"intent {iid}: timed must be [[seconds, status], ...]")
+            out[iid] = {"kind": "timed", "steps": sorted((float(a), b) for a, b in steps)}
         elif isinstance(spec, dict) and "owner" in spec:
             if spec.get("owner") != "other":
                 raise ValueError(f"intent {iid}: only {{\"owner\": \"other\"}} is supported")
@@ -386,11 +396,18 @@ class Handler(BaseHTTPRequestHandler):
             env = {"code": spec["code"], "payload": None,
                    "error": {"message": spec["message"]}, "request_id": rid}
             return self._send(spec["http_status"], env, path, nonce, body)
-        with st.lock:
-            i = st.poll_index.get(iid, 0)
-            st.poll_index[iid] = i + 1
-        statuses = spec["statuses"]
-        status = statuses[min(i, len(statuses) - 1)]
+        if spec["kind"] == "timed":
+            elapsed = time.monotonic() - st.started
+            status = spec["steps"][0][1]
+            for at, value in spec["steps"]:
+                if elapsed >= at:
+                    status = value
+        else:
+            with st.lock:
+                i = st.poll_index.get(iid, 0)
+                st.poll_index[iid] = i + 1
+            statuses = spec["statuses"]
+            status = statuses[min(i, len(statuses) - 1)]
         env = {"code": 0, "payload": status, "error": None, "request_id": rid}
         return self._send(200, env, path, nonce, body)
 

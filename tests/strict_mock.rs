@@ -4,17 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
+use common::processes::{MOCK_KEY as KEY, MOCK_SECRET as SECRET, StrictMock};
 use common::{Metrics, scrape, test_config, wait_for};
-use serde_json::Value;
-
-const KEY: &str = "st_strict_key";
-const SECRET: &str = "st_strict_secret_0123456789";
 
 const CONFIRMED: &str = "65b2f3d0d2d9c0a1b2c3d4e5";
 const UNDERPAID: &str = "65b2f3d0d2d9c0a1b2c3d4e6";
@@ -24,22 +19,7 @@ const INTERNAL_ERROR: &str = "65b2f3d0d2d9c0a1b2c3d4e9";
 const FORBIDDEN: &str = "65b2f3d0d2d9c0a1b2c3d4ea";
 const MISSING: &str = "65b2f3d0d2d9c0a1b2c3d4eb";
 
-/// The mock process; killed on drop.
-struct Mock {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_mock(sign_responses: bool) -> Mock {
-    let dir = tempfile::tempdir().unwrap();
+fn start_mock(sign_responses: bool) -> StrictMock {
     let intents = serde_json::json!({
         CONFIRMED: [1, 2, 10, 20],
         UNDERPAID: [1, -3],
@@ -48,50 +28,7 @@ fn start_mock(sign_responses: bool) -> Mock {
         INTERNAL_ERROR: {"error_code": 90000, "http_status": 500},
         FORBIDDEN: {"owner": "other"},
     });
-    let path = dir.path().join("intents.json");
-    std::fs::write(&path, intents.to_string()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/strict_mock.py");
-    let mut cmd = Command::new("python3");
-    cmd.args([
-        script,
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--api-secret",
-        SECRET,
-    ])
-    .arg("--intents")
-    .arg(&path)
-    .stdout(Stdio::piped());
-    if sign_responses {
-        cmd.arg("--sign-responses");
-    }
-    let mut child = cmd.spawn().expect("python3 runs tests/strict_mock.py");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .unwrap_or_else(|| panic!("unexpected mock output {line:?}"))
-        .parse()
-        .unwrap();
-    Mock {
-        child,
-        port,
-        _dir: dir,
-    }
-}
-
-async fn mock_stats(port: u16) -> Value {
-    reqwest::get(format!("http://127.0.0.1:{port}/-/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    StrictMock::start(&intents, sign_responses)
 }
 
 fn ids() -> Vec<&'static str> {
@@ -108,7 +45,7 @@ fn ids() -> Vec<&'static str> {
 
 async fn run_against_strict_mock(verify_response_signature: bool) {
     let mock = start_mock(verify_response_signature);
-    let base = format!("http://127.0.0.1:{}", mock.port);
+    let base = mock.base_url();
     let mut config = test_config(&base, KEY, SECRET, &ids());
     config.stores[0].verify_response_signature = verify_response_signature;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -134,7 +71,7 @@ async fn run_against_strict_mock(verify_response_signature: bool) {
     // Let several more rounds run: terminal intents must not be polled again.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let m2 = scrape(addr).await;
-    let stats = mock_stats(mock.port).await;
+    let stats = mock.stats().await;
     exporter.shutdown().await;
 
     assert_eq!(stats["violations"], serde_json::json!([]), "{stats:#}");

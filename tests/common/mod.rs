@@ -1,6 +1,8 @@
 //! Shared test fixtures: scrape and parse `/metrics`, wait for conditions, build configs.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod processes;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,0 +1,202 @@
+//! Child-process fixtures: the independent strict mock (tests/strict_mock.py) and the
+//! exporter binary itself, for tests that need signals and restarts.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+pub const MOCK_KEY: &str = "st_strict_key";
+pub const MOCK_SECRET: &str = "st_strict_secret_0123456789";
+
+/// The strict mock process; killed on drop.
+pub struct StrictMock {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for StrictMock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl StrictMock {
+    /// Starts the mock with an intents map (see tests/strict_mock.py for the forms).
+    pub fn start(intents: &Value, sign_responses: bool) -> StrictMock {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("intents.json");
+        std::fs::write(&path, intents.to_string()).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/strict_mock.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .args([
+                "--port",
+                "0",
+                "--api-key",
+                MOCK_KEY,
+                "--api-secret",
+                MOCK_SECRET,
+            ])
+            .arg("--intents")
+            .arg(&path)
+            .stdout(Stdio::piped());
+        if sign_responses {
+            cmd.arg("--sign-responses");
+        }
+        let mut child = cmd.spawn().expect("python3 runs tests/strict_mock.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("unexpected mock output {line:?}"))
+            .parse()
+            .unwrap();
+        StrictMock {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/-/stats", self.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A YAML config for one store pointing at the strict mock, polling every 300 ms.
+pub fn mock_config_yaml(
+    mock: &StrictMock,
+    secret_file: &Path,
+    extra: &str,
+    intents: &[&str],
+) -> String {
+    let mut yaml = format!(
+        "poll_interval: 300ms\nrequest_timeout: 3s\n{extra}stores:\n  - name: main\n    base_url: {}\n    api_key: {MOCK_KEY}\n    api_secret_file: {}\n    max_requests_per_second: 100\n    intents:\n",
+        mock.base_url(),
+        secret_file.display()
+    );
+    for id in intents {
+        yaml.push_str(&format!("      - {id}\n"));
+    }
+    yaml
+}
+
+/// The exporter binary as a child process, logging JSON; killed on drop.
+pub struct ExporterProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Drop for ExporterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ExporterProcess {
+    /// Starts `allscale-exporter --config.file=CONFIG` on 127.0.0.1:0 plus `args`, and
+    /// waits until it says where it listens.
+    pub fn start(config: &Path, args: &[&str]) -> ExporterProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_allscale-exporter"))
+            .arg(format!("--config.file={}", config.display()))
+            .args([
+                "--web.listen-address=127.0.0.1:0",
+                "--log.format=json",
+                "--log.level=info",
+            ])
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let logs = Arc::new(Mutex::new(String::new()));
+        let addr = loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                panic!(
+                    "exporter exited before listening:\n{}",
+                    logs.lock().unwrap()
+                );
+            }
+            logs.lock().unwrap().push_str(&line);
+            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if v["message"] == "exporter listening" {
+                break v["address"].as_str().unwrap().parse().unwrap();
+            }
+        };
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                rest.push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock().unwrap().push_str(&rest);
+                rest.clear();
+            }
+        });
+        ExporterProcess { child, addr, logs }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) {
+        self.signal("TERM");
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "exporter exited with {status}:\n{}",
+            self.logs()
+        );
+    }
+
+    /// SIGKILL: no chance to save anything.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// Writes `content` to `path` the way editors do: a temp file renamed over it.
+pub fn rename_save(path: &Path, content: &str) {
+    let tmp: PathBuf = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}

@@ -1,0 +1,225 @@
+//! Restart safety with the real binary against the independent strict mock: after SIGTERM
+//! and after SIGKILL, each terminal outcome is still counted exactly once, statuses are
+//! exported at once from the state file, terminal intents are not polled again, and a
+//! transition that happened while the exporter was down is counted once.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::processes::{ExporterProcess, MOCK_SECRET, StrictMock, mock_config_yaml};
+use common::{Metrics, scrape, wait_for};
+use serde_json::{Value, json};
+
+const CONFIRMED: &str = "67000000000000000000000a";
+const FAILED: &str = "67000000000000000000000b";
+const STAYS: &str = "67000000000000000000000c";
+/// On chain for its first seconds, confirmed later: while the exporter is down.
+const LATE: &str = "67000000000000000000000d";
+/// When LATE turns confirmed, in seconds since the mock started.
+const LATE_AT: f64 = 6.0;
+
+fn status(m: &Metrics, id: &str) -> Option<f64> {
+    m.get(
+        "allscale_checkout_intent_status",
+        &[("store", "main"), ("intent_id", id)],
+    )
+}
+
+fn outcome(m: &Metrics, o: &str) -> f64 {
+    m.value(
+        "allscale_checkout_intent_terminal_total",
+        &[("store", "main"), ("outcome", o)],
+    )
+}
+
+fn transitions(m: &Metrics, from: &str, to: &str) -> f64 {
+    m.get(
+        "allscale_checkout_intent_transitions_total",
+        &[("store", "main"), ("from", from), ("to", to)],
+    )
+    .unwrap_or(0.0)
+}
+
+fn saved_intent(state_file: &Path, id: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(state_file).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    Some(v["stores"]["main"]["intents"][id].clone())
+}
+
+async fn restart_after(graceful: bool) {
+    let started = Instant::now();
+    let mock = StrictMock::start(
+        &json!({
+            CONFIRMED: [1, 2, 20],
+            FAILED: [1, -1],
+            STAYS: [1, 10],
+            LATE: {"timed": [[0, 10], [LATE_AT, 20]]},
+        }),
+        false,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, MOCK_SECRET).unwrap();
+    let state_file = dir.path().join("state").join("state.json");
+    std::fs::create_dir(state_file.parent().unwrap()).unwrap();
+    let extra = format!("state_file: {}\n", state_file.display());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        mock_config_yaml(&mock, &secret, &extra, &[CONFIRMED, FAILED, STAYS, LATE]),
+    )
+    .unwrap();
+
+    let first = ExporterProcess::start(&config, &[]);
+    let m = wait_for(
+        Duration::from_secs(10),
+        "outcomes and LATE on chain",
+        || async {
+            let m = scrape(first.addr).await;
+            let done = outcome(&m, "confirmed") == 1.0
+                && outcome(&m, "failed") == 1.0
+                && status(&m, LATE) == Some(10.0)
+                && status(&m, STAYS) == Some(10.0);
+            done.then_some(m)
+        },
+    )
+    .await;
+    assert!(
+        started.elapsed().as_secs_f64() < LATE_AT - 1.0,
+        "set-up too slow for this test"
+    );
+    // The state file catches up within about a second of the changes.
+    wait_for(Duration::from_secs(3), "the state file", || async {
+        let saved = |id| saved_intent(&state_file, id).unwrap_or(Value::Null);
+        let ok = saved(CONFIRMED)["terminal_at"].is_f64()
+            && saved(FAILED)["terminal_at"].is_f64()
+            && saved(LATE)["status"] == 10
+            && saved(STAYS)["status"] == 10;
+        ok.then_some(())
+    })
+    .await;
+    let ok_before = m.sum("allscale_api_requests_total", &[("result", "ok")]);
+    if graceful {
+        first.terminate();
+    } else {
+        first.kill();
+    }
+
+    let polls_at_stop = mock.stats().await["accepted"].clone();
+    // Stay down until LATE has been confirmed on the API side.
+    let wait = LATE_AT + 0.5 - started.elapsed().as_secs_f64();
+    if wait > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    }
+
+    let second = ExporterProcess::start(&config, &[]);
+    // The very first scrape already has the saved statuses and counters.
+    let m = scrape(second.addr).await;
+    assert_eq!(
+        status(&m, CONFIRMED),
+        Some(20.0),
+        "not exported from the state file"
+    );
+    assert_eq!(status(&m, FAILED), Some(-1.0));
+    assert_eq!(outcome(&m, "confirmed"), 1.0);
+    assert_eq!(outcome(&m, "failed"), 1.0);
+    let ok_restored = m.sum("allscale_api_requests_total", &[("result", "ok")]);
+    // A clean stop saves everything; a SIGKILL loses at most the last unsaved moments.
+    let floor = if graceful { ok_before } else { 1.0 };
+    assert!(
+        ok_restored >= floor,
+        "request counters went back: {ok_restored} < {floor}"
+    );
+
+    let m = wait_for(
+        Duration::from_secs(10),
+        "LATE confirmed after restart",
+        || async {
+            let m = scrape(second.addr).await;
+            (status(&m, LATE) == Some(20.0)).then_some(m)
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let m2 = scrape(second.addr).await;
+    for m in [&m, &m2] {
+        assert_eq!(outcome(m, "confirmed"), 2.0, "CONFIRMED once + LATE once");
+        assert_eq!(outcome(m, "failed"), 1.0);
+        assert_eq!(transitions(m, "on_chain", "confirmed"), 1.0);
+    }
+    let polls_now = mock.stats().await["accepted"].clone();
+    for id in [CONFIRMED, FAILED] {
+        assert_eq!(
+            polls_now[id], polls_at_stop[id],
+            "terminal intent {id} polled again"
+        );
+    }
+    assert!(polls_now[STAYS].as_u64() > polls_at_stop[STAYS].as_u64());
+    let stats = mock.stats().await;
+    assert_eq!(stats["violations"], json!([]));
+    second.terminate();
+    // After a clean stop the file holds the final counters.
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    assert_eq!(saved["stores"]["main"]["terminal_total"]["confirmed"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_after_sigterm_counts_each_outcome_once() {
+    restart_after(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_after_sigkill_counts_each_outcome_once() {
+    restart_after(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_state_file_is_moved_aside_and_the_exporter_starts_fresh() {
+    let mock = StrictMock::start(&json!({CONFIRMED: [20]}), false);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, MOCK_SECRET).unwrap();
+    let state_file = dir.path().join("state.json");
+    std::fs::write(
+        &state_file,
+        "{\"format_version\": 1, \"stores\": {\"main\": tru",
+    )
+    .unwrap();
+    let extra = format!("state_file: {}\n", state_file.display());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        mock_config_yaml(&mock, &secret, &extra, &[CONFIRMED]),
+    )
+    .unwrap();
+    let exporter = ExporterProcess::start(&config, &[]);
+    let m = wait_for(Duration::from_secs(10), "a fresh count", || async {
+        let m = scrape(exporter.addr).await;
+        (outcome(&m, "confirmed") == 1.0).then_some(m)
+    })
+    .await;
+    assert_eq!(status(&m, CONFIRMED), Some(20.0));
+    let aside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("state.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "corrupt file not kept aside");
+    let kept = std::fs::read_to_string(dir.path().join(&aside[0])).unwrap();
+    assert!(kept.ends_with("tru"), "the corrupt file was altered");
+    assert!(
+        exporter.logs().contains("STATE FILE UNUSABLE"),
+        "{}",
+        exporter.logs()
+    );
+    wait_for(Duration::from_secs(5), "a new state file", || async {
+        saved_intent(&state_file, CONFIRMED)
+            .filter(|v| v["terminal_at"].is_f64())
+            .map(|_| ())
+    })
+    .await;
+    exporter.terminate();
+}
