@@ -426,3 +426,78 @@ async fn readiness_landing_page_and_health() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_series_go_after_retention_but_counts_stay() {
+    let h = Harness::start(
+        scenario(vec![intent(1, &[20], 1000), intent(2, &[2], 1000)]),
+        |c, _| c.terminal_retention = Duration::from_millis(800),
+    )
+    .await;
+    h.wait_metrics("confirmed", |m| status_of(m, &id(1)) == Some(20.0))
+        .await;
+    let m = h
+        .wait_metrics("retention over", |m| status_of(m, &id(1)).is_none())
+        .await;
+    assert!(!m.text.contains(&id(1)), "per-intent series left:\n{}", m.text);
+    assert_eq!(outcome(&m, "confirmed"), 1.0);
+    assert_eq!(by_status(&m, "confirmed"), 1.0, "still watched, still confirmed");
+    assert_eq!(status_of(&m, &id(2)), Some(2.0));
+    let stats = h.stop().await;
+    assert_eq!(stats.authenticated_by_intent[&id(1)], 1, "terminal intent re-polled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_removes_a_store_and_adds_another() {
+    let sim = Simulator::new(scenario(vec![intent(1, &[10], 1000), intent(2, &[3], 1000)]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), SECRET).unwrap();
+    let store = |name: &str, n: u32| {
+        format!(
+            "  - name: {name}\n    base_url: {base}\n    api_key: {KEY}\n    api_secret_file: secret\n    intents: [{}]\n",
+            id(n)
+        )
+    };
+    let path = dir.path().join("config.yaml");
+    let head = "poll_interval: 300ms\nstores:\n";
+    std::fs::write(&path, format!("{head}{}", store("old", 1))).unwrap();
+    let config = Config::load(&path).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = ReloadOptions {
+        config_path: Some(path.clone()),
+        check_interval: Duration::ZERO,
+        watch_events: false,
+    };
+    let exporter = Exporter::start(config, listener, options).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_for(Duration::from_secs(10), "old store polled", || async {
+        let m = scrape(addr).await;
+        (m.get("allscale_checkout_intent_status", &[("store", "old"), ("intent_id", &id(1))])
+            == Some(10.0))
+        .then_some(())
+    })
+    .await;
+    std::fs::write(&path, format!("{head}{}", store("new", 2))).unwrap();
+    match exporter.reload().await {
+        allscale_exporter::reload::Outcome::Applied(summary) => {
+            assert_eq!(summary, "1 store, 1 intent")
+        }
+        other => panic!("{other:?}"),
+    }
+    let m = wait_for(Duration::from_secs(10), "new store polled", || async {
+        let m = scrape(addr).await;
+        (m.get("allscale_checkout_intent_status", &[("store", "new"), ("intent_id", &id(2))])
+            == Some(3.0))
+        .then_some(m)
+    })
+    .await;
+    assert!(!m.text.contains("store=\"old\""), "old store left series:\n{}", m.text);
+    assert_eq!(
+        m.value("allscale_checkout_intents", &[("store", "new"), ("status", "temp_wallet_received")]),
+        1.0
+    );
+    exporter.shutdown().await;
+}
