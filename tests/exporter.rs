@@ -439,17 +439,32 @@ async fn terminal_series_go_after_retention_but_counts_stay() {
     let m = h
         .wait_metrics("retention over", |m| status_of(m, &id(1)).is_none())
         .await;
-    assert!(!m.text.contains(&id(1)), "per-intent series left:\n{}", m.text);
+    assert!(
+        !m.text.contains(&id(1)),
+        "per-intent series left:\n{}",
+        m.text
+    );
     assert_eq!(outcome(&m, "confirmed"), 1.0);
-    assert_eq!(by_status(&m, "confirmed"), 1.0, "still watched, still confirmed");
+    assert_eq!(
+        by_status(&m, "confirmed"),
+        1.0,
+        "still watched, still confirmed"
+    );
     assert_eq!(status_of(&m, &id(2)), Some(2.0));
     let stats = h.stop().await;
-    assert_eq!(stats.authenticated_by_intent[&id(1)], 1, "terminal intent re-polled");
+    assert_eq!(
+        stats.authenticated_by_intent[&id(1)],
+        1,
+        "terminal intent re-polled"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_removes_a_store_and_adds_another() {
-    let sim = Simulator::new(scenario(vec![intent(1, &[10], 1000), intent(2, &[3], 1000)]));
+    let sim = Simulator::new(scenario(vec![
+        intent(1, &[10], 1000),
+        intent(2, &[3], 1000),
+    ]));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(sim.clone().serve(listener, std::future::pending()));
@@ -475,8 +490,10 @@ async fn reload_removes_a_store_and_adds_another() {
     let addr = exporter.local_addr();
     wait_for(Duration::from_secs(10), "old store polled", || async {
         let m = scrape(addr).await;
-        (m.get("allscale_checkout_intent_status", &[("store", "old"), ("intent_id", &id(1))])
-            == Some(10.0))
+        (m.get(
+            "allscale_checkout_intent_status",
+            &[("store", "old"), ("intent_id", &id(1))],
+        ) == Some(10.0))
         .then_some(())
     })
     .await;
@@ -489,14 +506,23 @@ async fn reload_removes_a_store_and_adds_another() {
     }
     let m = wait_for(Duration::from_secs(10), "new store polled", || async {
         let m = scrape(addr).await;
-        (m.get("allscale_checkout_intent_status", &[("store", "new"), ("intent_id", &id(2))])
-            == Some(3.0))
+        (m.get(
+            "allscale_checkout_intent_status",
+            &[("store", "new"), ("intent_id", &id(2))],
+        ) == Some(3.0))
         .then_some(m)
     })
     .await;
-    assert!(!m.text.contains("store=\"old\""), "old store left series:\n{}", m.text);
+    assert!(
+        !m.text.contains("store=\"old\""),
+        "old store left series:\n{}",
+        m.text
+    );
     assert_eq!(
-        m.value("allscale_checkout_intents", &[("store", "new"), ("status", "temp_wallet_received")]),
+        m.value(
+            "allscale_checkout_intents",
+            &[("store", "new"), ("status", "temp_wallet_received")]
+        ),
         1.0
     );
     exporter.shutdown().await;
