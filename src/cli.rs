@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+use crate::shard::Shard;
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -37,6 +38,11 @@ pub struct Cli {
     /// are lost (NFS, some container runtimes); 0s turns it off.
     #[arg(long = "config.check-interval", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub config_check_interval: std::time::Duration,
+
+    /// Poll only shard K of N of every store's intents (0 <= K < N), by a stable hash of
+    /// the intent id; run N replicas with the same config to split the load.
+    #[arg(long = "shard", value_name = "K/N", default_value = "0/1")]
+    pub shard: Shard,
 
     /// Watch the config file's directory for changes (rename-saves, ConfigMap swaps).
     #[arg(long = "config.watch", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
@@ -167,10 +173,12 @@ mod tests {
             std::time::Duration::from_secs(30)
         );
         assert!(cli.config_watch);
+        assert_eq!(cli.shard, Shard::ALL);
         let cli = Cli::try_parse_from([
             "allscale-exporter",
             "--config.check-interval=500ms",
             "--config.watch=false",
+            "--shard=1/3",
         ])
         .unwrap();
         assert_eq!(
@@ -178,6 +186,8 @@ mod tests {
             std::time::Duration::from_millis(500)
         );
         assert!(!cli.config_watch);
+        assert_eq!(cli.shard, Shard { index: 1, count: 3 });
+        assert!(Cli::try_parse_from(["x", "--shard=3/3"]).is_err());
     }
 
     #[test]

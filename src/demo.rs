@@ -198,6 +198,7 @@ pub async fn run(
         config_path: Some(files.config.clone()),
         check_interval: Duration::from_secs(30),
         watch_events: true,
+        shard: crate::shard::Shard::ALL,
     };
     let listener = TcpListener::bind(exporter_addr).await?;
     let exporter = Exporter::start(config, listener, options).await?;

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod poller;
 pub mod reload;
 pub mod server;
+pub mod shard;
 pub mod simulator;
 pub mod state;
 

@@ -72,7 +72,7 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
         bail!("--config.file is required (see --help; try `allscale-exporter demo` for a tour)");
     };
     let config = Config::load(path)?;
-    tracing::info!(config = %path.display(), summary = %config.summary(), "config loaded");
+    tracing::info!(config = %path.display(), summary = %config.summary(), shard = %cli.shard, "config loaded");
     let listener = tokio::net::TcpListener::bind(cli.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", cli.listen_address))?;
@@ -80,6 +80,7 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
         config_path: Some(path.clone()),
         check_interval: cli.config_check_interval,
         watch_events: cli.config_watch,
+        shard: cli.shard,
     };
     let exporter = Exporter::start(config, listener, options).await?;
     tracing::info!(address = %exporter.local_addr(), "exporter listening");

@@ -15,6 +15,7 @@ use prometheus::{
 
 use crate::api::client::{Fetch, FetchError, RequestResult};
 use crate::api::{Outcome, StatusClass};
+use crate::shard::Shard;
 use crate::state::{State, StoreState};
 
 /// The only API endpoint the exporter calls, as the `endpoint` label says it.
@@ -98,6 +99,7 @@ pub struct Metrics {
     api_duration: HistogramVec,
     reload_successful: IntGauge,
     reload_success_timestamp: Gauge,
+    shard_info: IntGaugeVec,
     extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
 }
 
@@ -158,6 +160,14 @@ impl Metrics {
         build_info
             .with_label_values(&[crate::VERSION, crate::REVISION])
             .set(1);
+        let shard_info = IntGaugeVec::new(
+            Opts::new(
+                "allscale_exporter_shard_info",
+                "Always 1; which shard of the watch list this replica polls (shard K of shards N).",
+            ),
+            &["shard", "shards"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(api_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(api_errors.clone()),
@@ -166,6 +176,7 @@ impl Metrics {
             Box::new(reload_successful.clone()),
             Box::new(reload_success_timestamp.clone()),
             Box::new(build_info),
+            Box::new(shard_info.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -178,6 +189,7 @@ impl Metrics {
             api_duration,
             reload_successful,
             reload_success_timestamp,
+            shard_info,
             extra_error_codes: Mutex::new(HashMap::new()),
         }
     }
@@ -289,6 +301,14 @@ impl Metrics {
         self.api_up
             .with_label_values(&[store])
             .set(i64::from(api_reachable(&fetch.outcome)));
+    }
+
+    /// Exports which shard this replica is (set once at start).
+    pub fn set_shard(&self, shard: Shard) {
+        self.shard_info.reset();
+        self.shard_info
+            .with_label_values(&[&shard.index.to_string(), &shard.count.to_string()])
+            .set(1);
     }
 
     /// Records a config load: `applied_at` is set when a new config took effect.

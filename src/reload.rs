@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
+use crate::shard::Shard;
 use crate::state::unix_now_f64;
 
 /// Quiet time after a file event before reading the file: editors and ConfigMap updates
@@ -29,6 +30,8 @@ pub struct ReloadOptions {
     pub check_interval: Duration,
     /// Watch the config's directory for changes.
     pub watch_events: bool,
+    /// Which part of every store's intents this replica watches.
+    pub shard: Shard,
 }
 
 impl ReloadOptions {
@@ -38,6 +41,7 @@ impl ReloadOptions {
             config_path: None,
             check_interval: Duration::ZERO,
             watch_events: false,
+            shard: Shard::ALL,
         }
     }
 }
@@ -215,7 +219,7 @@ impl Reloader {
         let text = String::from_utf8_lossy(&bytes);
         let parsed = Config::parse(&text, &parent_dir(&path), &|name| std::env::var(name).ok());
         let config = match parsed {
-            Ok(config) => config,
+            Ok(config) => self.options.shard.filter(config),
             Err(error) => return self.reject(force, Some(digest), error),
         };
         self.seen = Some(digest);

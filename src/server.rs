@@ -65,7 +65,9 @@ impl Exporter {
         options: ReloadOptions,
     ) -> Result<Exporter, StartError> {
         let addr = listener.local_addr()?;
+        let config = options.shard.filter(config);
         let metrics = Arc::new(Metrics::new());
+        metrics.set_shard(options.shard);
         let state = State::new(&config);
         let state_path = config
             .state_file

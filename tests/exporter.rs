@@ -485,6 +485,7 @@ async fn reload_removes_a_store_and_adds_another() {
         config_path: Some(path.clone()),
         check_interval: Duration::ZERO,
         watch_events: false,
+        shard: allscale_exporter::shard::Shard::ALL,
     };
     let exporter = Exporter::start(config, listener, options).await.unwrap();
     let addr = exporter.local_addr();
@@ -526,4 +527,57 @@ async fn reload_removes_a_store_and_adds_another() {
         1.0
     );
     exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_the_watch_list_exactly() {
+    use allscale_exporter::shard::Shard;
+    let intents: Vec<SimIntent> = (1..=40).map(|n| intent(n, &[10], 1000)).collect();
+    let ids: Vec<String> = intents.iter().map(|i| i.id.clone()).collect();
+    let sim = Simulator::new(scenario(intents));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut seen: Vec<String> = Vec::new();
+    let mut watched = 0.0;
+    for index in 0..3 {
+        let options = ReloadOptions {
+            shard: Shard { index, count: 3 },
+            ..ReloadOptions::none()
+        };
+        let config = test_config(&base, KEY, SECRET, &id_refs);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let exporter = Exporter::start(config, listener, options).await.unwrap();
+        let addr = exporter.local_addr();
+        let m = wait_for(Duration::from_secs(10), "shard polled", || async {
+            let m = scrape(addr).await;
+            (m.value(
+                "allscale_checkout_intents",
+                &[("store", "main"), ("status", "on_chain")],
+            ) == m.value("allscale_exporter_watched_intents", &[("store", "main")]))
+            .then_some(m)
+        })
+        .await;
+        let shard = index.to_string();
+        assert_eq!(
+            m.value(
+                "allscale_exporter_shard_info",
+                &[("shard", &shard), ("shards", "3")]
+            ),
+            1.0
+        );
+        watched += m.value("allscale_exporter_watched_intents", &[("store", "main")]);
+        for (name, labels) in m.series.keys() {
+            if name == "allscale_checkout_intent_status" {
+                seen.push(labels["intent_id"].clone());
+            }
+        }
+        exporter.shutdown().await;
+    }
+    assert_eq!(watched, 40.0);
+    seen.sort();
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(seen, all, "every intent polled by exactly one shard");
 }

@@ -1,0 +1,128 @@
+//! Sharding: N replicas share one config, each watching the intents whose id hashes to
+//! its index. The hash is stable and documented, so any replica (or a script) computes the
+//! same split: FNV-1a 64-bit over the id's lowercase ASCII bytes, modulo N.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::config::Config;
+
+/// Replica `index` of `count` (written `K/N`, 0 ≤ K < N).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole watch list (no sharding).
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether this replica watches `intent_id`.
+    pub fn owns(&self, intent_id: &str) -> bool {
+        self.count <= 1
+            || fnv1a64(intent_id.to_ascii_lowercase().as_bytes()) % u64::from(self.count)
+                == u64::from(self.index)
+    }
+
+    /// Keeps only this replica's intents in every store.
+    pub fn filter(&self, mut config: Config) -> Config {
+        if self.count > 1 {
+            for store in &mut config.stores {
+                store.intents.retain(|i| self.owns(&i.id));
+            }
+        }
+        config
+    }
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not a shard: expected K/N with 0 <= K < N, e.g. 0/3");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = k.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// FNV-1a, 64-bit: offset basis 0xcbf29ce484222325, prime 0x100000001b3.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_published_values() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn parses_and_rejects() {
+        assert_eq!("2/3".parse(), Ok(Shard { index: 2, count: 3 }));
+        assert_eq!("0/1".parse(), Ok(Shard::ALL));
+        for bad in ["3/3", "1/0", "x/2", "1", "-1/2", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!(Shard { index: 1, count: 4 }.to_string(), "1/4");
+    }
+
+    #[test]
+    fn n_shards_cover_every_intent_exactly_once() {
+        let ids: Vec<String> = (0..20_000u64)
+            .map(|i| format!("{:024x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x65f0))
+            .collect();
+        for count in 1..=7 {
+            let mut owners = vec![0u32; ids.len()];
+            let mut sizes = vec![0usize; count as usize];
+            for index in 0..count {
+                let shard = Shard { index, count };
+                for (i, id) in ids.iter().enumerate() {
+                    if shard.owns(id) {
+                        owners[i] += 1;
+                        sizes[index as usize] += 1;
+                    }
+                }
+            }
+            assert!(owners.iter().all(|&n| n == 1), "{count} shards");
+            let fair = ids.len() / count as usize;
+            for size in sizes {
+                assert!(
+                    size.abs_diff(fair) < fair / 10 + 50,
+                    "{count} shards: {size} vs {fair}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ownership_ignores_case() {
+        let shard = Shard { index: 1, count: 3 };
+        let id = "65F0A1B2C3D4E5F6A7B8C9D0";
+        assert_eq!(shard.owns(id), shard.owns(&id.to_lowercase()));
+    }
+}
