@@ -358,6 +358,9 @@ fn to_node(spanned: Spanned<RawValue>, text: &str) -> Node {
     }
 }
 
+/// YAML nodes allowed in a config or scenario: about a million long-form intents.
+pub const LARGE_YAML_NODES: usize = 8_000_000;
+
 /// Parses YAML text into a tree; `None` for an empty document.
 fn parse_yaml(text: &str) -> Result<Option<Node>, ConfigError> {
     let options = serde_saphyr::options! {
@@ -369,6 +372,13 @@ fn parse_yaml(text: &str) -> Result<Option<Node>, ConfigError> {
         // Keep numeric-looking spellings recoverable as text for string fields.
         non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
         leading_zero_numbers_as_strings: true,
+        // Watch lists of a million intents must load; anchors, aliases and depth keep
+        // their protective defaults.
+        budget: serde_saphyr::budget! {
+            max_nodes: LARGE_YAML_NODES,
+            max_events: 2 * LARGE_YAML_NODES,
+            max_total_scalar_bytes: 256 * 1024 * 1024,
+        },
     };
     let parsed: Option<Spanned<RawValue>> = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| ConfigError::Yaml(yaml_error_message(&e.to_string())))?;

@@ -3,19 +3,20 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
+
+mod budget;
 
 use crate::api::client::{ApiClient, ClientError, Fetch, FetchError, RequestResult};
 use crate::config::{Config, StoreConfig};
 use crate::metrics::Metrics;
 use crate::state::{Change, State, StoreHandle, unix_now_f64};
+use budget::Budget;
 
 /// New intents from a reload are spread over this window (or the poll interval if shorter).
 const NEW_INTENT_WINDOW: Duration = Duration::from_secs(1);
@@ -32,15 +33,6 @@ fn backoff(failures: u32, cap: Duration) -> Duration {
 /// A delay scaled by a random factor in [0.5, 1.0], so retries do not synchronise.
 fn jitter(delay: Duration) -> Duration {
     delay.mul_f64(rand::rng().random_range(0.5..=1.0))
-}
-
-/// One store's rate limiter: evenly spaced permits, no bursts above the budget.
-fn rate_limiter(per_second: f64) -> DefaultDirectRateLimiter {
-    let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
-    let quota = Quota::with_period(period)
-        .expect("period is non-zero")
-        .allow_burst(NonZeroU32::MIN);
-    RateLimiter::direct(quota)
 }
 
 /// What kind of failure an intent is in, so each kind is logged once, not every poll.
@@ -75,9 +67,9 @@ struct Completion {
 pub struct StorePoller {
     name: String,
     client: ApiClient,
-    limiter: DefaultDirectRateLimiter,
-    /// (max_requests_per_second, max_concurrency) the limiter and semaphore were built for.
-    budget: (f64, usize),
+    budget: Budget,
+    /// The max_concurrency the semaphore was built for.
+    concurrency: usize,
     semaphore: Arc<Semaphore>,
     interval: Duration,
     drain_timeout: Duration,
@@ -106,8 +98,8 @@ impl StorePoller {
         let mut poller = Self {
             name: store.name.clone(),
             client,
-            limiter: rate_limiter(store.max_requests_per_second),
-            budget: (store.max_requests_per_second, store.max_concurrency),
+            budget: Budget::new(store.max_requests_per_second),
+            concurrency: store.max_concurrency,
             semaphore: Arc::new(Semaphore::new(store.max_concurrency)),
             interval: config.poll_interval,
             drain_timeout: drain_timeout(config),
@@ -150,15 +142,14 @@ impl StorePoller {
         if let Some(client) = client {
             self.client = client;
         }
-        let budget = (store.max_requests_per_second, store.max_concurrency);
-        if budget.0 != self.budget.0 {
-            self.limiter = rate_limiter(budget.0);
+        if store.max_requests_per_second != self.budget.per_second() {
+            self.budget = Budget::new(store.max_requests_per_second);
         }
-        if budget.1 != self.budget.1 {
+        if store.max_concurrency != self.concurrency {
             // In-flight requests keep their permits from the old semaphore.
-            self.semaphore = Arc::new(Semaphore::new(budget.1));
+            self.semaphore = Arc::new(Semaphore::new(store.max_concurrency));
+            self.concurrency = store.max_concurrency;
         }
-        self.budget = budget;
         self.drain_timeout = drain_timeout;
         {
             let st = self.state.lock();
@@ -233,7 +224,7 @@ impl StorePoller {
         if self.sched.get(&id).is_none_or(|s| s.ticket != ticket) {
             return;
         }
-        self.limiter.until_ready().await;
+        self.budget.acquire().await;
         let permit = Arc::clone(&self.semaphore)
             .acquire_owned()
             .await

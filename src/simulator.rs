@@ -172,8 +172,8 @@ impl Scenario {
     }
 
     pub fn from_yaml_str(text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario =
-            serde_saphyr::from_str(text).map_err(|e| ScenarioError::Invalid(e.to_string()))?;
+        let scenario: Scenario = serde_saphyr::from_str_with_options(text, scenario_options())
+            .map_err(|e| ScenarioError::Invalid(e.to_string()))?;
         let problems = scenario.problems();
         if problems.is_empty() {
             Ok(scenario)
@@ -264,6 +264,17 @@ impl Scenario {
             }
         }
         out
+    }
+}
+
+/// Parser budgets sized for scenarios with hundreds of thousands of intents.
+fn scenario_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: crate::config::LARGE_YAML_NODES,
+            max_events: 2 * crate::config::LARGE_YAML_NODES,
+            max_total_scalar_bytes: 256 * 1024 * 1024,
+        },
     }
 }
 

@@ -165,6 +165,7 @@ impl ApiClient {
             .connect_timeout(timeout)
             .user_agent(concat!("allscale-exporter/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .pool_max_idle_per_host(store.max_concurrency)
             .build()?;
         Ok(Self {

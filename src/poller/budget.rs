@@ -1,0 +1,130 @@
+//! A store's request budget: `max_requests_per_second`, spread evenly, never above the
+//! budget in any wall-clock second.
+//!
+//! Two limits work together. A GCRA limiter (governor) spaces requests evenly and, with a
+//! burst allowance of 10 ms worth of requests, makes up for timer lateness so the achieved
+//! rate stays at the budget; a cap per wall-clock second makes sure that allowance never
+//! pushes a second above the budget. Waits are at least [`MIN_WAIT`], so at high rates
+//! requests go out in small batches rather than one timer wake-up each.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// The shortest sleep between permits: coarser pacing costs far less CPU at thousands of
+/// requests per second and is still even at the scale of a second.
+pub const MIN_WAIT: Duration = Duration::from_millis(5);
+
+/// How much timer lateness the limiter makes up for, as time.
+const CATCH_UP: Duration = Duration::from_millis(10);
+
+/// From this rate on, one request of each second is kept in reserve, so a request that
+/// crosses a second boundary on the wire cannot make the server count budget + 1.
+const RESERVE_FROM: f64 = 50.0;
+
+pub struct Budget {
+    per_second: f64,
+    limiter: DefaultDirectRateLimiter,
+    clock: DefaultClock,
+    /// Requests allowed per wall-clock second, when the budget is at least 1/s.
+    cap: Option<u32>,
+    second: u64,
+    used: u32,
+}
+
+impl Budget {
+    pub fn new(per_second: f64) -> Self {
+        let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
+        let burst = (CATCH_UP.as_secs_f64() * per_second).ceil() as u32 + 1;
+        let quota = Quota::with_period(period)
+            .expect("period is non-zero")
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        let cap = (per_second >= 1.0).then(|| {
+            let whole = per_second.floor() as u32;
+            if per_second >= RESERVE_FROM {
+                whole - 1
+            } else {
+                whole
+            }
+        });
+        Self {
+            per_second,
+            limiter: RateLimiter::direct(quota),
+            clock: DefaultClock::default(),
+            cap,
+            second: 0,
+            used: 0,
+        }
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.per_second
+    }
+
+    /// Waits until one more request fits the budget.
+    pub async fn acquire(&mut self) {
+        loop {
+            if let Some(wait) = self.second_is_full() {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            match self.limiter.check() {
+                Ok(()) => {
+                    self.used += 1;
+                    return;
+                }
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(self.clock.now());
+                    tokio::time::sleep(wait.max(MIN_WAIT)).await;
+                }
+            }
+        }
+    }
+
+    /// When this second's cap is used up: the time until the next second starts.
+    fn second_is_full(&mut self) -> Option<Duration> {
+        let cap = self.cap?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        if now.as_secs() != self.second {
+            self.second = now.as_secs();
+            self.used = 0;
+        }
+        (self.used >= cap)
+            .then(|| Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_keep_a_reserve_at_high_rates_only() {
+        assert_eq!(Budget::new(10.0).cap, Some(10));
+        assert_eq!(Budget::new(49.5).cap, Some(49));
+        assert_eq!(Budget::new(375.0).cap, Some(374));
+        assert_eq!(Budget::new(0.5).cap, None);
+    }
+
+    #[tokio::test]
+    async fn never_more_than_the_cap_in_a_second() {
+        let mut budget = Budget::new(200.0);
+        let mut per_second = std::collections::BTreeMap::new();
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(2500) {
+            budget.acquire().await;
+            let s = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            *per_second.entry(s).or_insert(0u32) += 1;
+        }
+        assert!(per_second.values().all(|&n| n <= 199), "{per_second:?}");
+        let total: u32 = per_second.values().sum();
+        assert!(total >= 300, "too slow: {per_second:?}");
+    }
+}
