@@ -216,8 +216,15 @@ impl Reloader {
         if !force && self.seen == Some(digest) {
             return Outcome::Unchanged;
         }
-        let text = String::from_utf8_lossy(&bytes);
-        let parsed = Config::parse(&text, &parent_dir(&path), &|name| std::env::var(name).ok());
+        // A watch list of 100k intents takes a moment to parse: keep it off the runtime
+        // thread so polling and scrapes go on meanwhile.
+        let dir = parent_dir(&path);
+        let parsed = tokio::task::spawn_blocking(move || {
+            let text = String::from_utf8_lossy(&bytes);
+            Config::parse(&text, &dir, &|name| std::env::var(name).ok())
+        })
+        .await
+        .expect("config parsing does not panic");
         let config = match parsed {
             Ok(config) => self.options.shard.filter(config),
             Err(error) => return self.reject(force, Some(digest), error),

@@ -198,7 +198,10 @@ impl ApiClient {
     }
 
     async fn get(&self, path: &str) -> Result<Answer, FetchError> {
-        let nonce = uuid::Uuid::new_v4().to_string();
+        // A v4 UUID from the thread-local CSPRNG: no getrandom system call per request.
+        let nonce = uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string();
         let timestamp = unix_now().to_string();
         let canonical =
             signing::request_canonical("GET", path, "", &timestamp, &nonce, EMPTY_BODY_SHA256);
