@@ -140,8 +140,8 @@ fn state(c: &mut Criterion) {
 }
 
 fn render(c: &mut Criterion) {
-    let metrics = Metrics::new();
-    metrics.init_store("main");
+    let metrics = std::sync::Arc::new(Metrics::new());
+    let _recorder = metrics.store_recorder("main");
     let mut group = c.benchmark_group("render");
     group
         .sample_size(10)

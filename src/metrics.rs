@@ -6,11 +6,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::api::client::{Fetch, FetchError, RequestResult};
@@ -194,18 +194,25 @@ impl Metrics {
         }
     }
 
-    /// Creates a store's request series at 0, so rates and alerts start from a sample.
-    pub fn init_store(&self, store: &str) {
-        for result in RequestResult::ALL {
-            self.api_requests
-                .with_label_values(&[store, STATUS_ENDPOINT, result.as_str()]);
-        }
+    /// Creates a store's request series at 0 (so rates and alerts start from a sample)
+    /// and returns its recorder.
+    pub fn store_recorder(self: &Arc<Self>, store: &str) -> StoreRecorder {
         for code in DOCUMENTED_ERROR_CODES {
             self.api_errors
                 .with_label_values(&[store, &code.to_string()]);
         }
-        self.api_duration
-            .with_label_values(&[store, STATUS_ENDPOINT]);
+        StoreRecorder {
+            requests: RequestResult::ALL.map(|result| {
+                self.api_requests
+                    .with_label_values(&[store, STATUS_ENDPOINT, result.as_str()])
+            }),
+            duration: self
+                .api_duration
+                .with_label_values(&[store, STATUS_ENDPOINT]),
+            up: None,
+            store: store.to_string(),
+            metrics: Arc::clone(self),
+        }
     }
 
     /// The error-code labels a store has series for.
@@ -285,24 +292,6 @@ impl Metrics {
         self.lock_extra_codes().remove(store);
     }
 
-    /// Records one finished request of a store.
-    pub fn record_request(&self, store: &str, fetch: &Fetch) {
-        let result = fetch.result();
-        self.api_requests
-            .with_label_values(&[store, STATUS_ENDPOINT, result.as_str()])
-            .inc();
-        self.api_duration
-            .with_label_values(&[store, STATUS_ENDPOINT])
-            .observe(fetch.elapsed.as_secs_f64());
-        if let Err(FetchError::Api { code, .. }) = &fetch.outcome {
-            let label = self.error_code_label(store, *code);
-            self.api_errors.with_label_values(&[store, &label]).inc();
-        }
-        self.api_up
-            .with_label_values(&[store])
-            .set(i64::from(api_reachable(&fetch.outcome)));
-    }
-
     /// Exports which shard this replica is (set once at start).
     pub fn set_shard(&self, shard: Shard) {
         self.shard_info.reset();
@@ -355,6 +344,42 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A store's request series, resolved once: recording a request hashes no labels.
+pub struct StoreRecorder {
+    requests: [IntCounter; RequestResult::ALL.len()],
+    duration: Histogram,
+    /// Created with the first request, so a store that never polls has no `api_up`.
+    up: Option<IntGauge>,
+    store: String,
+    metrics: Arc<Metrics>,
+}
+
+impl StoreRecorder {
+    /// Records one finished request.
+    pub fn record(&mut self, fetch: &Fetch) {
+        let result = fetch.result();
+        if let Some(counter) = RequestResult::ALL
+            .iter()
+            .position(|r| *r == result)
+            .and_then(|i| self.requests.get(i))
+        {
+            counter.inc();
+        }
+        self.duration.observe(fetch.elapsed.as_secs_f64());
+        if let Err(FetchError::Api { code, .. }) = &fetch.outcome {
+            let label = self.metrics.error_code_label(&self.store, *code);
+            self.metrics
+                .api_errors
+                .with_label_values(&[&self.store, &label])
+                .inc();
+        }
+        let up = self
+            .up
+            .get_or_insert_with(|| self.metrics.api_up.with_label_values(&[&self.store]));
+        up.set(i64::from(api_reachable(&fetch.outcome)));
     }
 }
 

@@ -6,15 +6,18 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use rand::Rng;
-use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout_at};
 
 mod budget;
 
 use crate::api::client::{ApiClient, ClientError, Fetch, FetchError, RequestResult};
 use crate::config::{Config, StoreConfig};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, StoreRecorder};
+use crate::shard::IdHasher;
 use crate::state::{Change, State, StoreHandle, unix_now_f64};
 use budget::Budget;
 
@@ -63,25 +66,30 @@ struct Completion {
     fetch: Fetch,
 }
 
+/// One status request, as a future the poller drives itself.
+async fn request(client: ApiClient, id: Arc<str>) -> Completion {
+    let fetch = client.fetch_status(&id).await;
+    Completion { id, fetch }
+}
+
 /// The poller of one store.
 pub struct StorePoller {
     name: String,
     client: ApiClient,
     budget: Budget,
-    /// The max_concurrency the semaphore was built for.
+    /// Requests in flight at most (max_concurrency).
     concurrency: usize,
-    semaphore: Arc<Semaphore>,
+    /// When the budget allows the next request, if it said "not yet".
+    budget_ready_at: Option<Instant>,
     interval: Duration,
     drain_timeout: Duration,
     state: StoreHandle,
-    metrics: Arc<Metrics>,
+    recorder: StoreRecorder,
     queue: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
-    sched: HashMap<Arc<str>, Sched>,
+    sched: HashMap<Arc<str>, Sched, IdHasher>,
     next_ticket: u64,
-    in_flight: usize,
     paused_until: Option<Instant>,
     store_failures: u32,
-    tx: mpsc::UnboundedSender<Completion>,
 }
 
 impl StorePoller {
@@ -91,31 +99,31 @@ impl StorePoller {
         client: ApiClient,
         state: StoreHandle,
         metrics: Arc<Metrics>,
-    ) -> (Self, PollerInbox, mpsc::UnboundedSender<StoreUpdate>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> (
+        Self,
+        mpsc::UnboundedReceiver<StoreUpdate>,
+        mpsc::UnboundedSender<StoreUpdate>,
+    ) {
         let (updates_tx, updates) = mpsc::unbounded_channel();
-        metrics.init_store(&store.name);
         let mut poller = Self {
             name: store.name.clone(),
             client,
             budget: Budget::new(store.max_requests_per_second),
             concurrency: store.max_concurrency,
-            semaphore: Arc::new(Semaphore::new(store.max_concurrency)),
+            budget_ready_at: None,
             interval: config.poll_interval,
             drain_timeout: drain_timeout(config),
             state,
-            metrics,
+            recorder: metrics.store_recorder(&store.name),
             queue: BinaryHeap::new(),
-            sched: HashMap::new(),
+            sched: HashMap::default(),
             next_ticket: 0,
-            in_flight: 0,
             paused_until: None,
             store_failures: 0,
-            tx,
         };
         let ids = poller.unscheduled();
         poller.spread(ids, poller.interval);
-        (poller, PollerInbox { rx, updates }, updates_tx)
+        (poller, updates, updates_tx)
     }
 
     /// Pollable intents (non-terminal, in the watch list) that have no schedule yet, sorted.
@@ -144,12 +152,9 @@ impl StorePoller {
         }
         if store.max_requests_per_second != self.budget.per_second() {
             self.budget = Budget::new(store.max_requests_per_second);
+            self.budget_ready_at = None;
         }
-        if store.max_concurrency != self.concurrency {
-            // In-flight requests keep their permits from the old semaphore.
-            self.semaphore = Arc::new(Semaphore::new(store.max_concurrency));
-            self.concurrency = store.max_concurrency;
-        }
+        self.concurrency = store.max_concurrency;
         self.drain_timeout = drain_timeout;
         {
             let st = self.state.lock();
@@ -191,69 +196,78 @@ impl StorePoller {
         self.queue.push(Reverse((at, ticket, id)));
     }
 
-    /// When the next poll may go out, if any is queued.
-    fn next_dispatch_at(&self) -> Option<Instant> {
+    /// When to try dispatching next: the first due poll, but not before a store pause or
+    /// the budget allow it. `None` while nothing is queued or every slot is in flight.
+    fn next_dispatch_at(&self, in_flight: usize) -> Option<Instant> {
+        if in_flight >= self.concurrency {
+            return None;
+        }
         let Reverse((at, _, _)) = self.queue.peek()?;
-        Some(match self.paused_until {
-            Some(until) if until > *at => until,
-            _ => *at,
-        })
+        [self.paused_until, self.budget_ready_at]
+            .into_iter()
+            .flatten()
+            .chain([*at])
+            .max()
     }
 
-    /// Runs until `stop` flips, then waits for in-flight requests.
-    async fn run(mut self, mut inbox: PollerInbox, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` flips, then waits for in-flight requests. Requests run inside
+    /// this task (no task or channel per request): the loop polls them, takes reload
+    /// updates, and sends new requests when they are due and the budget allows.
+    async fn run(
+        mut self,
+        mut updates: mpsc::UnboundedReceiver<StoreUpdate>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut in_flight = FuturesUnordered::new();
         loop {
-            let next = self.next_dispatch_at();
+            let next = self.next_dispatch_at(in_flight.len());
             tokio::select! {
                 biased;
                 _ = crate::stopped(&mut stop) => break,
-                Some(done) = inbox.rx.recv() => self.complete(done),
-                Some(update) = inbox.updates.recv() => self.update(update),
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => self.complete(done),
+                Some(update) = updates.recv() => self.update(update),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
-                    self.dispatch().await;
+                    while in_flight.len() < self.concurrency {
+                        let Some(id) = self.take_due() else { break };
+                        in_flight.push(request(self.client.clone(), id));
+                    }
                 }
             }
         }
-        self.drain(&mut inbox).await;
-    }
-
-    async fn dispatch(&mut self) {
-        let Some(Reverse((_, ticket, id))) = self.queue.pop() else {
-            return;
-        };
-        if self.sched.get(&id).is_none_or(|s| s.ticket != ticket) {
-            return;
-        }
-        self.budget.acquire().await;
-        let permit = Arc::clone(&self.semaphore)
-            .acquire_owned()
-            .await
-            .expect("semaphore is never closed");
-        self.in_flight += 1;
-        let client = self.client.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let fetch = client.fetch_status(&id).await;
-            let _ = tx.send(Completion { id, fetch });
-            drop(permit);
-        });
-    }
-
-    /// Finishes in-flight requests so their answers are counted before exit.
-    async fn drain(&mut self, inbox: &mut PollerInbox) {
         let deadline = Instant::now() + self.drain_timeout;
-        while self.in_flight > 0 {
-            match timeout(deadline - Instant::now(), inbox.rx.recv()).await {
-                Ok(Some(done)) => self.complete(done),
-                _ => break,
-            }
+        while let Ok(Some(done)) = timeout_at(deadline, in_flight.next()).await {
+            self.complete(done);
         }
+    }
+
+    /// The next intent to poll, if one is due, the store is not paused and the budget
+    /// has room; otherwise notes when to look again.
+    fn take_due(&mut self) -> Option<Arc<str>> {
+        let now = Instant::now();
+        if self.paused_until.is_some_and(|p| p > now) {
+            return None;
+        }
+        loop {
+            let Reverse((at, ticket, id)) = self.queue.peek()?;
+            if *at > now {
+                return None;
+            }
+            if self.sched.get(id).is_some_and(|s| s.ticket == *ticket) {
+                break;
+            }
+            self.queue.pop(); // superseded by a newer schedule
+        }
+        if let Err(ready_at) = self.budget.try_acquire() {
+            self.budget_ready_at = Some(ready_at);
+            return None;
+        }
+        self.budget_ready_at = None;
+        self.queue.pop().map(|Reverse((_, _, id))| id)
     }
 
     fn complete(&mut self, done: Completion) {
-        self.in_flight -= 1;
         let Completion { id, fetch } = done;
-        self.metrics.record_request(&self.name, &fetch);
+        self.recorder.record(&fetch);
         let now = unix_now_f64();
         let change = {
             let mut st = self.state.lock();
@@ -358,13 +372,6 @@ impl StorePoller {
             tracing::info!(store = %self.name, intent_id = %id, outcome = outcome.as_str(), request_id, "intent reached a terminal status");
         }
     }
-}
-
-/// The receiving ends of a poller's channels, kept outside the poller so `run` can
-/// select on them while handlers borrow the poller.
-struct PollerInbox {
-    rx: mpsc::UnboundedReceiver<Completion>,
-    updates: mpsc::UnboundedReceiver<StoreUpdate>,
 }
 
 /// A reloaded store config for a running poller.
@@ -485,7 +492,7 @@ impl Pollers {
         client: ApiClient,
         handle: StoreHandle,
     ) -> Running {
-        let (poller, inbox, updates) =
+        let (poller, updates_rx, updates) =
             StorePoller::new(store, config, client, handle, Arc::clone(&self.metrics));
         let (stop, stop_rx) = watch::channel(false);
         Running {
@@ -493,7 +500,7 @@ impl Pollers {
             request_timeout: config.request_timeout,
             updates,
             stop,
-            task: tokio::spawn(poller.run(inbox, stop_rx)),
+            task: tokio::spawn(poller.run(updates_rx, stop_rx)),
         }
     }
 

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use crate::api::{Outcome, Status, StatusClass};
 use crate::config::{Config, StoreConfig};
+use crate::shard::IdHasher;
 
 /// Current unix time with sub-second precision.
 pub fn unix_now_f64() -> f64 {
@@ -23,6 +24,9 @@ pub fn unix_now_f64() -> f64 {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
+
+/// A map keyed by intent id.
+pub type IntentMap<V> = HashMap<String, V, IdHasher>;
 
 /// One watched intent.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -105,9 +109,9 @@ impl Changes {
 /// Everything known about one store.
 #[derive(Debug, Default)]
 pub struct StoreState {
-    pub intents: HashMap<String, IntentState>,
+    pub intents: IntentMap<IntentState>,
     /// Terminal intents removed from the watch list, remembered for `terminal_retention`.
-    pub retired: HashMap<String, IntentState>,
+    pub retired: IntentMap<IntentState>,
     pub terminal_total: BTreeMap<Outcome, u64>,
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
     /// At least one request of this store got an answer or failed (readiness).

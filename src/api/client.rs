@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use super::envelope::{DecodeError, Envelope};
@@ -125,23 +127,38 @@ impl Fetch {
     }
 }
 
-/// A store's API client. Cheap to clone (the connection pool is shared).
+/// A store's API client. Cheap to clone: one `Arc` (the connection pool is shared).
 #[derive(Clone)]
-pub struct ApiClient {
+pub struct ApiClient(Arc<ClientInner>);
+
+pub struct ClientInner {
     http: reqwest::Client,
     base: Url,
     /// Path prefix of `base_url` (usually empty), prepended to every API path.
     prefix: String,
-    api_key: String,
+    api_key: HeaderValue,
     secret: Secret,
     verify_response_signature: bool,
 }
+
+impl std::ops::Deref for ApiClient {
+    type Target = ClientInner;
+
+    fn deref(&self) -> &ClientInner {
+        &self.0
+    }
+}
+
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_TIMESTAMP: HeaderName = HeaderName::from_static("x-timestamp");
+const X_NONCE: HeaderName = HeaderName::from_static("x-nonce");
+const X_SIGNATURE: HeaderName = HeaderName::from_static("x-signature");
 
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiClient")
             .field("base", &self.base.as_str())
-            .field("api_key", &self.api_key)
+            .field("api_key", &self.api_key.to_str().unwrap_or("?"))
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +168,8 @@ impl std::fmt::Debug for ApiClient {
 pub enum ClientError {
     #[error("invalid base_url {0:?}")]
     BaseUrl(String),
+    #[error("api_key is not a valid HTTP header value")]
+    ApiKey,
     #[error("cannot build HTTP client: {0}")]
     Build(#[from] reqwest::Error),
 }
@@ -168,14 +187,15 @@ impl ApiClient {
             .no_proxy()
             .pool_max_idle_per_host(store.max_concurrency)
             .build()?;
-        Ok(Self {
+        let api_key = HeaderValue::from_str(&store.api_key).map_err(|_| ClientError::ApiKey)?;
+        Ok(Self(Arc::new(ClientInner {
             http,
             base,
             prefix,
-            api_key: store.api_key.clone(),
+            api_key,
             secret: store.api_secret.clone(),
             verify_response_signature: store.verify_response_signature,
-        })
+        })))
     }
 
     /// `GET /v1/checkout_intents/{id}/status`, freshly signed.
@@ -212,10 +232,10 @@ impl ApiClient {
         let mut response = self
             .http
             .get(url)
-            .header("X-API-Key", &self.api_key)
-            .header("X-Timestamp", &timestamp)
-            .header("X-Nonce", &nonce)
-            .header("X-Signature", signature)
+            .header(X_API_KEY, self.api_key.clone())
+            .header(X_TIMESTAMP, &timestamp)
+            .header(X_NONCE, &nonce)
+            .header(X_SIGNATURE, signature)
             .send()
             .await
             .map_err(transport_error)?;

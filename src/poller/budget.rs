@@ -63,22 +63,21 @@ impl Budget {
         self.per_second
     }
 
-    /// Waits until one more request fits the budget.
-    pub async fn acquire(&mut self) {
-        loop {
-            if let Some(wait) = self.second_is_full() {
-                tokio::time::sleep(wait).await;
-                continue;
+    /// Takes one request from the budget, or says when to ask again (never sooner than
+    /// [`MIN_WAIT`], so requests go out in small batches at high rates).
+    pub fn try_acquire(&mut self) -> Result<(), tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
+        if let Some(wait) = self.second_is_full() {
+            return Err(now + wait);
+        }
+        match self.limiter.check() {
+            Ok(()) => {
+                self.used += 1;
+                Ok(())
             }
-            match self.limiter.check() {
-                Ok(()) => {
-                    self.used += 1;
-                    return;
-                }
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    tokio::time::sleep(wait.max(MIN_WAIT)).await;
-                }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(now + wait.max(MIN_WAIT))
             }
         }
     }
@@ -116,7 +115,10 @@ mod tests {
         let mut per_second = std::collections::BTreeMap::new();
         let start = std::time::Instant::now();
         while start.elapsed() < Duration::from_millis(2500) {
-            budget.acquire().await;
+            if let Err(at) = budget.try_acquire() {
+                tokio::time::sleep_until(at).await;
+                continue;
+            }
             let s = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap()

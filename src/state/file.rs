@@ -5,7 +5,7 @@
 //! Written atomically (temp file in the same directory, fsync, rename, fsync of the
 //! directory). A file that cannot be understood is moved aside, never overwritten.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{IntentState, State, unix_now_f64};
+use super::{IntentMap, IntentState, State, unix_now_f64};
 use crate::api::{Outcome, Status, StatusClass};
 use crate::metrics::{Metrics, StoreCounters};
 
@@ -235,7 +235,7 @@ pub fn snapshot(state: &State, metrics: &Metrics) -> StateFile {
     }
 }
 
-fn records(intents: &HashMap<String, IntentState>) -> BTreeMap<String, IntentRecord> {
+fn records(intents: &IntentMap<IntentState>) -> BTreeMap<String, IntentRecord> {
     intents
         .iter()
         .map(|(id, i)| (id.clone(), IntentRecord::from(i)))
