@@ -232,6 +232,13 @@ mod tests {
     }
 
     #[test]
+    fn class_discriminants_index_all() {
+        for (i, class) in StatusClass::ALL.iter().enumerate() {
+            assert_eq!(*class as usize, i, "{class}");
+        }
+    }
+
+    #[test]
     fn outcome_names_match_status_class_names() {
         for code in [-5, -4, -3, -2, -1, 20] {
             let s = Status::from_code(code);
