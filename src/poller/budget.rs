@@ -15,10 +15,10 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// The shortest sleep between permits: coarser pacing costs far less CPU at thousands of
 /// requests per second and is still even at the scale of a second.
-pub const MIN_WAIT: Duration = Duration::from_millis(5);
+pub const MIN_WAIT: Duration = Duration::from_millis(20);
 
 /// How much timer lateness the limiter makes up for, as time.
-const CATCH_UP: Duration = Duration::from_millis(10);
+const CATCH_UP: Duration = Duration::from_millis(25);
 
 /// From this rate on, one request of each second is kept in reserve, so a request that
 /// crosses a second boundary on the wire cannot make the server count budget + 1.
