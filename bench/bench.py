@@ -119,9 +119,9 @@ def wait_http(url: str, limit: float = 60.0):
     raise SystemExit(f"timed out waiting for {url}")
 
 
-def write_scenario(path: str, n: int):
+def write_scenario(path: str, n: int, latency_ms: int = 0):
     with open(path, "w") as f:
-        f.write(f"keys:\n  - api_key: {KEY}\n    api_secret: {SECRET}\nintents:\n")
+        f.write(f"latency: {latency_ms}ms\nkeys:\n  - api_key: {KEY}\n    api_secret: {SECRET}\nintents:\n")
         for i in range(n):
             f.write(f"  - {{id: {intent_id(i)}, key: {KEY}, lifecycle: [1, 2, 10], step: 1h}}\n")
 
@@ -140,11 +140,11 @@ def write_config(path: str, base_url: str, secret: str, ids, interval: str, rps:
 
 
 def run_point(binary: str, n: int, interval_s: float, window: float, budget: float | None,
-              tmp: str, procs: Procs) -> dict:
+              tmp: str, procs: Procs, latency_ms: int = 0) -> dict:
     """One benchmark point; `budget` set = the rate-limit run."""
     extra = max(1, n // 100)
     scenario = os.path.join(tmp, f"scenario-{n}.yaml")
-    write_scenario(scenario, n + extra)
+    write_scenario(scenario, n + extra, latency_ms)
     sim_port, exp_port = free_port(), free_port()
     sim = procs.start([binary, "simulate", "--listen", f"127.0.0.1:{sim_port}", "--scenario",
                        scenario, "--log.level=warn"], os.path.join(tmp, f"sim-{n}.log"))
@@ -174,8 +174,10 @@ def run_point(binary: str, n: int, interval_s: float, window: float, budget: flo
     p0, c0, t0 = polls(), cpu_seconds(exp.pid), time.time()
     time.sleep(window)
     p1, c1, t1 = polls(), cpu_seconds(exp.pid), time.time()
+    sim_stats = json.loads(http(f"http://127.0.0.1:{sim_port}/-/stats")[1])
     row = {
         "intents": n,
+        "all_polled": len(sim_stats["authenticated_by_intent"]) >= n,
         "polls_per_s": (p1 - p0) / (t1 - t0),
         "cpu_us_per_poll": (c1 - c0) / max(p1 - p0, 1) * 1e6,
     }
@@ -232,6 +234,7 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=30.0, help="measurement window in seconds")
     ap.add_argument("--budget-intents", type=int, default=10000,
                     help="intents for the rate-limit run (0 skips it)")
+    ap.add_argument("--latency", type=int, default=0, help="simulator latency per answer, ms")
     ap.add_argument("--quick", action="store_true", help="short smoke run: 2 s interval, 3 s window")
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args()
@@ -245,7 +248,8 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="allscale-bench-") as tmp:
             for n in [int(p) for p in args.points.split(",")]:
-                row = run_point(args.binary, n, args.interval, args.window, None, tmp, procs)
+                row = run_point(args.binary, n, args.interval, args.window, None, tmp, procs,
+                                args.latency)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
             budget_row = None

@@ -25,11 +25,16 @@ impl Shard {
                 == u64::from(self.index)
     }
 
-    /// Keeps only this replica's intents in every store.
+    /// Keeps only this replica's intents in every store, and its share of each store's
+    /// API budget: the configured `max_requests_per_second` and `max_concurrency` are the
+    /// store's totals, split evenly over the N replicas that share the API key.
     pub fn filter(&self, mut config: Config) -> Config {
         if self.count > 1 {
+            let n = self.count as usize;
             for store in &mut config.stores {
                 store.intents.retain(|i| self.owns(&i.id));
+                store.max_requests_per_second /= f64::from(self.count);
+                store.max_concurrency = store.max_concurrency.div_ceil(n);
             }
         }
         config
@@ -155,6 +160,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn filter_splits_intents_and_budget() {
+        let text = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: S\n    max_requests_per_second: 9\n    max_concurrency: 8\n    intents: [aaaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbb, cccccccccccccccccccccccc, dddddddddddddddddddddddd]\n";
+        let config = Config::parse(text, std::path::Path::new("."), &|_| Some("s".into())).unwrap();
+        let mut total = 0;
+        for index in 0..3 {
+            let part = Shard { index, count: 3 }.filter(config.clone());
+            let store = &part.stores[0];
+            assert_eq!(store.max_requests_per_second, 3.0);
+            assert_eq!(store.max_concurrency, 3);
+            total += store.intents.len();
+        }
+        assert_eq!(total, 4);
+        assert_eq!(Shard::ALL.filter(config.clone()), config);
     }
 
     #[test]

@@ -177,3 +177,29 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
     let status = demo.0.wait().unwrap();
     assert!(status.success(), "demo exited with {status}");
 }
+
+/// The sharded StatefulSet example must pass the same N to `--shard` as its replica count.
+#[test]
+fn sharded_statefulset_shard_count_matches_replicas() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/sharded/statefulset.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let replicas: u32 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replicas: "))
+        .expect("replicas")
+        .parse()
+        .unwrap();
+    let shard = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- --shard=$(POD_INDEX)/"))
+        .expect("--shard argument");
+    assert_eq!(shard.parse::<u32>().unwrap(), replicas);
+    let out = Command::new(BIN)
+        .args(["--shard", &format!("{replicas}/{replicas}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "K must be below N");
+}

@@ -10,12 +10,15 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// The shortest sleep between permits: coarser pacing costs far less CPU at thousands of
 /// requests per second and is still even at the scale of a second.
 pub const MIN_WAIT: Duration = Duration::from_millis(20);
+
+/// The longest single wait: whatever the limiter says, look again this soon.
+const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// How much timer lateness the limiter makes up for, as time.
 const CATCH_UP: Duration = Duration::from_millis(25);
@@ -27,7 +30,6 @@ const RESERVE_FROM: f64 = 50.0;
 pub struct Budget {
     per_second: f64,
     limiter: DefaultDirectRateLimiter,
-    clock: DefaultClock,
     /// Requests allowed per wall-clock second, when the budget is at least 1/s.
     cap: Option<u32>,
     second: u64,
@@ -52,7 +54,6 @@ impl Budget {
         Self {
             per_second,
             limiter: RateLimiter::direct(quota),
-            clock: DefaultClock::default(),
             cap,
             second: 0,
             used: 0,
@@ -76,8 +77,9 @@ impl Budget {
                 Ok(())
             }
             Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                Err(now + wait.max(MIN_WAIT))
+                // The limiter's own clock: another clock instance need not share its origin.
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                Err(now + wait.clamp(MIN_WAIT, MAX_WAIT))
             }
         }
     }
