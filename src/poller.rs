@@ -21,6 +21,9 @@ use crate::shard::IdHasher;
 use crate::state::{Change, State, StoreHandle, unix_now_f64};
 use budget::Budget;
 
+/// Polls due this soon are sent together with the one that woke the poller.
+const BATCH_WINDOW: Duration = budget::MIN_WAIT;
+
 /// New intents from a reload are spread over this window (or the poll interval if shorter).
 const NEW_INTENT_WINDOW: Duration = Duration::from_secs(1);
 
@@ -249,7 +252,9 @@ impl StorePoller {
         }
         loop {
             let Reverse((at, ticket, id)) = self.queue.peek()?;
-            if *at > now {
+            // Polls due within the batch window go now: one wake-up sends them all, instead
+            // of one wake-up per poll (still even at the scale of the interval).
+            if *at > now + BATCH_WINDOW {
                 return None;
             }
             if self.sched.get(id).is_some_and(|s| s.ticket == *ticket) {
