@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod envelope;
+pub mod httpdate;
 pub mod signing;
 pub mod status;
 

@@ -361,6 +361,23 @@ fn to_node(spanned: Spanned<RawValue>, text: &str) -> Node {
 /// YAML nodes allowed in a config or scenario: about a million long-form intents.
 pub const LARGE_YAML_NODES: usize = 8_000_000;
 
+/// A secret file any local user can read is worth a warning, not a refusal: the operator
+/// may have reasons (a read-only mount that ignores modes), but should know.
+fn warn_if_world_readable(file: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(file)
+            && meta.permissions().mode() & 0o004 != 0
+        {
+            tracing::warn!(
+                path = %file.display(),
+                "api_secret_file is readable by every user on this host; chmod 600 (or 640 for a group) it"
+            );
+        }
+    }
+}
+
 /// Parses YAML text into a tree; `None` for an empty document.
 fn parse_yaml(text: &str) -> Result<Option<Node>, ConfigError> {
     let options = serde_saphyr::options! {
@@ -1003,6 +1020,7 @@ impl Validator<'_> {
             self.problem(path, format!("{shown} is empty"));
             return None;
         }
+        warn_if_world_readable(&file);
         Some(Secret::new(secret))
     }
 

@@ -85,6 +85,7 @@ pub fn scenario() -> Scenario {
     Scenario {
         latency: Duration::from_millis(20),
         sign_responses: true,
+        clock_offset_seconds: 0,
         timestamp_window: crate::simulator::default_timestamp_window(),
         keys: vec![SimKey {
             api_key: DEMO_API_KEY.to_string(),

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::api::client::{Fetch, FetchError, RequestResult};
@@ -96,6 +96,7 @@ pub struct Metrics {
     api_requests: IntCounterVec,
     api_errors: IntCounterVec,
     api_up: IntGaugeVec,
+    api_clock_skew: GaugeVec,
     api_duration: HistogramVec,
     reload_successful: IntGauge,
     reload_success_timestamp: Gauge,
@@ -126,6 +127,14 @@ impl Metrics {
             Opts::new(
                 "allscale_api_up",
                 "1 when the store's latest request got a well-formed answer that was neither an auth failure nor a server error.",
+            ),
+            &["store"],
+        )
+        .expect("valid metric");
+        let api_clock_skew = GaugeVec::new(
+            Opts::new(
+                "allscale_api_clock_skew_seconds",
+                "The API server's clock minus the exporter's, from the latest answer's X-Response-Timestamp or Date header (requests are refused beyond +-300 s).",
             ),
             &["store"],
         )
@@ -172,6 +181,7 @@ impl Metrics {
             Box::new(api_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(api_errors.clone()),
             Box::new(api_up.clone()),
+            Box::new(api_clock_skew.clone()),
             Box::new(api_duration.clone()),
             Box::new(reload_successful.clone()),
             Box::new(reload_success_timestamp.clone()),
@@ -186,6 +196,7 @@ impl Metrics {
             api_requests,
             api_errors,
             api_up,
+            api_clock_skew,
             api_duration,
             reload_successful,
             reload_success_timestamp,
@@ -210,6 +221,7 @@ impl Metrics {
                 .api_duration
                 .with_label_values(&[store, STATUS_ENDPOINT]),
             up: None,
+            skew: None,
             store: store.to_string(),
             metrics: Arc::clone(self),
         }
@@ -286,6 +298,7 @@ impl Metrics {
             let _ = self.api_errors.remove_label_values(&[store, &code]);
         }
         let _ = self.api_up.remove_label_values(&[store]);
+        let _ = self.api_clock_skew.remove_label_values(&[store]);
         let _ = self
             .api_duration
             .remove_label_values(&[store, STATUS_ENDPOINT]);
@@ -353,6 +366,7 @@ pub struct StoreRecorder {
     duration: Histogram,
     /// Created with the first request, so a store that never polls has no `api_up`.
     up: Option<IntGauge>,
+    skew: Option<Gauge>,
     store: String,
     metrics: Arc<Metrics>,
 }
@@ -380,6 +394,14 @@ impl StoreRecorder {
             .up
             .get_or_insert_with(|| self.metrics.api_up.with_label_values(&[&self.store]));
         up.set(i64::from(api_reachable(&fetch.outcome)));
+        if let Some(skew) = fetch.clock_skew {
+            let gauge = self.skew.get_or_insert_with(|| {
+                self.metrics
+                    .api_clock_skew
+                    .with_label_values(&[&self.store])
+            });
+            gauge.set(skew);
+        }
     }
 }
 

@@ -56,6 +56,10 @@ pub struct Scenario {
     /// Sign every response (X-Response-* headers) with the caller's secret.
     #[serde(default)]
     pub sign_responses: bool,
+    /// Seconds added to the simulator's clock, to test clock-skew monitoring (it then
+    /// judges X-Timestamp, and stamps its answers, with the shifted clock).
+    #[serde(default)]
+    pub clock_offset_seconds: i64,
     /// Accepted clock skew of X-Timestamp (the docs say ±5 minutes).
     #[serde(default = "default_timestamp_window", with = "humantime_serde")]
     pub timestamp_window: Duration,
@@ -310,6 +314,8 @@ struct Inner {
     latency: Duration,
     sign_responses: bool,
     window_secs: u64,
+    /// Added to the simulator's clock (auth window, response timestamps, `Date`).
+    clock_offset: i64,
     keys: Vec<KeyRt>,
     key_index: HashMap<String, usize>,
     intents: Vec<IntentRt>,
@@ -549,6 +555,7 @@ impl Inner {
         }
         Inner {
             latency: scenario.latency,
+            clock_offset: scenario.clock_offset_seconds,
             sign_responses: scenario.sign_responses,
             window_secs: scenario.timestamp_window.as_secs(),
             keys,
@@ -740,6 +747,11 @@ impl Inner {
         bump(&mut stats.answers_by_code, d.answer.stats_code());
     }
 
+    /// The simulator's own clock: the real one shifted by `clock_offset_seconds`.
+    fn server_now(&self) -> u64 {
+        unix_now().saturating_add_signed(self.clock_offset)
+    }
+
     async fn handle(&self, endpoint: Option<Endpoint<'_>>, req: Request) -> Response {
         let (parts, body) = req.into_parts();
         let body_sha = match axum::body::to_bytes(body, MAX_REQUEST_BODY).await {
@@ -749,7 +761,7 @@ impl Inner {
         };
         let now = unix_now();
         let decision = match endpoint {
-            Some(endpoint) => self.decide(&parts, endpoint, &body_sha, now),
+            Some(endpoint) => self.decide(&parts, endpoint, &body_sha, self.server_now()),
             None => Decision {
                 answer: Answer::error(
                     99999,
@@ -786,10 +798,15 @@ impl Inner {
         if d.answer.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        let date = crate::api::httpdate::format(self.server_now() as i64);
+        headers.insert(
+            header::DATE,
+            HeaderValue::from_str(&date).expect("dates are ASCII"),
+        );
         if let (true, Some(ki)) = (self.sign_responses, d.key) {
             let secret = &self.keys[ki].api_secret;
             let request_nonce = header_str(parts, "x-nonce").unwrap_or("");
-            let timestamp = unix_now().to_string();
+            let timestamp = self.server_now().to_string();
             let nonce = uuid::Uuid::new_v4().to_string();
             let canonical = response_canonical(&ResponseFields {
                 status_code: d.answer.http.as_u16(),

@@ -54,6 +54,7 @@ fn scenario(intents: Vec<SimIntent>) -> Scenario {
     Scenario {
         latency: Duration::ZERO,
         sign_responses: false,
+        clock_offset_seconds: 0,
         timestamp_window: Duration::from_secs(300),
         keys: vec![
             SimKey {
@@ -580,4 +581,34 @@ async fn shards_split_the_watch_list_exactly() {
     let mut all = ids.clone();
     all.sort();
     assert_eq!(seen, all, "every intent polled by exactly one shard");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_skew_is_measured_before_it_breaks_signing() {
+    for (offset, signing_works) in [(120i64, true), (-400, false)] {
+        let mut sc = scenario(vec![intent(1, &[2], 1000)]);
+        sc.clock_offset_seconds = offset;
+        let h = Harness::start(sc, |_, _| {}).await;
+        let m = h
+            .wait_metrics("a skew sample", |m| {
+                m.get("allscale_api_clock_skew_seconds", &[("store", "main")])
+                    .is_some()
+                    && m.sum("allscale_api_requests_total", &[]) >= 2.0
+            })
+            .await;
+        let skew = m.value("allscale_api_clock_skew_seconds", &[("store", "main")]);
+        assert!(
+            (skew - offset as f64).abs() <= 2.0,
+            "offset {offset}: skew {skew}"
+        );
+        if signing_works {
+            assert_eq!(status_of(&m, &id(1)), Some(2.0));
+        } else {
+            // Outside the ±5 min window every request is refused as a bad signature.
+            assert_eq!(status_of(&m, &id(1)), None);
+            assert!(error_code(&m, "20002") >= 1.0);
+            assert_eq!(m.value("allscale_api_up", &[("store", "main")]), 0.0);
+        }
+        h.stop().await;
+    }
 }

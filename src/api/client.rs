@@ -99,6 +99,8 @@ pub struct Fetch {
     pub request_id: Option<String>,
     /// HTTP status of the answer, when there was one.
     pub http_status: Option<u16>,
+    /// Server clock minus ours, in seconds, from `X-Response-Timestamp` (or `Date`).
+    pub clock_skew: Option<f64>,
     pub outcome: Result<Status, FetchError>,
 }
 
@@ -202,17 +204,19 @@ impl ApiClient {
     pub async fn fetch_status(&self, intent_id: &str) -> Fetch {
         let path = format!("{}/v1/checkout_intents/{intent_id}/status", self.prefix);
         let started = Instant::now();
-        let (http_status, request_id, outcome) = match self.get(&path).await {
+        let (http_status, request_id, clock_skew, outcome) = match self.get(&path).await {
             Ok(answer) => {
                 let (request_id, outcome) = self.interpret(&answer);
-                (Some(answer.status.as_u16()), request_id, outcome)
+                let skew = clock_skew(&answer.headers);
+                (Some(answer.status.as_u16()), request_id, skew, outcome)
             }
-            Err(e) => (None, None, Err(e)),
+            Err(e) => (None, None, None, Err(e)),
         };
         Fetch {
             elapsed: started.elapsed(),
             request_id,
             http_status,
+            clock_skew,
             outcome,
         }
     }
@@ -388,6 +392,20 @@ fn transport_error(e: reqwest::Error) -> FetchError {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The server's clock minus ours. Both sides have one-second resolution, so the value
+/// is centred by half a second; good enough to see a drift long before the API's ±5
+/// minute signing window.
+fn clock_skew(headers: &HeaderMap) -> Option<f64> {
+    let server = header_str(headers, "x-response-timestamp")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or_else(|| header_str(headers, "date").and_then(super::httpdate::parse))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    Some(server as f64 + 0.5 - now)
 }
 
 /// `Retry-After` in delta-seconds form, capped at [`MAX_RETRY_AFTER`].

@@ -117,13 +117,16 @@ impl ExporterProcess {
     /// Starts `allscale-exporter --config.file=CONFIG` on 127.0.0.1:0 plus `args`, and
     /// waits until it says where it listens.
     pub fn start(config: &Path, args: &[&str]) -> ExporterProcess {
+        let custom_logs = args.iter().any(|a| a.starts_with("--log."));
+        let default_logs: &[&str] = if custom_logs {
+            &[]
+        } else {
+            &["--log.format=json", "--log.level=info"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_allscale-exporter"))
             .arg(format!("--config.file={}", config.display()))
-            .args([
-                "--web.listen-address=127.0.0.1:0",
-                "--log.format=json",
-                "--log.level=info",
-            ])
+            .arg("--web.listen-address=127.0.0.1:0")
+            .args(default_logs)
             .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -140,11 +143,8 @@ impl ExporterProcess {
                 );
             }
             logs.lock().unwrap().push_str(&line);
-            let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if v["message"] == "exporter listening" {
-                break v["address"].as_str().unwrap().parse().unwrap();
+            if let Some(addr) = listening_address(&line) {
+                break addr;
             }
         };
         let sink = Arc::clone(&logs);
@@ -194,9 +194,36 @@ impl ExporterProcess {
     }
 }
 
+/// The address in the exporter's "exporter listening" log line, JSON or text.
+fn listening_address(line: &str) -> Option<SocketAddr> {
+    if let Ok(v) = serde_json::from_str::<Value>(line) {
+        return (v["message"] == "exporter listening")
+            .then(|| v["address"].as_str()?.parse().ok())?;
+    }
+    let rest = line.split("exporter listening").nth(1)?;
+    rest.split_whitespace()
+        .find_map(|w| w.strip_prefix("address="))
+        .and_then(|a| a.parse().ok())
+}
+
 /// Writes `content` to `path` the way editors do: a temp file renamed over it.
 pub fn rename_save(path: &Path, content: &str) {
     let tmp: PathBuf = path.with_extension("yaml.tmp");
     std::fs::write(&tmp, content).unwrap();
     std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn finds_the_listening_address_in_text_and_json_logs() {
+    let text = "2026-11-25T04:47:36.053835Z  INFO exporter listening address=127.0.0.1:32787\n";
+    assert_eq!(
+        listening_address(text),
+        Some("127.0.0.1:32787".parse().unwrap())
+    );
+    let json = r#"{"timestamp":"x","level":"INFO","message":"exporter listening","address":"127.0.0.1:5"}"#;
+    assert_eq!(
+        listening_address(json),
+        Some("127.0.0.1:5".parse().unwrap())
+    );
+    assert_eq!(listening_address("INFO config loaded"), None);
 }
