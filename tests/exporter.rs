@@ -131,24 +131,10 @@ impl Harness {
     }
 }
 
-fn status_of(m: &Metrics, id: &str) -> Option<f64> {
-    m.get(
-        "allscale_checkout_intent_status",
-        &[("store", "main"), ("intent_id", id)],
-    )
-}
-
 fn by_status(m: &Metrics, status: &str) -> f64 {
     m.value(
         "allscale_checkout_intents",
         &[("store", "main"), ("status", status)],
-    )
-}
-
-fn outcome(m: &Metrics, outcome: &str) -> f64 {
-    m.value(
-        "allscale_checkout_intent_terminal_total",
-        &[("store", "main"), ("outcome", outcome)],
     )
 }
 
@@ -201,11 +187,11 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
     let m = h
         .wait_metrics("six outcomes and on_chain", |m| {
             m.sum("allscale_checkout_intent_terminal_total", &[]) == 6.0
-                && status_of(m, &id(7)) == Some(10.0)
+                && m.status(&id(7)) == Some(10.0)
         })
         .await;
     for o in common::OUTCOMES {
-        assert_eq!(outcome(&m, o), 1.0, "{o}");
+        assert_eq!(m.outcome(o), 1.0, "{o}");
     }
     let expected = [
         (1, 20.0),
@@ -218,14 +204,10 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
         (8, 4.0),
     ];
     for (n, status) in expected {
-        assert_eq!(status_of(&m, &id(n)), Some(status), "intent {n}");
+        assert_eq!(m.status(&id(n)), Some(status), "intent {n}");
     }
     for n in [9, 10, 11] {
-        assert_eq!(
-            status_of(&m, &id(n)),
-            None,
-            "intent {n} must have no status"
-        );
+        assert_eq!(m.status(&id(n)), None, "intent {n} must have no status");
     }
     assert_eq!(by_status(&m, "not_found"), 1.0);
     assert_eq!(by_status(&m, "pending_manual_operation"), 1.0);
@@ -248,7 +230,7 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
         assert!(after.authenticated_by_intent[&id(n)] > before.authenticated_by_intent[&id(n)]);
     }
     for o in common::OUTCOMES {
-        assert_eq!(outcome(&m2, o), 1.0, "{o} counted again");
+        assert_eq!(m2.outcome(o), 1.0, "{o} counted again");
     }
     assert!(error_code(&m2, "30001") >= 1.0);
     assert!(
@@ -319,10 +301,10 @@ async fn response_signatures_are_verified() {
     let h = Harness::start(sc, |c, _| c.stores[0].verify_response_signature = true).await;
     let m = h
         .wait_metrics("good status and a rejected signature", |m| {
-            status_of(m, &id(1)) == Some(10.0) && requests(m, "bad_response_signature") >= 2.0
+            m.status(&id(1)) == Some(10.0) && requests(m, "bad_response_signature") >= 2.0
         })
         .await;
-    assert_eq!(status_of(&m, &id(2)), None);
+    assert_eq!(m.status(&id(2)), None);
     h.stop().await;
 
     // Verification on, but the API does not sign: nothing is believed.
@@ -335,7 +317,7 @@ async fn response_signatures_are_verified() {
             requests(m, "bad_response_signature") >= 2.0
         })
         .await;
-    assert_eq!(status_of(&m, &id(1)), None);
+    assert_eq!(m.status(&id(1)), None);
     assert_eq!(requests(&m, "ok"), 0.0);
     h.stop().await;
 }
@@ -375,15 +357,11 @@ async fn malformed_answers_never_become_a_status() {
         .wait_metrics("decode and http errors", |m| {
             requests(m, "decode_error") >= 8.0
                 && requests(m, "http_error") >= 2.0
-                && status_of(m, &id(6)) == Some(2.0)
+                && m.status(&id(6)) == Some(2.0)
         })
         .await;
     for n in 1..=5 {
-        assert_eq!(
-            status_of(&m, &id(n)),
-            None,
-            "malformed intent {n} got a status"
-        );
+        assert_eq!(m.status(&id(n)), None, "malformed intent {n} got a status");
     }
     assert_eq!(by_status(&m, "created"), 0.0);
     assert_eq!(by_status(&m, "viewed"), 1.0);
@@ -435,23 +413,23 @@ async fn terminal_series_go_after_retention_but_counts_stay() {
         |c, _| c.terminal_retention = Duration::from_millis(800),
     )
     .await;
-    h.wait_metrics("confirmed", |m| status_of(m, &id(1)) == Some(20.0))
+    h.wait_metrics("confirmed", |m| m.status(&id(1)) == Some(20.0))
         .await;
     let m = h
-        .wait_metrics("retention over", |m| status_of(m, &id(1)).is_none())
+        .wait_metrics("retention over", |m| m.status(&id(1)).is_none())
         .await;
     assert!(
         !m.text.contains(&id(1)),
         "per-intent series left:\n{}",
         m.text
     );
-    assert_eq!(outcome(&m, "confirmed"), 1.0);
+    assert_eq!(m.outcome("confirmed"), 1.0);
     assert_eq!(
         by_status(&m, "confirmed"),
         1.0,
         "still watched, still confirmed"
     );
-    assert_eq!(status_of(&m, &id(2)), Some(2.0));
+    assert_eq!(m.status(&id(2)), Some(2.0));
     let stats = h.stop().await;
     assert_eq!(
         stats.authenticated_by_intent[&id(1)],
@@ -602,10 +580,10 @@ async fn clock_skew_is_measured_before_it_breaks_signing() {
             "offset {offset}: skew {skew}"
         );
         if signing_works {
-            assert_eq!(status_of(&m, &id(1)), Some(2.0));
+            assert_eq!(m.status(&id(1)), Some(2.0));
         } else {
             // Outside the ±5 min window every request is refused as a bad signature.
-            assert_eq!(status_of(&m, &id(1)), None);
+            assert_eq!(m.status(&id(1)), None);
             assert!(error_code(&m, "20002") >= 1.0);
             assert_eq!(m.value("allscale_api_up", &[("store", "main")]), 0.0);
         }

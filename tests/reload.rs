@@ -52,20 +52,6 @@ impl Files {
     }
 }
 
-fn status(m: &Metrics, id: &str) -> Option<f64> {
-    m.get(
-        "allscale_checkout_intent_status",
-        &[("store", "main"), ("intent_id", id)],
-    )
-}
-
-fn outcome(m: &Metrics, o: &str) -> f64 {
-    m.value(
-        "allscale_checkout_intent_terminal_total",
-        &[("store", "main"), ("outcome", o)],
-    )
-}
-
 fn watched(m: &Metrics) -> f64 {
     m.value("allscale_exporter_watched_intents", &[("store", "main")])
 }
@@ -92,7 +78,7 @@ async fn start_and_confirm(files: &Files, mock: &StrictMock, args: &[&str]) -> E
     std::fs::write(files.path(), files.config(mock, &[CONFIRMED, STAYS])).unwrap();
     let exporter = ExporterProcess::start(&files.path(), args);
     wait_until(&exporter, Duration::from_secs(10), "confirmed", |m| {
-        outcome(m, "confirmed") == 1.0 && status(m, STAYS) == Some(10.0)
+        m.outcome("confirmed") == 1.0 && m.status(STAYS) == Some(10.0)
     })
     .await;
     exporter
@@ -101,16 +87,16 @@ async fn start_and_confirm(files: &Files, mock: &StrictMock, args: &[&str]) -> E
 /// After the swap: STAYS removed, UNDERPAID added and counted, confirmed still 1.
 async fn assert_swapped(exporter: &ExporterProcess, within: Duration) {
     let m = wait_until(exporter, within, "the new watch list", |m| {
-        status(m, STAYS).is_none() && outcome(m, "underpaid") == 1.0
+        m.status(STAYS).is_none() && m.outcome("underpaid") == 1.0
     })
     .await;
-    assert_eq!(outcome(&m, "confirmed"), 1.0, "counter lost or doubled");
+    assert_eq!(m.outcome("confirmed"), 1.0, "counter lost or doubled");
     assert_eq!(
-        status(&m, CONFIRMED),
+        m.status(CONFIRMED),
         Some(20.0),
         "kept intent lost its state"
     );
-    assert_eq!(status(&m, UNDERPAID), Some(-3.0));
+    assert_eq!(m.status(UNDERPAID), Some(-3.0));
     assert_eq!(watched(&m), 2.0);
     assert_eq!(reload_ok(&m), 1.0);
     assert!(
@@ -177,7 +163,7 @@ async fn configmap_symlink_swap_is_applied() {
     let config = root.join("config.yaml");
     let exporter = ExporterProcess::start(&config, &["--config.check-interval=0s"]);
     wait_until(&exporter, Duration::from_secs(10), "confirmed", |m| {
-        outcome(m, "confirmed") == 1.0 && status(m, STAYS) == Some(10.0)
+        m.outcome("confirmed") == 1.0 && m.status(STAYS) == Some(10.0)
     })
     .await;
     write_version(
@@ -199,7 +185,7 @@ async fn sighup_and_post_reload_with_file_events_off() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let m = scrape(exporter.addr).await;
     assert_eq!(
-        status(&m, STAYS),
+        m.status(STAYS),
         Some(10.0),
         "reloaded with every trigger off"
     );
@@ -220,7 +206,7 @@ async fn sighup_and_post_reload_with_file_events_off() {
         &exporter,
         Duration::from_secs(5),
         "added intent polled",
-        |m| status(m, ADDED) == Some(3.0),
+        |m| m.status(ADDED) == Some(3.0),
     )
     .await;
     assert_eq!(watched(&m), 3.0);
@@ -287,7 +273,7 @@ async fn invalid_file_keeps_the_old_config_until_fixed() {
     tokio::time::sleep(Duration::from_millis(900)).await;
     let m = scrape(exporter.addr).await;
     assert!(requests(&m) > polled, "the old config stopped polling");
-    assert_eq!(status(&m, STAYS), Some(10.0));
+    assert_eq!(m.status(STAYS), Some(10.0));
     let logs = exporter.logs();
     assert!(logs.contains("inline secrets are not allowed"), "{logs}");
     assert!(

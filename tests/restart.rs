@@ -20,20 +20,6 @@ const LATE: &str = "67000000000000000000000d";
 /// When LATE turns confirmed, in seconds since the mock started.
 const LATE_AT: f64 = 6.0;
 
-fn status(m: &Metrics, id: &str) -> Option<f64> {
-    m.get(
-        "allscale_checkout_intent_status",
-        &[("store", "main"), ("intent_id", id)],
-    )
-}
-
-fn outcome(m: &Metrics, o: &str) -> f64 {
-    m.value(
-        "allscale_checkout_intent_terminal_total",
-        &[("store", "main"), ("outcome", o)],
-    )
-}
-
 fn transitions(m: &Metrics, from: &str, to: &str) -> f64 {
     m.get(
         "allscale_checkout_intent_transitions_total",
@@ -78,10 +64,10 @@ async fn restart_after(graceful: bool) {
         "outcomes and LATE on chain",
         || async {
             let m = scrape(first.addr).await;
-            let done = outcome(&m, "confirmed") == 1.0
-                && outcome(&m, "failed") == 1.0
-                && status(&m, LATE) == Some(10.0)
-                && status(&m, STAYS) == Some(10.0);
+            let done = m.outcome("confirmed") == 1.0
+                && m.outcome("failed") == 1.0
+                && m.status(LATE) == Some(10.0)
+                && m.status(STAYS) == Some(10.0);
             done.then_some(m)
         },
     )
@@ -118,13 +104,13 @@ async fn restart_after(graceful: bool) {
     // The very first scrape already has the saved statuses and counters.
     let m = scrape(second.addr).await;
     assert_eq!(
-        status(&m, CONFIRMED),
+        m.status(CONFIRMED),
         Some(20.0),
         "not exported from the state file"
     );
-    assert_eq!(status(&m, FAILED), Some(-1.0));
-    assert_eq!(outcome(&m, "confirmed"), 1.0);
-    assert_eq!(outcome(&m, "failed"), 1.0);
+    assert_eq!(m.status(FAILED), Some(-1.0));
+    assert_eq!(m.outcome("confirmed"), 1.0);
+    assert_eq!(m.outcome("failed"), 1.0);
     let ok_restored = m.sum("allscale_api_requests_total", &[("result", "ok")]);
     // A clean stop saves everything; a SIGKILL loses at most the last unsaved moments.
     let floor = if graceful { ok_before } else { 1.0 };
@@ -138,15 +124,15 @@ async fn restart_after(graceful: bool) {
         "LATE confirmed after restart",
         || async {
             let m = scrape(second.addr).await;
-            (status(&m, LATE) == Some(20.0)).then_some(m)
+            (m.status(LATE) == Some(20.0)).then_some(m)
         },
     )
     .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let m2 = scrape(second.addr).await;
     for m in [&m, &m2] {
-        assert_eq!(outcome(m, "confirmed"), 2.0, "CONFIRMED once + LATE once");
-        assert_eq!(outcome(m, "failed"), 1.0);
+        assert_eq!(m.outcome("confirmed"), 2.0, "CONFIRMED once + LATE once");
+        assert_eq!(m.outcome("failed"), 1.0);
         assert_eq!(transitions(m, "on_chain", "confirmed"), 1.0);
     }
     let polls_now = mock.stats().await["accepted"].clone();
@@ -198,10 +184,10 @@ async fn corrupt_state_file_is_moved_aside_and_the_exporter_starts_fresh() {
     let exporter = ExporterProcess::start(&config, &[]);
     let m = wait_for(Duration::from_secs(10), "a fresh count", || async {
         let m = scrape(exporter.addr).await;
-        (outcome(&m, "confirmed") == 1.0).then_some(m)
+        (m.outcome("confirmed") == 1.0).then_some(m)
     })
     .await;
-    assert_eq!(status(&m, CONFIRMED), Some(20.0));
+    assert_eq!(m.status(CONFIRMED), Some(20.0));
     let aside: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -79,6 +79,22 @@ impl Metrics {
             .unwrap_or_else(|| panic!("no series {name}{labels:?} in scrape:\n{}", self.text))
     }
 
+    /// `allscale_checkout_intent_status` of an intent of store `main`.
+    pub fn status(&self, id: &str) -> Option<f64> {
+        self.get(
+            "allscale_checkout_intent_status",
+            &[("store", "main"), ("intent_id", id)],
+        )
+    }
+
+    /// `allscale_checkout_intent_terminal_total` of store `main`.
+    pub fn outcome(&self, outcome: &str) -> f64 {
+        self.value(
+            "allscale_checkout_intent_terminal_total",
+            &[("store", "main"), ("outcome", outcome)],
+        )
+    }
+
     /// Sum over every series of `name` whose labels include `labels`.
     pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.series
