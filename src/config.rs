@@ -42,6 +42,23 @@ pub const MAX_CONCURRENCY_LIMIT: usize = 1024;
 pub const MAX_STORE_NAME_CHARS: usize = 64;
 /// Longest `order_id` (it becomes a label value), in characters.
 pub const MAX_ORDER_ID_CHARS: usize = 256;
+/// Largest accepted config file: a million long-form intents fit, a runaway file does not.
+pub const MAX_CONFIG_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Reads a config file, refusing one over [`MAX_CONFIG_BYTES`] (checked while reading).
+pub fn read_config_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    match read_capped(path, MAX_CONFIG_BYTES) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        }),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Largest accepted `api_secret_file`.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
@@ -121,6 +138,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("config file {path} is larger than {} MiB; refusing to parse it", MAX_CONFIG_BYTES / (1024 * 1024))]
+    TooLarge { path: PathBuf },
     #[error("config is not valid YAML: {0}")]
     Yaml(String),
     #[error("config has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
@@ -144,9 +163,10 @@ impl Config {
     /// Reads and validates a config file; relative `api_secret_file` paths are resolved
     /// against the config file's directory; secrets from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = read_config_bytes(path)?;
+        let text = String::from_utf8(bytes).map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
         })?;
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -395,6 +415,9 @@ fn parse_yaml(text: &str) -> Result<Option<Node>, ConfigError> {
             max_nodes: LARGE_YAML_NODES,
             max_events: 2 * LARGE_YAML_NODES,
             max_total_scalar_bytes: 256 * 1024 * 1024,
+            // Anchors in a config share a few settings; an alias bomb is cut off early.
+            max_recorded_anchor_events: 10_000,
+            max_aliases: 10_000,
         },
     };
     let parsed: Option<Spanned<RawValue>> = serde_saphyr::from_str_with_options(text, options)

@@ -11,7 +11,7 @@ use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, read_config_bytes};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::shard::Shard;
@@ -202,15 +202,9 @@ impl Reloader {
         let Some(path) = self.options.config_path.clone() else {
             return Outcome::Invalid("the exporter was started without a config file".into());
         };
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_config_bytes(&path) {
             Ok(bytes) => bytes,
-            Err(e) => {
-                let error = ConfigError::Read {
-                    path: path.clone(),
-                    source: e,
-                };
-                return self.reject(force, None, error);
-            }
+            Err(error) => return self.reject(force, None, error),
         };
         let digest = hash(&bytes);
         if !force && self.seen == Some(digest) {

@@ -577,3 +577,35 @@ fn null_values_mean_not_set() {
     assert_eq!(config.state_file, None);
     assert!(config.stores[0].intents.is_empty());
 }
+
+/// Hostile YAML is refused with a clear error instead of eating memory or stack.
+#[test]
+fn alias_bombs_and_deep_nesting_are_refused() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let prev = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+        ));
+    }
+    bomb.push_str("stores: []\n");
+    let err = Config::parse(&bomb, std::path::Path::new("."), &|_| None).unwrap_err();
+    assert!(matches!(err, ConfigError::Yaml(_)), "{err}");
+
+    let deep = format!("stores: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let err = Config::parse(&deep, std::path::Path::new("."), &|_| None).unwrap_err();
+    assert!(matches!(err, ConfigError::Yaml(_)), "{err}");
+}
+
+#[test]
+fn a_config_file_over_the_size_cap_is_refused_while_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let file = std::fs::File::create(&path).unwrap();
+    // A sparse file: no disk is spent, but its length is over the cap.
+    file.set_len(allscale_exporter::config::MAX_CONFIG_BYTES + 1)
+        .unwrap();
+    let err = Config::load(&path).unwrap_err();
+    assert!(matches!(err, ConfigError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("huge.yaml"), "{err}");
+}
