@@ -148,6 +148,51 @@ pub enum Malformed {
     StringPayload,
     /// A valid envelope padded past the exporter's 64 KiB body cap.
     Oversize,
+    /// 16 MiB of body, streamed (the client must stop reading at its cap).
+    Huge,
+    /// A valid envelope sent one byte every 50 ms (slower than any sane timeout).
+    Trickle,
+    /// Half an envelope, then the connection is cut.
+    Reset,
+    /// Nothing at all for 60 s.
+    Stall,
+}
+
+/// Length of a [`Malformed::Huge`] body.
+const HUGE_BODY: usize = 16 * 1024 * 1024;
+
+/// Streams a hostile body, for the kinds that are about how the bytes arrive.
+fn hostile_body(kind: Malformed, body: Vec<u8>) -> Option<Body> {
+    use futures_util::StreamExt;
+    type Chunk = Result<Bytes, std::io::Error>;
+    match kind {
+        Malformed::Huge => {
+            let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+            let chunks = HUGE_BODY / chunk.len();
+            let stream =
+                futures_util::stream::iter((0..chunks).map(move |_| Chunk::Ok(chunk.clone())));
+            Some(Body::from_stream(stream))
+        }
+        Malformed::Trickle => {
+            let bytes = futures_util::stream::iter(body).then(|b| async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Chunk::Ok(Bytes::from(vec![b]))
+            });
+            Some(Body::from_stream(bytes))
+        }
+        Malformed::Reset => {
+            let half = Bytes::from(body[..body.len() / 2].to_vec());
+            let parts = [
+                Ok(half),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "chaos: reset",
+                )),
+            ];
+            Some(Body::from_stream(futures_util::stream::iter(parts)))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -436,6 +481,10 @@ impl Answer {
             AnswerKind::Malformed(Malformed::StringPayload, s) => {
                 (JSON, envelope(0, &s.to_string(), None, request_id))
             }
+            AnswerKind::Malformed(
+                Malformed::Huge | Malformed::Trickle | Malformed::Reset | Malformed::Stall,
+                s,
+            ) => (JSON, envelope(0, s, None, request_id)),
             AnswerKind::Malformed(Malformed::Oversize, s) => {
                 let mut body = envelope(0, s, None, request_id);
                 body.pop(); // the closing '}'
@@ -781,6 +830,12 @@ impl Inner {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
+        if matches!(
+            decision.answer.kind,
+            AnswerKind::Malformed(Malformed::Stall, _)
+        ) {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
         self.render(&parts, &body_sha, decision)
     }
 
@@ -830,7 +885,11 @@ impl Inner {
             }
             headers.insert("x-response-signature", value(&signature));
         }
-        *resp.body_mut() = Body::from(Bytes::from(body));
+        let hostile = match d.answer.kind {
+            AnswerKind::Malformed(kind, _) => hostile_body(kind, body.clone()),
+            _ => None,
+        };
+        *resp.body_mut() = hostile.unwrap_or_else(|| Body::from(Bytes::from(body)));
         resp
     }
 }

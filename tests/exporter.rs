@@ -590,3 +590,51 @@ async fn clock_skew_is_measured_before_it_breaks_signing() {
         h.stop().await;
     }
 }
+
+/// Hostile answers: a 16 MiB body, a byte-by-byte trickle, a connection cut mid-answer,
+/// and no answer at all. Each is counted under its reason, none becomes a status, and a
+/// healthy intent of the same store still reaches its terminal status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_answers_are_counted_and_do_not_stall_healthy_intents() {
+    let kinds = [
+        Malformed::Huge,
+        Malformed::Trickle,
+        Malformed::Reset,
+        Malformed::Stall,
+    ];
+    let mut intents: Vec<SimIntent> = kinds
+        .iter()
+        .zip(1..)
+        .map(|(kind, n)| {
+            failing(
+                n,
+                SimFailure {
+                    malformed: Some(*kind),
+                    ..failure()
+                },
+            )
+        })
+        .collect();
+    intents.push(intent(9, &[1, 2, 10, 20], 400));
+    let h = Harness::start(scenario(intents), |c, _| {
+        c.request_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let m = h
+        .wait_metrics(
+            "every hostile kind seen and the healthy intent confirmed",
+            |m| {
+                m.status(&id(9)) == Some(20.0)
+                    && requests(m, "decode_error") >= 1.0
+                    && requests(m, "timeout") >= 2.0
+                    && requests(m, "connect_error") >= 1.0
+            },
+        )
+        .await;
+    for n in 1..=4 {
+        assert_eq!(m.status(&id(n)), None, "hostile intent {n} got a status");
+    }
+    assert_eq!(m.outcome("confirmed"), 1.0);
+    assert!(requests(&m, "ok") >= 4.0);
+    h.stop().await;
+}
