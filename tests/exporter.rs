@@ -638,3 +638,61 @@ async fn hostile_answers_are_counted_and_do_not_stall_healthy_intents() {
     assert!(requests(&m, "ok") >= 4.0);
     h.stop().await;
 }
+
+/// The API goes away for a while and comes back on the same address: `allscale_api_up`
+/// goes 0 then 1, the store recovers on its own, and the backlog is not flushed in a
+/// burst above the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_outage_then_recovery_within_budget() {
+    let intents: Vec<SimIntent> = (1..=20).map(|n| intent(n, &[2], 1000)).collect();
+    let sim = Simulator::new(scenario(intents));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn(sim.clone().serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let ids: Vec<String> = (1..=20).map(id).collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut config = test_config(&format!("http://{addr}"), KEY, SECRET, &id_refs);
+    config.stores[0].max_requests_per_second = 20.0;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let exporter = Exporter::start(config, listener, ReloadOptions::none())
+        .await
+        .unwrap();
+    let exp = exporter.local_addr();
+    let up = |m: &Metrics| m.get("allscale_api_up", &[("store", "main")]);
+    wait_for(Duration::from_secs(10), "api up", || async {
+        (up(&scrape(exp).await) == Some(1.0)).then_some(())
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = first.await;
+    let m = wait_for(Duration::from_secs(10), "api down", || async {
+        let m = scrape(exp).await;
+        (up(&m) == Some(0.0)).then_some(m)
+    })
+    .await;
+    assert!(requests(&m, "connect_error") >= 1.0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let back = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let resumed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    wait_for(Duration::from_secs(15), "api up again", || async {
+        (up(&scrape(exp).await) == Some(1.0)).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    exporter.shutdown().await;
+    back.abort();
+    let per_second = &sim.stats().per_second_by_key[KEY];
+    let after: Vec<u64> = per_second.range(resumed_at..).map(|(_, n)| *n).collect();
+    assert!(!after.is_empty(), "no requests after the API came back");
+    assert!(
+        after.iter().all(|&n| n <= 20),
+        "a burst above the budget after recovery: {after:?}"
+    );
+}
