@@ -170,6 +170,32 @@ fn validate(file: &StateFile) -> Result<(), String> {
     Ok(())
 }
 
+/// The temp-file name [`save`] uses for `path`, without its process id.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    format!(".{name}.tmp-")
+}
+
+/// Removes temp files a killed run left half-written next to the state file.
+fn remove_stale_temp_files(path: &Path) {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let prefix = temp_prefix(path);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `file` atomically: temp file in the same directory, fsync, rename, fsync dir.
 pub fn save(path: &Path, file: &StateFile) -> Result<(), StateFileError> {
     let write_error = |source| StateFileError::Write {
@@ -311,6 +337,7 @@ pub fn restore(file: &StateFile, state: &State, metrics: &Metrics) -> usize {
 /// Loads the state file at start-up, logging loudly when it had to be moved aside.
 /// Returns whether the path may be written (false when a bad file could not be moved).
 pub fn load_and_restore(path: &Path, state: &State, metrics: &Metrics) -> bool {
+    remove_stale_temp_files(path);
     match load(path) {
         Ok(Loaded::Missing) => {
             tracing::info!(path = %path.display(), "no state file yet; starting fresh");
@@ -439,6 +466,20 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["state.json"]);
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(dir.path().join(".state.json.tmp-123"), "half").unwrap();
+        std::fs::write(dir.path().join("config.yaml"), "keep").unwrap();
+        remove_stale_temp_files(&path);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["config.yaml"]);
     }
 
     #[test]
