@@ -88,6 +88,8 @@ pub struct Reloader {
     current: Config,
     /// Hash of the file bytes last read, valid or not: unchanged bytes are not re-applied.
     seen: Option<[u8; 32]>,
+    /// The errors last logged, so a file that stays broken or missing is logged once.
+    last_error: Option<String>,
     pollers: Pollers,
     metrics: Arc<Metrics>,
     state_path: watch::Sender<Option<PathBuf>>,
@@ -106,6 +108,7 @@ impl Reloader {
             current,
             // The first check parses the file and finds it equal to `current`.
             seen: None,
+            last_error: None,
             pollers,
             metrics,
             state_path,
@@ -224,6 +227,7 @@ impl Reloader {
             Err(error) => return self.reject(force, Some(digest), error),
         };
         self.seen = Some(digest);
+        self.last_error = None;
         if config == self.current {
             self.metrics.set_reload_result(true, None);
             return Outcome::Unchanged;
@@ -239,8 +243,8 @@ impl Reloader {
         Outcome::Applied(summary)
     }
 
-    /// Keeps the running config; logs the errors unless this exact file was already
-    /// reported (the periodic check must not repeat itself every 30 s).
+    /// Keeps the running config; logs the errors unless the same errors were just
+    /// reported (a missing file must not be logged at every periodic check).
     fn reject(
         &mut self,
         force: bool,
@@ -248,10 +252,10 @@ impl Reloader {
         error: impl std::fmt::Display,
     ) -> Outcome {
         let text = error.to_string();
-        let repeated = digest.is_some() && self.seen == digest;
-        if force || !repeated {
+        if force || self.last_error.as_deref() != Some(text.as_str()) {
             tracing::error!(error = %text, "config reload failed; the previous config keeps running");
         }
+        self.last_error = Some(text.clone());
         self.seen = digest.or(self.seen);
         self.metrics.set_reload_result(false, None);
         Outcome::Invalid(text)

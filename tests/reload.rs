@@ -284,3 +284,36 @@ async fn invalid_file_keeps_the_old_config_until_fixed() {
     assert_swapped(&exporter, Duration::from_secs(5)).await;
     exporter.terminate();
 }
+
+/// The config directory disappears (a volume unmounted, a deploy script's rm -rf) and
+/// comes back: the old config keeps running meanwhile, the error is logged once, and the
+/// periodic check picks up the restored file even though the directory watch is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_directory_removed_and_restored() {
+    let (mock, files) = (mock(), Files::new());
+    let conf_dir = files.dir.path().join("conf");
+    std::fs::create_dir(&conf_dir).unwrap();
+    let path = conf_dir.join("config.yaml");
+    std::fs::write(&path, files.config(&mock, &[CONFIRMED, STAYS])).unwrap();
+    let exporter = ExporterProcess::start(&path, &["--config.check-interval=200ms"]);
+    wait_until(&exporter, Duration::from_secs(10), "confirmed", |m| {
+        m.outcome("confirmed") == 1.0 && m.status(STAYS) == Some(10.0)
+    })
+    .await;
+    std::fs::remove_dir_all(&conf_dir).unwrap();
+    let m = wait_until(&exporter, Duration::from_secs(5), "reload failure", |m| {
+        reload_ok(m) == 0.0
+    })
+    .await;
+    assert_eq!(watched(&m), 2.0, "the old config stopped");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let failures = exporter.logs().matches("config reload failed").count();
+    assert_eq!(
+        failures, 1,
+        "a missing file must be logged once, not at every check"
+    );
+    std::fs::create_dir(&conf_dir).unwrap();
+    std::fs::write(&path, files.config(&mock, &[CONFIRMED, UNDERPAID])).unwrap();
+    assert_swapped(&exporter, Duration::from_secs(5)).await;
+    exporter.terminate();
+}
