@@ -209,3 +209,38 @@ async fn corrupt_state_file_is_moved_aside_and_the_exporter_starts_fresh() {
     .await;
     exporter.terminate();
 }
+
+/// The state file cannot be written (its directory is missing: a volume not mounted yet):
+/// the exporter logs it once, keeps polling and serving, and saves as soon as it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_file_write_failures_are_logged_and_retried() {
+    let mock = StrictMock::start(&json!({CONFIRMED: [1, 20], STAYS: [1, 10]}), false);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, MOCK_SECRET).unwrap();
+    let state_dir = dir.path().join("not-yet");
+    let state_file = state_dir.join("state.json");
+    let extra = format!("state_file: {}\n", state_file.display());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        mock_config_yaml(&mock, &secret, &extra, &[CONFIRMED, STAYS]),
+    )
+    .unwrap();
+    let exporter = ExporterProcess::start(&config, &[]);
+    wait_for(Duration::from_secs(10), "confirmed", || async {
+        let m = scrape(exporter.addr).await;
+        (m.outcome("confirmed") == 1.0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let logs = exporter.logs();
+    assert_eq!(logs.matches("cannot save state").count(), 1, "{logs}");
+    assert!(!state_file.exists());
+    std::fs::create_dir(&state_dir).unwrap();
+    // Polling STAYS keeps changing its last-success time: the periodic save comes within
+    // 15 s; SIGTERM forces the final save at once.
+    exporter.terminate();
+    let saved = saved_intent(&state_file, CONFIRMED).expect("state saved once possible");
+    assert!(saved["terminal_at"].is_f64());
+}
