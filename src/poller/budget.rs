@@ -2,7 +2,7 @@
 //! budget in any wall-clock second.
 //!
 //! Two limits work together. A GCRA limiter (governor) spaces requests evenly and, with a
-//! burst allowance of 10 ms worth of requests, makes up for timer lateness so the achieved
+//! burst allowance of 60 ms worth of requests, makes up for timer lateness so the achieved
 //! rate stays at the budget; a cap per wall-clock second makes sure that allowance never
 //! pushes a second above the budget. Waits are at least [`MIN_WAIT`], so at high rates
 //! requests go out in small batches rather than one timer wake-up each.
@@ -15,13 +15,13 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// The shortest sleep between permits: coarser pacing costs far less CPU at thousands of
 /// requests per second and is still even at the scale of a second.
-pub const MIN_WAIT: Duration = Duration::from_millis(20);
+pub const MIN_WAIT: Duration = Duration::from_millis(50);
 
 /// The longest single wait: whatever the limiter says, look again this soon.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// How much timer lateness the limiter makes up for, as time.
-const CATCH_UP: Duration = Duration::from_millis(25);
+const CATCH_UP: Duration = Duration::from_millis(60);
 
 /// From this rate on, one request of each second is kept in reserve, so a request that
 /// crosses a second boundary on the wire cannot make the server count budget + 1.
