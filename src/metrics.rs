@@ -375,13 +375,8 @@ impl StoreRecorder {
     /// Records one finished request.
     pub fn record(&mut self, fetch: &Fetch) {
         let result = fetch.result();
-        if let Some(counter) = RequestResult::ALL
-            .iter()
-            .position(|r| *r == result)
-            .and_then(|i| self.requests.get(i))
-        {
-            counter.inc();
-        }
+        // `requests` is built from `RequestResult::ALL`, in declaration order.
+        self.requests[result as usize].inc();
         self.duration.observe(fetch.elapsed.as_secs_f64());
         if let Err(FetchError::Api { code, .. }) = &fetch.outcome {
             let label = self.metrics.error_code_label(&self.store, *code);

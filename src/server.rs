@@ -41,7 +41,6 @@ pub enum StartError {
 /// A running exporter: pollers, reloader, state-file writer and HTTP server.
 pub struct Exporter {
     addr: SocketAddr,
-    state: Arc<State>,
     reload: ReloadHandle,
     /// Stopped in this order on shutdown: polling, then the state file, then HTTP.
     stages: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
@@ -106,7 +105,6 @@ impl Exporter {
         });
         Ok(Exporter {
             addr,
-            state,
             reload,
             stages: vec![(reload_stop, reload_task), writer, server],
         })
@@ -114,10 +112,6 @@ impl Exporter {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    pub fn state(&self) -> &Arc<State> {
-        &self.state
     }
 
     /// Triggers a reload as SIGHUP would, and waits for its outcome.

@@ -288,11 +288,6 @@ impl State {
         next
     }
 
-    /// The handle of one store, if it is configured.
-    pub fn store(&self, name: &str) -> Option<StoreHandle> {
-        self.stores().into_iter().find(|h| h.name == name)
-    }
-
     pub fn stores(&self) -> Vec<StoreHandle> {
         self.stores
             .lock()

@@ -50,6 +50,23 @@ fn failure() -> SimFailure {
     }
 }
 
+/// Intents 1, 2, … each answering with one kind of malformed or hostile body.
+fn malformed_intents(kinds: &[Malformed]) -> Vec<SimIntent> {
+    kinds
+        .iter()
+        .zip(1..)
+        .map(|(kind, n)| {
+            failing(
+                n,
+                SimFailure {
+                    malformed: Some(*kind),
+                    ..failure()
+                },
+            )
+        })
+        .collect()
+}
+
 fn scenario(intents: Vec<SimIntent>) -> Scenario {
     Scenario {
         latency: Duration::ZERO,
@@ -330,19 +347,7 @@ async fn malformed_answers_never_become_a_status() {
         Malformed::StringPayload,
         Malformed::Oversize,
     ];
-    let mut intents: Vec<SimIntent> = kinds
-        .iter()
-        .zip(1..)
-        .map(|(kind, n)| {
-            failing(
-                n,
-                SimFailure {
-                    malformed: Some(*kind),
-                    ..failure()
-                },
-            )
-        })
-        .collect();
+    let mut intents = malformed_intents(&kinds);
     intents.push(failing(
         5,
         SimFailure {
@@ -602,19 +607,7 @@ async fn hostile_answers_are_counted_and_do_not_stall_healthy_intents() {
         Malformed::Reset,
         Malformed::Stall,
     ];
-    let mut intents: Vec<SimIntent> = kinds
-        .iter()
-        .zip(1..)
-        .map(|(kind, n)| {
-            failing(
-                n,
-                SimFailure {
-                    malformed: Some(*kind),
-                    ..failure()
-                },
-            )
-        })
-        .collect();
+    let mut intents = malformed_intents(&kinds);
     intents.push(intent(9, &[1, 2, 10, 20], 400));
     let h = Harness::start(scenario(intents), |c, _| {
         c.request_timeout = Duration::from_secs(1);

@@ -445,6 +445,13 @@ mod tests {
     }
 
     #[test]
+    fn result_discriminants_index_all() {
+        for (i, result) in RequestResult::ALL.iter().enumerate() {
+            assert_eq!(*result as usize, i, "{}", result.as_str());
+        }
+    }
+
+    #[test]
     fn result_labels_are_the_contract_names() {
         let names: Vec<_> = RequestResult::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(
