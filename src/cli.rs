@@ -34,6 +34,11 @@ pub struct Cli {
     )]
     pub listen_address: SocketAddr,
 
+    /// TLS and basic-auth settings for the HTTP server, in the Prometheus exporter-toolkit
+    /// format; re-read when it or a certificate changes.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+
     /// How often to compare the config file's checksum, as a fallback where file events
     /// are lost (NFS, some container runtimes); 0s turns it off.
     #[arg(long = "config.check-interval", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -174,8 +179,10 @@ mod tests {
         );
         assert!(cli.config_watch);
         assert_eq!(cli.shard, Shard::ALL);
+        assert_eq!(cli.web_config_file, None);
         let cli = Cli::try_parse_from([
             "allscale-exporter",
+            "--web.config.file=web.yml",
             "--config.check-interval=500ms",
             "--config.watch=false",
             "--shard=1/3",
@@ -186,6 +193,7 @@ mod tests {
             std::time::Duration::from_millis(500)
         );
         assert!(!cli.config_watch);
+        assert_eq!(cli.web_config_file, Some(PathBuf::from("web.yml")));
         assert_eq!(cli.shard, Shard { index: 1, count: 3 });
         assert!(Cli::try_parse_from(["x", "--shard=3/3"]).is_err());
     }

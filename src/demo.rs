@@ -200,6 +200,7 @@ pub async fn run(
         check_interval: Duration::from_secs(30),
         watch_events: true,
         shard: crate::shard::Shard::ALL,
+        web_config: None,
     };
     let listener = TcpListener::bind(exporter_addr).await?;
     let exporter = Exporter::start(config, listener, options).await?;

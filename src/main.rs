@@ -98,6 +98,7 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
         check_interval: cli.config_check_interval,
         watch_events: cli.config_watch,
         shard: cli.shard,
+        web_config: cli.web_config_file.clone(),
     };
     let exporter = Exporter::start(config, listener, options).await?;
     tracing::info!(address = %exporter.local_addr(), "exporter listening");

@@ -32,6 +32,9 @@ pub struct ReloadOptions {
     pub watch_events: bool,
     /// Which part of every store's intents this replica watches.
     pub shard: Shard,
+    /// `--web.config.file`: TLS and basic auth for the HTTP server. It is re-read on its
+    /// own when it changes (see [`crate::web`]), not by this module's reloads.
+    pub web_config: Option<PathBuf>,
 }
 
 impl ReloadOptions {
@@ -42,6 +45,7 @@ impl ReloadOptions {
             check_interval: Duration::ZERO,
             watch_events: false,
             shard: Shard::ALL,
+            web_config: None,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
 use crate::state::{self, State, unix_now_f64};
+use crate::web::{LiveWebConfig, WebConfigError};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -36,6 +37,8 @@ pub enum StartError {
     Client(#[from] ClientError),
     #[error("cannot read listener address: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Web(#[from] WebConfigError),
 }
 
 /// A running exporter: pollers, reloader, state-file writer and HTTP server.
@@ -64,6 +67,8 @@ impl Exporter {
         options: ReloadOptions,
     ) -> Result<Exporter, StartError> {
         let addr = listener.local_addr()?;
+        let web = options.web_config.as_deref().map(LiveWebConfig::load);
+        let web = web.transpose()?.map(Arc::new);
         let config = options.shard.filter(config);
         let metrics = Arc::new(Metrics::new());
         metrics.set_shard(options.shard);
@@ -88,21 +93,13 @@ impl Exporter {
             let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
             stage(move |stop| state::file::run_writer(state, metrics, path_rx, stop))
         };
-        let app = router(Shared {
+        let shared = Shared {
             state: Arc::clone(&state),
             metrics,
             reload: reload.clone(),
-        });
-        let server = stage(move |mut stop| async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    crate::stopped(&mut stop).await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
-        });
+        };
+        let app = router(shared, web.clone());
+        let server = stage(move |stop| serve(listener, app, web, stop));
         Ok(Exporter {
             addr,
             reload,
@@ -129,6 +126,26 @@ impl Exporter {
     }
 }
 
+/// HTTPS when the web config has `tls_server_config`, else plain HTTP.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    web: Option<Arc<LiveWebConfig>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if let Some(web) = web.filter(|web| web.current().tls.is_some()) {
+        return crate::web::serve::serve_tls(listener, app, web, stop).await;
+    }
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            crate::stopped(&mut stop).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
 /// SIGHUP asks for a reload, as Prometheus does.
 async fn forward_sighup(reload: ReloadHandle, mut stop: watch::Receiver<bool>) {
     #[cfg(unix)]
@@ -152,13 +169,23 @@ async fn forward_sighup(reload: ReloadHandle, mut stop: watch::Receiver<bool>) {
     let _ = (reload, crate::stopped(&mut stop).await);
 }
 
-fn router(shared: Shared) -> Router {
-    Router::new()
+/// With basic auth configured, every route but the probes (`/healthz`, `/readyz`) needs
+/// credentials.
+fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router {
+    let protected = Router::new()
         .route("/", get(landing))
         .route("/metrics", get(metrics))
+        .route("/-/reload", post(reload_config));
+    let protected = match web {
+        Some(web) => protected.route_layer(axum::middleware::from_fn_with_state(
+            web,
+            crate::web::auth::require_basic_auth,
+        )),
+        None => protected,
+    };
+    protected
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/-/reload", post(reload_config))
         .with_state(shared)
 }
 

@@ -470,6 +470,7 @@ async fn reload_removes_a_store_and_adds_another() {
         check_interval: Duration::ZERO,
         watch_events: false,
         shard: allscale_exporter::shard::Shard::ALL,
+        web_config: None,
     };
     let exporter = Exporter::start(config, listener, options).await.unwrap();
     let addr = exporter.local_addr();

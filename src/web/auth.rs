@@ -1,0 +1,185 @@
+//! HTTP basic auth against the bcrypt hashes of the web config, as an axum middleware.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::LiveWebConfig;
+use super::config::BcryptHash;
+
+/// Checked for unknown users so they cost a full bcrypt too: the answer time does not say
+/// which users exist.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| bcrypt::hash("no such user", bcrypt::DEFAULT_COST).unwrap_or_default());
+
+/// One users table and the credentials it has already accepted.
+pub struct Users {
+    hashes: BTreeMap<String, BcryptHash>,
+    /// Keyed HMAC of accepted (user, password) pairs: a scrape every 15 s must not pay a
+    /// bcrypt each time, and the cache holds no password. It lives as long as the table,
+    /// so a changed hash takes effect at once.
+    accepted: Mutex<HashSet<[u8; 32]>>,
+    cache_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users")
+            .field("names", &self.hashes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Users {
+    pub fn new(hashes: BTreeMap<String, BcryptHash>) -> Self {
+        Self {
+            hashes,
+            accepted: Mutex::default(),
+            cache_key: rand::random(),
+        }
+    }
+
+    /// Whether `password` is `user`'s. A miss costs a bcrypt (off the async threads).
+    pub async fn verify(self: Arc<Self>, user: String, password: String) -> bool {
+        let fingerprint = self.fingerprint(&user, &password);
+        if self.accepted_lock().contains(&fingerprint) {
+            return true;
+        }
+        tokio::task::spawn_blocking(move || {
+            let known = self.hashes.get(&user);
+            let hash = known.map_or(DUMMY_HASH.as_str(), BcryptHash::expose);
+            let ok = bcrypt::verify(&password, hash).unwrap_or(false) && known.is_some();
+            if ok {
+                self.accepted_lock().insert(fingerprint);
+            }
+            ok
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    fn fingerprint(&self, user: &str, password: &str) -> [u8; 32] {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.cache_key).expect("HMAC takes any key size");
+        mac.update(user.as_bytes());
+        mac.update(&[0]);
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    fn accepted_lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.accepted.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Middleware for the protected routes: 401 with a `WWW-Authenticate` challenge unless the
+/// request carries the credentials of a configured user.
+pub async fn require_basic_auth(
+    State(web): State<Arc<LiveWebConfig>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(users) = web.current().users else {
+        return next.run(request).await;
+    };
+    let allowed = match credentials(request.headers()) {
+        Some((user, password)) => users.verify(user, password).await,
+        None => false,
+    };
+    if allowed {
+        next.run(request).await
+    } else {
+        unauthorized()
+    }
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"allscale-exporter\", charset=\"UTF-8\"",
+        )],
+        "unauthorized\n",
+    )
+        .into_response()
+}
+
+/// User and password of an `Authorization: Basic` header.
+fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users() -> Arc<Users> {
+        let hash: BcryptHash = serde_hash(&bcrypt::hash("s3cret", 4).unwrap());
+        Arc::new(Users::new(BTreeMap::from([("alice".to_owned(), hash)])))
+    }
+
+    fn serde_hash(hash: &str) -> BcryptHash {
+        let text = format!("basic_auth_users:\n  alice: '{hash}'\n");
+        let config = super::super::config::WebConfig::parse(&text, std::path::Path::new("/"));
+        config.unwrap().users.unwrap().remove("alice").unwrap()
+    }
+
+    #[tokio::test]
+    async fn accepts_the_right_password_only_and_caches_successes() {
+        let users = users();
+        let check = |u: &str, p: &str| Arc::clone(&users).verify(u.into(), p.into());
+        assert!(!check("alice", "wrong").await);
+        assert!(!check("mallory", "s3cret").await);
+        assert!(users.accepted_lock().is_empty(), "failures are not cached");
+        assert!(check("alice", "s3cret").await);
+        assert_eq!(users.accepted_lock().len(), 1);
+        assert!(check("alice", "s3cret").await);
+        assert!(!check("alice", "s3cret ").await);
+    }
+
+    #[test]
+    fn parses_basic_credentials() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(credentials(&headers), None);
+        // "alice:pa:ss" -> the password may contain ':'.
+        headers.insert(
+            header::AUTHORIZATION,
+            "Basic YWxpY2U6cGE6c3M=".parse().unwrap(),
+        );
+        assert_eq!(
+            credentials(&headers),
+            Some(("alice".into(), "pa:ss".into()))
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            "Bearer YWxpY2U6cGE6c3M=".parse().unwrap(),
+        );
+        assert_eq!(credentials(&headers), None);
+        headers.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert_eq!(credentials(&headers), None);
+    }
+
+    #[test]
+    fn debug_shows_names_only() {
+        let text = format!("{:?}", users());
+        assert!(text.contains("alice") && !text.contains("$2"), "{text}");
+    }
+}
