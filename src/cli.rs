@@ -1,12 +1,13 @@
 //! Command line (Prometheus-style flags) and the commands it runs.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::shard::Shard;
+use crate::web::LiveWebConfig;
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -35,8 +36,8 @@ pub struct Cli {
     pub listen_address: SocketAddr,
 
     /// TLS and basic-auth settings for the HTTP server, in the Prometheus exporter-toolkit
-    /// format; re-read when it or a certificate changes.
-    #[arg(long = "web.config.file", value_name = "PATH")]
+    /// format; re-read when it or a certificate changes. `check-config` validates it too.
+    #[arg(long = "web.config.file", value_name = "PATH", global = true)]
     pub web_config_file: Option<PathBuf>,
 
     /// How often to compare the config file's checksum, as a fallback where file events
@@ -107,15 +108,26 @@ pub enum Command {
     },
 }
 
-/// `check-config`: the exit code and what to print.
-pub fn check_config(path: &std::path::Path) -> (bool, String) {
-    match Config::load(path) {
+/// `check-config`: the exit code and what to print, for the config and, when given, the
+/// web config (with the certificate and key files it names).
+pub fn check_config(path: &Path, web_config: Option<&Path>) -> (bool, String) {
+    let (mut ok, mut text) = match Config::load(path) {
         Ok(config) => (
             true,
             format!("{}: OK ({})", path.display(), config.summary()),
         ),
         Err(e) => (false, format!("{}: {e}", path.display())),
+    };
+    if let Some(web) = web_config {
+        match LiveWebConfig::load(web) {
+            Ok(_) => text.push_str(&format!("\n{}: OK", web.display())),
+            Err(e) => {
+                ok = false;
+                text.push_str(&format!("\n{e}"));
+            }
+        }
     }
+    (ok, text)
 }
 
 /// Sets up tracing as the flags say; logs go to stderr.
@@ -202,6 +214,9 @@ mod tests {
     fn parses_subcommands() {
         let cli = Cli::try_parse_from(["x", "check-config", "c.yaml"]).unwrap();
         assert!(matches!(cli.command, Some(Command::CheckConfig { .. })));
+        let args = ["x", "check-config", "c.yaml", "--web.config.file=w.yml"];
+        let cli = Cli::try_parse_from(args).unwrap();
+        assert_eq!(cli.web_config_file, Some(PathBuf::from("w.yml")));
         let cli = Cli::try_parse_from(["x", "demo", "--log.level=debug"]).unwrap();
         assert_eq!(cli.log.level, "debug");
         match cli.command {

@@ -15,7 +15,7 @@ use allscale_exporter::simulator::{Scenario, Simulator};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::CheckConfig { path }) = &cli.command {
-        let (ok, text) = cli::check_config(path);
+        let (ok, text) = cli::check_config(path, cli.web_config_file.as_deref());
         if ok {
             println!("{text}");
             return ExitCode::SUCCESS;

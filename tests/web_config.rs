@@ -317,3 +317,28 @@ fn a_bad_web_config_stops_the_start_with_the_file_and_field() {
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }
 }
+
+#[test]
+fn check_config_validates_the_web_config_too() {
+    let ca = Ca::new("test CA");
+    let site = Site::tls(&ca, "");
+    let check = |site: &Site| {
+        Command::new(env!("CARGO_BIN_EXE_allscale-exporter"))
+            .arg("check-config")
+            .arg(&site.config)
+            .arg(format!("--web.config.file={}", site.web.display()))
+            .output()
+            .unwrap()
+    };
+    let out = check(&site);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(site.path().join("server.key"), "not a key").unwrap();
+    let out = check(&site);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tls_server_config.key_file"), "{stderr}");
+}

@@ -132,11 +132,12 @@ mod tests {
     use super::*;
 
     fn users() -> Arc<Users> {
-        let hash: BcryptHash = serde_hash(&bcrypt::hash("s3cret", 4).unwrap());
+        let hash = parse_hash(&bcrypt::hash("s3cret", 4).unwrap());
         Arc::new(Users::new(BTreeMap::from([("alice".to_owned(), hash)])))
     }
 
-    fn serde_hash(hash: &str) -> BcryptHash {
+    /// A hash as the web config parser accepts it.
+    fn parse_hash(hash: &str) -> BcryptHash {
         let text = format!("basic_auth_users:\n  alice: '{hash}'\n");
         let config = super::super::config::WebConfig::parse(&text, std::path::Path::new("/"));
         config.unwrap().users.unwrap().remove("alice").unwrap()
@@ -153,6 +154,21 @@ mod tests {
         assert_eq!(users.accepted_lock().len(), 1);
         assert!(check("alice", "s3cret").await);
         assert!(!check("alice", "s3cret ").await);
+    }
+
+    #[tokio::test]
+    async fn accepts_htpasswd_hashes() {
+        // `htpasswd -nbBC 10 alice example-password-change-me`, as in the README.
+        let hash = "$2y$10$DwfI67k2SruiWURr333PPOPLqUIO9YoyG8auCSxuD.E9GacwGxARa";
+        let users = Arc::new(Users::new(BTreeMap::from([(
+            "alice".to_owned(),
+            parse_hash(hash),
+        )])));
+        assert!(
+            users
+                .verify("alice".into(), "example-password-change-me".into())
+                .await
+        );
     }
 
     #[test]
