@@ -19,9 +19,9 @@ use tokio::net::TcpListener;
 const GOOD_INTENT: &str = "68000000000000000000a001";
 const TLS_INTENT: &str = "68000000000000000000b001";
 
-/// A loopback HTTPS server with a self-signed certificate; counts handshake attempts.
+/// A loopback HTTPS server with a certificate from an unknown CA; counts handshake attempts.
 async fn untrusted_https_server() -> (u16, Arc<AtomicUsize>) {
-    let leaf = Leaf::self_signed("127.0.0.1");
+    let leaf = Leaf::untrusted("127.0.0.1");
     let chain = vec![CertificateDer::from_pem_slice(leaf.cert_pem.as_bytes()).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -308,7 +308,7 @@ fn a_bad_web_config_stops_the_start_with_the_file_and_field() {
     ];
     for (yaml, expected) in cases {
         let site = Site::new(yaml);
-        Leaf::self_signed("x").install(site.path(), "server");
+        Leaf::untrusted("x").install(site.path(), "server");
         let (status, stderr) = run_to_exit(&site);
         assert!(!status.success(), "{yaml}: exited 0");
         let file = format!("web config {}", site.web.display());

@@ -56,8 +56,8 @@ impl Ca {
 }
 
 impl Leaf {
-    /// A self-signed server certificate that no client trusts.
-    pub fn self_signed(cn: &str) -> Leaf {
+    /// A server certificate from a throwaway CA that no client trusts.
+    pub fn untrusted(cn: &str) -> Leaf {
         Ca::new(&format!("{cn} CA")).server(cn)
     }
 
