@@ -690,3 +690,34 @@ async fn api_outage_then_recovery_within_budget() {
         "a burst above the budget after recovery: {after:?}"
     );
 }
+
+/// A store whose host name cannot be resolved: its requests are `connect_error`, its
+/// `allscale_api_up` is 0, and another store keeps polling to terminal status. The name
+/// has a 64-byte label, which the system resolver refuses before sending any query, so
+/// the test stays on loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unresolvable_host_is_a_connect_error_and_harms_no_other_store() {
+    let h = Harness::start(scenario(vec![intent(1, &[1, 2, 10, 20], 300)]), |c, _| {
+        let mut broken = c.stores[0].clone();
+        broken.name = "nodns".into();
+        broken.base_url = format!("http://{}.invalid", "a".repeat(64));
+        c.stores.push(broken);
+    })
+    .await;
+    let nodns = [
+        ("store", "nodns"),
+        ("endpoint", "status"),
+        ("result", "connect_error"),
+    ];
+    let m = h
+        .wait_metrics("DNS failures counted and the healthy store done", |m| {
+            m.value("allscale_api_requests_total", &nodns) >= 2.0 && m.status(&id(1)) == Some(20.0)
+        })
+        .await;
+    assert_eq!(m.get("allscale_api_up", &[("store", "nodns")]), Some(0.0));
+    assert_eq!(m.get("allscale_api_up", &[("store", "main")]), Some(1.0));
+    let status = [("store", "nodns"), ("intent_id", &id(1))];
+    assert_eq!(m.get("allscale_checkout_intent_status", &status), None);
+    assert_eq!(m.outcome("confirmed"), 1.0);
+    h.stop().await;
+}
