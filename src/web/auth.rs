@@ -19,6 +19,10 @@ use super::config::BcryptHash;
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| bcrypt::hash("no such user", bcrypt::DEFAULT_COST).unwrap_or_default());
 
+/// bcrypt checks running at once: a flood of wrong passwords queues here instead of
+/// taking every core from the pollers.
+static BCRYPT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// One users table and the credentials it has already accepted.
 pub struct Users {
     hashes: BTreeMap<String, BcryptHash>,
@@ -52,6 +56,9 @@ impl Users {
         if self.accepted_lock().contains(&fingerprint) {
             return true;
         }
+        let Ok(_slot) = BCRYPT_SLOTS.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || {
             let known = self.hashes.get(&user);
             let hash = known.map_or(DUMMY_HASH.as_str(), BcryptHash::expose);
