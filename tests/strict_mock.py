@@ -23,7 +23,34 @@ Intents file (JSON object), id -> one of:
     {"error_code": 90000, "http_status": 500}   always that error (optional "message")
     {"owner": "other"}                          another store's intent -> 30001 / 403
     {"timed": [[0, 10], [5.0, 20]]}             status by seconds since the mock started
+    {"hostile": KIND}                           a malformed or abusive answer, every poll
 Ids that are not in the file -> 50001 / 404.
+
+Hostile answers are served only after the request passed every check above (auth,
+replay, validation, rate limit), so the client's signing is still verified.  With
+--sign-responses their headers carry a response signature over the full intended body,
+so a client fails on the answer itself, not on the signature.  KIND is one of:
+    not_json        200 text/plain ``<html>oops</html>``
+    no_code         200 JSON object without ``code``
+    string_payload  200 envelope, code 0, payload the string "20"
+    float_payload   200 envelope, code 0, payload 1.5 (the status must be an integer)
+    huge            200 chunked (no Content-Length), a 16 MiB envelope-shaped JSON body
+                    written in 64 KiB chunks: only a cap enforced while reading stops it
+    huge_declared   the same body with ``Content-Length: 16777216``
+    html_502        502 text/html page, no envelope
+    reset           headers with a Content-Length larger than what follows, part of an
+                    envelope, then an abortive close (SO_LINGER 0 -> RST)
+    slow            a valid envelope (status 1) after 3 s of silence
+    trickle         headers at once, then a valid envelope (status 1) one byte per 0.2 s
+The envelope-shaped kinds (huge, huge_declared, reset, slow, trickle) carry status 1,
+so a client that read them to the end (or waited for them) would show a status.
+A client that hangs up mid-answer is normal here: the broken pipe or reset is counted
+in /-/stats (hostile_client_gone) and never logged as an error.
+
+/-/stats (JSON): accepted {id: n}, rejected [...], violations [...], total, per_second,
+accepted_per_second, scripted_errors {id: n}, hostile_served {kind: n} (counted when the
+answer starts), hostile_client_gone {kind: n} (the client hung up before the answer
+was fully written).
 """
 
 from __future__ import annotations
@@ -37,6 +64,8 @@ import json
 import re
 import secrets
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -117,6 +146,48 @@ NONCE_RE = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII, no spaces
 MAX_BODY = 1 << 20
 AUTH_HEADERS = ("X-API-Key", "X-Timestamp", "X-Nonce", "X-Signature")
 
+HOSTILE_KINDS = ("not_json", "no_code", "string_payload", "float_payload", "huge",
+                 "huge_declared", "html_502", "reset", "slow", "trickle")
+HUGE_SIZE = 16 << 20
+HUGE_CHUNK = 64 << 10
+SLOW_SECONDS = 3.0
+TRICKLE_DELAY = 0.2
+_huge_body_cache: list[bytes] = []
+_huge_body_lock = threading.Lock()
+
+
+def huge_body() -> bytes:
+    """Exactly HUGE_SIZE bytes of valid JSON shaped like a success envelope (status 1)."""
+    with _huge_body_lock:
+        if not _huge_body_cache:
+            head = b'{"code":0,"payload":1,"error":null,"request_id":"req_huge","pad":"'
+            tail = b'"}'
+            _huge_body_cache.append(head + b"a" * (HUGE_SIZE - len(head) - len(tail)) + tail)
+        return _huge_body_cache[0]
+
+
+def hostile_body(kind: str, rid: str) -> tuple[int, str, bytes]:
+    """(HTTP status, Content-Type, full intended body) of a hostile answer."""
+    def env(**fields) -> bytes:
+        return json.dumps(fields, separators=(",", ":")).encode("utf-8")
+
+    if kind == "not_json":
+        return 200, "text/plain", b"<html>oops</html>"
+    if kind == "no_code":
+        return 200, "application/json", env(payload=1, error=None, request_id=rid)
+    if kind == "string_payload":
+        return 200, "application/json", env(code=0, payload="20", error=None, request_id=rid)
+    if kind == "float_payload":
+        return 200, "application/json", env(code=0, payload=1.5, error=None, request_id=rid)
+    if kind in ("huge", "huge_declared"):
+        return 200, "application/json", huge_body()
+    if kind == "html_502":
+        return 502, "text/html", (b"<html><head><title>502 Bad Gateway</title></head><body>"
+                                  b"<h1>502 Bad Gateway</h1></body></html>")
+    if kind in ("reset", "slow", "trickle"):
+        return 200, "application/json", env(code=0, payload=1, error=None, request_id=rid)
+    raise ValueError(f"unknown hostile kind {kind!r}")
+
 
 class Rejection(Exception):
     def __init__(self, http_status: int, code: int, message: str, reason: str,
@@ -151,6 +222,8 @@ class State:
         self.total = 0
         self.per_second: dict[str, int] = {}
         self.accepted_per_second: dict[str, int] = {}
+        self.hostile_served: dict[str, int] = {}
+        self.hostile_client_gone: dict[str, int] = {}
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -162,6 +235,8 @@ class State:
                 "accepted_per_second": dict(self.accepted_per_second),
                 "scripted_errors": dict(self.scripted_errors),
                 "violations": list(self.violations),
+                "hostile_served": dict(self.hostile_served),
+                "hostile_client_gone": dict(self.hostile_client_gone),
             }
 
 
@@ -189,6 +264,10 @@ def load_intents(path: str) -> dict:
                 raise ValueError(f"intent {iid}: only {{\"owner\": \"other\"}} is supported")
             out[iid] = {"kind": "error", "code": 30001, "http_status": 403,
                         "message": "forbidden: checkout intent belongs to another store"}
+        elif isinstance(spec, dict) and "hostile" in spec:
+            if set(spec) != {"hostile"} or spec["hostile"] not in HOSTILE_KINDS:
+                raise ValueError(f"intent {iid}: hostile must be one of {', '.join(HOSTILE_KINDS)}")
+            out[iid] = {"kind": "hostile", "hostile": spec["hostile"]}
         elif isinstance(spec, dict) and "error_code" in spec:
             code, st = spec.get("error_code"), spec.get("http_status", 500)
             if not isinstance(code, int) or not isinstance(st, int) or not 100 <= st <= 599:
@@ -396,6 +475,8 @@ class Handler(BaseHTTPRequestHandler):
             env = {"code": spec["code"], "payload": None,
                    "error": {"message": spec["message"]}, "request_id": rid}
             return self._send(spec["http_status"], env, path, nonce, body)
+        if spec["kind"] == "hostile":
+            return self._hostile(spec["hostile"], rid, path, nonce, body)
         if spec["kind"] == "timed":
             elapsed = time.monotonic() - st.started
             status = spec["steps"][0][1]
@@ -447,6 +528,73 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         self.wfile.flush()
+
+    # -- hostile answers (served after every check passed) -------------------
+
+    def _hostile(self, kind: str, rid: str, path: str, req_nonce: str, req_body: bytes):
+        st = self.state
+        with st.lock:
+            st.hostile_served[kind] = st.hostile_served.get(kind, 0) + 1
+        # Never reuse a connection that carried a hostile answer.
+        self.close_connection = True
+        http_status, ctype, payload = hostile_body(kind, rid)
+        try:
+            if kind == "slow":
+                time.sleep(SLOW_SECONDS)
+            self.send_response(http_status)
+            self.send_header("Content-Type", ctype)
+            if kind == "huge":
+                self.send_header("Transfer-Encoding", "chunked")
+            elif kind == "reset":
+                self.send_header("Content-Length", str(len(payload) + 1000))
+            else:
+                self.send_header("Content-Length", str(len(payload)))
+            self.send_header("X-Request-Id", rid)
+            if st.sign_responses:
+                rts = str(int(time.time()))
+                rnonce = str(uuid.uuid4())
+                sig = sign_response(st.api_secret, http_status, path,
+                                    req_nonce.encode("latin-1", "replace"), req_body,
+                                    rts, rnonce, payload)
+                self.send_header("X-Response-Timestamp", rts)
+                self.send_header("X-Response-Nonce", rnonce)
+                self.send_header("X-Request-Nonce", req_nonce)
+                self.send_header("X-Response-Signature", sig)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if kind == "huge":
+                view = memoryview(payload)
+                for i in range(0, len(view), HUGE_CHUNK):
+                    part = view[i:i + HUGE_CHUNK]
+                    self.wfile.write(b"%x\r\n" % len(part))
+                    self.wfile.write(part)
+                    self.wfile.write(b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            elif kind == "huge_declared":
+                view = memoryview(payload)
+                for i in range(0, len(view), HUGE_CHUNK):
+                    self.wfile.write(view[i:i + HUGE_CHUNK])
+            elif kind == "reset":
+                self.wfile.write(payload[: len(payload) // 2])
+                time.sleep(0.1)  # let the head arrive before the reset
+                self._abort_connection()
+            elif kind == "trickle":
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i:i + 1])
+                    time.sleep(TRICKLE_DELAY)
+            else:
+                self.wfile.write(payload)
+        except OSError:  # BrokenPipe, ConnectionReset, ...: the client hung up
+            with st.lock:
+                st.hostile_client_gone[kind] = st.hostile_client_gone.get(kind, 0) + 1
+
+    def _abort_connection(self):
+        """Close with SO_LINGER {on, 0}: the kernel sends RST instead of FIN."""
+        sock = self.connection
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # detach() so the makefile() references cannot keep the descriptor open.
+        fd = sock.detach()
+        socket.close(fd)
 
     def _send_stats(self):
         # Drain any body so keep-alive stays in sync; stats are never signed.

@@ -6,7 +6,9 @@ Run from the repository root:  python3 -m unittest tests/strict_mock_selftest.py
 import http.client
 import json
 import os
+import errno
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,11 +27,14 @@ ID_DONE = "6650a1b2c3d4e5f60718293a"
 ID_OTHER = "aaaaaaaaaaaaaaaaaaaaaaaa"
 ID_BOOM = "bbbbbbbbbbbbbbbbbbbbbbbb"
 ID_MISSING = "cccccccccccccccccccccccc"
+# One intent per hostile kind: 6800000000000000000000<index as 2 hex digits>.
+HOSTILE = {kind: "68%022x" % i for i, kind in enumerate(sm.HOSTILE_KINDS)}
 INTENTS = {
     ID_SCRIPT: [1, 2, 10, 20],
     ID_DONE: [20],
     ID_OTHER: {"owner": "other"},
     ID_BOOM: {"error_code": 90000, "http_status": 500},
+    **{iid: {"hostile": kind} for kind, iid in HOSTILE.items()},
 }
 
 
@@ -98,6 +103,27 @@ class Mock:
         st, _, data = self.raw("GET", "/-/stats", {})
         assert st == 200
         return json.loads(data)
+
+    def signed_socket(self, iid, timeout=5):
+        """A raw socket that has sent one correctly signed status request."""
+        path = status_path(iid)
+        ts, nonce = str(int(time.time())), str(uuid.uuid4())
+        sig = sm.sign_request(SECRET, "GET", path, "", ts, nonce)
+        request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"
+                   f"X-Timestamp: {ts}\r\nX-Nonce: {nonce}\r\nX-Signature: {sig}\r\n\r\n")
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        sock.sendall(request.encode("ascii"))
+        return sock
+
+    def wait_stats(self, what, check, limit=5.0):
+        deadline = time.monotonic() + limit
+        while True:
+            s = self.stats()
+            if check(s):
+                return s
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}: {s}")
+            time.sleep(0.05)
 
 
 class VectorTests(unittest.TestCase):
@@ -276,6 +302,146 @@ class PlainServerTests(unittest.TestCase):
         self.assertGreaterEqual(s["total"], sum(s["accepted"].values()) + len(s["rejected"]))
 
 
+class HostileSpecTests(unittest.TestCase):
+    """The {"hostile": KIND} intents-file form."""
+
+    def load(self, data):
+        fd, path = tempfile.mkstemp(suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh)
+            return sm.load_intents(path)
+        finally:
+            os.unlink(path)
+
+    def test_every_kind_parses(self):
+        got = self.load({iid: {"hostile": kind} for kind, iid in HOSTILE.items()})
+        for kind, iid in HOSTILE.items():
+            self.assertEqual(got[iid], {"kind": "hostile", "hostile": kind})
+
+    def test_unknown_kind_or_extra_keys_refused(self):
+        for spec in ({"hostile": "nope"}, {"hostile": 1}, {"hostile": "slow", "extra": 1}):
+            with self.assertRaisesRegex(ValueError, "hostile must be one of"):
+                self.load({ID_SCRIPT: spec})
+
+    def test_bodies(self):
+        for kind in sm.HOSTILE_KINDS:
+            st, ctype, body = sm.hostile_body(kind, "req_1")
+            self.assertEqual(st, 502 if kind == "html_502" else 200, kind)
+            if kind in ("not_json", "html_502"):
+                self.assertNotEqual(ctype, "application/json")
+                self.assertRaises(ValueError, json.loads, body)
+                continue
+            env = json.loads(body)
+            if kind == "no_code":
+                self.assertNotIn("code", env)
+            else:
+                self.assertEqual(env["code"], 0, kind)
+        self.assertEqual(json.loads(sm.hostile_body("string_payload", "r")[2])["payload"], "20")
+        self.assertEqual(json.loads(sm.hostile_body("float_payload", "r")[2])["payload"], 1.5)
+        huge = sm.hostile_body("huge", "r")[2]
+        self.assertEqual(len(huge), 16 << 20)
+        self.assertEqual(json.loads(huge)["payload"], 1)
+
+
+class HostileServerTests(unittest.TestCase):
+    """Hostile answers end to end: only after auth, counted, and as described."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mock.stop()
+
+    def served(self, kind):
+        return self.mock.stats()["hostile_served"].get(kind, 0)
+
+    def test_a_unsigned_request_gets_a_rejection_not_the_hostile_answer(self):
+        before = self.served("not_json")
+        st, hdrs, data, _ = self.mock.signed(HOSTILE["not_json"], secret="st_wrong")
+        self.assertEqual(st, 401)
+        self.assertEqual(json.loads(data)["code"], 20002)
+        self.assertEqual(self.served("not_json"), before)
+        self.assertEqual(len(self.mock.stats()["rejected"]), 1)
+
+    def test_complete_malformed_answers(self):
+        for kind, want_status, want_type in (("not_json", 200, "text/plain"),
+                                             ("no_code", 200, "application/json"),
+                                             ("string_payload", 200, "application/json"),
+                                             ("float_payload", 200, "application/json"),
+                                             ("html_502", 502, "text/html")):
+            before = self.served(kind)
+            st, hdrs, data, _ = self.mock.signed(HOSTILE[kind])
+            self.assertEqual((st, hdrs["Content-Type"]), (want_status, want_type), kind)
+            self.assertEqual(hdrs["Connection"], "close")
+            self.assertEqual(data, sm.hostile_body(kind, hdrs["X-Request-Id"])[2], kind)
+            self.assertEqual(self.served(kind), before + 1, kind)
+
+    def test_huge_is_chunked_and_a_hang_up_is_quiet(self):
+        stats = self.mock.stats()
+        before = stats["hostile_client_gone"].get("huge", 0)
+        violations = stats["violations"]
+        sock = self.mock.signed_socket(HOSTILE["huge"])
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertIn(b"Transfer-Encoding: chunked", head)
+        self.assertNotIn(b"Content-Length", head)
+        sock.close()  # stop reading, like a client at its body cap
+        self.mock.wait_stats("the mock to notice the hang-up",
+                             lambda s: s["hostile_client_gone"].get("huge", 0) == before + 1)
+        self.assertEqual(self.mock.stats()["violations"], violations)
+        self.assertEqual(self.mock.signed(ID_DONE)[0], 200)  # and it still serves
+
+    def test_reset_is_an_abortive_close_mid_body(self):
+        sock = self.mock.signed_socket(HOSTILE["reset"])
+        got, error = b"", None
+        try:
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except ConnectionResetError as exc:
+            error = exc
+        finally:
+            sock.close()
+        self.assertIsNotNone(error, f"clean EOF instead of a reset after {got!r}")
+        self.assertEqual(error.errno, errno.ECONNRESET)
+        head, _, body = got.partition(b"\r\n\r\n")
+        declared = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        self.assertLess(len(body), declared)
+
+    def test_slow_answers_after_the_client_gave_up(self):
+        before = self.served("slow")
+        sock = self.mock.signed_socket(HOSTILE["slow"], timeout=1)
+        with self.assertRaises(socket.timeout):
+            sock.recv(1)
+        sock.close()
+        self.assertEqual(self.served("slow"), before + 1)
+        # Threaded: other requests are answered while it sleeps.
+        start = time.monotonic()
+        self.assertEqual(self.mock.signed(ID_DONE)[0], 200)
+        self.assertLess(time.monotonic() - start, sm.SLOW_SECONDS)
+
+    def test_trickle_sends_headers_then_one_byte_at_a_time(self):
+        sock = self.mock.signed_socket(HOSTILE["trickle"])
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        head, _, body = head.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        start = time.monotonic()
+        while len(body) < 4:
+            body += sock.recv(4096)
+        self.assertGreaterEqual(time.monotonic() - start, 2 * sm.TRICKLE_DELAY)
+        self.assertEqual(body[:4], b'{"co')
+        sock.close()
+
+
 class SignedRateLimitedTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -305,6 +471,12 @@ class SignedRateLimitedTests(unittest.TestCase):
         self.assertEqual(st, 401)
         self.assertTrue(sm.verify_response(SECRET, st, status_path(ID_SCRIPT), nonce, b"",
                                            hdrs, data))
+
+    def test_hostile_answers_are_signed(self):
+        for kind in ("not_json", "html_502", "float_payload"):
+            st, hdrs, data, nonce = self.signed_mock.signed(HOSTILE[kind])
+            self.assertTrue(sm.verify_response(SECRET, st, status_path(HOSTILE[kind]), nonce,
+                                               b"", hdrs, data), kind)
 
     def test_rate_limit(self):
         for _attempt in range(3):
