@@ -88,8 +88,20 @@ pub fn mock_config_yaml(
     extra: &str,
     intents: &[&str],
 ) -> String {
+    mock_config_yaml_with(mock, secret_file, "300ms", "3s", extra, intents)
+}
+
+/// [`mock_config_yaml`] with another `poll_interval` and `request_timeout` (humantime).
+pub fn mock_config_yaml_with(
+    mock: &StrictMock,
+    secret_file: &Path,
+    poll_interval: &str,
+    request_timeout: &str,
+    extra: &str,
+    intents: &[&str],
+) -> String {
     let mut yaml = format!(
-        "poll_interval: 300ms\nrequest_timeout: 3s\n{extra}stores:\n  - name: main\n    base_url: {}\n    api_key: {MOCK_KEY}\n    api_secret_file: {}\n    max_requests_per_second: 100\n    intents:\n",
+        "poll_interval: {poll_interval}\nrequest_timeout: {request_timeout}\n{extra}stores:\n  - name: main\n    base_url: {}\n    api_key: {MOCK_KEY}\n    api_secret_file: {}\n    max_requests_per_second: 100\n    intents:\n",
         mock.base_url(),
         secret_file.display()
     );
@@ -165,6 +177,33 @@ impl ExporterProcess {
 
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// A `kB` field of `/proc/<pid>/status` in bytes, e.g. `VmHWM` (peak resident set).
+    pub fn proc_status_bytes(&self, field: &str) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {field} in {path}:\n{status}"));
+        let kib: u64 = line
+            .trim()
+            .strip_suffix("kB")
+            .unwrap_or_else(|| panic!("{field} is not in kB: {line:?}"))
+            .trim()
+            .parse()
+            .unwrap();
+        kib * 1024
     }
 
     pub fn signal(&self, name: &str) {
