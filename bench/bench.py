@@ -126,13 +126,14 @@ def write_scenario(path: str, n: int, latency_ms: int = 0):
             f.write(f"  - {{id: {intent_id(i)}, key: {KEY}, lifecycle: [1, 2, 10], step: 1h}}\n")
 
 
-def write_config(path: str, base_url: str, secret: str, ids, interval: str, rps: float):
+def write_config(path: str, base_url: str, secret: str, ids, interval: str, rps: float,
+                 http_version: str):
     with open(path + ".tmp", "w") as f:
         f.write(
             f"poll_interval: {interval}\nrequest_timeout: 10s\nstores:\n"
             f"  - name: bench\n    base_url: {base_url}\n    api_key: {KEY}\n"
             f"    api_secret_file: {secret}\n    max_requests_per_second: {rps}\n"
-            f"    max_concurrency: 64\n    intents:\n"
+            f"    max_concurrency: 64\n    http_version: {http_version}\n    intents:\n"
         )
         for i in ids:
             f.write(f"      - {intent_id(i)}\n")
@@ -140,7 +141,7 @@ def write_config(path: str, base_url: str, secret: str, ids, interval: str, rps:
 
 
 def run_point(binary: str, n: int, interval_s: float, window: float, budget: float | None,
-              tmp: str, procs: Procs, latency_ms: int = 0) -> dict:
+              tmp: str, procs: Procs, latency_ms: int = 0, http_version: str = "auto") -> dict:
     """One benchmark point; `budget` set = the rate-limit run."""
     extra = max(1, n // 100)
     scenario = os.path.join(tmp, f"scenario-{n}.yaml")
@@ -155,7 +156,8 @@ def run_point(binary: str, n: int, interval_s: float, window: float, budget: flo
     config = os.path.join(tmp, f"config-{n}.yaml")
     wanted = n / interval_s
     rps = budget if budget else max(10.0, wanted * 3)
-    write_config(config, f"http://127.0.0.1:{sim_port}", secret, range(n), f"{interval_s}s", rps)
+    write_config(config, f"http://127.0.0.1:{sim_port}", secret, range(n), f"{interval_s}s", rps,
+                 http_version)
     exp = procs.start([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{exp_port}",
                        "--log.level=warn", "--config.watch=false", "--config.check-interval=0s"],
                       os.path.join(tmp, f"exporter-{n}.log"))
@@ -204,7 +206,8 @@ def run_point(binary: str, n: int, interval_s: float, window: float, budget: flo
 
         before = exported()
         changed = list(range(extra, n)) + list(range(n, n + extra))  # 1 % swapped
-        write_config(config, f"http://127.0.0.1:{sim_port}", secret, changed, f"{interval_s}s", rps)
+        write_config(config, f"http://127.0.0.1:{sim_port}", secret, changed, f"{interval_s}s", rps,
+                     http_version)
         s = time.perf_counter()
         status, body = http(base + "/-/reload", method="POST")
         row["reload_ms"] = (time.perf_counter() - s) * 1000
@@ -236,6 +239,8 @@ def main() -> int:
                     help="intents for the rate-limit run (0 skips it)")
     ap.add_argument("--latency", type=int, default=0, help="simulator latency per answer, ms")
     ap.add_argument("--quick", action="store_true", help="short smoke run: 2 s interval, 3 s window")
+    ap.add_argument("--http-version", default="auto", choices=["auto", "http1", "http2"],
+                    help="the store's http_version (auto = HTTP/1.1 on the simulator's plain http)")
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args()
     if args.quick:
@@ -249,17 +254,19 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="allscale-bench-") as tmp:
             for n in [int(p) for p in args.points.split(",")]:
                 row = run_point(args.binary, n, args.interval, args.window, None, tmp, procs,
-                                args.latency)
+                                args.latency, args.http_version)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
             budget_row = None
             if args.budget_intents:
                 n = args.budget_intents
                 budget = round(n / args.interval * 0.75, 1)
-                budget_row = run_point(args.binary, n, args.interval, args.window, budget, tmp, procs)
+                budget_row = run_point(args.binary, n, args.interval, args.window, budget, tmp, procs,
+                                       http_version=args.http_version)
                 print(json.dumps(budget_row), file=sys.stderr, flush=True)
     finally:
         procs.stop_all()
+    print(f"http_version: {args.http_version}")
     print(table(rows))
     if budget_row:
         b = budget_row

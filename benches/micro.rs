@@ -46,6 +46,7 @@ fn build_state(n: usize) -> Arc<State> {
             max_requests_per_second: 10.0,
             max_concurrency: 2,
             verify_response_signature: false,
+            http_version: Default::default(),
             intents: (0..n)
                 .map(|i| IntentConfig {
                     id: intent_id(i),

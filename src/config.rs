@@ -83,7 +83,36 @@ pub struct StoreConfig {
     pub max_requests_per_second: f64,
     pub max_concurrency: usize,
     pub verify_response_signature: bool,
+    pub http_version: HttpVersion,
     pub intents: Vec<IntentConfig>,
+}
+
+/// Which HTTP the API client speaks (`http_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/2 when an `https` server offers it (ALPN), else HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only: for proxies or servers with a broken HTTP/2.
+    Http1,
+    /// HTTP/2 only, also on plain `http` (prior knowledge, "h2c"): every request of the
+    /// store multiplexed on one connection.
+    Http2,
+}
+
+impl HttpVersion {
+    const NAMES: [(&str, HttpVersion); 3] = [
+        ("auto", HttpVersion::Auto),
+        ("http1", HttpVersion::Http1),
+        ("http2", HttpVersion::Http2),
+    ];
+
+    fn parse(text: &str) -> Option<HttpVersion> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -515,6 +544,7 @@ const STORE_KEYS: &[&str] = &[
     "max_requests_per_second",
     "max_concurrency",
     "verify_response_signature",
+    "http_version",
     "intents",
 ];
 const INTENT_KEYS: &[&str] = &["id", "order_id"];
@@ -799,6 +829,7 @@ impl Validator<'_> {
                 None
             }
         };
+        let http_version = self.http_version(&f);
         let intents = self.intents(&f);
 
         Some(StoreConfig {
@@ -809,6 +840,7 @@ impl Validator<'_> {
             max_requests_per_second: max_requests_per_second?,
             max_concurrency: max_concurrency?,
             verify_response_signature: verify_response_signature?,
+            http_version: http_version?,
             intents: intents?,
         })
     }
@@ -1068,6 +1100,20 @@ impl Validator<'_> {
             );
             None
         }
+    }
+
+    fn http_version(&mut self, f: &Fields) -> Option<HttpVersion> {
+        let Some(node) = f.get("http_version") else {
+            return Some(HttpVersion::Auto);
+        };
+        let parsed = node.scalar_text().and_then(|t| HttpVersion::parse(&t));
+        if parsed.is_none() {
+            self.problem(
+                f.path("http_version"),
+                format!("expected auto, http1 or http2, got {}", node.describe()),
+            );
+        }
+        parsed
     }
 
     fn max_concurrency(&mut self, f: &Fields) -> Option<usize> {

@@ -399,6 +399,7 @@ fn client_settings(store: &StoreConfig, request_timeout: Duration) -> impl Parti
         &store.api_key,
         &store.api_secret,
         store.verify_response_signature,
+        store.http_version,
         store.max_concurrency,
         request_timeout,
     )

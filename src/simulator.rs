@@ -339,6 +339,8 @@ pub struct SimStats {
     pub answers_by_code: BTreeMap<i64, u64>,
     /// Authenticated requests per unix second, by API key.
     pub per_second_by_key: BTreeMap<String, BTreeMap<u64, u64>>,
+    /// Every request received, by protocol (`HTTP/1.1`, `HTTP/2.0`).
+    pub requests_by_http_version: BTreeMap<String, u64>,
 }
 
 /// The `answers_by_code` key under which malformed answers are counted.
@@ -774,9 +776,16 @@ impl Inner {
         answer
     }
 
-    fn record(&self, api_key: &str, endpoint: Option<Endpoint<'_>>, d: &Decision, now: u64) {
+    fn record(&self, parts: &Parts, endpoint: Option<Endpoint<'_>>, d: &Decision, now: u64) {
         let mut stats = lock(&self.stats);
-        bump_str(&mut stats.requests_by_key, api_key);
+        bump_str(
+            &mut stats.requests_by_key,
+            header_str(parts, "x-api-key").unwrap_or(""),
+        );
+        bump_str(
+            &mut stats.requests_by_http_version,
+            &format!("{:?}", parts.version),
+        );
         if d.authenticated {
             if let Some(Endpoint::Status(id)) = endpoint {
                 bump_str(&mut stats.authenticated_by_intent, id);
@@ -821,12 +830,7 @@ impl Inner {
                 authenticated: false,
             },
         };
-        self.record(
-            header_str(&parts, "x-api-key").unwrap_or(""),
-            endpoint,
-            &decision,
-            now,
-        );
+        self.record(&parts, endpoint, &decision, now);
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }

@@ -322,6 +322,7 @@ mod tests {
             max_requests_per_second: 10.0,
             max_concurrency: 2,
             verify_response_signature: false,
+            http_version: Default::default(),
             intents: ids
                 .iter()
                 .map(|id| IntentConfig {

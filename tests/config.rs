@@ -94,6 +94,7 @@ fn full_config_reads_every_option() {
     assert_eq!(main.max_requests_per_second, 2.5);
     assert_eq!(main.max_concurrency, 3);
     assert!(main.verify_response_signature);
+    assert_eq!(main.http_version, HttpVersion::Http2);
 }
 
 #[test]
@@ -140,6 +141,7 @@ fn defaults_are_applied() {
     assert_eq!(s.max_requests_per_second, 10.0);
     assert_eq!(s.max_concurrency, 8);
     assert!(!s.verify_response_signature);
+    assert_eq!(s.http_version, HttpVersion::Auto);
     assert!(s.intents.is_empty());
 }
 
@@ -404,9 +406,14 @@ fn wrong_types_are_reported_with_what_was_found() {
         "stores[0].verify_response_signature",
         "expected true or false, got \"yes\"",
     );
+    assert_problem(
+        &p,
+        "stores[0].http_version",
+        "expected auto, http1 or http2, got \"h2\"",
+    );
     assert_problem(&p, "stores[0].intents", "expected a list of intents");
     assert_problem(&p, "stores[1]", "expected a store");
-    assert_eq!(p.len(), 6, "{}", list(&p));
+    assert_eq!(p.len(), 7, "{}", list(&p));
 }
 
 #[test]

@@ -4,9 +4,10 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use allscale_exporter::config::Config;
+use allscale_exporter::config::{Config, HttpVersion};
 use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
 use allscale_exporter::simulator::{
@@ -720,4 +721,30 @@ async fn unresolvable_host_is_a_connect_error_and_harms_no_other_store() {
     assert_eq!(m.get("allscale_checkout_intent_status", &status), None);
     assert_eq!(m.outcome("confirmed"), 1.0);
     h.stop().await;
+}
+
+/// `http_version` picks the protocol towards the API: with `http2` every request goes
+/// over HTTP/2 (prior knowledge on plain http), with the default HTTP/1.1; the answers
+/// are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_version_selects_the_protocol() {
+    for (version, expected) in [
+        (HttpVersion::Http2, "HTTP/2.0"),
+        (HttpVersion::Auto, "HTTP/1.1"),
+    ] {
+        let intents = (1..=3).map(|n| intent(n, &[1, 2, 10, 20], 200)).collect();
+        let h = Harness::start(scenario(intents), |c, _| {
+            c.stores[0].http_version = version;
+        })
+        .await;
+        h.wait_metrics("three confirmed", |m| m.outcome("confirmed") == 3.0)
+            .await;
+        let stats = h.stop().await;
+        let total: u64 = stats.requests_by_key.values().sum();
+        assert_eq!(
+            stats.requests_by_http_version,
+            BTreeMap::from([(expected.to_owned(), total)]),
+            "{version:?}"
+        );
+    }
 }

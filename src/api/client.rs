@@ -10,7 +10,7 @@ use reqwest::{StatusCode, Url};
 use super::envelope::{DecodeError, Envelope};
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields};
 use super::status::Status;
-use crate::config::{Secret, StoreConfig};
+use crate::config::{HttpVersion, Secret, StoreConfig};
 
 /// Answers larger than this are refused: a status envelope is under 200 bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -181,14 +181,19 @@ impl ApiClient {
         let base = Url::parse(&store.base_url)
             .map_err(|_| ClientError::BaseUrl(store.base_url.clone()))?;
         let prefix = base.path().trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(concat!("allscale-exporter/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .pool_max_idle_per_host(store.max_concurrency)
-            .build()?;
+            .pool_max_idle_per_host(store.max_concurrency);
+        let http = match store.http_version {
+            HttpVersion::Auto => builder,
+            HttpVersion::Http1 => builder.http1_only(),
+            HttpVersion::Http2 => builder.http2_prior_knowledge(),
+        }
+        .build()?;
         let api_key = HeaderValue::from_str(&store.api_key).map_err(|_| ClientError::ApiKey)?;
         Ok(Self(Arc::new(ClientInner {
             http,

@@ -172,6 +172,7 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
             max_requests_per_second: 100.0,
             max_concurrency: 4,
             verify_response_signature: false,
+            http_version: Default::default(),
             intents: ids
                 .iter()
                 .map(|id| IntentConfig {
