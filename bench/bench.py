@@ -229,6 +229,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def run_floor(binary: str) -> int:
+    """Bare reqwest against the simulator, at the 100k point's rate, HTTP/1.1 and HTTP/2."""
+    floor = os.path.join(os.path.dirname(os.path.dirname(binary)), "release", "examples", "http_floor")
+    if not os.path.exists(floor):
+        print(f"{floor} not found: run `cargo build --release --example http_floor`", file=sys.stderr)
+        return 2
+    procs = Procs()
+    try:
+        with tempfile.TemporaryDirectory(prefix="allscale-floor-") as tmp:
+            scenario = os.path.join(tmp, "scenario.yaml")
+            write_scenario(scenario, 1)
+            port = free_port()
+            procs.start([binary, "simulate", "--listen", f"127.0.0.1:{port}", "--scenario", scenario,
+                         "--log.level=warn"], os.path.join(tmp, "sim.log"))
+            wait_http(f"http://127.0.0.1:{port}/-/stats")
+            # An unrouted path: the simulator answers a small error envelope, no auth work.
+            for version in ("http1", "http2"):
+                subprocess.run([floor, f"http://127.0.0.1:{port}/floor", version, "3333"], check=True)
+    finally:
+        procs.stop_all()
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "allscale-exporter"))
@@ -241,8 +264,13 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short smoke run: 2 s interval, 3 s window")
     ap.add_argument("--http-version", default="auto", choices=["auto", "http1", "http2"],
                     help="the store's http_version (auto = HTTP/1.1 on the simulator's plain http)")
+    ap.add_argument("--floor", action="store_true",
+                    help="instead: the HTTP client's own CPU per request (examples/http_floor.rs; "
+                         "cargo build --release --example http_floor)")
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args()
+    if args.floor:
+        return run_floor(args.binary)
     if args.quick:
         args.interval, args.window, args.budget_intents = 2.0, 3.0, 1000
     if not os.path.exists(args.binary):
