@@ -156,17 +156,6 @@ fn by_status(m: &Metrics, status: &str) -> f64 {
     )
 }
 
-fn requests(m: &Metrics, result: &str) -> f64 {
-    m.value(
-        "allscale_api_requests_total",
-        &[
-            ("store", "main"),
-            ("endpoint", "status"),
-            ("result", result),
-        ],
-    )
-}
-
 fn error_code(m: &Metrics, code: &str) -> f64 {
     m.value(
         "allscale_api_errors_total",
@@ -259,10 +248,10 @@ async fn every_outcome_counted_once_and_terminal_intents_not_polled_again() {
     assert_eq!(error_code(&m2, "20001"), 0.0);
     assert_eq!(error_code(&m2, "20002"), 0.0);
     assert_eq!(error_code(&m2, "40001"), 0.0);
-    assert_eq!(requests(&m2, "decode_error"), 0.0);
+    assert_eq!(m2.requests("decode_error"), 0.0);
     // Every answer the simulator gave with an error code was counted by the exporter.
     let api_errors = m2.sum("allscale_api_errors_total", &[("store", "main")]);
-    assert_eq!(api_errors, requests(&m2, "api_error"));
+    assert_eq!(api_errors, m2.requests("api_error"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,7 +290,7 @@ async fn api_rate_limit_pauses_the_whole_store() {
     // Without the pause the exporter would send ~150 requests in 3 s.
     let total: u64 = stats.per_second_by_key[KEY].values().sum();
     assert!(total <= 30, "store did not pause: {total} requests");
-    assert!(requests(&m, "ok") >= 2.0);
+    assert!(m.requests("ok") >= 2.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,7 +308,7 @@ async fn response_signatures_are_verified() {
     let h = Harness::start(sc, |c, _| c.stores[0].verify_response_signature = true).await;
     let m = h
         .wait_metrics("good status and a rejected signature", |m| {
-            m.status(&id(1)) == Some(10.0) && requests(m, "bad_response_signature") >= 2.0
+            m.status(&id(1)) == Some(10.0) && m.requests("bad_response_signature") >= 2.0
         })
         .await;
     assert_eq!(m.status(&id(2)), None);
@@ -332,11 +321,11 @@ async fn response_signatures_are_verified() {
     .await;
     let m = h
         .wait_metrics("unsigned answers rejected", |m| {
-            requests(m, "bad_response_signature") >= 2.0
+            m.requests("bad_response_signature") >= 2.0
         })
         .await;
     assert_eq!(m.status(&id(1)), None);
-    assert_eq!(requests(&m, "ok"), 0.0);
+    assert_eq!(m.requests("ok"), 0.0);
     h.stop().await;
 }
 
@@ -361,8 +350,8 @@ async fn malformed_answers_never_become_a_status() {
     let h = Harness::start(scenario(intents), |_, _| {}).await;
     let m = h
         .wait_metrics("decode and http errors", |m| {
-            requests(m, "decode_error") >= 8.0
-                && requests(m, "http_error") >= 2.0
+            m.requests("decode_error") >= 8.0
+                && m.requests("http_error") >= 2.0
                 && m.status(&id(6)) == Some(2.0)
         })
         .await;
@@ -371,7 +360,7 @@ async fn malformed_answers_never_become_a_status() {
     }
     assert_eq!(by_status(&m, "created"), 0.0);
     assert_eq!(by_status(&m, "viewed"), 1.0);
-    assert_eq!(requests(&m, "api_error"), 0.0);
+    assert_eq!(m.requests("api_error"), 0.0);
     h.stop().await;
 }
 
@@ -620,9 +609,9 @@ async fn hostile_answers_are_counted_and_do_not_stall_healthy_intents() {
             "every hostile kind seen and the healthy intent confirmed",
             |m| {
                 m.status(&id(9)) == Some(20.0)
-                    && requests(m, "decode_error") >= 1.0
-                    && requests(m, "timeout") >= 2.0
-                    && requests(m, "connect_error") >= 1.0
+                    && m.requests("decode_error") >= 1.0
+                    && m.requests("timeout") >= 2.0
+                    && m.requests("connect_error") >= 1.0
             },
         )
         .await;
@@ -630,7 +619,7 @@ async fn hostile_answers_are_counted_and_do_not_stall_healthy_intents() {
         assert_eq!(m.status(&id(n)), None, "hostile intent {n} got a status");
     }
     assert_eq!(m.outcome("confirmed"), 1.0);
-    assert!(requests(&m, "ok") >= 4.0);
+    assert!(m.requests("ok") >= 4.0);
     h.stop().await;
 }
 
@@ -668,7 +657,7 @@ async fn api_outage_then_recovery_within_budget() {
         (up(&m) == Some(0.0)).then_some(m)
     })
     .await;
-    assert!(requests(&m, "connect_error") >= 1.0);
+    assert!(m.requests("connect_error") >= 1.0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let back = tokio::spawn(sim.clone().serve(listener, std::future::pending()));

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::processes::{ExporterProcess, MOCK_SECRET, StrictMock, mock_config_yaml_with};
-use common::{Metrics, get, scrape, wait_for};
+use common::{get, scrape, wait_for};
 use serde_json::{Value, json};
 
 const CONFIRMED: &str = "690000000000000000000c01";
@@ -43,17 +43,6 @@ const MAX_PEAK_RSS_BYTES: u64 = 100_000_000;
 
 fn hostile_id(i: usize) -> String {
     format!("69{i:022x}")
-}
-
-fn requests(m: &Metrics, result: &str) -> f64 {
-    m.value(
-        "allscale_api_requests_total",
-        &[
-            ("store", "main"),
-            ("endpoint", "status"),
-            ("result", result),
-        ],
-    )
 }
 
 fn served(stats: &Value, table: &str, kind: &str) -> u64 {
@@ -153,7 +142,7 @@ async fn run(verify_response_signature: bool) {
         "decode_error",
         "bad_response_signature",
     ] {
-        observed.insert(result, requests(&m, result));
+        observed.insert(result, m.requests(result));
     }
     eprintln!("VmHWM {peak_rss} bytes, VmRSS {rss} bytes");
     eprintln!("requests by result: {observed:?}");

@@ -512,22 +512,29 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Request-Id", envelope["request_id"])
         for k, v in (extra_headers or {}).items():
             self.send_header(k, v)
-        if st.sign_responses:
-            rts = str(int(time.time()))
-            rnonce = str(uuid.uuid4())
-            sig = sign_response(st.api_secret, http_status, path,
-                                req_nonce.encode("latin-1", "replace"), req_body,
-                                rts, rnonce, payload)
-            self.send_header("X-Response-Timestamp", rts)
-            self.send_header("X-Response-Nonce", rnonce)
-            self.send_header("X-Request-Nonce", req_nonce)
-            self.send_header("X-Response-Signature", sig)
+        self._signature_headers(http_status, path, req_nonce, req_body, payload)
         if close:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
         self.wfile.flush()
+
+    def _signature_headers(self, http_status: int, path: str, req_nonce: str,
+                           req_body: bytes, payload: bytes):
+        """X-Response-* headers over `payload` (spec §3), when responses are signed."""
+        st = self.state
+        if not st.sign_responses:
+            return
+        rts = str(int(time.time()))
+        rnonce = str(uuid.uuid4())
+        sig = sign_response(st.api_secret, http_status, path,
+                            req_nonce.encode("latin-1", "replace"), req_body,
+                            rts, rnonce, payload)
+        self.send_header("X-Response-Timestamp", rts)
+        self.send_header("X-Response-Nonce", rnonce)
+        self.send_header("X-Request-Nonce", req_nonce)
+        self.send_header("X-Response-Signature", sig)
 
     # -- hostile answers (served after every check passed) -------------------
 
@@ -550,16 +557,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.send_header("Content-Length", str(len(payload)))
             self.send_header("X-Request-Id", rid)
-            if st.sign_responses:
-                rts = str(int(time.time()))
-                rnonce = str(uuid.uuid4())
-                sig = sign_response(st.api_secret, http_status, path,
-                                    req_nonce.encode("latin-1", "replace"), req_body,
-                                    rts, rnonce, payload)
-                self.send_header("X-Response-Timestamp", rts)
-                self.send_header("X-Response-Nonce", rnonce)
-                self.send_header("X-Request-Nonce", req_nonce)
-                self.send_header("X-Response-Signature", sig)
+            self._signature_headers(http_status, path, req_nonce, req_body, payload)
             self.send_header("Connection", "close")
             self.end_headers()
             if kind == "huge":

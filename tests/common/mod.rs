@@ -88,6 +88,18 @@ impl Metrics {
         )
     }
 
+    /// `allscale_api_requests_total` of store `main`'s status endpoint for `result`.
+    pub fn requests(&self, result: &str) -> f64 {
+        self.value(
+            "allscale_api_requests_total",
+            &[
+                ("store", "main"),
+                ("endpoint", "status"),
+                ("result", result),
+            ],
+        )
+    }
+
     /// `allscale_checkout_intent_terminal_total` of store `main`.
     pub fn outcome(&self, outcome: &str) -> f64 {
         self.value(
