@@ -9,6 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use allscale_exporter::api::client::RequestResult;
 use common::processes::{ExporterProcess, MOCK_SECRET, StrictMock, mock_config_yaml_with};
 use common::{get, scrape, wait_for};
 use serde_json::{Value, json};
@@ -133,15 +134,7 @@ async fn run(verify_response_signature: bool) {
 
     // Observed numbers, for the record.
     let mut observed = BTreeMap::new();
-    for result in [
-        "ok",
-        "api_error",
-        "http_error",
-        "timeout",
-        "connect_error",
-        "decode_error",
-        "bad_response_signature",
-    ] {
+    for result in RequestResult::ALL.map(RequestResult::as_str) {
         observed.insert(result, m.requests(result));
     }
     eprintln!("VmHWM {peak_rss} bytes, VmRSS {rss} bytes");
