@@ -1,7 +1,7 @@
 //! HTTP basic auth against the bcrypt hashes of the web config, as an axum middleware.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,11 +13,6 @@ use sha2::Sha256;
 
 use super::LiveWebConfig;
 use super::config::BcryptHash;
-
-/// Checked for unknown users so they cost a full bcrypt too: the answer time does not say
-/// which users exist.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| bcrypt::hash("no such user", bcrypt::DEFAULT_COST).unwrap_or_default());
 
 /// bcrypt checks running at once: a flood of wrong passwords queues here instead of
 /// taking every core from the pollers.
@@ -31,6 +26,10 @@ pub struct Users {
     /// so a changed hash takes effect at once.
     accepted: Mutex<HashSet<[u8; 32]>>,
     cache_key: [u8; 32],
+    /// Checked for unknown users, at the table's highest cost, so they cost as much as a
+    /// known user: the answer time does not say which users exist. Made on first need,
+    /// off the async threads.
+    dummy_hash: OnceLock<String>,
 }
 
 impl std::fmt::Debug for Users {
@@ -47,7 +46,21 @@ impl Users {
             hashes,
             accepted: Mutex::default(),
             cache_key: rand::random(),
+            dummy_hash: OnceLock::new(),
         }
+    }
+
+    fn dummy_hash(&self) -> &str {
+        self.dummy_hash.get_or_init(|| {
+            let cost = self
+                .hashes
+                .values()
+                .filter_map(|h| h.expose().parse::<bcrypt::HashParts>().ok())
+                .map(|parts| parts.get_cost())
+                .max()
+                .unwrap_or(bcrypt::DEFAULT_COST);
+            bcrypt::hash("no such user", cost).unwrap_or_default()
+        })
     }
 
     /// Whether `password` is `user`'s. A miss costs a bcrypt (off the async threads).
@@ -61,7 +74,7 @@ impl Users {
         };
         tokio::task::spawn_blocking(move || {
             let known = self.hashes.get(&user);
-            let hash = known.map_or(DUMMY_HASH.as_str(), BcryptHash::expose);
+            let hash = known.map_or_else(|| self.dummy_hash(), BcryptHash::expose);
             let ok = bcrypt::verify(&password, hash).unwrap_or(false) && known.is_some();
             if ok {
                 self.accepted_lock().insert(fingerprint);
@@ -156,6 +169,12 @@ mod tests {
         let check = |u: &str, p: &str| Arc::clone(&users).verify(u.into(), p.into());
         assert!(!check("alice", "wrong").await);
         assert!(!check("mallory", "s3cret").await);
+        let dummy = users
+            .dummy_hash
+            .get()
+            .expect("an unknown user checks the dummy hash");
+        let cost = dummy.parse::<bcrypt::HashParts>().unwrap().get_cost();
+        assert_eq!(cost, 4, "the dummy hash costs what alice's does");
         assert!(users.accepted_lock().is_empty(), "failures are not cached");
         assert!(check("alice", "s3cret").await);
         assert_eq!(users.accepted_lock().len(), 1);
