@@ -547,6 +547,20 @@ fn parse_timestamp(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// The protocol's name as `http::Version`'s `Debug` spells it, without a per-request
+/// allocation.
+fn http_version_name(version: axum::http::Version) -> &'static str {
+    use axum::http::Version;
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "other",
+    }
+}
+
 fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts
         .headers
@@ -784,7 +798,7 @@ impl Inner {
         );
         bump_str(
             &mut stats.requests_by_http_version,
-            &format!("{:?}", parts.version),
+            http_version_name(parts.version),
         );
         if d.authenticated {
             if let Some(Endpoint::Status(id)) = endpoint {
