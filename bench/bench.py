@@ -230,7 +230,8 @@ def table(rows: list[dict]) -> str:
 
 
 def run_floor(binary: str) -> int:
-    """Bare reqwest against the simulator, at the 100k point's rate, HTTP/1.1 and HTTP/2."""
+    """Bare GETs against the simulator at the 100k point's rate: the exporter's transport
+    and reqwest, each over HTTP/1.1 and HTTP/2."""
     floor = os.path.join(os.path.dirname(os.path.dirname(binary)), "release", "examples", "http_floor")
     if not os.path.exists(floor):
         print(f"{floor} not found: run `cargo build --release --example http_floor`", file=sys.stderr)
@@ -245,8 +246,10 @@ def run_floor(binary: str) -> int:
                          "--log.level=warn"], os.path.join(tmp, "sim.log"))
             wait_http(f"http://127.0.0.1:{port}/-/stats")
             # An unrouted path: the simulator answers a small error envelope, no auth work.
-            for version in ("http1", "http2"):
-                subprocess.run([floor, f"http://127.0.0.1:{port}/floor", version, "3333"], check=True)
+            for client in ("transport", "reqwest"):
+                for version in ("http1", "http2"):
+                    subprocess.run([floor, f"http://127.0.0.1:{port}/floor", client, version, "3333"],
+                                   check=True)
     finally:
         procs.stop_all()
     return 0
@@ -265,7 +268,7 @@ def main() -> int:
     ap.add_argument("--http-version", default="auto", choices=["auto", "http1", "http2"],
                     help="the store's http_version (auto = HTTP/1.1 on the simulator's plain http)")
     ap.add_argument("--floor", action="store_true",
-                    help="instead: the HTTP client's own CPU per request (examples/http_floor.rs; "
+                    help="instead: the HTTP layer's own CPU per request (examples/http_floor.rs; "
                          "cargo build --release --example http_floor)")
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args()

@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod httpdate;
 pub mod signing;
 pub mod status;
+pub mod transport;
 
 pub use client::{ApiClient, Fetch, FetchError, RequestResult};
 pub use envelope::{DecodeError, Envelope};

@@ -4,13 +4,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use hyper::http::header::{RETRY_AFTER, USER_AGENT};
+use hyper::http::uri::PathAndQuery;
+use hyper::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use url::Url;
 
 use super::envelope::{DecodeError, Envelope};
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields};
 use super::status::Status;
-use crate::config::{HttpVersion, Secret, StoreConfig};
+use super::transport::{BodyError, SetupError, Transport, TransportError};
+use crate::config::{Secret, StoreConfig};
 
 /// Answers larger than this are refused: a status envelope is under 200 bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -134,8 +137,10 @@ impl Fetch {
 pub struct ApiClient(Arc<ClientInner>);
 
 pub struct ClientInner {
-    http: reqwest::Client,
+    transport: Transport,
     base: Url,
+    /// Whole-request limit: connecting, sending and reading the answer.
+    timeout: Duration,
     /// Path prefix of `base_url` (usually empty), prepended to every API path.
     prefix: String,
     api_key: HeaderValue,
@@ -151,6 +156,7 @@ impl std::ops::Deref for ApiClient {
     }
 }
 
+const USER_AGENT_VALUE: &str = concat!("allscale-exporter/", env!("CARGO_PKG_VERSION"));
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TIMESTAMP: HeaderName = HeaderName::from_static("x-timestamp");
 const X_NONCE: HeaderName = HeaderName::from_static("x-nonce");
@@ -172,8 +178,8 @@ pub enum ClientError {
     BaseUrl(String),
     #[error("api_key is not a valid HTTP header value")]
     ApiKey,
-    #[error("cannot build HTTP client: {0}")]
-    Build(#[from] reqwest::Error),
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(#[from] SetupError),
 }
 
 impl ApiClient {
@@ -181,23 +187,12 @@ impl ApiClient {
         let base = Url::parse(&store.base_url)
             .map_err(|_| ClientError::BaseUrl(store.base_url.clone()))?;
         let prefix = base.path().trim_end_matches('/').to_string();
-        let builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("allscale-exporter/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .pool_max_idle_per_host(store.max_concurrency);
-        let http = match store.http_version {
-            HttpVersion::Auto => builder,
-            HttpVersion::Http1 => builder.http1_only(),
-            HttpVersion::Http2 => builder.http2_prior_knowledge(),
-        }
-        .build()?;
+        let transport = Transport::new(&base, store.http_version, store.max_concurrency)?;
         let api_key = HeaderValue::from_str(&store.api_key).map_err(|_| ClientError::ApiKey)?;
         Ok(Self(Arc::new(ClientInner {
-            http,
+            transport,
             base,
+            timeout,
             prefix,
             api_key,
             secret: store.api_secret.clone(),
@@ -231,32 +226,37 @@ impl ApiClient {
         let nonce = uuid::Builder::from_random_bytes(rand::random())
             .into_uuid()
             .to_string();
-        let timestamp = unix_now().to_string();
-        let canonical =
-            signing::request_canonical("GET", path, "", &timestamp, &nonce, EMPTY_BODY_SHA256);
+        let timestamp = unix_now();
+        let canonical = signing::request_canonical(
+            "GET",
+            path,
+            "",
+            &timestamp.to_string(),
+            &nonce,
+            EMPTY_BODY_SHA256,
+        );
         let signature = signing::sign(self.secret.expose(), &canonical);
-        let mut url = self.base.clone();
-        url.set_path(path);
-        url.set_query(None);
-        let mut response = self
-            .http
-            .get(url)
-            .header(X_API_KEY, self.api_key.clone())
-            .header(X_TIMESTAMP, &timestamp)
-            .header(X_NONCE, &nonce)
-            .header(X_SIGNATURE, signature)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status();
-        let headers = std::mem::take(response.headers_mut());
-        let body = read_capped(&mut response).await;
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(X_API_KEY, self.api_key.clone());
+        headers.insert(X_TIMESTAMP, HeaderValue::from(timestamp));
+        headers.insert(X_NONCE, ascii_header(&nonce));
+        headers.insert(X_SIGNATURE, ascii_header(&signature));
+        let target = PathAndQuery::try_from(path)
+            .map_err(|e| FetchError::Connect(format!("invalid request path {path:?}: {e}")))?;
+        let reply = tokio::time::timeout(
+            self.timeout,
+            self.transport.get(target, headers, MAX_BODY_BYTES),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout)?
+        .map_err(transport_error)?;
         Ok(Answer {
             path: path.to_string(),
             nonce,
-            status,
-            headers,
-            body,
+            status: reply.status,
+            headers: reply.headers,
+            body: reply.body.map_err(body_error),
         })
     }
 
@@ -357,42 +357,30 @@ struct Answer {
     body: Result<Vec<u8>, FetchError>,
 }
 
-async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, FetchError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-    {
-        return Err(too_large());
+fn body_error(e: BodyError) -> FetchError {
+    match e {
+        BodyError::TooLarge { limit } => FetchError::Decode(DecodeError::TooLarge { limit }),
+        BodyError::Read(e) => transport_error(TransportError::Http(e)),
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
-fn too_large() -> FetchError {
-    FetchError::Decode(DecodeError::TooLarge {
-        limit: MAX_BODY_BYTES,
-    })
+/// A transport failure as the text logs show: every cause, innermost last.
+fn transport_error(e: TransportError) -> FetchError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.ends_with(&inner_text) {
+            text = format!("{text}: {inner_text}");
+        }
+        source = inner.source();
+    }
+    FetchError::Connect(text)
 }
 
-fn transport_error(e: reqwest::Error) -> FetchError {
-    if e.is_timeout() {
-        FetchError::Timeout
-    } else {
-        // Walk to the innermost cause: reqwest's top-level text hides the reason.
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(inner) = source {
-            text = format!("{text}: {inner}");
-            source = inner.source();
-        }
-        FetchError::Connect(text)
-    }
+/// A header value from text this module generated (digits, hex, base64).
+fn ascii_header(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).expect("generated header text is visible ASCII")
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -1,0 +1,566 @@
+//! The API client's HTTP transport: hyper's client connections, opened on demand and
+//! kept open (one shared HTTP/2 connection, or a pool of HTTP/1.1 keep-alive ones).
+//!
+//! Not reqwest: a poll is one tiny GET, and reqwest's layers around hyper (URL
+//! re-parsing, redirect and retry services, pool hand-off) cost about 1.5x hyper's own
+//! client per request, which is most of the exporter's CPU at 100k intents (README,
+//! Performance).
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Body as _, Incoming};
+use hyper::client::conn::{http1, http2};
+use hyper::http::uri::{Authority, PathAndQuery, Scheme};
+use hyper::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, header};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::config::HttpVersion;
+
+type Body = Empty<Bytes>;
+
+/// Setting up the transport failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("base_url has no host")]
+    NoHost,
+    #[error("base_url scheme must be http or https, not {0:?}")]
+    Scheme(String),
+    #[error("invalid TLS server name {0:?}")]
+    ServerName(String),
+    #[error("TLS set-up: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// A request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot resolve {host}: {source}")]
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("{host} resolved to no address")]
+    NoAddress { host: String },
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS handshake with {host}: {source}")]
+    Tls {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
+}
+
+/// Why an answer's body was not read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("body larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("reading the body: {0}")]
+    Read(#[from] hyper::Error),
+}
+
+/// An answer: status, headers and the body (read up to the cap).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Result<Vec<u8>, BodyError>,
+}
+
+/// TLS for an https base URL.
+struct Tls {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+/// Where to connect and how; fixed for a transport's life.
+struct Endpoint {
+    /// Host for DNS (brackets stripped from an IPv6 literal).
+    host: String,
+    port: u16,
+    scheme: Scheme,
+    /// `Host` (HTTP/1.1) or `:authority` (HTTP/2): host, and port when not the default.
+    authority: Authority,
+    tls: Option<Tls>,
+    version: HttpVersion,
+}
+
+/// Open connections that can take a request.
+#[derive(Default)]
+struct Idle {
+    h2: Option<http2::SendRequest<Body>>,
+    h1: Vec<http1::SendRequest<Body>>,
+    /// The server answered ALPN with HTTP/1.1: no need to wait for a shared HTTP/2 one.
+    speaks_h1: bool,
+}
+
+/// A connection a request is sent on.
+enum Conn {
+    H1(http1::SendRequest<Body>),
+    H2(http2::SendRequest<Body>),
+}
+
+/// A sent request that failed; `unsent` holds it when it never reached the wire, so it
+/// can go out on another connection.
+struct SendError {
+    unsent: Option<Request<Body>>,
+    error: hyper::Error,
+}
+
+impl Conn {
+    async fn send(&mut self, request: Request<Body>) -> Result<Response<Incoming>, SendError> {
+        let sent = match self {
+            Conn::H1(tx) => match tx.ready().await {
+                Ok(()) => tx.try_send_request(request).await,
+                Err(error) => return Err(unsent(request, error)),
+            },
+            Conn::H2(tx) => match tx.ready().await {
+                Ok(()) => tx.try_send_request(request).await,
+                Err(error) => return Err(unsent(request, error)),
+            },
+        };
+        sent.map_err(|mut e| SendError {
+            unsent: e.take_message(),
+            error: e.into_error(),
+        })
+    }
+}
+
+fn unsent(request: Request<Body>, error: hyper::Error) -> SendError {
+    SendError {
+        unsent: Some(request),
+        error,
+    }
+}
+
+/// HTTP connections to one API base URL.
+pub struct Transport {
+    endpoint: Endpoint,
+    idle: Mutex<Idle>,
+    /// Held while opening a connection that may be HTTP/2, so a burst of requests
+    /// shares one connection instead of each opening its own.
+    opening: tokio::sync::Mutex<()>,
+    /// HTTP/1.1 connections kept open at most (the store's max_concurrency).
+    max_idle: usize,
+}
+
+impl Transport {
+    pub fn new(base: &url::Url, version: HttpVersion, max_idle: usize) -> Result<Self, SetupError> {
+        let host = match base.host().ok_or(SetupError::NoHost)? {
+            url::Host::Domain(name) => name.to_string(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        let (scheme, default_port) = match base.scheme() {
+            "http" => (Scheme::HTTP, 80),
+            "https" => (Scheme::HTTPS, 443),
+            other => return Err(SetupError::Scheme(other.to_string())),
+        };
+        let host_str = base.host_str().ok_or(SetupError::NoHost)?;
+        let authority = match base.port() {
+            Some(port) => format!("{host_str}:{port}"),
+            None => host_str.to_string(),
+        };
+        let authority =
+            Authority::try_from(authority).map_err(|_| SetupError::ServerName(host.clone()))?;
+        let tls = (scheme == Scheme::HTTPS)
+            .then(|| tls(&host, version))
+            .transpose()?;
+        Ok(Self {
+            endpoint: Endpoint {
+                port: base.port().unwrap_or(default_port),
+                host,
+                scheme,
+                authority,
+                tls,
+                version,
+            },
+            idle: Mutex::default(),
+            opening: tokio::sync::Mutex::new(()),
+            max_idle,
+        })
+    }
+
+    /// `GET path` with `headers`; the body is read up to `limit` bytes.
+    pub async fn get(
+        &self,
+        path: PathAndQuery,
+        mut headers: HeaderMap,
+        limit: usize,
+    ) -> Result<Reply, TransportError> {
+        loop {
+            let (mut conn, reused) = match self.take_idle() {
+                Some(conn) => (conn, true),
+                // Boxed: opening (TLS state included) is rare and would make every
+                // request's future several KiB larger, copied on each poll's start.
+                None => (Box::pin(self.checkout_new()).await?, false),
+            };
+            let request = self.request(&conn, path.clone(), headers);
+            match conn.send(request).await {
+                Ok(response) => return Ok(self.finish(conn, response, limit).await),
+                // A kept-alive connection the server had closed: try the next one.
+                Err(SendError {
+                    unsent: Some(request),
+                    ..
+                }) if reused => headers = request.into_parts().0.headers,
+                Err(e) => return Err(e.error.into()),
+            }
+        }
+    }
+
+    /// The request for `conn`: origin-form with `Host` on HTTP/1.1, absolute URI (which
+    /// becomes `:scheme` and `:authority`) on HTTP/2.
+    fn request(&self, conn: &Conn, path: PathAndQuery, mut headers: HeaderMap) -> Request<Body> {
+        let mut uri = hyper::http::uri::Parts::default();
+        uri.path_and_query = Some(path);
+        match conn {
+            Conn::H1(_) => {
+                let host = HeaderValue::from_str(self.endpoint.authority.as_str())
+                    .expect("an Authority is a valid header value");
+                headers.insert(header::HOST, host);
+            }
+            Conn::H2(_) => {
+                headers.remove(header::HOST);
+                uri.scheme = Some(self.endpoint.scheme.clone());
+                uri.authority = Some(self.endpoint.authority.clone());
+            }
+        }
+        let mut request = Request::new(Body::new());
+        *request.uri_mut() = Uri::from_parts(uri).expect("path, or scheme with authority");
+        *request.headers_mut() = headers;
+        if matches!(conn, Conn::H2(_)) {
+            *request.version_mut() = hyper::Version::HTTP_2;
+        }
+        request
+    }
+
+    /// Reads the body, then puts an HTTP/1.1 connection back for the next request.
+    async fn finish(&self, conn: Conn, response: Response<Incoming>, limit: usize) -> Reply {
+        let (parts, body) = response.into_parts();
+        let body = read_capped(body, limit).await;
+        if let (Conn::H1(tx), Ok(_)) = (conn, &body) {
+            let mut idle = self.idle.lock().expect("idle pool lock");
+            if !tx.is_closed() && idle.h1.len() < self.max_idle {
+                idle.h1.push(tx);
+            }
+        }
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// An open connection that can take a request now, if there is one.
+    fn take_idle(&self) -> Option<Conn> {
+        let mut idle = self.idle.lock().expect("idle pool lock");
+        if let Some(h2) = &idle.h2 {
+            if !h2.is_closed() {
+                return Some(Conn::H2(h2.clone()));
+            }
+            idle.h2 = None;
+        }
+        while let Some(h1) = idle.h1.pop() {
+            if !h1.is_closed() {
+                return Some(Conn::H1(h1));
+            }
+        }
+        None
+    }
+
+    /// A new connection; one at a time while it may be HTTP/2, to be shared.
+    async fn checkout_new(&self) -> Result<Conn, TransportError> {
+        if !self.may_be_h2() {
+            return self.open().await;
+        }
+        let _one_at_a_time = self.opening.lock().await;
+        match self.take_idle() {
+            Some(conn) => Ok(conn),
+            None => self.open().await,
+        }
+    }
+
+    fn may_be_h2(&self) -> bool {
+        match self.endpoint.version {
+            HttpVersion::Http1 => false,
+            HttpVersion::Http2 => true,
+            HttpVersion::Auto => {
+                self.endpoint.tls.is_some() && !self.idle.lock().expect("idle pool lock").speaks_h1
+            }
+        }
+    }
+
+    async fn open(&self) -> Result<Conn, TransportError> {
+        let tcp = self.connect_tcp().await?;
+        let Some(tls) = &self.endpoint.tls else {
+            let h2 = self.endpoint.version == HttpVersion::Http2;
+            return self.handshake(tcp, h2).await;
+        };
+        let stream = tls
+            .connector
+            .connect(tls.server_name.clone(), tcp)
+            .await
+            .map_err(|source| TransportError::Tls {
+                host: self.endpoint.host.clone(),
+                source,
+            })?;
+        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        if !h2 {
+            self.idle.lock().expect("idle pool lock").speaks_h1 = true;
+        }
+        self.handshake(stream, h2).await
+    }
+
+    /// Resolves the host (the system resolver, off the async thread) and connects to
+    /// the first address that answers.
+    async fn connect_tcp(&self) -> Result<TcpStream, TransportError> {
+        let host = &self.endpoint.host;
+        let addrs = tokio::net::lookup_host((host.as_str(), self.endpoint.port))
+            .await
+            .map_err(|source| TransportError::Resolve {
+                host: host.clone(),
+                source,
+            })?;
+        let mut last = TransportError::NoAddress { host: host.clone() };
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    // Requests are small and answered at once: do not wait to coalesce.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(source) => last = TransportError::Connect { addr, source },
+            }
+        }
+        Err(last)
+    }
+
+    /// HTTP over a connected stream; the connection runs as its own task.
+    async fn handshake<S>(&self, stream: S, h2: bool) -> Result<Conn, TransportError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(stream);
+        if h2 {
+            let (tx, conn) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .handshake(io)
+                .await?;
+            tokio::spawn(drive(conn));
+            self.idle.lock().expect("idle pool lock").h2 = Some(tx.clone());
+            Ok(Conn::H2(tx))
+        } else {
+            let (tx, conn) = http1::handshake(io).await?;
+            tokio::spawn(drive(conn));
+            Ok(Conn::H1(tx))
+        }
+    }
+}
+
+/// Runs a connection until it closes; its errors reach the requests on it.
+async fn drive<C: Future<Output = hyper::Result<()>>>(conn: C) {
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "API connection closed");
+    }
+}
+
+/// TLS with the web PKI roots, offering HTTP/2 by ALPN unless `http1` is set.
+fn tls(host: &str, version: HttpVersion) -> Result<Tls, SetupError> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = match version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
+    let server_name =
+        ServerName::try_from(host.to_string()).map_err(|_| SetupError::ServerName(host.into()))?;
+    Ok(Tls {
+        connector: TlsConnector::from(Arc::new(config)),
+        server_name,
+    })
+}
+
+/// The whole body, refused as soon as it would pass `limit` (a declared length is
+/// checked before reading).
+async fn read_capped(mut body: Incoming, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let hint = body.size_hint();
+    if hint.lower() > limit as u64 {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut out = Vec::with_capacity(hint.exact().map_or(0, |n| n as usize));
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        if out.len() + data.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use hyper::service::service_fn;
+    use hyper_util::server::conn::auto;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A loopback server answering `body` to every request (HTTP/1.1 or h2c); counts
+    /// the connections it accepted.
+    async fn counting_server(body: &'static str) -> (url::Url, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                let service = service_fn(move |_req| async move {
+                    Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
+                        Bytes::from_static(body.as_bytes()),
+                    )))
+                });
+                tokio::spawn(async move {
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (url.parse().unwrap(), accepted)
+    }
+
+    async fn get(t: &Transport, limit: usize) -> Result<Reply, TransportError> {
+        t.get(PathAndQuery::from_static("/x"), HeaderMap::new(), limit)
+            .await
+    }
+
+    async fn concurrent_gets(t: &Transport, n: usize) {
+        let replies = futures_util::future::join_all((0..n).map(|_| get(t, 1024))).await;
+        for reply in replies {
+            let reply = reply.unwrap();
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(reply.body.unwrap(), b"ok");
+        }
+    }
+
+    #[tokio::test]
+    async fn http2_requests_share_one_connection() {
+        let (url, accepted) = counting_server("ok").await;
+        let t = Transport::new(&url, HttpVersion::Http2, 8).unwrap();
+        concurrent_gets(&t, 50).await;
+        concurrent_gets(&t, 50).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn http1_connections_are_kept_and_reused() {
+        let (url, accepted) = counting_server("ok").await;
+        let t = Transport::new(&url, HttpVersion::Http1, 8).unwrap();
+        for _ in 0..10 {
+            concurrent_gets(&t, 1).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "sequential requests");
+        for _ in 0..5 {
+            concurrent_gets(&t, 8).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 8, "8 at a time, 8 kept");
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_refused() {
+        let (url, _) = counting_server("0123456789").await;
+        let t = Transport::new(&url, HttpVersion::Http1, 8).unwrap();
+        let reply = get(&t, 9).await.unwrap();
+        assert!(matches!(reply.body, Err(BodyError::TooLarge { limit: 9 })));
+        assert_eq!(get(&t, 10).await.unwrap().body.unwrap(), b"0123456789");
+    }
+
+    /// A keep-alive server that drops each connection shortly after its first answer
+    /// (as a load balancer's idle timeout does): the next request must not fail.
+    #[tokio::test]
+    async fn a_kept_connection_the_server_closed_is_replaced() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url: url::Url = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                // Closed after the client has put the connection back as idle.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    drop(stream);
+                });
+            }
+        });
+        let t = Transport::new(&url, HttpVersion::Http1, 8).unwrap();
+        for i in 0..10 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let reply = get(&t, 1024)
+                .await
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            assert_eq!(reply.body.unwrap(), b"ok");
+        }
+    }
+
+    #[test]
+    fn authority_keeps_a_non_default_port_only() {
+        let with_port = Transport::new(
+            &"https://api.example:8443/p".parse().unwrap(),
+            HttpVersion::Auto,
+            1,
+        )
+        .unwrap();
+        assert_eq!(with_port.endpoint.authority.as_str(), "api.example:8443");
+        assert_eq!(with_port.endpoint.port, 8443);
+        let default = Transport::new(
+            &"https://api.example/".parse().unwrap(),
+            HttpVersion::Auto,
+            1,
+        )
+        .unwrap();
+        assert_eq!(default.endpoint.authority.as_str(), "api.example");
+        assert_eq!(default.endpoint.port, 443);
+        let v6 = Transport::new(&"http://[::1]:9/".parse().unwrap(), HttpVersion::Auto, 1).unwrap();
+        assert_eq!(
+            (v6.endpoint.host.as_str(), v6.endpoint.authority.as_str()),
+            ("::1", "[::1]:9")
+        );
+        assert!(matches!(
+            Transport::new(&"ftp://x/".parse().unwrap(), HttpVersion::Auto, 1),
+            Err(SetupError::Scheme(_))
+        ));
+    }
+}
