@@ -141,7 +141,7 @@ def write_config(path: str, base_url: str, secret: str, ids, interval: str, rps:
 
 
 def run_point(binary: str, n: int, interval_s: float, window: float, budget: float | None,
-              tmp: str, procs: Procs, latency_ms: int = 0, http_version: str = "auto") -> dict:
+              tmp: str, procs: Procs, latency_ms: int = 0, http_version: str = "http2") -> dict:
     """One benchmark point; `budget` set = the rate-limit run."""
     extra = max(1, n // 100)
     scenario = os.path.join(tmp, f"scenario-{n}.yaml")
@@ -265,8 +265,9 @@ def main() -> int:
                     help="intents for the rate-limit run (0 skips it)")
     ap.add_argument("--latency", type=int, default=0, help="simulator latency per answer, ms")
     ap.add_argument("--quick", action="store_true", help="short smoke run: 2 s interval, 3 s window")
-    ap.add_argument("--http-version", default="auto", choices=["auto", "http1", "http2"],
-                    help="the store's http_version (auto = HTTP/1.1 on the simulator's plain http)")
+    ap.add_argument("--http-version", default="http2", choices=["auto", "http1", "http2"],
+                    help="the store's http_version (default http2, what an https API that offers "
+                         "it gets with auto; auto on the simulator's plain http is HTTP/1.1)")
     ap.add_argument("--floor", action="store_true",
                     help="instead: the HTTP layer's own CPU per request (examples/http_floor.rs; "
                          "cargo build --release --example http_floor)")

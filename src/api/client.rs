@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper::http::header::{RETRY_AFTER, USER_AGENT};
 use hyper::http::uri::PathAndQuery;
@@ -10,10 +11,10 @@ use hyper::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use super::envelope::{DecodeError, Envelope};
-use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields};
+use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields, Signer};
 use super::status::Status;
-use super::transport::{BodyError, SetupError, Transport, TransportError};
-use crate::config::{Secret, StoreConfig};
+use super::transport::{BodyError, SetupError, Transport};
+use crate::config::StoreConfig;
 
 /// Answers larger than this are refused: a status envelope is under 200 bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -102,7 +103,8 @@ pub struct Fetch {
     pub request_id: Option<String>,
     /// HTTP status of the answer, when there was one.
     pub http_status: Option<u16>,
-    /// Server clock minus ours, in seconds, from `X-Response-Timestamp` (or `Date`).
+    /// Server clock minus ours, in seconds, from `X-Response-Timestamp` (or `Date`);
+    /// read from the first answer of each second only.
     pub clock_skew: Option<f64>,
     pub outcome: Result<Status, FetchError>,
 }
@@ -144,7 +146,9 @@ pub struct ClientInner {
     /// Path prefix of `base_url` (usually empty), prepended to every API path.
     prefix: String,
     api_key: HeaderValue,
-    secret: Secret,
+    signer: Signer,
+    /// The unix second clock skew was last read in: once a second is enough.
+    skew_read_at: AtomicU64,
     verify_response_signature: bool,
 }
 
@@ -195,7 +199,8 @@ impl ApiClient {
             timeout,
             prefix,
             api_key,
-            secret: store.api_secret.clone(),
+            signer: Signer::new(store.api_secret.expose()),
+            skew_read_at: AtomicU64::new(0),
             verify_response_signature: store.verify_response_signature,
         })))
     }
@@ -207,7 +212,10 @@ impl ApiClient {
         let (http_status, request_id, clock_skew, outcome) = match self.get(&path).await {
             Ok(answer) => {
                 let (request_id, outcome) = self.interpret(&answer);
-                let skew = clock_skew(&answer.headers);
+                let skew = self
+                    .skew_due()
+                    .then(|| clock_skew(&answer.headers))
+                    .flatten();
                 (Some(answer.status.as_u16()), request_id, skew, outcome)
             }
             Err(e) => (None, None, None, Err(e)),
@@ -235,13 +243,15 @@ impl ApiClient {
             &nonce,
             EMPTY_BODY_SHA256,
         );
-        let signature = signing::sign(self.secret.expose(), &canonical);
+        let signature = self.signer.sign(&canonical);
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         headers.insert(X_API_KEY, self.api_key.clone());
         headers.insert(X_TIMESTAMP, HeaderValue::from(timestamp));
-        headers.insert(X_NONCE, ascii_header(&nonce));
-        headers.insert(X_SIGNATURE, ascii_header(&signature));
+        // Unique per request: HTTP/2 sends them as never-indexed literals instead of
+        // churning its header table (and a signature is credential material).
+        headers.insert(X_NONCE, sensitive_header(&nonce));
+        headers.insert(X_SIGNATURE, sensitive_header(&signature));
         let target = PathAndQuery::try_from(path)
             .map_err(|e| FetchError::Connect(format!("invalid request path {path:?}: {e}")))?;
         let reply = tokio::time::timeout(
@@ -258,6 +268,12 @@ impl ApiClient {
             headers: reply.headers,
             body: reply.body.map_err(body_error),
         })
+    }
+
+    /// True for the first answer in each wall-clock second.
+    fn skew_due(&self) -> bool {
+        let now = unix_now();
+        self.skew_read_at.swap(now, Ordering::Relaxed) != now
     }
 
     /// Turns an answer into a status or an error, following DESIGN.md's result rules.
@@ -340,7 +356,7 @@ impl ApiClient {
             response_nonce,
             response_body_sha256: &body_hash,
         });
-        if signing::verify(self.secret.expose(), &canonical, signature) {
+        if self.signer.verify(&canonical, signature) {
             Ok(())
         } else {
             Err("X-Response-Signature does not match")
@@ -360,14 +376,14 @@ struct Answer {
 fn body_error(e: BodyError) -> FetchError {
     match e {
         BodyError::TooLarge { limit } => FetchError::Decode(DecodeError::TooLarge { limit }),
-        BodyError::Read(e) => transport_error(TransportError::Http(e)),
+        read => transport_error(read),
     }
 }
 
 /// A transport failure as the text logs show: every cause, innermost last.
-fn transport_error(e: TransportError) -> FetchError {
+fn transport_error(e: impl std::error::Error) -> FetchError {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = e.source();
     while let Some(inner) = source {
         let inner_text = inner.to_string();
         if !text.ends_with(&inner_text) {
@@ -378,9 +394,11 @@ fn transport_error(e: TransportError) -> FetchError {
     FetchError::Connect(text)
 }
 
-/// A header value from text this module generated (digits, hex, base64).
-fn ascii_header(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).expect("generated header text is visible ASCII")
+/// A header value from text this module generated (hex, base64), marked sensitive.
+fn sensitive_header(text: &str) -> HeaderValue {
+    let mut value = HeaderValue::from_str(text).expect("generated header text is visible ASCII");
+    value.set_sensitive(true);
+    value
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

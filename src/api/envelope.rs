@@ -28,34 +28,41 @@ pub enum DecodeError {
     PayloadNotInteger(String),
 }
 
+/// The envelope's fields as sent; every other field is ignored. Decoding into this
+/// rather than a generic JSON map saves a map and a key string per field per poll.
+#[derive(serde::Deserialize)]
+struct Wire {
+    code: Option<Value>,
+    payload: Option<Value>,
+    error: Option<Value>,
+    error_message: Option<Value>,
+    request_id: Option<Value>,
+}
+
 impl Envelope {
     /// Decodes a body; the size cap is enforced by the caller while reading.
     pub fn decode(body: &[u8]) -> Result<Envelope, DecodeError> {
-        let value: Value =
+        // A struct also decodes from a JSON array: only an object may be an envelope.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => Err(DecodeError::NotObject),
+                Err(e) => Err(DecodeError::NotJson(e.to_string())),
+            };
+        }
+        let wire: Wire =
             serde_json::from_slice(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
-        let Value::Object(mut map) = value else {
-            return Err(DecodeError::NotObject);
-        };
-        let code = map
-            .get("code")
+        let code = wire
+            .code
+            .as_ref()
             .and_then(Value::as_i64)
             .ok_or(DecodeError::NoCode)?;
-        let request_id = map
-            .get("request_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let error_message = map
-            .get("error")
-            .and_then(|e| e.get("message"))
-            .or_else(|| map.get("error_message"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let payload = map.remove("payload").unwrap_or(Value::Null);
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let nested_message = wire.error.as_ref().and_then(|e| e.get("message"));
         Ok(Envelope {
             code,
-            payload,
-            error_message,
-            request_id,
+            payload: wire.payload.unwrap_or(Value::Null),
+            error_message: text(nested_message.or(wire.error_message.as_ref())),
+            request_id: text(wire.request_id.as_ref()),
         })
     }
 
@@ -100,6 +107,15 @@ mod tests {
             Err(DecodeError::NotJson(_))
         ));
         assert_eq!(Envelope::decode(b"[1,2]"), Err(DecodeError::NotObject));
+        // An array in an envelope's field order is still not an envelope.
+        assert_eq!(
+            Envelope::decode(br#" [0, 20, null, null, "r"]"#),
+            Err(DecodeError::NotObject)
+        );
+        assert!(matches!(
+            Envelope::decode(br#"{"code":0,"payload":20,"payload":3}"#),
+            Err(DecodeError::NotJson(_))
+        ));
         assert_eq!(
             Envelope::decode(br#"{"payload":2}"#),
             Err(DecodeError::NoCode)

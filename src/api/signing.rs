@@ -60,29 +60,57 @@ pub fn response_canonical(f: &ResponseFields<'_>) -> String {
     .join("\n")
 }
 
-fn mac(secret: &str, canonical: &str) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC-SHA256 accepts keys of any length");
-    mac.update(canonical.as_bytes());
-    mac
+/// An HMAC-SHA256 key prepared once, so a signature costs hashing the message only,
+/// not the key schedule too. Its `Debug` shows nothing of the key.
+#[derive(Clone)]
+pub struct Signer(Hmac<Sha256>);
+
+impl Signer {
+    pub fn new(secret: &str) -> Self {
+        Self(
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+                .expect("HMAC-SHA256 accepts keys of any length"),
+        )
+    }
+
+    fn mac(&self, canonical: &str) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(canonical.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The header value `v1=<standard padded base64 of HMAC-SHA256(secret, canonical)>`.
+    pub fn sign(&self, canonical: &str) -> String {
+        format!("{SIGNATURE_PREFIX}{}", STANDARD.encode(self.mac(canonical)))
+    }
+
+    /// Checks a `v1=` header value in constant time; anything malformed is simply false.
+    pub fn verify(&self, canonical: &str, header_value: &str) -> bool {
+        let Some(encoded) = header_value.strip_prefix(SIGNATURE_PREFIX) else {
+            return false;
+        };
+        let Ok(given) = STANDARD.decode(encoded) else {
+            return false;
+        };
+        let expected = self.mac(canonical);
+        given.len() == expected.len() && bool::from(expected.as_slice().ct_eq(&given))
+    }
 }
 
-/// The header value `v1=<standard padded base64 of HMAC-SHA256(secret, canonical)>`.
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(<redacted>)")
+    }
+}
+
+/// [`Signer::sign`] with a one-off key.
 pub fn sign(secret: &str, canonical: &str) -> String {
-    let digest = mac(secret, canonical).finalize().into_bytes();
-    format!("{SIGNATURE_PREFIX}{}", STANDARD.encode(digest))
+    Signer::new(secret).sign(canonical)
 }
 
-/// Checks a `v1=` header value in constant time; anything malformed is simply false.
+/// [`Signer::verify`] with a one-off key.
 pub fn verify(secret: &str, canonical: &str, header_value: &str) -> bool {
-    let Some(encoded) = header_value.strip_prefix(SIGNATURE_PREFIX) else {
-        return false;
-    };
-    let Ok(given) = STANDARD.decode(encoded) else {
-        return false;
-    };
-    let expected = mac(secret, canonical).finalize().into_bytes();
-    given.len() == expected.len() && bool::from(expected.as_slice().ct_eq(&given))
+    Signer::new(secret).verify(canonical, header_value)
 }
 
 #[cfg(test)]

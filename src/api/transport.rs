@@ -1,20 +1,23 @@
-//! The API client's HTTP transport: hyper's client connections, opened on demand and
-//! kept open (one shared HTTP/2 connection, or a pool of HTTP/1.1 keep-alive ones).
+//! The API client's HTTP transport: connections opened on demand and kept open, either
+//! one shared HTTP/2 connection (the `h2` crate) or a pool of HTTP/1.1 keep-alive ones
+//! (hyper's client connections).
 //!
 //! Not reqwest: a poll is one tiny GET, and reqwest's layers around hyper (URL
 //! re-parsing, redirect and retry services, pool hand-off) cost about 1.5x hyper's own
-//! client per request, which is most of the exporter's CPU at 100k intents (README,
-//! Performance).
+//! client per request, which was most of the exporter's CPU at 100k intents. For
+//! HTTP/2, hyper itself adds a task, a channel and a oneshot per request over `h2`,
+//! which it is built on; driving `h2` directly saves those (README, Performance).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body as _, Incoming};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http1;
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
-use hyper::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, header};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -59,6 +62,8 @@ pub enum TransportError {
     },
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
+    #[error("HTTP/2: {0}")]
+    H2(#[from] h2::Error),
 }
 
 /// Why an answer's body was not read whole.
@@ -68,6 +73,8 @@ pub enum BodyError {
     TooLarge { limit: usize },
     #[error("reading the body: {0}")]
     Read(#[from] hyper::Error),
+    #[error("reading the body: {0}")]
+    ReadH2(#[from] h2::Error),
 }
 
 /// An answer: status, headers and the body (read up to the cap).
@@ -98,48 +105,38 @@ struct Endpoint {
 /// Open connections that can take a request.
 #[derive(Default)]
 struct Idle {
-    h2: Option<http2::SendRequest<Body>>,
+    h2: Option<H2>,
     h1: Vec<http1::SendRequest<Body>>,
     /// The server answered ALPN with HTTP/1.1: no need to wait for a shared HTTP/2 one.
     speaks_h1: bool,
 }
 
+/// A shared HTTP/2 connection; `closed` is set when its task ends.
+#[derive(Clone)]
+struct H2 {
+    tx: h2::client::SendRequest<Bytes>,
+    closed: Arc<AtomicBool>,
+}
+
 /// A connection a request is sent on.
 enum Conn {
     H1(http1::SendRequest<Body>),
-    H2(http2::SendRequest<Body>),
+    H2(H2),
 }
 
-/// A sent request that failed; `unsent` holds it when it never reached the wire, so it
-/// can go out on another connection.
-struct SendError {
-    unsent: Option<Request<Body>>,
-    error: hyper::Error,
+/// A request that failed; `unsent` gives its headers back when it never reached the
+/// wire, so it can go out on another connection.
+struct Failed {
+    unsent: Option<HeaderMap>,
+    error: TransportError,
 }
 
-impl Conn {
-    async fn send(&mut self, request: Request<Body>) -> Result<Response<Incoming>, SendError> {
-        let sent = match self {
-            Conn::H1(tx) => match tx.ready().await {
-                Ok(()) => tx.try_send_request(request).await,
-                Err(error) => return Err(unsent(request, error)),
-            },
-            Conn::H2(tx) => match tx.ready().await {
-                Ok(()) => tx.try_send_request(request).await,
-                Err(error) => return Err(unsent(request, error)),
-            },
-        };
-        sent.map_err(|mut e| SendError {
-            unsent: e.take_message(),
-            error: e.into_error(),
-        })
-    }
-}
-
-fn unsent(request: Request<Body>, error: hyper::Error) -> SendError {
-    SendError {
-        unsent: Some(request),
-        error,
+impl Failed {
+    fn sent(error: impl Into<TransportError>) -> Self {
+        Self {
+            unsent: None,
+            error: error.into(),
+        }
     }
 }
 
@@ -199,73 +196,113 @@ impl Transport {
         limit: usize,
     ) -> Result<Reply, TransportError> {
         loop {
-            let (mut conn, reused) = match self.take_idle() {
+            let (conn, reused) = match self.take_idle() {
                 Some(conn) => (conn, true),
                 // Boxed: opening (TLS state included) is rare and would make every
                 // request's future several KiB larger, copied on each poll's start.
                 None => (Box::pin(self.checkout_new()).await?, false),
             };
-            let request = self.request(&conn, path.clone(), headers);
-            match conn.send(request).await {
-                Ok(response) => return Ok(self.finish(conn, response, limit).await),
+            let sent = match conn {
+                Conn::H1(tx) => self.get_h1(tx, path.clone(), headers, limit).await,
+                Conn::H2(h2) => self.get_h2(h2, path.clone(), headers, limit).await,
+            };
+            match sent {
+                Ok(reply) => return Ok(reply),
                 // A kept-alive connection the server had closed: try the next one.
-                Err(SendError {
-                    unsent: Some(request),
+                Err(Failed {
+                    unsent: Some(unsent),
                     ..
-                }) if reused => headers = request.into_parts().0.headers,
-                Err(e) => return Err(e.error.into()),
+                }) if reused => headers = unsent,
+                Err(failed) => return Err(failed.error),
             }
         }
     }
 
-    /// The request for `conn`: origin-form with `Host` on HTTP/1.1, absolute URI (which
-    /// becomes `:scheme` and `:authority`) on HTTP/2.
-    fn request(&self, conn: &Conn, path: PathAndQuery, mut headers: HeaderMap) -> Request<Body> {
-        let mut uri = hyper::http::uri::Parts::default();
-        uri.path_and_query = Some(path);
-        match conn {
-            Conn::H1(_) => {
-                let host = HeaderValue::from_str(self.endpoint.authority.as_str())
-                    .expect("an Authority is a valid header value");
-                headers.insert(header::HOST, host);
-            }
-            Conn::H2(_) => {
-                headers.remove(header::HOST);
-                uri.scheme = Some(self.endpoint.scheme.clone());
-                uri.authority = Some(self.endpoint.authority.clone());
-            }
-        }
+    /// HTTP/1.1: origin-form target and `Host`; the connection goes back to the pool
+    /// once the whole body is read.
+    async fn get_h1(
+        &self,
+        mut tx: http1::SendRequest<Body>,
+        path: PathAndQuery,
+        mut headers: HeaderMap,
+        limit: usize,
+    ) -> Result<Reply, Failed> {
+        let host = HeaderValue::from_str(self.endpoint.authority.as_str())
+            .expect("an Authority is a valid header value");
+        headers.insert(header::HOST, host);
         let mut request = Request::new(Body::new());
-        *request.uri_mut() = Uri::from_parts(uri).expect("path, or scheme with authority");
+        *request.uri_mut() = Uri::from(path);
         *request.headers_mut() = headers;
-        if matches!(conn, Conn::H2(_)) {
-            *request.version_mut() = hyper::Version::HTTP_2;
+        if let Err(error) = tx.ready().await {
+            return Err(Failed {
+                unsent: Some(std::mem::take(request.headers_mut())),
+                error: error.into(),
+            });
         }
-        request
-    }
-
-    /// Reads the body, then puts an HTTP/1.1 connection back for the next request.
-    async fn finish(&self, conn: Conn, response: Response<Incoming>, limit: usize) -> Reply {
+        let response = tx.try_send_request(request).await.map_err(|mut e| Failed {
+            unsent: e
+                .take_message()
+                .map(|mut r| std::mem::take(r.headers_mut())),
+            error: e.into_error().into(),
+        })?;
         let (parts, body) = response.into_parts();
-        let body = read_capped(body, limit).await;
-        if let (Conn::H1(tx), Ok(_)) = (conn, &body) {
+        let body = read_capped_h1(body, limit).await;
+        if body.is_ok() {
             let mut idle = self.idle.lock().expect("idle pool lock");
             if !tx.is_closed() && idle.h1.len() < self.max_idle {
                 idle.h1.push(tx);
             }
         }
-        Reply {
+        Ok(Reply {
             status: parts.status,
             headers: parts.headers,
             body,
-        }
+        })
+    }
+
+    /// HTTP/2: the absolute URI becomes `:scheme`, `:authority` and `:path`.
+    async fn get_h2(
+        &self,
+        h2: H2,
+        path: PathAndQuery,
+        headers: HeaderMap,
+        limit: usize,
+    ) -> Result<Reply, Failed> {
+        let mut tx = match h2.tx.ready().await {
+            Ok(tx) => tx,
+            Err(error) => {
+                return Err(Failed {
+                    unsent: Some(headers),
+                    error: error.into(),
+                });
+            }
+        };
+        let mut uri = hyper::http::uri::Parts::default();
+        uri.scheme = Some(self.endpoint.scheme.clone());
+        uri.authority = Some(self.endpoint.authority.clone());
+        uri.path_and_query = Some(path);
+        let mut request = Request::new(());
+        *request.uri_mut() = Uri::from_parts(uri).expect("scheme, authority and path");
+        *request.headers_mut() = headers;
+        *request.version_mut() = hyper::Version::HTTP_2;
+        let (response, _) = tx.send_request(request, true).map_err(Failed::sent)?;
+        let (parts, body) = response.await.map_err(Failed::sent)?.into_parts();
+        let body = match declared_length(&parts.headers) {
+            Some(length) if length > limit as u64 => Err(BodyError::TooLarge { limit }),
+            _ => read_capped_h2(body, limit).await,
+        };
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 
     /// An open connection that can take a request now, if there is one.
     fn take_idle(&self) -> Option<Conn> {
         let mut idle = self.idle.lock().expect("idle pool lock");
         if let Some(h2) = &idle.h2 {
-            if !h2.is_closed() {
+            if !h2.closed.load(Ordering::Acquire) {
                 return Some(Conn::H2(h2.clone()));
             }
             idle.h2 = None;
@@ -350,17 +387,23 @@ impl Transport {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let io = TokioIo::new(stream);
         if h2 {
-            let (tx, conn) = http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
-                .handshake(io)
+            let (tx, conn) = h2::client::Builder::new()
+                .enable_push(false)
+                .max_header_list_size(MAX_HEADER_LIST_BYTES)
+                .handshake(stream)
                 .await?;
-            tokio::spawn(drive(conn));
-            self.idle.lock().expect("idle pool lock").h2 = Some(tx.clone());
-            Ok(Conn::H2(tx))
+            let closed = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&closed);
+            tokio::spawn(async move {
+                drive(conn).await;
+                flag.store(true, Ordering::Release);
+            });
+            let h2 = H2 { tx, closed };
+            self.idle.lock().expect("idle pool lock").h2 = Some(h2.clone());
+            Ok(Conn::H2(h2))
         } else {
-            let (tx, conn) = http1::handshake(io).await?;
+            let (tx, conn) = http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(drive(conn));
             Ok(Conn::H1(tx))
         }
@@ -368,7 +411,7 @@ impl Transport {
 }
 
 /// Runs a connection until it closes; its errors reach the requests on it.
-async fn drive<C: Future<Output = hyper::Result<()>>>(conn: C) {
+async fn drive<C: Future<Output = Result<(), E>>, E: std::fmt::Display>(conn: C) {
     if let Err(e) = conn.await {
         tracing::debug!(error = %e, "API connection closed");
     }
@@ -397,22 +440,52 @@ fn tls(host: &str, version: HttpVersion) -> Result<Tls, SetupError> {
     })
 }
 
-/// The whole body, refused as soon as it would pass `limit` (a declared length is
-/// checked before reading).
-async fn read_capped(mut body: Incoming, limit: usize) -> Result<Vec<u8>, BodyError> {
+/// The most response header bytes taken over HTTP/2 (HTTP/1.1 has hyper's own cap).
+const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
+/// `Content-Length`, when the answer declares one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Appends a chunk unless the body would pass `limit`.
+fn append_capped(out: &mut Vec<u8>, chunk: &[u8], limit: usize) -> Result<(), BodyError> {
+    if out.len() + chunk.len() > limit {
+        return Err(BodyError::TooLarge { limit });
+    }
+    out.extend_from_slice(chunk);
+    Ok(())
+}
+
+/// The whole HTTP/1.1 body, refused as soon as it would pass `limit` (a declared length
+/// is checked before reading).
+async fn read_capped_h1(mut body: Incoming, limit: usize) -> Result<Vec<u8>, BodyError> {
     let hint = body.size_hint();
     if hint.lower() > limit as u64 {
         return Err(BodyError::TooLarge { limit });
     }
     let mut out = Vec::with_capacity(hint.exact().map_or(0, |n| n as usize));
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue; // trailers
-        };
-        if out.len() + data.len() > limit {
-            return Err(BodyError::TooLarge { limit });
+        if let Ok(data) = frame?.into_data() {
+            append_capped(&mut out, &data, limit)?;
         }
-        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+/// The whole HTTP/2 body, refused as soon as it would pass `limit`; what is read is
+/// given back to the connection's flow-control window.
+async fn read_capped_h2(mut body: h2::RecvStream, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        body.flow_control().release_capacity(chunk.len())?;
+        append_capped(&mut out, &chunk, limit)?;
     }
     Ok(out)
 }
@@ -421,7 +494,9 @@ async fn read_capped(mut body: Incoming, limit: usize) -> Result<Vec<u8>, BodyEr
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use hyper::http::Response;
     use hyper::service::service_fn;
+    use hyper_util::rt::TokioExecutor;
     use hyper_util::server::conn::auto;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -433,6 +508,14 @@ mod tests {
     /// A loopback server answering `body` to every request (HTTP/1.1 or h2c); counts
     /// the connections it accepted.
     async fn counting_server(body: &'static str) -> (url::Url, Arc<AtomicUsize>) {
+        counting_server_dropping_after(body, Duration::MAX).await
+    }
+
+    /// [`counting_server`] that drops each connection `life` after accepting it.
+    async fn counting_server_dropping_after(
+        body: &'static str,
+        life: Duration,
+    ) -> (url::Url, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -447,9 +530,9 @@ mod tests {
                     )))
                 });
                 tokio::spawn(async move {
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let serve = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = tokio::time::timeout(life, serve).await;
                 });
             }
         });
@@ -480,6 +563,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lost_http2_connection_is_reopened() {
+        let (url, accepted) = counting_server_dropping_after("ok", Duration::from_millis(30)).await;
+        let t = Transport::new(&url, HttpVersion::Http2, 8).unwrap();
+        for _ in 0..3 {
+            concurrent_gets(&t, 10).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
     async fn http1_connections_are_kept_and_reused() {
         let (url, accepted) = counting_server("ok").await;
         let t = Transport::new(&url, HttpVersion::Http1, 8).unwrap();
@@ -496,10 +590,56 @@ mod tests {
     #[tokio::test]
     async fn bodies_over_the_limit_are_refused() {
         let (url, _) = counting_server("0123456789").await;
-        let t = Transport::new(&url, HttpVersion::Http1, 8).unwrap();
-        let reply = get(&t, 9).await.unwrap();
-        assert!(matches!(reply.body, Err(BodyError::TooLarge { limit: 9 })));
-        assert_eq!(get(&t, 10).await.unwrap().body.unwrap(), b"0123456789");
+        for version in [HttpVersion::Http1, HttpVersion::Http2] {
+            let t = Transport::new(&url, version, 8).unwrap();
+            let reply = get(&t, 9).await.unwrap();
+            assert!(
+                matches!(reply.body, Err(BodyError::TooLarge { limit: 9 })),
+                "{version:?}"
+            );
+            let reply = get(&t, 10).await.unwrap();
+            assert_eq!(reply.body.unwrap(), b"0123456789", "{version:?}");
+        }
+    }
+
+    /// Without a declared length the cap is enforced while reading, on both protocols.
+    #[tokio::test]
+    async fn streamed_bodies_are_capped_while_reading() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url: url::Url = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let service = service_fn(|_req| async {
+                    let chunks = (0..64).map(|_| {
+                        Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(
+                            Bytes::from_static(&[b'x'; 1024]),
+                        ))
+                    });
+                    let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks));
+                    Ok::<_, std::convert::Infallible>(Response::new(body))
+                });
+                tokio::spawn(async move {
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        for version in [HttpVersion::Http1, HttpVersion::Http2] {
+            let t = Transport::new(&url, version, 8).unwrap();
+            let reply = get(&t, 10_000).await.unwrap();
+            assert!(
+                matches!(reply.body, Err(BodyError::TooLarge { limit: 10_000 })),
+                "{version:?}"
+            );
+            assert_eq!(
+                get(&t, 64 * 1024).await.unwrap().body.unwrap().len(),
+                64 * 1024
+            );
+        }
     }
 
     /// A keep-alive server that drops each connection shortly after its first answer
