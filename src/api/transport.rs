@@ -152,7 +152,20 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// A transport that trusts the Mozilla roots (`webpki-roots`) on `https`.
     pub fn new(base: &url::Url, version: HttpVersion, max_idle: usize) -> Result<Self, SetupError> {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        Self::with_roots(base, version, max_idle, roots)
+    }
+
+    fn with_roots(
+        base: &url::Url,
+        version: HttpVersion,
+        max_idle: usize,
+        roots: rustls::RootCertStore,
+    ) -> Result<Self, SetupError> {
         let host = match base.host().ok_or(SetupError::NoHost)? {
             url::Host::Domain(name) => name.to_string(),
             url::Host::Ipv4(ip) => ip.to_string(),
@@ -171,7 +184,7 @@ impl Transport {
         let authority =
             Authority::try_from(authority).map_err(|_| SetupError::ServerName(host.clone()))?;
         let tls = (scheme == Scheme::HTTPS)
-            .then(|| tls(&host, version))
+            .then(|| tls(&host, version, roots))
             .transpose()?;
         Ok(Self {
             endpoint: Endpoint {
@@ -417,11 +430,8 @@ async fn drive<C: Future<Output = Result<(), E>>, E: std::fmt::Display>(conn: C)
     }
 }
 
-/// TLS with the web PKI roots, offering HTTP/2 by ALPN unless `http1` is set.
-fn tls(host: &str, version: HttpVersion) -> Result<Tls, SetupError> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+/// TLS trusting `roots`, offering HTTP/2 by ALPN unless `http1` is set.
+fn tls(host: &str, version: HttpVersion, roots: rustls::RootCertStore) -> Result<Tls, SetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -571,6 +581,98 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    /// An https server (throwaway CA) offering `alpn`; answers "ok" and tallies the HTTP
+    /// versions of the requests it served.
+    async fn tls_server(
+        alpn: &[&[u8]],
+    ) -> (
+        url::Url,
+        rustls::RootCertStore,
+        Arc<Mutex<Vec<hyper::Version>>>,
+    ) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://127.0.0.1:{}/",
+            listener.local_addr().unwrap().port()
+        );
+        let versions = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&versions);
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        seen.lock().unwrap().push(req.version());
+                        async {
+                            Ok::<_, std::convert::Infallible>(Response::new(
+                                http_body_util::Full::new(Bytes::from_static(b"ok")),
+                            ))
+                        }
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (url.parse().unwrap(), roots, versions)
+    }
+
+    /// On https, `auto` takes HTTP/2 when the server offers it and HTTP/1.1 when not;
+    /// `http1` never asks for HTTP/2.
+    #[tokio::test]
+    async fn https_negotiates_the_protocol_by_alpn() {
+        let both: &[&[u8]] = &[b"h2", b"http/1.1"];
+        let h1_only: &[&[u8]] = &[b"http/1.1"];
+        for (offered, version, expected) in [
+            (both, HttpVersion::Auto, hyper::Version::HTTP_2),
+            (h1_only, HttpVersion::Auto, hyper::Version::HTTP_11),
+            (both, HttpVersion::Http1, hyper::Version::HTTP_11),
+            (both, HttpVersion::Http2, hyper::Version::HTTP_2),
+        ] {
+            let (url, roots, versions) = tls_server(offered).await;
+            let t = Transport::with_roots(&url, version, 8, roots).unwrap();
+            concurrent_gets(&t, 10).await;
+            let seen = versions.lock().unwrap().clone();
+            assert_eq!(seen, vec![expected; 10], "{version:?} against {offered:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_fails_the_handshake() {
+        let (url, _, _) = tls_server(&[b"h2"]).await;
+        let t = Transport::new(&url, HttpVersion::Auto, 8).unwrap();
+        let error = get(&t, 1024).await.err().expect("refused");
+        assert!(matches!(error, TransportError::Tls { .. }), "{error}");
     }
 
     #[tokio::test]
