@@ -515,6 +515,36 @@ mod tests {
 
     use super::*;
 
+    /// A loopback listener and its `http://` URL.
+    async fn listen() -> (TcpListener, url::Url) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        (listener, url.parse().unwrap())
+    }
+
+    /// Serves one connection (HTTP/1.1 or HTTP/2, as the client starts it) with
+    /// `service`, dropping it after `life`.
+    fn serve<I, B>(
+        io: I,
+        life: Duration,
+        service: impl hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Send
+        + 'static,
+    ) where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        B: hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static,
+    {
+        tokio::spawn(async move {
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let _ = tokio::time::timeout(life, builder.serve_connection(TokioIo::new(io), service))
+                .await;
+        });
+    }
+
     /// A loopback server answering `body` to every request (HTTP/1.1 or h2c); counts
     /// the connections it accepted.
     async fn counting_server(body: &'static str) -> (url::Url, Arc<AtomicUsize>) {
@@ -526,8 +556,7 @@ mod tests {
         body: &'static str,
         life: Duration,
     ) -> (url::Url, Arc<AtomicUsize>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = listen().await;
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&accepted);
         tokio::spawn(async move {
@@ -539,14 +568,10 @@ mod tests {
                         Bytes::from_static(body.as_bytes()),
                     )))
                 });
-                tokio::spawn(async move {
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    let serve = builder.serve_connection(TokioIo::new(stream), service);
-                    let _ = tokio::time::timeout(life, serve).await;
-                });
+                serve(stream, life, service);
             }
         });
-        (url.parse().unwrap(), accepted)
+        (url, accepted)
     }
 
     async fn get(t: &Transport, limit: usize) -> Result<Reply, TransportError> {
@@ -615,11 +640,8 @@ mod tests {
             .unwrap();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "https://127.0.0.1:{}/",
-            listener.local_addr().unwrap().port()
-        );
+        let (listener, mut url) = listen().await;
+        url.set_scheme("https").unwrap();
         let versions = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&versions);
         tokio::spawn(async move {
@@ -638,13 +660,11 @@ mod tests {
                             ))
                         }
                     });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    serve(stream, Duration::MAX, service);
                 });
             }
         });
-        (url.parse().unwrap(), roots, versions)
+        (url, roots, versions)
     }
 
     /// On https, `auto` takes HTTP/2 when the server offers it and HTTP/1.1 when not;
@@ -707,10 +727,7 @@ mod tests {
     /// Without a declared length the cap is enforced while reading, on both protocols.
     #[tokio::test]
     async fn streamed_bodies_are_capped_while_reading() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url: url::Url = format!("http://{}", listener.local_addr().unwrap())
-            .parse()
-            .unwrap();
+        let (listener, url) = listen().await;
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
@@ -723,11 +740,7 @@ mod tests {
                     let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks));
                     Ok::<_, std::convert::Infallible>(Response::new(body))
                 });
-                tokio::spawn(async move {
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                serve(stream, Duration::MAX, service);
             }
         });
         for version in [HttpVersion::Http1, HttpVersion::Http2] {
@@ -748,10 +761,7 @@ mod tests {
     /// (as a load balancer's idle timeout does): the next request must not fail.
     #[tokio::test]
     async fn a_kept_connection_the_server_closed_is_replaced() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url: url::Url = format!("http://{}", listener.local_addr().unwrap())
-            .parse()
-            .unwrap();
+        let (listener, url) = listen().await;
         tokio::spawn(async move {
             loop {
                 let (mut stream, _) = listener.accept().await.unwrap();
