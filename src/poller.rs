@@ -1,8 +1,7 @@
 //! Polls every non-terminal intent once per `poll_interval`, spread evenly, within each
 //! store's rate and concurrency budget; backs off on errors; stops at terminal statuses.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 mod budget;
+mod calendar;
 
 use crate::api::client::{ApiClient, ClientError, Fetch, FetchError, RequestResult};
 use crate::config::{Config, StoreConfig};
@@ -20,9 +20,7 @@ use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
 use crate::state::{Change, State, StoreHandle, unix_now_f64};
 use budget::Budget;
-
-/// Polls due this soon are sent together with the one that woke the poller.
-const BATCH_WINDOW: Duration = budget::MIN_WAIT;
+use calendar::Calendar;
 
 /// New intents from a reload are spread over this window (or the poll interval if shorter).
 const NEW_INTENT_WINDOW: Duration = Duration::from_secs(1);
@@ -88,7 +86,8 @@ pub struct StorePoller {
     drain_timeout: Duration,
     state: StoreHandle,
     recorder: StoreRecorder,
-    queue: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
+    /// Due polls; polls due within one [`calendar::SLOT`] go out at one wake-up.
+    queue: Calendar,
     sched: HashMap<Arc<str>, Sched, IdHasher>,
     next_ticket: u64,
     paused_until: Option<Instant>,
@@ -118,7 +117,7 @@ impl StorePoller {
             drain_timeout: drain_timeout(config),
             state,
             recorder: metrics.store_recorder(&store.name),
-            queue: BinaryHeap::new(),
+            queue: Calendar::new(),
             sched: HashMap::default(),
             next_ticket: 0,
             paused_until: None,
@@ -196,7 +195,7 @@ impl StorePoller {
         });
         entry.slot = slot;
         entry.ticket = ticket;
-        self.queue.push(Reverse((at, ticket, id)));
+        self.queue.push(at, (ticket, id));
     }
 
     /// When to try dispatching next: the first due poll, but not before a store pause or
@@ -205,11 +204,11 @@ impl StorePoller {
         if in_flight >= self.concurrency {
             return None;
         }
-        let Reverse((at, _, _)) = self.queue.peek()?;
+        let at = self.queue.first_start()?;
         [self.paused_until, self.budget_ready_at]
             .into_iter()
             .flatten()
-            .chain([*at])
+            .chain([at])
             .max()
     }
 
@@ -250,24 +249,21 @@ impl StorePoller {
         if self.paused_until.is_some_and(|p| p > now) {
             return None;
         }
+        // Polls of a started slot go now: one wake-up sends them all, instead of one
+        // wake-up per poll (still even at the scale of the interval).
         loop {
-            let Reverse((at, ticket, id)) = self.queue.peek()?;
-            // Polls due within the batch window go now: one wake-up sends them all, instead
-            // of one wake-up per poll (still even at the scale of the interval).
-            if *at > now + BATCH_WINDOW {
-                return None;
-            }
+            let (ticket, id) = self.queue.peek_started(now)?;
             if self.sched.get(id).is_some_and(|s| s.ticket == *ticket) {
                 break;
             }
-            self.queue.pop(); // superseded by a newer schedule
+            self.queue.pop_started(now); // superseded by a newer schedule
         }
         if let Err(ready_at) = self.budget.try_acquire() {
             self.budget_ready_at = Some(ready_at);
             return None;
         }
         self.budget_ready_at = None;
-        self.queue.pop().map(|Reverse((_, _, id))| id)
+        self.queue.pop_started(now).map(|(_, id)| id)
     }
 
     fn complete(&mut self, done: Completion) {
