@@ -256,13 +256,13 @@ impl ApiClient {
             .map_err(|e| FetchError::Connect(format!("invalid request path {path:?}: {e}")))?;
         let reply = tokio::time::timeout(
             self.timeout,
-            self.transport.get(target, headers, MAX_BODY_BYTES),
+            self.transport.get(target.clone(), headers, MAX_BODY_BYTES),
         )
         .await
         .map_err(|_| FetchError::Timeout)?
         .map_err(transport_error)?;
         Ok(Answer {
-            path: path.to_string(),
+            path: target,
             nonce,
             status: reply.status,
             headers: reply.headers,
@@ -349,7 +349,7 @@ impl ApiClient {
         let body_hash = signing::sha256_hex(body);
         let canonical = signing::response_canonical(&ResponseFields {
             status_code: answer.status.as_u16(),
-            path: &answer.path,
+            path: answer.path.as_str(),
             request_nonce: &answer.nonce,
             request_body_sha256: EMPTY_BODY_SHA256,
             response_timestamp: timestamp,
@@ -366,7 +366,7 @@ impl ApiClient {
 
 /// What came back, before interpretation.
 struct Answer {
-    path: String,
+    path: PathAndQuery,
     nonce: String,
     status: StatusCode,
     headers: HeaderMap,

@@ -96,8 +96,10 @@ struct Endpoint {
     host: String,
     port: u16,
     scheme: Scheme,
-    /// `Host` (HTTP/1.1) or `:authority` (HTTP/2): host, and port when not the default.
+    /// `:authority` (HTTP/2): host, and port when not the default.
     authority: Authority,
+    /// The same as the HTTP/1.1 `Host` header, made once rather than per request.
+    host_header: HeaderValue,
     tls: Option<Tls>,
     version: HttpVersion,
 }
@@ -183,6 +185,8 @@ impl Transport {
         };
         let authority =
             Authority::try_from(authority).map_err(|_| SetupError::ServerName(host.clone()))?;
+        let host_header = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| SetupError::ServerName(host.clone()))?;
         let tls = (scheme == Scheme::HTTPS)
             .then(|| tls(&host, version, roots))
             .transpose()?;
@@ -192,6 +196,7 @@ impl Transport {
                 host,
                 scheme,
                 authority,
+                host_header,
                 tls,
                 version,
             },
@@ -240,9 +245,7 @@ impl Transport {
         mut headers: HeaderMap,
         limit: usize,
     ) -> Result<Reply, Failed> {
-        let host = HeaderValue::from_str(self.endpoint.authority.as_str())
-            .expect("an Authority is a valid header value");
-        headers.insert(header::HOST, host);
+        headers.insert(header::HOST, self.endpoint.host_header.clone());
         let mut request = Request::new(Body::new());
         *request.uri_mut() = Uri::from(path);
         *request.headers_mut() = headers;
@@ -789,27 +792,22 @@ mod tests {
 
     #[test]
     fn authority_keeps_a_non_default_port_only() {
-        let with_port = Transport::new(
-            &"https://api.example:8443/p".parse().unwrap(),
-            HttpVersion::Auto,
-            1,
-        )
-        .unwrap();
-        assert_eq!(with_port.endpoint.authority.as_str(), "api.example:8443");
-        assert_eq!(with_port.endpoint.port, 8443);
-        let default = Transport::new(
-            &"https://api.example/".parse().unwrap(),
-            HttpVersion::Auto,
-            1,
-        )
-        .unwrap();
-        assert_eq!(default.endpoint.authority.as_str(), "api.example");
-        assert_eq!(default.endpoint.port, 443);
-        let v6 = Transport::new(&"http://[::1]:9/".parse().unwrap(), HttpVersion::Auto, 1).unwrap();
-        assert_eq!(
-            (v6.endpoint.host.as_str(), v6.endpoint.authority.as_str()),
-            ("::1", "[::1]:9")
-        );
+        for (url, host, port, authority) in [
+            (
+                "https://api.example:8443/p",
+                "api.example",
+                8443,
+                "api.example:8443",
+            ),
+            ("https://api.example/", "api.example", 443, "api.example"),
+            ("http://[::1]:9/", "::1", 9, "[::1]:9"),
+        ] {
+            let t = Transport::new(&url.parse().unwrap(), HttpVersion::Auto, 1).unwrap();
+            let e = &t.endpoint;
+            assert_eq!((e.host.as_str(), e.port), (host, port), "{url}");
+            assert_eq!(e.authority.as_str(), authority, "{url}");
+            assert_eq!(e.host_header, authority, "{url}");
+        }
         assert!(matches!(
             Transport::new(&"ftp://x/".parse().unwrap(), HttpVersion::Auto, 1),
             Err(SetupError::Scheme(_))

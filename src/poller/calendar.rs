@@ -35,10 +35,6 @@ impl Calendar {
         (since.as_nanos() / SLOT.as_nanos()) as u64
     }
 
-    fn start_of(&self, slot: u64) -> Instant {
-        slot_start(self.origin, slot)
-    }
-
     pub fn push(&mut self, at: Instant, entry: Entry) {
         let slot = self.slot_of(at);
         self.slots.entry(slot).or_default().push_back(entry);
@@ -47,13 +43,13 @@ impl Calendar {
     /// When the earliest queued slot starts, if anything is queued.
     pub fn first_start(&self) -> Option<Instant> {
         let (&slot, _) = self.slots.first_key_value()?;
-        Some(self.start_of(slot))
+        Some(slot_start(self.origin, slot))
     }
 
     /// The next entry of the earliest slot, if that slot has started by `now`.
     pub fn peek_started(&self, now: Instant) -> Option<&Entry> {
         let (&slot, entries) = self.slots.first_key_value()?;
-        (self.start_of(slot) <= now).then(|| entries.front())?
+        (slot_start(self.origin, slot) <= now).then(|| entries.front())?
     }
 
     /// Takes the entry [`Calendar::peek_started`] shows.
