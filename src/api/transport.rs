@@ -355,9 +355,10 @@ impl Transport {
 
     async fn open(&self) -> Result<Conn, TransportError> {
         let tcp = self.connect_tcp().await?;
+        // `http2` is HTTP/2 whatever ALPN says (prior knowledge, as on plain http).
+        let prior_knowledge = self.endpoint.version == HttpVersion::Http2;
         let Some(tls) = &self.endpoint.tls else {
-            let h2 = self.endpoint.version == HttpVersion::Http2;
-            return self.handshake(tcp, h2).await;
+            return self.handshake(tcp, prior_knowledge).await;
         };
         let stream = tls
             .connector
@@ -367,7 +368,7 @@ impl Transport {
                 host: self.endpoint.host.clone(),
                 source,
             })?;
-        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        let h2 = prior_knowledge || stream.get_ref().1.alpn_protocol() == Some(b"h2");
         if !h2 {
             self.idle.lock().expect("idle pool lock").speaks_h1 = true;
         }
@@ -681,6 +682,7 @@ mod tests {
             (h1_only, HttpVersion::Auto, hyper::Version::HTTP_11),
             (both, HttpVersion::Http1, hyper::Version::HTTP_11),
             (both, HttpVersion::Http2, hyper::Version::HTTP_2),
+            (&[], HttpVersion::Http2, hyper::Version::HTTP_2),
         ] {
             let (url, roots, versions) = tls_server(offered).await;
             let t = Transport::with_roots(&url, version, 8, roots).unwrap();
