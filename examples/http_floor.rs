@@ -53,7 +53,9 @@ fn client(url: &reqwest::Url, kind: &str, http2: bool) -> Box<dyn Fn() -> Get> {
         HttpVersion::Http1
     };
     if kind == "transport" {
-        let transport = Arc::new(Transport::new(url, version, IN_FLIGHT).expect("transport"));
+        let transport = Arc::new(
+            Transport::new(url, version, IN_FLIGHT, Duration::from_secs(10)).expect("transport"),
+        );
         let path = PathAndQuery::try_from(url.path()).expect("a path");
         return Box::new(move || {
             let (transport, path) = (Arc::clone(&transport), path.clone());

@@ -13,7 +13,7 @@ use url::Url;
 use super::envelope::{DecodeError, Envelope};
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields, Signer};
 use super::status::Status;
-use super::transport::{BodyError, SetupError, Transport};
+use super::transport::{BodyError, SetupError, Transport, TransportError};
 use crate::config::StoreConfig;
 
 /// Answers larger than this are refused: a status envelope is under 200 bytes.
@@ -141,8 +141,6 @@ pub struct ApiClient(Arc<ClientInner>);
 pub struct ClientInner {
     transport: Transport,
     base: Url,
-    /// Whole-request limit: connecting, sending and reading the answer.
-    timeout: Duration,
     /// Path prefix of `base_url` (usually empty), prepended to every API path.
     prefix: String,
     api_key: HeaderValue,
@@ -191,12 +189,11 @@ impl ApiClient {
         let base = Url::parse(&store.base_url)
             .map_err(|_| ClientError::BaseUrl(store.base_url.clone()))?;
         let prefix = base.path().trim_end_matches('/').to_string();
-        let transport = Transport::new(&base, store.http_version, store.max_concurrency)?;
+        let transport = Transport::new(&base, store.http_version, store.max_concurrency, timeout)?;
         let api_key = HeaderValue::from_str(&store.api_key).map_err(|_| ClientError::ApiKey)?;
         Ok(Self(Arc::new(ClientInner {
             transport,
             base,
-            timeout,
             prefix,
             api_key,
             signer: Signer::new(store.api_secret.expose()),
@@ -229,7 +226,23 @@ impl ApiClient {
         }
     }
 
+    /// A signed GET. A request the server refused unprocessed (HTTP/2 REFUSED_STREAM, or
+    /// dropped by GOAWAY) goes out once more, signed anew: a status read is idempotent,
+    /// and its nonce must not be reused.
     async fn get(&self, path: &str) -> Result<Answer, FetchError> {
+        let target = PathAndQuery::try_from(path)
+            .map_err(|e| FetchError::Connect(format!("invalid request path {path:?}: {e}")))?;
+        match self.get_once(path, &target).await {
+            Err(TransportError::Refused(_)) => self.get_once(path, &target).await,
+            other => other,
+        }
+        .map_err(|e| match e {
+            TransportError::Timeout => FetchError::Timeout,
+            other => transport_error(other),
+        })
+    }
+
+    async fn get_once(&self, path: &str, target: &PathAndQuery) -> Result<Answer, TransportError> {
         // A v4 UUID from the thread-local CSPRNG: no getrandom system call per request.
         let nonce = uuid::Builder::from_random_bytes(rand::random())
             .into_uuid()
@@ -252,17 +265,12 @@ impl ApiClient {
         // churning its header table (and a signature is credential material).
         headers.insert(X_NONCE, sensitive_header(&nonce));
         headers.insert(X_SIGNATURE, sensitive_header(&signature));
-        let target = PathAndQuery::try_from(path)
-            .map_err(|e| FetchError::Connect(format!("invalid request path {path:?}: {e}")))?;
-        let reply = tokio::time::timeout(
-            self.timeout,
-            self.transport.get(target.clone(), headers, MAX_BODY_BYTES),
-        )
-        .await
-        .map_err(|_| FetchError::Timeout)?
-        .map_err(transport_error)?;
+        let reply = self
+            .transport
+            .get(target.clone(), headers, MAX_BODY_BYTES)
+            .await?;
         Ok(Answer {
-            path: target,
+            path: target.clone(),
             nonce,
             status: reply.status,
             headers: reply.headers,

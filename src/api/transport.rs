@@ -8,8 +8,9 @@
 //! HTTP/2, hyper itself adds a task, a channel and a oneshot per request over `h2`,
 //! which it is built on; driving `h2` directly saves those (README, Performance).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -64,6 +65,14 @@ pub enum TransportError {
     Http(#[from] hyper::Error),
     #[error("HTTP/2: {0}")]
     H2(#[from] h2::Error),
+    /// The server refused the stream unprocessed (REFUSED_STREAM, or above a GOAWAY's
+    /// last stream id): safe to send again, with a fresh nonce.
+    #[error("HTTP/2 stream refused by the server: {0}")]
+    Refused(h2::Error),
+    #[error("request timed out")]
+    Timeout,
+    #[error("no connection could take the request after {attempts} attempts")]
+    Exhausted { attempts: usize },
 }
 
 /// Why an answer's body was not read whole.
@@ -120,6 +129,12 @@ struct H2 {
     closed: Arc<AtomicBool>,
 }
 
+impl H2 {
+    fn is(&self, other: &H2) -> bool {
+        Arc::ptr_eq(&self.closed, &other.closed)
+    }
+}
+
 /// A connection a request is sent on.
 enum Conn {
     H1(http1::SendRequest<Body>),
@@ -142,10 +157,25 @@ impl Failed {
     }
 }
 
+/// A shared HTTP/2 connection is given up after this many request timeouts in a row with
+/// no answer between them: a black-holed peer would otherwise time out every poll until
+/// TCP gives up (about 15 minutes).
+pub const TIMEOUTS_BEFORE_RECONNECT: u32 = 2;
+
+/// An HTTP/2 connection is PINGed this often; without a PONG within the request timeout it
+/// is closed and the next request opens a new one.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// HTTP connections to one API base URL.
 pub struct Transport {
     endpoint: Endpoint,
     idle: Mutex<Idle>,
+    /// Each request's deadline, and the PING timeout.
+    timeout: Duration,
+    /// How often HTTP/2 connections are PINGed ([`KEEPALIVE_INTERVAL`]).
+    keepalive: Duration,
+    /// Request timeouts since the last answer (see [`TIMEOUTS_BEFORE_RECONNECT`]).
+    timeouts_in_a_row: AtomicU32,
     /// Held while opening a connection that may be HTTP/2, so a burst of requests
     /// shares one connection instead of each opening its own.
     opening: tokio::sync::Mutex<()>,
@@ -154,18 +184,25 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// A transport that trusts the Mozilla roots (`webpki-roots`) on `https`.
-    pub fn new(base: &url::Url, version: HttpVersion, max_idle: usize) -> Result<Self, SetupError> {
+    /// A transport that trusts the Mozilla roots (`webpki-roots`) on `https`; each request
+    /// gets `timeout`.
+    pub fn new(
+        base: &url::Url,
+        version: HttpVersion,
+        max_idle: usize,
+        timeout: Duration,
+    ) -> Result<Self, SetupError> {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        Self::with_roots(base, version, max_idle, roots)
+        Self::with_roots(base, version, max_idle, timeout, roots)
     }
 
     fn with_roots(
         base: &url::Url,
         version: HttpVersion,
         max_idle: usize,
+        timeout: Duration,
         roots: rustls::RootCertStore,
     ) -> Result<Self, SetupError> {
         let host = match base.host().ok_or(SetupError::NoHost)? {
@@ -201,19 +238,57 @@ impl Transport {
                 version,
             },
             idle: Mutex::default(),
+            timeout,
+            keepalive: KEEPALIVE_INTERVAL,
+            timeouts_in_a_row: AtomicU32::new(0),
             opening: tokio::sync::Mutex::new(()),
             max_idle,
         })
     }
 
-    /// `GET path` with `headers`; the body is read up to `limit` bytes.
+    /// `GET path` with `headers`, within the request timeout; the body is read up to
+    /// `limit` bytes.
     pub async fn get(
+        &self,
+        path: PathAndQuery,
+        headers: HeaderMap,
+        limit: usize,
+    ) -> Result<Reply, TransportError> {
+        match tokio::time::timeout(self.timeout, self.send(path, headers, limit)).await {
+            Ok(result) => {
+                self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+                result
+            }
+            Err(_) => {
+                self.timed_out();
+                Err(TransportError::Timeout)
+            }
+        }
+    }
+
+    /// Notes a timeout; after [`TIMEOUTS_BEFORE_RECONNECT`] in a row the shared HTTP/2
+    /// connection leaves the pool (its streams in flight keep it until they end), so the
+    /// next request opens a new one. A timed-out HTTP/1.1 request drops its connection.
+    fn timed_out(&self) {
+        if self.timeouts_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= TIMEOUTS_BEFORE_RECONNECT {
+            self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+            if self.lock_idle().h2.take().is_some() {
+                tracing::debug!("API requests keep timing out; opening a new HTTP/2 connection");
+            }
+        }
+    }
+
+    /// Sends the request on a pooled connection or a new one. A request that never
+    /// reached the wire is sent again on the next connection: every kept connection may
+    /// have been closed by the server, so the attempts are bounded by the pool size.
+    async fn send(
         &self,
         path: PathAndQuery,
         mut headers: HeaderMap,
         limit: usize,
     ) -> Result<Reply, TransportError> {
-        loop {
+        let attempts = self.max_idle + 2;
+        for _ in 0..attempts {
             let (conn, reused) = match self.take_idle() {
                 Some(conn) => (conn, true),
                 // Boxed: opening (TLS state included) is rare and would make every
@@ -222,18 +297,40 @@ impl Transport {
             };
             let sent = match conn {
                 Conn::H1(tx) => self.get_h1(tx, path.clone(), headers, limit).await,
-                Conn::H2(h2) => self.get_h2(h2, path.clone(), headers, limit).await,
+                Conn::H2(h2) => {
+                    let sent = self.get_h2(h2.clone(), path.clone(), headers, limit).await;
+                    if sent.is_err() {
+                        // It cannot open a stream (GOAWAY, reset): never hand it out again.
+                        self.evict(&h2);
+                    }
+                    sent
+                }
             };
             match sent {
                 Ok(reply) => return Ok(reply),
-                // A kept-alive connection the server had closed: try the next one.
                 Err(Failed {
                     unsent: Some(unsent),
                     ..
                 }) if reused => headers = unsent,
                 Err(failed) => return Err(failed.error),
             }
+            // A failed connection may fail again at once: let other tasks run between tries.
+            tokio::task::yield_now().await;
         }
+        Err(TransportError::Exhausted { attempts })
+    }
+
+    /// Removes `h2` from the pool if it is still the shared connection there.
+    fn evict(&self, h2: &H2) {
+        let mut idle = self.lock_idle();
+        if idle.h2.as_ref().is_some_and(|pooled| pooled.is(h2)) {
+            idle.h2 = None;
+        }
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Idle> {
+        // Plain data: a panic elsewhere while holding it leaves nothing half-done.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// HTTP/1.1: origin-form target and `Host`; the connection goes back to the pool
@@ -264,7 +361,7 @@ impl Transport {
         let (parts, body) = response.into_parts();
         let body = read_capped_h1(body, limit).await;
         if body.is_ok() {
-            let mut idle = self.idle.lock().expect("idle pool lock");
+            let mut idle = self.lock_idle();
             if !tx.is_closed() && idle.h1.len() < self.max_idle {
                 idle.h1.push(tx);
             }
@@ -302,7 +399,7 @@ impl Transport {
         *request.headers_mut() = headers;
         *request.version_mut() = hyper::Version::HTTP_2;
         let (response, _) = tx.send_request(request, true).map_err(Failed::sent)?;
-        let (parts, body) = response.await.map_err(Failed::sent)?.into_parts();
+        let (parts, body) = response.await.map_err(refused_or_sent)?.into_parts();
         let body = match declared_length(&parts.headers) {
             Some(length) if length > limit as u64 => Err(BodyError::TooLarge { limit }),
             _ => read_capped_h2(body, limit).await,
@@ -316,7 +413,7 @@ impl Transport {
 
     /// An open connection that can take a request now, if there is one.
     fn take_idle(&self) -> Option<Conn> {
-        let mut idle = self.idle.lock().expect("idle pool lock");
+        let mut idle = self.lock_idle();
         if let Some(h2) = &idle.h2 {
             if !h2.closed.load(Ordering::Acquire) {
                 return Some(Conn::H2(h2.clone()));
@@ -347,9 +444,7 @@ impl Transport {
         match self.endpoint.version {
             HttpVersion::Http1 => false,
             HttpVersion::Http2 => true,
-            HttpVersion::Auto => {
-                self.endpoint.tls.is_some() && !self.idle.lock().expect("idle pool lock").speaks_h1
-            }
+            HttpVersion::Auto => self.endpoint.tls.is_some() && !self.lock_idle().speaks_h1,
         }
     }
 
@@ -370,7 +465,7 @@ impl Transport {
             })?;
         let h2 = prior_knowledge || stream.get_ref().1.alpn_protocol() == Some(b"h2");
         if !h2 {
-            self.idle.lock().expect("idle pool lock").speaks_h1 = true;
+            self.lock_idle().speaks_h1 = true;
         }
         self.handshake(stream, h2).await
     }
@@ -410,19 +505,81 @@ impl Transport {
                 .max_header_list_size(MAX_HEADER_LIST_BYTES)
                 .handshake(stream)
                 .await?;
-            let closed = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&closed);
-            tokio::spawn(async move {
-                drive(conn).await;
-                flag.store(true, Ordering::Release);
-            });
-            let h2 = H2 { tx, closed };
-            self.idle.lock().expect("idle pool lock").h2 = Some(h2.clone());
+            let h2 = H2 {
+                tx,
+                closed: Arc::new(AtomicBool::new(false)),
+            };
+            let keepalive = KeepAlive {
+                interval: self.keepalive,
+                timeout: self.timeout,
+            };
+            tokio::spawn(drive_h2(conn, h2.clone(), keepalive));
+            self.lock_idle().h2 = Some(h2.clone());
             Ok(Conn::H2(h2))
         } else {
             let (tx, conn) = http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(drive(conn));
             Ok(Conn::H1(tx))
+        }
+    }
+}
+
+/// An answer's error: a stream the server did not process is [`TransportError::Refused`].
+fn refused_or_sent(error: h2::Error) -> Failed {
+    let unprocessed = error.reason() == Some(h2::Reason::REFUSED_STREAM)
+        || (error.is_go_away() && error.is_remote());
+    Failed::sent(if unprocessed {
+        TransportError::Refused(error)
+    } else {
+        TransportError::H2(error)
+    })
+}
+
+/// Runs an HTTP/2 connection until it closes or misses a PING answer; then marks it
+/// closed so that the pool drops it.
+async fn drive_h2<S>(mut conn: h2::client::Connection<S, Bytes>, h2: H2, keepalive: KeepAlive)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let ping_timeout = keepalive.timeout;
+    let keepalive = conn.ping_pong().map(|pings| keepalive.run(pings));
+    let keepalive = async move {
+        match keepalive {
+            Some(pings) => pings.await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = &mut conn => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "API connection closed");
+            }
+        }
+        () = keepalive => tracing::warn!(
+            timeout_ms = ping_timeout.as_millis() as u64,
+            "API connection answered no HTTP/2 PING; closing it"
+        ),
+    }
+    h2.closed.store(true, Ordering::Release);
+}
+
+/// HTTP/2 keep-alive: a PING every `interval`, answered within `timeout`.
+struct KeepAlive {
+    interval: Duration,
+    timeout: Duration,
+}
+
+impl KeepAlive {
+    /// Resolves when a PING goes unanswered for `timeout`. A PING that cannot be sent
+    /// means the connection is closing, which its own future reports.
+    async fn run(self, mut pings: h2::PingPong) {
+        loop {
+            tokio::time::sleep(self.interval).await;
+            match tokio::time::timeout(self.timeout, pings.ping(h2::Ping::opaque())).await {
+                Ok(Ok(_pong)) => {}
+                Ok(Err(_)) => std::future::pending().await,
+                Err(_) => return,
+            }
         }
     }
 }
@@ -505,310 +662,4 @@ async fn read_capped_h2(mut body: h2::RecvStream, limit: usize) -> Result<Vec<u8
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use hyper::http::Response;
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioExecutor;
-    use hyper_util::server::conn::auto;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
-    use std::time::Duration;
-
-    use super::*;
-
-    /// A loopback listener and its `http://` URL.
-    async fn listen() -> (TcpListener, url::Url) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        (listener, url.parse().unwrap())
-    }
-
-    /// Serves one connection (HTTP/1.1 or HTTP/2, as the client starts it) with
-    /// `service`, dropping it after `life`.
-    fn serve<I, B>(
-        io: I,
-        life: Duration,
-        service: impl hyper::service::Service<
-            Request<Incoming>,
-            Response = Response<B>,
-            Error = std::convert::Infallible,
-            Future: Send + 'static,
-        > + Send
-        + 'static,
-    ) where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        B: hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static,
-    {
-        tokio::spawn(async move {
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let _ = tokio::time::timeout(life, builder.serve_connection(TokioIo::new(io), service))
-                .await;
-        });
-    }
-
-    /// A loopback server answering `body` to every request (HTTP/1.1 or h2c); counts
-    /// the connections it accepted.
-    async fn counting_server(body: &'static str) -> (url::Url, Arc<AtomicUsize>) {
-        counting_server_dropping_after(body, Duration::MAX).await
-    }
-
-    /// [`counting_server`] that drops each connection `life` after accepting it.
-    async fn counting_server_dropping_after(
-        body: &'static str,
-        life: Duration,
-    ) -> (url::Url, Arc<AtomicUsize>) {
-        let (listener, url) = listen().await;
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = Arc::clone(&accepted);
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                count.fetch_add(1, Ordering::SeqCst);
-                let service = service_fn(move |_req| async move {
-                    Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
-                        Bytes::from_static(body.as_bytes()),
-                    )))
-                });
-                serve(stream, life, service);
-            }
-        });
-        (url, accepted)
-    }
-
-    async fn get(t: &Transport, limit: usize) -> Result<Reply, TransportError> {
-        t.get(PathAndQuery::from_static("/x"), HeaderMap::new(), limit)
-            .await
-    }
-
-    async fn concurrent_gets(t: &Transport, n: usize) {
-        let replies = futures_util::future::join_all((0..n).map(|_| get(t, 1024))).await;
-        for reply in replies {
-            let reply = reply.unwrap();
-            assert_eq!(reply.status, StatusCode::OK);
-            assert_eq!(reply.body.unwrap(), b"ok");
-        }
-    }
-
-    #[tokio::test]
-    async fn http2_requests_share_one_connection() {
-        let (url, accepted) = counting_server("ok").await;
-        let t = Transport::new(&url, HttpVersion::Http2, 8).unwrap();
-        concurrent_gets(&t, 50).await;
-        concurrent_gets(&t, 50).await;
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn a_lost_http2_connection_is_reopened() {
-        let (url, accepted) = counting_server_dropping_after("ok", Duration::from_millis(30)).await;
-        let t = Transport::new(&url, HttpVersion::Http2, 8).unwrap();
-        for _ in 0..3 {
-            concurrent_gets(&t, 10).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
-    }
-
-    /// An https server (throwaway CA) offering `alpn`; answers "ok" and tallies the HTTP
-    /// versions of the requests it served.
-    async fn tls_server(
-        alpn: &[&[u8]],
-    ) -> (
-        url::Url,
-        rustls::RootCertStore,
-        Arc<Mutex<Vec<hyper::Version>>>,
-    ) {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca.der().clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
-            )
-            .unwrap();
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let (listener, mut url) = listen().await;
-        url.set_scheme("https").unwrap();
-        let versions = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&versions);
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let (acceptor, seen) = (acceptor.clone(), Arc::clone(&seen));
-                tokio::spawn(async move {
-                    let Ok(stream) = acceptor.accept(stream).await else {
-                        return;
-                    };
-                    let service = service_fn(move |req: Request<Incoming>| {
-                        seen.lock().unwrap().push(req.version());
-                        async {
-                            Ok::<_, std::convert::Infallible>(Response::new(
-                                http_body_util::Full::new(Bytes::from_static(b"ok")),
-                            ))
-                        }
-                    });
-                    serve(stream, Duration::MAX, service);
-                });
-            }
-        });
-        (url, roots, versions)
-    }
-
-    /// On https, `auto` takes HTTP/2 when the server offers it and HTTP/1.1 when not;
-    /// `http1` never asks for HTTP/2.
-    #[tokio::test]
-    async fn https_negotiates_the_protocol_by_alpn() {
-        let both: &[&[u8]] = &[b"h2", b"http/1.1"];
-        let h1_only: &[&[u8]] = &[b"http/1.1"];
-        for (offered, version, expected) in [
-            (both, HttpVersion::Auto, hyper::Version::HTTP_2),
-            (h1_only, HttpVersion::Auto, hyper::Version::HTTP_11),
-            (both, HttpVersion::Http1, hyper::Version::HTTP_11),
-            (both, HttpVersion::Http2, hyper::Version::HTTP_2),
-            (&[], HttpVersion::Http2, hyper::Version::HTTP_2),
-        ] {
-            let (url, roots, versions) = tls_server(offered).await;
-            let t = Transport::with_roots(&url, version, 8, roots).unwrap();
-            concurrent_gets(&t, 10).await;
-            let seen = versions.lock().unwrap().clone();
-            assert_eq!(seen, vec![expected; 10], "{version:?} against {offered:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn an_untrusted_certificate_fails_the_handshake() {
-        let (url, _, _) = tls_server(&[b"h2"]).await;
-        let t = Transport::new(&url, HttpVersion::Auto, 8).unwrap();
-        let error = get(&t, 1024).await.err().expect("refused");
-        assert!(matches!(error, TransportError::Tls { .. }), "{error}");
-    }
-
-    #[tokio::test]
-    async fn http1_connections_are_kept_and_reused() {
-        let (url, accepted) = counting_server("ok").await;
-        let t = Transport::new(&url, HttpVersion::Http1, 8).unwrap();
-        for _ in 0..10 {
-            concurrent_gets(&t, 1).await;
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1, "sequential requests");
-        for _ in 0..5 {
-            concurrent_gets(&t, 8).await;
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 8, "8 at a time, 8 kept");
-    }
-
-    #[tokio::test]
-    async fn bodies_over_the_limit_are_refused() {
-        let (url, _) = counting_server("0123456789").await;
-        assert_cap_holds(&url, b"0123456789").await;
-    }
-
-    /// On both protocols, the server's body (`expected`) is refused under a limit one byte
-    /// smaller, and read whole under a limit of exactly its size.
-    async fn assert_cap_holds(url: &url::Url, expected: &[u8]) {
-        let size = expected.len();
-        for version in [HttpVersion::Http1, HttpVersion::Http2] {
-            let t = Transport::new(url, version, 8).unwrap();
-            let reply = get(&t, size - 1).await.unwrap();
-            assert!(
-                matches!(reply.body, Err(BodyError::TooLarge { limit }) if limit == size - 1),
-                "{version:?}"
-            );
-            let reply = get(&t, size).await.unwrap();
-            assert_eq!(reply.body.unwrap(), expected, "{version:?}");
-        }
-    }
-
-    /// Without a declared length the cap is enforced while reading, on both protocols.
-    #[tokio::test]
-    async fn streamed_bodies_are_capped_while_reading() {
-        let (listener, url) = listen().await;
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let service = service_fn(|_req| async {
-                    let chunks = (0..64).map(|_| {
-                        Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(
-                            Bytes::from_static(&[b'x'; 1024]),
-                        ))
-                    });
-                    let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks));
-                    Ok::<_, std::convert::Infallible>(Response::new(body))
-                });
-                serve(stream, Duration::MAX, service);
-            }
-        });
-        assert_cap_holds(&url, &[b'x'; 64 * 1024]).await;
-    }
-
-    /// A keep-alive server that drops each connection shortly after its first answer
-    /// (as a load balancer's idle timeout does): the next request must not fail.
-    #[tokio::test]
-    async fn a_kept_connection_the_server_closed_is_replaced() {
-        let (listener, url) = listen().await;
-        tokio::spawn(async move {
-            loop {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let mut buf = [0u8; 1024];
-                let _ = stream.read(&mut buf).await;
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
-                // Closed after the client has put the connection back as idle.
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    drop(stream);
-                });
-            }
-        });
-        let t = Transport::new(&url, HttpVersion::Http1, 8).unwrap();
-        for i in 0..10 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let reply = get(&t, 1024)
-                .await
-                .unwrap_or_else(|e| panic!("request {i}: {e}"));
-            assert_eq!(reply.body.unwrap(), b"ok");
-        }
-    }
-
-    #[test]
-    fn authority_keeps_a_non_default_port_only() {
-        for (url, host, port, authority) in [
-            (
-                "https://api.example:8443/p",
-                "api.example",
-                8443,
-                "api.example:8443",
-            ),
-            ("https://api.example/", "api.example", 443, "api.example"),
-            ("http://[::1]:9/", "::1", 9, "[::1]:9"),
-        ] {
-            let t = Transport::new(&url.parse().unwrap(), HttpVersion::Auto, 1).unwrap();
-            let e = &t.endpoint;
-            assert_eq!((e.host.as_str(), e.port), (host, port), "{url}");
-            assert_eq!(e.authority.as_str(), authority, "{url}");
-            assert_eq!(e.host_header, authority, "{url}");
-        }
-        assert!(matches!(
-            Transport::new(&"ftp://x/".parse().unwrap(), HttpVersion::Auto, 1),
-            Err(SetupError::Scheme(_))
-        ));
-    }
-}
+mod tests;
