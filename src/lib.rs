@@ -13,6 +13,7 @@ pub mod server;
 pub mod shard;
 pub mod simulator;
 pub mod state;
+pub(crate) mod text;
 pub mod web;
 
 /// Version and git revision, as `--version` and `allscale_exporter_build_info` show them.

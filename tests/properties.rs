@@ -32,6 +32,16 @@ proptest! {
         let _ = Envelope::decode(&bytes).map(|e| e.status_payload());
     }
 
+    /// Any Unicode in a string payload (a multi-byte character across the shown prefix
+    /// used to panic the store's poller): an error that quotes a prefix of it, never a panic.
+    #[test]
+    fn string_payloads_of_any_unicode_are_errors(text in any::<String>(), pad in 0usize..70) {
+        let payload = serde_json::to_string(&format!("{}{text}", "x".repeat(pad))).unwrap();
+        let body = format!(r#"{{"code":0,"payload":{payload},"request_id":"r"}}"#);
+        let envelope = Envelope::decode(body.as_bytes()).unwrap();
+        prop_assert!(envelope.status_payload().is_err());
+    }
+
     #[test]
     fn decoded_status_only_from_integer_payloads(text in envelope_like()) {
         if let Ok(envelope) = Envelope::decode(text.as_bytes())

@@ -486,4 +486,23 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        /// Any bytes a header may carry, in `Retry-After`, `Date` and
+        /// `X-Response-Timestamp`: a bounded value or `None`, never a panic.
+        #[test]
+        fn timing_headers_never_panic(value in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let Ok(value) = HeaderValue::from_bytes(&value) else {
+                return Ok(());
+            };
+            let mut h = HeaderMap::new();
+            for name in [RETRY_AFTER.as_str(), "date", "x-response-timestamp"] {
+                h.insert(HeaderName::from_static(name), value.clone());
+            }
+            proptest::prop_assert!(retry_after(&h).is_none_or(|d| d <= MAX_RETRY_AFTER));
+            let _ = clock_skew(&h);
+            h.remove("x-response-timestamp");
+            let _ = clock_skew(&h);
+        }
+    }
 }

@@ -69,9 +69,8 @@ impl Envelope {
     /// The status endpoint's payload: a bare integer, nothing else.
     pub fn status_payload(&self) -> Result<i64, DecodeError> {
         self.payload.as_i64().ok_or_else(|| {
-            let mut shown = self.payload.to_string();
-            shown.truncate(64);
-            DecodeError::PayloadNotInteger(shown)
+            let shown = self.payload.to_string();
+            DecodeError::PayloadNotInteger(crate::text::prefix(&shown, 64).to_string())
         })
     }
 }

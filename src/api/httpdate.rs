@@ -42,17 +42,28 @@ pub fn parse(value: &str) -> Option<i64> {
         parts.next()?,
         parts.next()?,
     );
-    if zone != "GMT" || parts.next().is_some() || day.len() != 2 || time.len() != 8 {
+    if zone != "GMT" || parts.next().is_some() {
         return None;
     }
     let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
+    // Fixed-width digits only: a four-digit year keeps the day arithmetic far from
+    // overflow whatever the server sends.
+    let (day, year) = (digits(day, 2)?, digits(year, 4)?);
+    let mut hms = time.split(':').map(|p| digits(p, 2));
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if hms.next().is_some() {
+        return None;
+    }
     if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Exactly `width` ASCII digits, as a number.
+fn digits(text: &str, width: usize) -> Option<i64> {
+    let ok = text.len() == width && text.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| text.parse().ok()).flatten()
 }
 
 /// Formats unix seconds as an IMF-fixdate.
@@ -99,8 +110,20 @@ mod tests {
             "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 32 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+            "Sun, 06 Nov -922337203685477580 08:49:37 GMT",
+            "Sun, 06 Nov +1994 08:49:37 GMT",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, any Unicode, any digits where the year goes: a time or `None`.
+        #[test]
+        fn never_panics(text in ".{0,40}", year in proptest::num::i64::ANY) {
+            let _ = parse(&text);
+            let _ = parse(&format!("Sun, 06 Nov {year} 08:49:37 GMT"));
         }
     }
 }
