@@ -23,10 +23,12 @@ const FAILED: &str = "690000000000000000000c03";
 /// answer without an envelope is `http_error`; no answer within `request_timeout` is
 /// `timeout`; a connection torn down mid-answer never delivered an answer at all, so it
 /// is a transport failure, `connect_error`.
-const HOSTILE: [(&str, &str); 10] = [
+const HOSTILE: [(&str, &str); 11] = [
     ("not_json", "decode_error"),
     ("no_code", "decode_error"),
     ("string_payload", "decode_error"),
+    // A multi-byte character across the quoted prefix once panicked the store's poller.
+    ("unicode_payload", "decode_error"),
     ("float_payload", "decode_error"),
     ("huge", "decode_error"),
     ("huge_declared", "decode_error"),

@@ -33,6 +33,8 @@ so a client fails on the answer itself, not on the signature.  KIND is one of:
     not_json        200 text/plain ``<html>oops</html>``
     no_code         200 JSON object without ``code``
     string_payload  200 envelope, code 0, payload the string "20"
+    unicode_payload 200 envelope, code 0, payload a string of multi-byte characters
+                    (a 3-byte character straddles byte 64 of the payload's JSON text)
     float_payload   200 envelope, code 0, payload 1.5 (the status must be an integer)
     huge            200 chunked (no Content-Length), a 16 MiB envelope-shaped JSON body
                     written in 64 KiB chunks: only a cap enforced while reading stops it
@@ -146,7 +148,7 @@ NONCE_RE = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII, no spaces
 MAX_BODY = 1 << 20
 AUTH_HEADERS = ("X-API-Key", "X-Timestamp", "X-Nonce", "X-Signature")
 
-HOSTILE_KINDS = ("not_json", "no_code", "string_payload", "float_payload", "huge",
+HOSTILE_KINDS = ("not_json", "no_code", "string_payload", "unicode_payload", "float_payload", "huge",
                  "huge_declared", "html_502", "reset", "slow", "trickle")
 HUGE_SIZE = 16 << 20
 HUGE_CHUNK = 64 << 10
@@ -177,6 +179,11 @@ def hostile_body(kind: str, rid: str) -> tuple[int, str, bytes]:
         return 200, "application/json", env(payload=1, error=None, request_id=rid)
     if kind == "string_payload":
         return 200, "application/json", env(code=0, payload="20", error=None, request_id=rid)
+    if kind == "unicode_payload":
+        payload = "x" * 62 + "\u20ac" * 20  # JSON text: a quote, 62 x, then 3-byte euros
+        return 200, "application/json", json.dumps(
+            {"code": 0, "payload": payload, "error": None, "request_id": rid},
+            separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if kind == "float_payload":
         return 200, "application/json", env(code=0, payload=1.5, error=None, request_id=rid)
     if kind in ("huge", "huge_declared"):
