@@ -13,6 +13,7 @@ pub mod server;
 pub mod shard;
 pub mod simulator;
 pub mod state;
+pub mod supervise;
 pub(crate) mod text;
 pub mod web;
 

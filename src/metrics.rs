@@ -17,6 +17,7 @@ use crate::api::client::{Fetch, FetchError, RequestResult};
 use crate::api::{Outcome, StatusClass};
 use crate::shard::Shard;
 use crate::state::{State, StoreState};
+use crate::supervise::Task;
 
 /// The only API endpoint the exporter calls, as the `endpoint` label says it.
 pub const STATUS_ENDPOINT: &str = "status";
@@ -101,6 +102,7 @@ pub struct Metrics {
     reload_successful: IntGauge,
     reload_success_timestamp: Gauge,
     shard_info: IntGaugeVec,
+    task_restarts: IntCounterVec,
     extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
 }
 
@@ -177,6 +179,17 @@ impl Metrics {
             &["shard", "shards"],
         )
         .expect("valid metric");
+        let task_restarts = IntCounterVec::new(
+            Opts::new(
+                "allscale_exporter_task_restarts_total",
+                "Restarts of a long-lived task (poller, reloader, state_writer, http_server) after it panicked or ended unexpectedly.",
+            ),
+            &["task"],
+        )
+        .expect("valid metric");
+        for task in Task::ALL {
+            task_restarts.with_label_values(&[task.as_str()]);
+        }
         for collector in [
             Box::new(api_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(api_errors.clone()),
@@ -187,6 +200,7 @@ impl Metrics {
             Box::new(reload_success_timestamp.clone()),
             Box::new(build_info),
             Box::new(shard_info.clone()),
+            Box::new(task_restarts.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -201,6 +215,7 @@ impl Metrics {
             reload_successful,
             reload_success_timestamp,
             shard_info,
+            task_restarts,
             extra_error_codes: Mutex::new(HashMap::new()),
         }
     }
@@ -303,6 +318,11 @@ impl Metrics {
             .api_duration
             .remove_label_values(&[store, STATUS_ENDPOINT]);
         self.lock_extra_codes().remove(store);
+    }
+
+    /// The task restart counter, for the [`crate::supervise::Supervisor`].
+    pub fn task_restarts(&self) -> IntCounterVec {
+        self.task_restarts.clone()
     }
 
     /// Exports which shard this replica is (set once at start).
