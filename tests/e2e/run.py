@@ -23,10 +23,16 @@ The stack (about 80 s, dominated by the 1 minute `for:` of AllScaleExporterDown)
   simulator (tests/e2e/scenario.yaml) <- exporter (poll_interval 1s) <- Prometheus
   (1 s scrapes and evaluations, the shipped alerts.yml and rules.yml unchanged) ->
   Alertmanager (group_wait 1 s) -> a webhook receiver in this script.
-  1. the failed and underpaid alerts fire in Prometheus and reach the webhook within
-     30 s of the outcome (the exporter's status-change timestamp), with the intent id in
-     the description; meanwhile no exporter-down/absent alert, pending or firing, and
-     no firing alert other than those two;
+  0. the exporter starts first, and Prometheus only once the exporter's /metrics counts
+     the rejected outcome: Prometheus's first sample of that counter is 1, so increase()
+     never sees it and only the per-intent series can page. The failed and underpaid
+     outcomes come after Prometheus's first scrapes, which see their counters at 0;
+  1. the failed, underpaid and rejected alerts fire in Prometheus and reach the webhook
+     within 30 s of the outcome (the exporter's status-change timestamp), with the intent
+     id in the description; meanwhile no exporter-down/absent alert, pending or firing,
+     and no firing alert other than those three. Prometheus's first samples of the
+     counters were 0 for failed and underpaid (the increase() path) and 1 for rejected
+     (the per-intent path);
   2. every rule of the shipped files evaluates without error, and names only metrics the
      exporter exports (from a real scrape) or `up`;
   3. the Dockerfile's HEALTHCHECK command succeeds against the running exporter;
@@ -69,6 +75,7 @@ API_SECRET = "st_e2e_secret_not_a_real_one"  # the scenario's (made-up) test sec
 STORE = "e2e"
 FAILED_INTENT = "65f0e2e0000000000000f001"
 UNDERPAID_INTENT = "65f0e2e0000000000000f002"
+REJECTED_INTENT = "65f0e2e0000000000000f007"
 TOOLS = ["prometheus", "prometheus-alertmanager", "promtool", "amtool", "bash"]
 
 # Per-target series Prometheus adds itself; dashboards may use them.
@@ -480,6 +487,14 @@ def check_dashboard_queries(prom, dashboards, allowed, at):
     return total
 
 
+def terminal_counts(exp):
+    """outcome -> allscale_checkout_intent_terminal_total of STORE, from the exporter's /metrics."""
+    status, text = http_get(f"{exp}/metrics")
+    check(status == 200, f"exporter /metrics: {status}")
+    pattern = rf'^allscale_checkout_intent_terminal_total\{{store="{STORE}",outcome="(\w+)"\}} (\S+)$'
+    return {m.group(1): float(m.group(2)) for m in re.finditer(pattern, text, re.M)}
+
+
 def healthcheck_command(port):
     """The Dockerfile's HEALTHCHECK CMD (exec form), aimed at `port`."""
     text = (DEPLOY / "docker" / "Dockerfile").read_text(encoding="utf-8")
@@ -518,21 +533,28 @@ def run_stack(exporter_bin, workdir, dashboards, procs, webhook):
     wait_until("the simulator", lambda: procs.alive("simulator") or http_get(f"http://127.0.0.1:{sim_port}/-/stats")[0] == 200, 15)
     wait_until("Alertmanager /-/ready", lambda: procs.alive("alertmanager") or http_get(f"http://127.0.0.1:{am_port}/-/ready")[0] == 200, 20)
 
-    # Prometheus before the exporter, so that it scrapes the outcome counters at 0 long
-    # before the first outcome (the scenario's first outcome is ~8 s after the exporter's
-    # first poll). Its first scrapes fail (up = 0) and its first evaluations see no `up`
-    # at all: the exporter-down alerts may be pending for a moment, until the stack is up.
-    log("starting Prometheus, then the exporter")
+    # The exporter before Prometheus, which starts once the rejected outcome (~1 s after
+    # the exporter's first poll) is counted: the counter's first scrape is already 1, the
+    # case where only the per-intent series can page. The failed and underpaid outcomes
+    # come ~14 s after the first poll, after Prometheus has scraped their counters at 0
+    # (checked after phase 1). Prometheus's first evaluations may run before its first
+    # scrape and see no `up`: the exporter-absent alert may be pending for a moment.
+    log("starting the exporter, then Prometheus once the rejected outcome is counted")
+    procs.start("exporter", [exporter_bin, f"--config.file={workdir / 'exporter.yaml'}",
+                             f"--web.listen-address=127.0.0.1:{exp_port}", "--log.level=info"], env=env)
+    exp = f"http://127.0.0.1:{exp_port}"
+    wait_until("the exporter's /healthz", lambda: procs.alive("exporter") or http_get(f"{exp}/healthz")[0] == 200, 15)
+    counts = wait_until("the rejected outcome on the exporter's /metrics",
+                        lambda: procs.alive("exporter") or (c := terminal_counts(exp)).get("rejected") and c, 15)
+    check(counts["failed"] == 0 and counts["underpaid"] == 0,
+          f"failed or underpaid counted before Prometheus started ({counts}): the scenario is too fast")
+    log(f"rejected outcome counted before Prometheus started: {counts}")
     procs.start("prometheus", [
         "prometheus", f"--config.file={workdir / 'prometheus.yml'}",
         f"--storage.tsdb.path={workdir / 'prom-data'}", f"--web.listen-address=127.0.0.1:{prom_port}",
         "--rules.alert.resend-delay=1s", "--log.level=warn"])
     prom = Prometheus(prom_port)
     wait_until("Prometheus /-/ready", lambda: procs.alive("prometheus") or http_get(f"{prom.base}/-/ready")[0] == 200, 30)
-    procs.start("exporter", [exporter_bin, f"--config.file={workdir / 'exporter.yaml'}",
-                             f"--web.listen-address=127.0.0.1:{exp_port}", "--log.level=info"], env=env)
-    exp = f"http://127.0.0.1:{exp_port}"
-    wait_until("the exporter's /healthz", lambda: procs.alive("exporter") or http_get(f"{exp}/healthz")[0] == 200, 15)
     wait_until("Prometheus to scrape the exporter",
                lambda: prom.query('up{job="allscale-exporter"} == 1', time.time())[1]["data"]["result"], 15)
     wait_until("the start-up's exporter-down alerts to clear", lambda: not [
@@ -547,7 +569,11 @@ def run_stack(exporter_bin, workdir, dashboards, procs, webhook):
     check(code != 0, "the Dockerfile HEALTHCHECK succeeds against a closed port")
 
     # ---- phase 1: outcomes page, through Alertmanager; nothing else fires --------------
-    expected = {"AllScaleCheckoutPaymentFailed": FAILED_INTENT, "AllScaleCheckoutPaymentUnderpaid": UNDERPAID_INTENT}
+    expected = {
+        "AllScaleCheckoutPaymentFailed": FAILED_INTENT,
+        "AllScaleCheckoutPaymentUnderpaid": UNDERPAID_INTENT,
+        "AllScaleCheckoutPaymentRejected": REJECTED_INTENT,
+    }
     outcome_at, fired_at, delivered = {}, {}, {}
 
     def phase1():
@@ -581,7 +607,7 @@ def run_stack(exporter_bin, workdir, dashboards, procs, webhook):
                     check(alert["annotations"].get("runbook_url", "").startswith(RUNBOOK_BASE), f"{name}: runbook_url")
         return len(delivered) == len(expected)
 
-    wait_until("the failed and underpaid alerts at the webhook", phase1, 45, interval=0.5)
+    wait_until("the failed, underpaid and rejected alerts at the webhook", phase1, 45, interval=0.5)
     for name in expected:
         check(name in outcome_at, f"the exporter never showed the outcome of {name}")
         lag = delivered[name] - outcome_at[name]
@@ -589,13 +615,15 @@ def run_stack(exporter_bin, workdir, dashboards, procs, webhook):
             f"at the webhook {lag:.1f}s after the outcome")
         check(lag <= 30, f"{name} reached the webhook {lag:.1f}s after the outcome (limit 30s)")
 
-    # Prometheus must have seen each outcome counter at 0 first (else increase() cannot
-    # see the first outcome, and the page above was luck).
-    for outcome in ("failed", "underpaid"):
+    # Which path paged: Prometheus's first sample of each outcome counter. 0 for failed and
+    # underpaid (increase() saw the outcome; anything else and the page above was luck);
+    # 1 for rejected (increase() saw nothing, the per-intent series paged).
+    for outcome, want in (("failed", "0"), ("underpaid", "0"), ("rejected", "1")):
         _, data = prom.api("query_range", query=f'allscale_checkout_intent_terminal_total{{outcome="{outcome}"}}',
                            start=f"{time.time() - 120:.3f}", end=f"{time.time():.3f}", step="1")
         first = data["data"]["result"][0]["values"][0][1]
-        check(first == "0", f"the first scraped {outcome} counter was {first}, not 0: start-up too slow for the scenario")
+        check(first == want, f"the first scraped {outcome} counter was {first}, not {want}: "
+              + ("start-up too slow for the scenario" if want == "0" else "the outcome was not counted before the first scrape"))
 
     # ---- phase 2: rules, dashboards, against live data ---------------------------------
     scrape = http_get(f"{exp}/metrics")[1]
