@@ -108,8 +108,14 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
     };
     let exporter = Exporter::start(config, listener, options).await?;
     tracing::info!(address = %exporter.local_addr(), "exporter listening");
-    cli::shutdown_signal().await;
+    let failure = tokio::select! {
+        () = cli::shutdown_signal() => None,
+        reason = exporter.failed() => Some(reason),
+    };
     tracing::info!("shutting down: finishing in-flight requests");
     exporter.shutdown().await;
-    Ok(())
+    match failure {
+        None => Ok(()),
+        Some(reason) => bail!("{reason}"),
+    }
 }

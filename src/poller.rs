@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use rand::Rng;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 mod budget;
@@ -19,6 +19,7 @@ use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
 use crate::state::{Change, State, StoreHandle, unix_now_f64};
+use crate::supervise::{Supervisor, Task};
 use budget::Budget;
 use calendar::Calendar;
 
@@ -95,26 +96,18 @@ pub struct StorePoller {
 }
 
 impl StorePoller {
-    fn new(
-        store: &StoreConfig,
-        config: &Config,
-        client: ApiClient,
-        state: StoreHandle,
-        metrics: Arc<Metrics>,
-    ) -> (
-        Self,
-        mpsc::UnboundedReceiver<StoreUpdate>,
-        mpsc::UnboundedSender<StoreUpdate>,
-    ) {
-        let (updates_tx, updates) = mpsc::unbounded_channel();
+    /// A poller for `settings`, scheduling every pollable intent of the store's state (a
+    /// restarted poller picks up where the state is).
+    fn new(settings: &Settings, state: StoreHandle, metrics: &Arc<Metrics>) -> Self {
+        let store = &settings.store;
         let mut poller = Self {
             name: store.name.clone(),
-            client,
+            client: settings.client.clone(),
             budget: Budget::new(store.max_requests_per_second),
             concurrency: store.max_concurrency,
             budget_ready_at: None,
-            interval: config.poll_interval,
-            drain_timeout: drain_timeout(config),
+            interval: settings.poll_interval,
+            drain_timeout: settings.drain_timeout,
             state,
             recorder: metrics.store_recorder(&store.name),
             queue: Calendar::new(),
@@ -125,7 +118,7 @@ impl StorePoller {
         };
         let ids = poller.unscheduled();
         poller.spread(ids, poller.interval);
-        (poller, updates, updates_tx)
+        poller
     }
 
     /// Pollable intents (non-terminal, in the watch list) that have no schedule yet, sorted.
@@ -142,16 +135,14 @@ impl StorePoller {
 
     /// Applies a reloaded config: budget, interval, client, and the watch list (which
     /// the state already reflects).
-    fn update(&mut self, update: StoreUpdate) {
-        let StoreUpdate {
+    fn update(&mut self, settings: Settings) {
+        let Settings {
             store,
             poll_interval,
             drain_timeout,
             client,
-        } = update;
-        if let Some(client) = client {
-            self.client = client;
-        }
+        } = settings;
+        self.client = client;
         if store.max_requests_per_second != self.budget.per_second() {
             self.budget = Budget::new(store.max_requests_per_second);
             self.budget_ready_at = None;
@@ -217,7 +208,7 @@ impl StorePoller {
     /// updates, and sends new requests when they are due and the budget allows.
     async fn run(
         mut self,
-        mut updates: mpsc::UnboundedReceiver<StoreUpdate>,
+        mut settings: watch::Receiver<Settings>,
         mut stop: watch::Receiver<bool>,
     ) {
         let mut in_flight = FuturesUnordered::new();
@@ -227,7 +218,10 @@ impl StorePoller {
                 biased;
                 _ = crate::stopped(&mut stop) => break,
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => self.complete(done),
-                Some(update) = updates.recv() => self.update(update),
+                Ok(()) = settings.changed() => {
+                    let update = settings.borrow_and_update().clone();
+                    self.update(update);
+                }
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     while in_flight.len() < self.concurrency {
                         let Some(id) = self.take_due() else { break };
@@ -375,13 +369,14 @@ impl StorePoller {
     }
 }
 
-/// A reloaded store config for a running poller.
-struct StoreUpdate {
+/// What a store's poller runs with; a reload sends new settings.
+#[derive(Clone)]
+struct Settings {
     store: StoreConfig,
     poll_interval: Duration,
     drain_timeout: Duration,
-    /// A new client when its settings changed; else the poller keeps its connections.
-    client: Option<ApiClient>,
+    /// Replaced only when its settings changed, so the poller keeps its connections.
+    client: ApiClient,
 }
 
 fn drain_timeout(config: &Config) -> Duration {
@@ -405,7 +400,7 @@ fn client_settings(store: &StoreConfig, request_timeout: Duration) -> impl Parti
 struct Running {
     store: StoreConfig,
     request_timeout: Duration,
-    updates: mpsc::UnboundedSender<StoreUpdate>,
+    settings: watch::Sender<Settings>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -422,15 +417,22 @@ pub struct Pollers {
     running: HashMap<String, Running>,
     state: Arc<State>,
     metrics: Arc<Metrics>,
+    supervisor: Supervisor,
 }
 
 impl Pollers {
-    pub fn new(state: Arc<State>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(state: Arc<State>, metrics: Arc<Metrics>, supervisor: Supervisor) -> Self {
         Self {
             running: HashMap::new(),
             state,
             metrics,
+            supervisor,
         }
+    }
+
+    /// The supervisor the pollers run under, shared with the other tasks.
+    pub fn supervisor(&self) -> Supervisor {
+        self.supervisor.clone()
     }
 
     /// Makes state and pollers match `config`. Every new client is built first, so a
@@ -465,21 +467,27 @@ impl Pollers {
             tracing::info!(store = %name, "store removed from the config; its poller stopped");
         }
         for (store, handle) in config.stores.iter().zip(handles) {
-            let client = clients.remove(&store.name);
-            match self.running.get_mut(&store.name) {
+            let running = self.running.get_mut(&store.name);
+            let Some(client) = clients
+                .remove(&store.name)
+                .or_else(|| Some(running.as_ref()?.settings.borrow().client.clone()))
+            else {
+                continue; // unreachable: a client was built for every new store
+            };
+            let settings = Settings {
+                store: store.clone(),
+                poll_interval: config.poll_interval,
+                drain_timeout: drain_timeout(config),
+                client,
+            };
+            match running {
                 Some(running) => {
-                    let _ = running.updates.send(StoreUpdate {
-                        store: store.clone(),
-                        poll_interval: config.poll_interval,
-                        drain_timeout: drain_timeout(config),
-                        client,
-                    });
+                    running.settings.send_replace(settings);
                     running.store = store.clone();
                     running.request_timeout = config.request_timeout;
                 }
                 None => {
-                    let client = client.expect("a client was built for every new store");
-                    let running = self.spawn(store, config, client, handle);
+                    let running = self.spawn(settings, config.request_timeout, handle);
                     self.running.insert(store.name.clone(), running);
                 }
             }
@@ -487,22 +495,29 @@ impl Pollers {
         Ok(())
     }
 
-    fn spawn(
-        &self,
-        store: &StoreConfig,
-        config: &Config,
-        client: ApiClient,
-        handle: StoreHandle,
-    ) -> Running {
-        let (poller, updates_rx, updates) =
-            StorePoller::new(store, config, client, handle, Arc::clone(&self.metrics));
+    /// Starts a store's poller under supervision: a poller that panics is built again
+    /// from the latest settings and the store's state.
+    fn spawn(&self, settings: Settings, request_timeout: Duration, handle: StoreHandle) -> Running {
+        let store = settings.store.clone();
+        let (settings_tx, settings_rx) = watch::channel(settings);
         let (stop, stop_rx) = watch::channel(false);
+        let metrics = Arc::clone(&self.metrics);
+        let supervised = self.supervisor.clone().supervise(
+            Task::Poller,
+            store.name.clone(),
+            stop_rx,
+            move |stop| {
+                let mut settings = settings_rx.clone();
+                let current = settings.borrow_and_update().clone();
+                StorePoller::new(&current, handle.clone(), &metrics).run(settings, stop)
+            },
+        );
         Running {
-            store: store.clone(),
-            request_timeout: config.request_timeout,
-            updates,
+            store,
+            request_timeout,
+            settings: settings_tx,
             stop,
-            task: tokio::spawn(poller.run(updates_rx, stop_rx)),
+            task: tokio::spawn(supervised),
         }
     }
 

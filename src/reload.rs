@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::shard::Shard;
 use crate::state::unix_now_f64;
+use crate::supervise::Task;
 
 /// Quiet time after a file event before reading the file: editors and ConfigMap updates
 /// touch several files in a row.
@@ -195,7 +196,13 @@ impl Reloader {
             while let Ok(t) = rx.try_recv() {
                 collect(t);
             }
-            let outcome = self.reload(force).await;
+            let supervisor = self.pollers.supervisor();
+            let outcome = supervisor
+                .guard(Task::Reloader, "reloader", self.reload(force))
+                .await
+                .unwrap_or_else(|| {
+                    Outcome::Invalid("internal error while reloading (logged); the previous config keeps running".into())
+                });
             for reply in replies {
                 let _ = reply.send(outcome.clone());
             }

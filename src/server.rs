@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
 use crate::state::{self, State, unix_now_f64};
+use crate::supervise::{Supervisor, Task};
 use crate::web::{LiveWebConfig, WebConfigError};
 
 /// Shared by every handler.
@@ -29,6 +30,7 @@ struct Shared {
     state: Arc<State>,
     metrics: Arc<Metrics>,
     reload: ReloadHandle,
+    supervisor: Supervisor,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,7 @@ pub enum StartError {
 pub struct Exporter {
     addr: SocketAddr,
     reload: ReloadHandle,
+    supervisor: Supervisor,
     /// Stopped in this order on shutdown: polling, then the state file, then HTTP.
     stages: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
 }
@@ -77,7 +80,9 @@ impl Exporter {
             .state_file
             .clone()
             .filter(|path| state::file::load_and_restore(path, &state, &metrics));
-        let mut pollers = Pollers::new(Arc::clone(&state), Arc::clone(&metrics));
+        let supervisor = Supervisor::new(metrics.task_restarts());
+        let mut pollers =
+            Pollers::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());
         pollers.apply(&config).await?;
         metrics.set_reload_result(true, Some(unix_now_f64()));
 
@@ -91,24 +96,46 @@ impl Exporter {
         }
         let writer = {
             let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
-            stage(move |stop| state::file::run_writer(state, metrics, path_rx, stop))
+            let supervisor = supervisor.clone();
+            stage(move |stop| {
+                supervisor.supervise(Task::StateWriter, "state_file".into(), stop, move |stop| {
+                    let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
+                    state::file::run_writer(state, metrics, path_rx.clone(), stop)
+                })
+            })
         };
         let shared = Shared {
             state: Arc::clone(&state),
             metrics,
             reload: reload.clone(),
+            supervisor: supervisor.clone(),
         };
         let app = router(shared, web.clone());
-        let server = stage(move |stop| serve(listener, app, web, stop));
+        let server = {
+            let supervisor = supervisor.clone();
+            stage(move |stop| async move {
+                serve(listener, app, web, stop.clone()).await;
+                // The listener is gone with it: it cannot be run again.
+                if !*stop.borrow() {
+                    supervisor.fail(Task::HttpServer, "http_server", "ended unexpectedly");
+                }
+            })
+        };
         Ok(Exporter {
             addr,
             reload,
+            supervisor,
             stages: vec![(reload_stop, reload_task), writer, server],
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Resolves when a task failed for good (the process should exit non-zero), with why.
+    pub async fn failed(&self) -> String {
+        self.supervisor.failed().await
     }
 
     /// Triggers a reload as SIGHUP would, and waits for its outcome.
@@ -219,8 +246,16 @@ async fn reload_config(AxumState(shared): AxumState<Shared>) -> Response {
     }
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// 200 while every task runs; 503 once one failed for good (the process is exiting).
+async fn healthz(AxumState(shared): AxumState<Shared>) -> Response {
+    match shared.supervisor.failure() {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("failed: {reason}\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn readyz(AxumState(shared): AxumState<Shared>) -> Response {

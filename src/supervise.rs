@@ -116,7 +116,8 @@ impl Supervisor {
         loop {
             let started = Instant::now();
             let result = AssertUnwindSafe(run(stop.clone())).catch_unwind().await;
-            if *stop.borrow() {
+            // Asked to stop, or its owner is gone: a normal end.
+            if *stop.borrow() || stop.has_changed().is_err() {
                 return;
             }
             if started.elapsed() >= HEALTHY_RUN {
@@ -134,6 +135,26 @@ impl Supervisor {
             tokio::select! {
                 _ = crate::stopped(&mut stop) => return,
                 _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// Runs one unit of a task's work (one config reload) and catches a panic in it: the
+    /// panic is logged and counted as a restart of `task`, and the task goes on with its
+    /// next unit instead of dying with everything it owns.
+    pub async fn guard<T>(
+        &self,
+        task: Task,
+        scope: &str,
+        work: impl Future<Output = T>,
+    ) -> Option<T> {
+        let result = AssertUnwindSafe(work).catch_unwind().await;
+        match result {
+            Ok(value) => Some(value),
+            Err(panic) => {
+                self.log_end(task, scope, &Err(panic));
+                self.restarts.with_label_values(&[task.as_str()]).inc();
+                None
             }
         }
     }
@@ -224,5 +245,22 @@ mod tests {
             restarts(&metrics, Task::StateWriter),
             u64::from(MAX_FAILURES_IN_A_ROW)
         );
+    }
+
+    /// A panic in one unit of work is caught and counted; the next unit runs.
+    #[tokio::test]
+    async fn a_guarded_panic_is_counted_and_the_task_goes_on() {
+        let metrics = Metrics::new();
+        let supervisor = Supervisor::new(metrics.task_restarts());
+        let panicked = supervisor
+            .guard(Task::Reloader, "reloader", async { panic!("bad reload") })
+            .await;
+        assert_eq!(panicked, None::<()>);
+        let next = supervisor
+            .guard(Task::Reloader, "reloader", async { 7 })
+            .await;
+        assert_eq!(next, Some(7));
+        assert_eq!(restarts(&metrics, Task::Reloader), 1);
+        assert_eq!(supervisor.failure(), None);
     }
 }
