@@ -25,3 +25,10 @@ pub const REVISION: &str = env!("ALLSCALE_GIT_REVISION");
 pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
+
+/// Locks `mutex`. The one policy for poisoned locks: the data behind every lock here is
+/// plain (maps, counters), and a panic while it was held (caught by the supervisor)
+/// leaves nothing half-done that is worse than losing the data; so keep serving it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -15,6 +15,7 @@ use prometheus::{
 
 use crate::api::client::{Fetch, FetchError, RequestResult};
 use crate::api::{Outcome, StatusClass};
+use crate::lock;
 use crate::shard::Shard;
 use crate::state::{State, StoreState};
 use crate::supervise::Task;
@@ -82,7 +83,7 @@ const WATCHED_INTENTS: Family = Family {
     help: "Intents in the watch list of the store.",
 };
 
-/// A store's request counters, as the state file keeps them.
+/// A store's request counters, kept while it is out of the config.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreCounters {
     /// `result` label → count.
@@ -103,6 +104,9 @@ pub struct Metrics {
     reload_success_timestamp: Gauge,
     shard_info: IntGaugeVec,
     task_restarts: IntCounterVec,
+    /// Request counters of stores that left the config, continued if they come back:
+    /// within a process a counter never goes lower than a value already served.
+    departed: Mutex<HashMap<String, StoreCounters>>,
     extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
 }
 
@@ -216,6 +220,7 @@ impl Metrics {
             reload_success_timestamp,
             shard_info,
             task_restarts,
+            departed: Mutex::new(HashMap::new()),
             extra_error_codes: Mutex::new(HashMap::new()),
         }
     }
@@ -223,6 +228,10 @@ impl Metrics {
     /// Creates a store's request series at 0 (so rates and alerts start from a sample)
     /// and returns its recorder.
     pub fn store_recorder(self: &Arc<Self>, store: &str) -> StoreRecorder {
+        let departed = lock(&self.departed).remove(store);
+        if let Some(saved) = departed {
+            self.restore_store_counters(store, &saved);
+        }
         for code in DOCUMENTED_ERROR_CODES {
             self.api_errors
                 .with_label_values(&[store, &code.to_string()]);
@@ -257,8 +266,8 @@ impl Metrics {
             .collect()
     }
 
-    /// The request counters of a store, for the state file.
-    pub fn store_counters(&self, store: &str) -> StoreCounters {
+    /// The request counters of a store.
+    fn store_counters(&self, store: &str) -> StoreCounters {
         let requests = RequestResult::ALL
             .iter()
             .map(|r| {
@@ -282,8 +291,8 @@ impl Metrics {
         StoreCounters { requests, errors }
     }
 
-    /// Continues a store's request counters from a state file (called before polling).
-    pub fn restore_store_counters(&self, store: &str, saved: &StoreCounters) {
+    /// Continues a store's request counters (called before polling).
+    fn restore_store_counters(&self, store: &str, saved: &StoreCounters) {
         for (result, n) in &saved.requests {
             if RequestResult::ALL.iter().any(|r| r.as_str() == result) {
                 self.api_requests
@@ -302,8 +311,11 @@ impl Metrics {
         }
     }
 
-    /// Drops every request series of a store that left the config.
+    /// Drops every request series of a store that left the config, keeping their values
+    /// in case it comes back.
     pub fn remove_store(&self, store: &str) {
+        let saved = self.store_counters(store);
+        lock(&self.departed).insert(store.to_string(), saved);
         for result in RequestResult::ALL {
             let _ =
                 self.api_requests
@@ -356,9 +368,7 @@ impl Metrics {
     }
 
     fn lock_extra_codes(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeSet<i64>>> {
-        self.extra_error_codes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.extra_error_codes)
     }
 
     /// The whole `/metrics` page in the Prometheus text format (0.0.4).
@@ -477,9 +487,14 @@ fn snapshot(name: &str, s: &StoreState, now: f64, retention: f64) -> StoreSnapsh
         by_status,
         terminal: Outcome::ALL
             .iter()
-            .map(|o| (*o, s.terminal_total.get(o).copied().unwrap_or(0)))
+            .map(|o| (*o, s.exported.terminal_total.get(o).copied().unwrap_or(0)))
             .collect(),
-        transitions: s.transitions.iter().map(|(k, n)| (*k, *n)).collect(),
+        transitions: s
+            .exported
+            .transitions
+            .iter()
+            .map(|(k, n)| (*k, *n))
+            .collect(),
         watched: s.intents.len(),
     }
 }

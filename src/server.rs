@@ -79,7 +79,7 @@ impl Exporter {
         let state_path = config
             .state_file
             .clone()
-            .filter(|path| state::file::load_and_restore(path, &state, &metrics));
+            .filter(|path| state::file::load_and_restore(path, &state));
         let supervisor = Supervisor::new(metrics.task_restarts());
         let mut pollers =
             Pollers::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());
@@ -95,12 +95,11 @@ impl Exporter {
             tokio::spawn(forward_sighup(reload.clone(), reload_stop_rx));
         }
         let writer = {
-            let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
+            let state = Arc::clone(&state);
             let supervisor = supervisor.clone();
             stage(move |stop| {
                 supervisor.supervise(Task::StateWriter, "state_file".into(), stop, move |stop| {
-                    let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
-                    state::file::run_writer(state, metrics, path_rx.clone(), stop)
+                    state::file::run_writer(Arc::clone(&state), path_rx.clone(), stop)
                 })
             })
         };

@@ -3,6 +3,10 @@
 //!
 //! The poller writes here; `metrics` reads here at scrape time; [`file`] saves it to the
 //! state file so that a restart continues where the last run stopped.
+//!
+//! Counters are exported write-ahead: a store's `exported` counts are the ones last made
+//! durable (saved to the state file, or simply committed when there is none), so a value
+//! Prometheus has scraped is never above what a restart restores.
 
 pub mod file;
 
@@ -14,7 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 
 use crate::api::{Outcome, Status, StatusClass};
-use crate::config::{Config, StoreConfig};
+use crate::config::{Config, IntentConfig};
+use crate::lock;
 use crate::shard::IdHasher;
 
 /// Current unix time with sub-second precision.
@@ -106,14 +111,24 @@ impl Changes {
     }
 }
 
+/// A store's outcome and transition counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub terminal_total: BTreeMap<Outcome, u64>,
+    pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
+}
+
 /// Everything known about one store.
 #[derive(Debug, Default)]
 pub struct StoreState {
     pub intents: IntentMap<IntentState>,
     /// Terminal intents removed from the watch list, remembered for `terminal_retention`.
     pub retired: IntentMap<IntentState>,
+    /// Live counters, as observations change them.
     pub terminal_total: BTreeMap<Outcome, u64>,
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
+    /// The counters `/metrics` shows: the live ones as of the last durable commit.
+    pub exported: Counts,
     /// At least one request of this store got an answer or failed (readiness).
     pub polled_once: bool,
 }
@@ -124,15 +139,23 @@ impl StoreState {
         for outcome in Outcome::ALL {
             s.terminal_total.insert(outcome, 0);
         }
+        s.exported = s.counts();
         s
     }
 
-    /// Makes the watch list match the config: new intents are added, removed ones dropped
+    /// A copy of the live counters.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            terminal_total: self.terminal_total.clone(),
+            transitions: self.transitions.clone(),
+        }
+    }
+
+    /// Makes the watch list match `intents`: new intents are added, removed ones dropped
     /// (their counters stay), order ids refreshed. A removed terminal intent is retired,
     /// not forgotten, for `retention`: put back in that time, it is not counted again.
-    pub fn sync_intents(&mut self, store: &StoreConfig, retention: Duration, now: f64) {
-        let wanted: HashMap<&str, Option<&String>> = store
-            .intents
+    pub fn sync_intents(&mut self, intents: &[IntentConfig], retention: Duration, now: f64) {
+        let wanted: HashMap<&str, Option<&String>> = intents
             .iter()
             .map(|i| (i.id.as_str(), i.order_id.as_ref()))
             .collect();
@@ -234,15 +257,25 @@ impl StoreHandle {
     }
 
     pub fn lock(&self) -> MutexGuard<'_, StoreState> {
-        // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.inner)
     }
 }
 
-/// All stores, in config order.
+/// A store that left the config, and when (unix seconds).
+#[derive(Debug, Clone)]
+struct Departed {
+    handle: StoreHandle,
+    left_at: f64,
+}
+
+/// All stores, in config order, and the ones that left it lately.
 #[derive(Debug)]
 pub struct State {
     stores: Mutex<Vec<StoreHandle>>,
+    /// Stores removed from the config, kept for `terminal_retention` with their retired
+    /// terminal intents and counters: a store put back (a bad ConfigMap edit fixed a
+    /// minute later) neither polls nor counts its finished intents again.
+    departed: Mutex<Vec<Departed>>,
     retention: Mutex<Duration>,
     changes: Arc<Changes>,
 }
@@ -251,6 +284,7 @@ impl State {
     pub fn new(config: &Config) -> Arc<Self> {
         let state = Arc::new(Self {
             stores: Mutex::new(Vec::new()),
+            departed: Mutex::new(Vec::new()),
             retention: Mutex::new(config.terminal_retention),
             changes: Arc::new(Changes::default()),
         });
@@ -258,45 +292,85 @@ impl State {
         state
     }
 
+    /// A handle for a store of this state, not yet in the config.
+    fn new_handle(&self, name: &str) -> StoreHandle {
+        StoreHandle {
+            name: name.to_string(),
+            inner: Arc::new(Mutex::new(StoreState::new())),
+            changes: Arc::clone(&self.changes),
+        }
+    }
+
     pub fn changes(&self) -> &Changes {
         &self.changes
     }
 
     /// Adds, keeps or drops stores and intents to match `config`; returns the handles.
+    /// A removed store departs (its terminal intents retired, the rest dropped) and comes
+    /// back as it was if the config names it again within `terminal_retention`.
     pub fn apply_config(&self, config: &Config) -> Vec<StoreHandle> {
-        *self.retention.lock().unwrap_or_else(|e| e.into_inner()) = config.terminal_retention;
+        let retention = config.terminal_retention;
+        *lock(&self.retention) = retention;
         let now = unix_now_f64();
-        let mut stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stores = lock(&self.stores);
+        let mut departed = lock(&self.departed);
         let mut next = Vec::with_capacity(config.stores.len());
         for store_cfg in &config.stores {
-            let handle = stores
-                .iter()
-                .find(|h| h.name == store_cfg.name)
-                .cloned()
-                .unwrap_or_else(|| StoreHandle {
-                    name: store_cfg.name.clone(),
-                    inner: Arc::new(Mutex::new(StoreState::new())),
-                    changes: Arc::clone(&self.changes),
-                });
+            let kept = stores.iter().find(|h| h.name == store_cfg.name).cloned();
+            let back = || {
+                let i = departed
+                    .iter()
+                    .position(|d| d.handle.name == store_cfg.name)?;
+                Some(departed.remove(i).handle)
+            };
+            let handle = kept
+                .or_else(back)
+                .unwrap_or_else(|| self.new_handle(&store_cfg.name));
             handle
                 .lock()
-                .sync_intents(store_cfg, config.terminal_retention, now);
+                .sync_intents(&store_cfg.intents, retention, now);
             next.push(handle);
         }
+        for gone in stores
+            .iter()
+            .filter(|h| !next.iter().any(|n| n.name == h.name))
+        {
+            gone.lock().sync_intents(&[], retention, now);
+            departed.push(Departed {
+                handle: gone.clone(),
+                left_at: now,
+            });
+        }
+        departed.retain(|d| now - d.left_at < retention.as_secs_f64());
         *stores = next.clone();
         self.changes.record(true);
         next
     }
 
+    /// Remembers a store the state file knows but the config does not name: as if it had
+    /// just departed, with what the file says of it.
+    pub fn departed_from_file(&self, name: &str) -> StoreHandle {
+        let handle = self.new_handle(name);
+        lock(&self.departed).push(Departed {
+            handle: handle.clone(),
+            left_at: unix_now_f64(),
+        });
+        handle
+    }
+
+    /// Every store the state keeps: those in the config, then the departed ones.
+    pub fn all_stores(&self) -> Vec<StoreHandle> {
+        let mut all = self.stores();
+        all.extend(lock(&self.departed).iter().map(|d| d.handle.clone()));
+        all
+    }
+
     pub fn stores(&self) -> Vec<StoreHandle> {
-        self.stores
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.stores).clone()
     }
 
     pub fn terminal_retention(&self) -> Duration {
-        *self.retention.lock().unwrap_or_else(|e| e.into_inner())
+        *lock(&self.retention)
     }
 
     /// Ready once every store has been polled at least once.
@@ -311,26 +385,13 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{IntentConfig, Secret};
-
-    fn store_cfg(ids: &[&str]) -> StoreConfig {
-        StoreConfig {
-            name: "main".into(),
-            base_url: "http://127.0.0.1:1".into(),
-            api_key: "k".into(),
-            api_secret: Secret::new("s"),
-            max_requests_per_second: 10.0,
-            max_concurrency: 2,
-            verify_response_signature: false,
-            http_version: Default::default(),
-            intents: ids
-                .iter()
-                .map(|id| IntentConfig {
-                    id: id.to_string(),
-                    order_id: None,
-                })
-                .collect(),
-        }
+    fn intents(ids: &[&str]) -> Vec<IntentConfig> {
+        ids.iter()
+            .map(|id| IntentConfig {
+                id: id.to_string(),
+                order_id: None,
+            })
+            .collect()
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -340,7 +401,7 @@ mod tests {
     #[test]
     fn outcome_counted_once_and_transitions_counted() {
         let mut s = StoreState::new();
-        s.sync_intents(&store_cfg(&[A]), HOUR, 0.0);
+        s.sync_intents(&intents(&[A]), HOUR, 0.0);
         let c = s.observe_status(A, Status::Created, 1.0);
         assert!(c.first_seen && c.transition.is_none());
         let c = s.observe_status(A, Status::OnChain, 2.0);
@@ -368,7 +429,7 @@ mod tests {
     #[test]
     fn not_found_is_a_class_and_unknown_is_not_terminal() {
         let mut s = StoreState::new();
-        s.sync_intents(&store_cfg(&[A, B]), HOUR, 0.0);
+        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
         s.observe_not_found(A, 1.0);
         assert_eq!(s.intents[A].class(), Some(StatusClass::NotFound));
         let c = s.observe_status(A, Status::Viewed, 2.0);
@@ -390,9 +451,9 @@ mod tests {
     #[test]
     fn sync_keeps_state_of_intents_that_stay() {
         let mut s = StoreState::new();
-        s.sync_intents(&store_cfg(&[A, B]), HOUR, 0.0);
+        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
         s.observe_status(A, Status::Failed, 1.0);
-        s.sync_intents(&store_cfg(&[A]), HOUR, 2.0);
+        s.sync_intents(&intents(&[A]), HOUR, 2.0);
         assert_eq!(s.intents.len(), 1);
         assert_eq!(s.intents[A].status, Some(Status::Failed));
         assert_eq!(s.terminal_total[&Outcome::Failed], 1);
@@ -407,14 +468,14 @@ mod tests {
     #[test]
     fn removed_terminal_intent_is_retired_for_the_retention_only() {
         let mut s = StoreState::new();
-        s.sync_intents(&store_cfg(&[A, B]), HOUR, 0.0);
+        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
         s.observe_status(A, Status::Confirmed, 10.0);
         s.observe_status(B, Status::OnChain, 10.0);
-        s.sync_intents(&store_cfg(&[]), HOUR, 20.0);
+        s.sync_intents(&intents(&[]), HOUR, 20.0);
         assert!(s.intents.is_empty());
         assert_eq!(s.retired.len(), 1, "only the terminal one is remembered");
         // Back within the retention: still terminal, not counted again, not pollable.
-        s.sync_intents(&store_cfg(&[A, B]), HOUR, 30.0);
+        s.sync_intents(&intents(&[A, B]), HOUR, 30.0);
         assert_eq!(s.intents[A].terminal_at, Some(10.0));
         assert_eq!(
             s.observe_status(A, Status::Confirmed, 31.0),
@@ -427,8 +488,58 @@ mod tests {
         );
         assert_eq!(s.pollable().count(), 1);
         // Removed again and kept out past the retention: forgotten.
-        s.sync_intents(&store_cfg(&[B]), HOUR, 40.0);
-        s.sync_intents(&store_cfg(&[B]), HOUR, 10.0 + 3600.0);
+        s.sync_intents(&intents(&[B]), HOUR, 40.0);
+        s.sync_intents(&intents(&[B]), HOUR, 10.0 + 3600.0);
         assert!(s.retired.is_empty());
+    }
+
+    /// A config with one store per `(name, intent ids)`.
+    fn config(stores: &[(&str, &[&str])]) -> Config {
+        let mut yaml = String::from("terminal_retention: 1h\nstores:\n");
+        for (name, ids) in stores {
+            yaml += &format!(
+                "  - name: {name}\n    base_url: http://127.0.0.1:1\n    api_key: k\n    api_secret_env: S\n    intents: [{}]\n",
+                ids.join(", ")
+            );
+        }
+        Config::parse(&yaml, std::path::Path::new("."), &|_| Some("s".into())).unwrap()
+    }
+
+    /// A store removed from the config and put back keeps its terminal intents (not
+    /// polled, not counted again) and its counters; its unfinished intents start afresh.
+    #[test]
+    fn a_store_that_leaves_and_comes_back_keeps_its_terminal_intents_and_counters() {
+        let state = State::new(&config(&[("main", &[A, B]), ("other", &[A])]));
+        let main = state.stores()[0].clone();
+        let now = unix_now_f64();
+        main.lock().observe_status(A, Status::Failed, now);
+        main.lock().observe_status(B, Status::OnChain, now);
+        state.apply_config(&config(&[("other", &[A])]));
+        assert_eq!(state.stores().len(), 1);
+        assert_eq!(state.all_stores().len(), 2, "main is remembered");
+        let back = state.apply_config(&config(&[("main", &[A, B]), ("other", &[A])]));
+        let st = back[0].lock();
+        assert!(st.intents[A].is_terminal(), "still final");
+        assert_eq!(st.pollable().collect::<Vec<_>>(), [B]);
+        assert_eq!(st.intents[B].status, None);
+        assert_eq!(st.terminal_total[&Outcome::Failed], 1);
+        drop(st);
+        assert_eq!(
+            back[0].lock().observe_status(A, Status::Failed, now + 1.0),
+            Change::default(),
+            "not counted again"
+        );
+        assert_eq!(state.all_stores().len(), 2);
+    }
+
+    /// Counters are exported as last committed, not as observed.
+    #[test]
+    fn exported_counts_change_only_when_committed() {
+        let mut s = StoreState::new();
+        s.sync_intents(&intents(&[A]), HOUR, 0.0);
+        s.observe_status(A, Status::Confirmed, 1.0);
+        assert_eq!(s.exported.terminal_total[&Outcome::Confirmed], 0);
+        s.exported = s.counts();
+        assert_eq!(s.exported.terminal_total[&Outcome::Confirmed], 1);
     }
 }

@@ -329,8 +329,7 @@ impl Transport {
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Idle> {
-        // Plain data: a panic elsewhere while holding it leaves nothing half-done.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.idle)
     }
 
     /// HTTP/1.1: origin-form target and `Host`; the connection goes back to the pool

@@ -1,6 +1,10 @@
 //! The state file: what the exporter knew when it stopped, so that after a restart no
-//! outcome is counted twice, terminal intents are not polled again, and counters continue
-//! where they were.
+//! outcome is counted twice, terminal intents are not polled again, and the outcome and
+//! transition counters continue where they were. Those counters are exported only once
+//! saved (write-ahead, see [`super`]), so a crash never restores less than was scraped.
+//! Request and error counters are not kept: a new process starts them from 0, a reset
+//! Prometheus handles (restoring an older, lower value would read as a reset too, and
+//! `increase()` would count the whole restored total again).
 //!
 //! Written atomically (temp file in the same directory, fsync, rename, fsync of the
 //! directory). A file that cannot be understood is moved aside, never overwritten.
@@ -14,9 +18,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{IntentMap, IntentState, State, unix_now_f64};
+use super::{Counts, IntentMap, IntentState, State, StoreHandle, unix_now_f64};
 use crate::api::{Outcome, Status, StatusClass};
-use crate::metrics::{Metrics, StoreCounters};
 
 /// The format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -25,7 +28,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// burst of answers becomes one write.
 pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
 
-/// Minor changes (last-success timestamps, request counters) are saved at least this often.
+/// Minor changes (last-success timestamps) are saved at least this often.
 pub const PERIODIC_SAVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,9 +45,12 @@ pub struct StoreRecord {
     /// Outcome name → intents counted.
     pub terminal_total: BTreeMap<String, u64>,
     pub transitions: Vec<TransitionRecord>,
-    /// `allscale_api_requests_total` by result.
+    /// Request counters by result, as earlier versions wrote them: read, never restored
+    /// (see the module doc), and no longer written.
+    #[serde(default, skip_serializing)]
     pub api_requests: BTreeMap<String, u64>,
-    /// `allscale_api_errors_total` by code label.
+    /// Error counters by code label, likewise.
+    #[serde(default, skip_serializing)]
     pub api_errors: BTreeMap<String, u64>,
     pub intents: BTreeMap<String, IntentRecord>,
     /// Terminal intents removed from the watch list, still remembered.
@@ -226,19 +232,24 @@ pub fn save(path: &Path, file: &StateFile) -> Result<(), StateFileError> {
     result.map_err(write_error)
 }
 
-/// A snapshot of everything worth keeping, taken store by store under each store's lock.
-pub fn snapshot(state: &State, metrics: &Metrics) -> StateFile {
+/// What a snapshot took of each store: the live counters, to export once saved.
+pub type Committed = Vec<(StoreHandle, Counts)>;
+
+/// A snapshot of everything worth keeping (departed stores included), taken store by
+/// store under each store's lock, with the counters it holds.
+pub fn snapshot(state: &State) -> (StateFile, Committed) {
     let mut stores = BTreeMap::new();
-    for handle in state.stores() {
-        let counters = metrics.store_counters(&handle.name);
+    let mut committed = Vec::new();
+    for handle in state.all_stores() {
         let st = handle.lock();
+        let counts = st.counts();
         let record = StoreRecord {
-            terminal_total: st
+            terminal_total: counts
                 .terminal_total
                 .iter()
                 .map(|(o, n)| (o.as_str().to_string(), *n))
                 .collect(),
-            transitions: st
+            transitions: counts
                 .transitions
                 .iter()
                 .map(|((from, to), count)| TransitionRecord {
@@ -247,18 +258,39 @@ pub fn snapshot(state: &State, metrics: &Metrics) -> StateFile {
                     count: *count,
                 })
                 .collect(),
-            api_requests: counters.requests,
-            api_errors: counters.errors,
             intents: records(&st.intents),
             retired: records(&st.retired),
+            ..StoreRecord::default()
         };
+        drop(st);
         stores.insert(handle.name.clone(), record);
+        committed.push((handle, counts));
     }
-    StateFile {
+    let file = StateFile {
         format_version: FORMAT_VERSION,
         written_at: unix_now_f64(),
         stores,
+    };
+    (file, committed)
+}
+
+/// Makes committed counters the exported ones.
+pub fn publish(committed: Committed) {
+    for (handle, counts) in committed {
+        handle.lock().exported = counts;
     }
+}
+
+/// The live counters of every store, committed without a file (no `state_file`).
+fn counts_now(state: &State) -> Committed {
+    state
+        .all_stores()
+        .into_iter()
+        .map(|handle| {
+            let counts = handle.lock().counts();
+            (handle, counts)
+        })
+        .collect()
 }
 
 fn records(intents: &IntentMap<IntentState>) -> BTreeMap<String, IntentRecord> {
@@ -291,21 +323,20 @@ impl From<&IntentState> for IntentRecord {
     }
 }
 
-/// Puts a loaded file back into state and metrics, for the stores and intents the config
-/// still has; returns how many intents were restored.
-pub fn restore(file: &StateFile, state: &State, metrics: &Metrics) -> usize {
+/// Puts a loaded file back into state: the counters (live and exported), the statuses
+/// of the intents the config still has, and the retired terminal intents, also of stores
+/// the config no longer names (they are remembered as departed). Returns how many
+/// watched intents were restored.
+pub fn restore(file: &StateFile, state: &State) -> usize {
+    let horizon = state.terminal_retention().as_secs_f64();
+    let now = unix_now_f64();
     let mut restored = 0;
-    for handle in state.stores() {
-        let Some(record) = file.stores.get(&handle.name) else {
-            continue;
+    let known: Vec<StoreHandle> = state.stores();
+    for (name, record) in &file.stores {
+        let handle = match known.iter().find(|h| &h.name == name) {
+            Some(handle) => handle.clone(),
+            None => state.departed_from_file(name),
         };
-        metrics.restore_store_counters(
-            &handle.name,
-            &StoreCounters {
-                requests: record.api_requests.clone(),
-                errors: record.api_errors.clone(),
-            },
-        );
         let mut st = handle.lock();
         for (name, n) in &record.terminal_total {
             if let Some(outcome) = Outcome::parse(name) {
@@ -318,8 +349,7 @@ pub fn restore(file: &StateFile, state: &State, metrics: &Metrics) -> usize {
                 st.transitions.insert((from, to), t.count);
             }
         }
-        let horizon = state.terminal_retention().as_secs_f64();
-        let now = unix_now_f64();
+        st.exported = st.counts();
         for (id, saved) in record.intents.iter().chain(&record.retired) {
             if let Some(intent) = st.intents.get_mut(id) {
                 saved.restore_into(intent);
@@ -336,7 +366,7 @@ pub fn restore(file: &StateFile, state: &State, metrics: &Metrics) -> usize {
 
 /// Loads the state file at start-up, logging loudly when it had to be moved aside.
 /// Returns whether the path may be written (false when a bad file could not be moved).
-pub fn load_and_restore(path: &Path, state: &State, metrics: &Metrics) -> bool {
+pub fn load_and_restore(path: &Path, state: &State) -> bool {
     remove_stale_temp_files(path);
     match load(path) {
         Ok(Loaded::Missing) => {
@@ -344,7 +374,7 @@ pub fn load_and_restore(path: &Path, state: &State, metrics: &Metrics) -> bool {
             true
         }
         Ok(Loaded::State(file)) => {
-            let restored = restore(&file, state, metrics);
+            let restored = restore(&file, state);
             tracing::info!(path = %path.display(), restored, "state restored");
             true
         }
@@ -371,7 +401,6 @@ pub fn load_and_restore(path: &Path, state: &State, metrics: &Metrics) -> bool {
 /// config (a reload may set, change or remove `state_file`).
 pub async fn run_writer(
     state: Arc<State>,
-    metrics: Arc<Metrics>,
     mut path: watch::Receiver<Option<PathBuf>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -391,31 +420,44 @@ pub async fn run_writer(
         };
         let version = state.changes().version();
         let target = path.borrow_and_update().clone();
-        if let Some(target) = target.filter(|_| saved_version != Some(version)) {
-            let (state, metrics) = (Arc::clone(&state), Arc::clone(&metrics));
-            let result =
-                tokio::task::spawn_blocking(move || save(&target, &snapshot(&state, &metrics)))
-                    .await
-                    .expect("state writer does not panic");
-            match result {
-                Ok(()) => {
-                    saved_version = Some(version);
-                    if last_error.take().is_some() {
-                        tracing::info!("state file writes work again");
+        match target {
+            None => publish(counts_now(&state)),
+            Some(target) if saved_version != Some(version) => {
+                match save_snapshot(Arc::clone(&state), target).await {
+                    Ok(committed) => {
+                        publish(committed);
+                        saved_version = Some(version);
+                        if last_error.take().is_some() {
+                            tracing::info!("state file writes work again");
+                        }
                     }
-                }
-                Err(e) => {
-                    let text = e.to_string();
-                    if last_error.as_ref() != Some(&text) {
-                        tracing::error!(error = %text, "cannot save state; will retry");
+                    Err(e) => {
+                        let text = e.to_string();
+                        if last_error.as_ref() != Some(&text) {
+                            tracing::error!(error = %text, "cannot save state; will retry (outcome counters are exported once saved)");
+                        }
+                        last_error = Some(text);
                     }
-                    last_error = Some(text);
                 }
             }
+            Some(_) => {}
         }
         if stopping {
             break;
         }
+    }
+}
+
+/// Snapshots and saves off the runtime thread; returns what was committed. A panic in
+/// there goes on to the writer's supervisor.
+async fn save_snapshot(state: Arc<State>, target: PathBuf) -> Result<Committed, StateFileError> {
+    let job = tokio::task::spawn_blocking(move || {
+        let (file, committed) = snapshot(&state);
+        save(&target, &file).map(|()| committed)
+    });
+    match job.await {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
 }
 
