@@ -77,6 +77,16 @@ const TRANSITIONS_TOTAL: Family = Family {
     kind: "counter",
     help: "Status changes seen by the exporter, by previous and new status.",
 };
+const STATE_SAVE_OK: Family = Family {
+    name: "allscale_exporter_state_file_last_save_successful",
+    kind: "gauge",
+    help: "1 when the last attempt to save the state file succeeded (outcome and transition counters are exported only once saved); absent without state_file.",
+};
+const STATE_SAVE_TIME: Family = Family {
+    name: "allscale_exporter_state_file_last_save_success_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time of the last successful save of the state file; absent until one.",
+};
 const WATCHED_INTENTS: Family = Family {
     name: "allscale_exporter_watched_intents",
     kind: "gauge",
@@ -460,7 +470,21 @@ struct StoreSnapshot {
     watched: usize,
 }
 
-fn snapshot(name: &str, s: &StoreState, now: f64, retention: f64) -> StoreSnapshot {
+/// `write_ahead`: export the counters as last saved, not as live.
+fn snapshot(
+    name: &str,
+    s: &StoreState,
+    now: f64,
+    retention: f64,
+    write_ahead: bool,
+) -> StoreSnapshot {
+    let live;
+    let counts = if write_ahead {
+        &s.exported
+    } else {
+        live = s.counts();
+        &live
+    };
     let mut by_status = [0u64; StatusClass::ALL.len()];
     let mut rows = Vec::with_capacity(s.intents.len());
     for (id, intent) in &s.intents {
@@ -487,24 +511,20 @@ fn snapshot(name: &str, s: &StoreState, now: f64, retention: f64) -> StoreSnapsh
         by_status,
         terminal: Outcome::ALL
             .iter()
-            .map(|o| (*o, s.exported.terminal_total.get(o).copied().unwrap_or(0)))
+            .map(|o| (*o, counts.terminal_total.get(o).copied().unwrap_or(0)))
             .collect(),
-        transitions: s
-            .exported
-            .transitions
-            .iter()
-            .map(|(k, n)| (*k, *n))
-            .collect(),
+        transitions: counts.transitions.iter().map(|(k, n)| (*k, *n)).collect(),
         watched: s.intents.len(),
     }
 }
 
 fn render_state(out: &mut String, state: &State, now: f64) {
     let retention = state.terminal_retention().as_secs_f64();
+    let write_ahead = state.write_ahead();
     let stores: Vec<StoreSnapshot> = state
         .stores()
         .iter()
-        .map(|handle| snapshot(&handle.name, &handle.lock(), now, retention))
+        .map(|handle| snapshot(&handle.name, &handle.lock(), now, retention, write_ahead))
         .collect();
     out.reserve(stores.iter().map(|s| s.rows.len() * 360).sum());
     type Value = fn(&Row) -> Option<Sample>;
@@ -539,6 +559,14 @@ fn render_state(out: &mut String, state: &State, now: f64) {
         }
     }
     render_aggregates(out, &stores);
+    if let Some(saves) = state.saves() {
+        header(out, &STATE_SAVE_OK);
+        let _ = writeln!(out, "{} {}", STATE_SAVE_OK.name, u8::from(saves.ok));
+        if let Some(t) = saves.last_success {
+            header(out, &STATE_SAVE_TIME);
+            let _ = writeln!(out, "{} {t}", STATE_SAVE_TIME.name);
+        }
+    }
 }
 
 fn render_aggregates(out: &mut String, stores: &[StoreSnapshot]) {

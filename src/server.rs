@@ -80,6 +80,7 @@ impl Exporter {
             .state_file
             .clone()
             .filter(|path| state::file::load_and_restore(path, &state));
+        state.set_write_ahead(state_path.is_some());
         let supervisor = Supervisor::new(metrics.task_restarts());
         let mut pollers =
             Pollers::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());

@@ -4,14 +4,14 @@
 //! The poller writes here; `metrics` reads here at scrape time; [`file`] saves it to the
 //! state file so that a restart continues where the last run stopped.
 //!
-//! Counters are exported write-ahead: a store's `exported` counts are the ones last made
-//! durable (saved to the state file, or simply committed when there is none), so a value
-//! Prometheus has scraped is never above what a restart restores.
+//! With a state file, counters are exported write-ahead: a store's `exported` counts are
+//! the ones last saved, so a value Prometheus has scraped is never above what a restart
+//! restores. Without one, the live counts are exported (a restart starts from 0).
 
 pub mod file;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -127,7 +127,7 @@ pub struct StoreState {
     /// Live counters, as observations change them.
     pub terminal_total: BTreeMap<Outcome, u64>,
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
-    /// The counters `/metrics` shows: the live ones as of the last durable commit.
+    /// The live counters as of the last save: what `/metrics` shows with a state file.
     pub exported: Counts,
     /// At least one request of this store got an answer or failed (readiness).
     pub polled_once: bool,
@@ -278,6 +278,18 @@ pub struct State {
     departed: Mutex<Vec<Departed>>,
     retention: Mutex<Duration>,
     changes: Arc<Changes>,
+    /// A state file is written: export counters only once saved.
+    write_ahead: AtomicBool,
+    saves: Mutex<Saves>,
+}
+
+/// How saving the state file goes, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Saves {
+    /// The last attempt succeeded.
+    pub ok: bool,
+    /// Unix time of the last successful save.
+    pub last_success: Option<f64>,
 }
 
 impl State {
@@ -287,6 +299,8 @@ impl State {
             departed: Mutex::new(Vec::new()),
             retention: Mutex::new(config.terminal_retention),
             changes: Arc::new(Changes::default()),
+            write_ahead: AtomicBool::new(false),
+            saves: Mutex::new(Saves::default()),
         });
         state.apply_config(config);
         state
@@ -303,6 +317,35 @@ impl State {
 
     pub fn changes(&self) -> &Changes {
         &self.changes
+    }
+
+    /// Whether counters are exported only once saved (a state file is written).
+    pub fn write_ahead(&self) -> bool {
+        self.write_ahead.load(Ordering::Acquire)
+    }
+
+    /// Records a save attempt: its time when it succeeded, `None` when it failed.
+    pub fn record_save(&self, saved_at: Option<f64>) {
+        let mut saves = lock(&self.saves);
+        saves.ok = saved_at.is_some();
+        saves.last_success = saved_at.or(saves.last_success);
+    }
+
+    /// How saving goes; `None` without a state file.
+    pub fn saves(&self) -> Option<Saves> {
+        self.write_ahead().then(|| *lock(&self.saves))
+    }
+
+    /// Turns write-ahead export on or off. Turned on, the live counts are taken as
+    /// exported first: what was already served must not go back.
+    pub fn set_write_ahead(&self, on: bool) {
+        if on && !self.write_ahead() {
+            for handle in self.all_stores() {
+                let mut st = handle.lock();
+                st.exported = st.counts();
+            }
+        }
+        self.write_ahead.store(on, Ordering::Release);
     }
 
     /// Adds, keeps or drops stores and intents to match `config`; returns the handles.

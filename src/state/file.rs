@@ -31,6 +31,9 @@ pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
 /// Minor changes (last-success timestamps) are saved at least this often.
 pub const PERIODIC_SAVE: Duration = Duration::from_secs(15);
 
+/// A failed save is tried again this soon: outcome counters wait for it.
+pub const RETRY_SAVE: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateFile {
@@ -281,18 +284,6 @@ pub fn publish(committed: Committed) {
     }
 }
 
-/// The live counters of every store, committed without a file (no `state_file`).
-fn counts_now(state: &State) -> Committed {
-    state
-        .all_stores()
-        .into_iter()
-        .map(|handle| {
-            let counts = handle.lock().counts();
-            (handle, counts)
-        })
-        .collect()
-}
-
 fn records(intents: &IntentMap<IntentState>) -> BTreeMap<String, IntentRecord> {
     intents
         .iter()
@@ -417,21 +408,25 @@ pub async fn run_writer(
             }
             _ = path.changed() => false,
             _ = tick.tick() => false,
+            _ = tokio::time::sleep(RETRY_SAVE), if last_error.is_some() => false,
         };
         let version = state.changes().version();
         let target = path.borrow_and_update().clone();
+        state.set_write_ahead(target.is_some());
         match target {
-            None => publish(counts_now(&state)),
+            None => {}
             Some(target) if saved_version != Some(version) => {
                 match save_snapshot(Arc::clone(&state), target).await {
                     Ok(committed) => {
                         publish(committed);
+                        state.record_save(Some(unix_now_f64()));
                         saved_version = Some(version);
                         if last_error.take().is_some() {
                             tracing::info!("state file writes work again");
                         }
                     }
                     Err(e) => {
+                        state.record_save(None);
                         let text = e.to_string();
                         if last_error.as_ref() != Some(&text) {
                             tracing::error!(error = %text, "cannot save state; will retry (outcome counters are exported once saved)");
