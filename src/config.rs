@@ -7,7 +7,8 @@
 //!
 //! Secrets never live in the file: each store names an environment variable
 //! (`api_secret_env`) or a file (`api_secret_file`) that holds its API secret. Secret values
-//! never appear in a [`Problem`], an error, or `Debug` output.
+//! never appear in a [`Problem`], an error, or `Debug` output; nor does config text that
+//! looks like a secret pasted into the wrong place (see [`crate::redact`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -17,6 +18,8 @@ use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+
+use crate::redact::{SECRET_PLACEHOLDER, looks_like_secret, redact_secrets};
 
 /// Production base URL, the default for `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://openapi.allscale.io";
@@ -412,7 +415,7 @@ pub const LARGE_YAML_NODES: usize = 8_000_000;
 
 /// A secret file any local user can read is worth a warning, not a refusal: the operator
 /// may have reasons (a read-only mount that ignores modes), but should know.
-fn warn_if_world_readable(file: &Path) {
+fn warn_if_world_readable(file: &Path, shown: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -420,7 +423,7 @@ fn warn_if_world_readable(file: &Path) {
             && meta.permissions().mode() & 0o004 != 0
         {
             tracing::warn!(
-                path = %file.display(),
+                path = %shown,
                 "api_secret_file is readable by every user on this host; chmod 600 (or 640 for a group) it"
             );
         }
@@ -454,12 +457,11 @@ fn parse_yaml(text: &str) -> Result<Option<Node>, ConfigError> {
     Ok(parsed.map(|root| to_node(root, text)))
 }
 
-/// Drops serde-saphyr's programmer-facing hints from its messages.
+/// Drops serde-saphyr's programmer-facing hints from its messages, and any secret-looking
+/// text they quote (a duplicate key message names the key, which may be a pasted secret).
 fn yaml_error_message(message: &str) -> String {
-    message
-        .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
-        .trim()
-        .to_owned()
+    let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    redact_secrets(message.trim()).into_owned()
 }
 
 impl Node {
@@ -490,9 +492,14 @@ impl Node {
     }
 }
 
-/// Quotes a user value for a message, shortened to keep messages one readable line.
+/// Quotes a user value for a message, shortened to keep messages one readable line; a
+/// value that looks like a secret is named, not quoted.
 fn quote(s: &str) -> String {
-    format!("{:?}", shorten_raw(s))
+    if looks_like_secret(s) {
+        SECRET_PLACEHOLDER.to_owned()
+    } else {
+        format!("{:?}", shorten_raw(s))
+    }
 }
 
 fn shorten(s: &str) -> String {
@@ -513,7 +520,14 @@ fn shorten_raw(s: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Paths.
 
+/// The path of `key` under `parent`; an unknown key that looks like a secret (pasted on a
+/// line of its own, it parses as a key) is not spelled out.
 fn child(parent: &str, key: &str) -> String {
+    let key = if looks_like_secret(key) {
+        "st_…"
+    } else {
+        key
+    };
     if parent.is_empty() {
         key.to_owned()
     } else {
@@ -549,6 +563,19 @@ const STORE_KEYS: &[&str] = &[
 ];
 const INTENT_KEYS: &[&str] = &["id", "order_id"];
 
+const PASTED_SECRET_IN_ENV: &str = "api_secret_env must name an environment variable, not \
+     hold the secret itself: the value starts with st_ like an AllScale key or secret, so it \
+     is not shown";
+const NOT_AN_ENV_NAME: &str = "api_secret_env must name an environment variable (letters, \
+     digits and _, not starting with a digit), not hold the secret itself; the value is not \
+     shown";
+const PASTED_SECRET_IN_FILE: &str = "api_secret_file must be the path of a file that holds \
+     the secret, not the secret itself: the value starts with st_ like an AllScale key or \
+     secret, so it is not shown";
+/// How an `api_secret_file` that does not look like a path appears in its problems.
+const UNSHOWN_SECRET_FILE: &str = "the api_secret_file (its value is not shown: with no / or \
+     ., or with spaces, + or = or a very long name, it looks more like a secret than a path)";
+
 const INLINE_SECRET_MESSAGE: &str = "inline secrets are not allowed in the config file; use \
      api_secret_env (an environment variable) or api_secret_file (a file path) instead";
 
@@ -578,10 +605,13 @@ impl<'n> Fields<'n> {
 }
 
 impl Validator<'_> {
+    /// Records a problem. The message is scrubbed of secret-looking text as a last line of
+    /// defence: each check names what it quotes, but a message must never carry a secret.
     fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let message = message.into();
         self.problems.push(Problem {
             path: path.into(),
-            message: message.into(),
+            message: redact_secrets(&message).into_owned(),
         });
     }
 
@@ -1020,13 +1050,13 @@ impl Validator<'_> {
             self.problem(path, "must name an environment variable");
             return None;
         }
+        // Neither is echoed: either may be the secret itself, pasted into the wrong field.
+        if looks_like_secret(name) {
+            self.problem(path, PASTED_SECRET_IN_ENV);
+            return None;
+        }
         if !is_env_name(name) {
-            // Do not echo it: someone may have pasted the secret itself here.
-            self.problem(
-                path,
-                "must be the name of an environment variable (letters, digits and _, \
-                 not starting with a digit), not the secret itself",
-            );
+            self.problem(path, NOT_AN_ENV_NAME);
             return None;
         }
         match (self.env)(name) {
@@ -1047,8 +1077,17 @@ impl Validator<'_> {
 
     fn secret_from_file(&mut self, path: &str, node: &Node) -> Option<Secret> {
         let file = self.path_value(path, node)?;
+        let text = file.to_string_lossy();
+        if looks_like_secret(&text) {
+            self.problem(path, PASTED_SECRET_IN_FILE);
+            return None;
+        }
+        let shown = if looks_like_path(&text) {
+            self.resolve(&file).display().to_string()
+        } else {
+            UNSHOWN_SECRET_FILE.to_owned()
+        };
         let file = self.resolve(&file);
-        let shown = file.display();
         let contents = match read_capped(&file, MAX_SECRET_FILE_BYTES) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
@@ -1075,7 +1114,7 @@ impl Validator<'_> {
             self.problem(path, format!("{shown} is empty"));
             return None;
         }
-        warn_if_world_readable(&file);
+        warn_if_world_readable(&file, &shown);
         Some(Secret::new(secret))
     }
 
@@ -1288,6 +1327,21 @@ fn is_env_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Longest file name component that [`looks_like_path`] takes for a name, not a token.
+const MAX_NAME_COMPONENT_CHARS: usize = 64;
+
+/// Whether an `api_secret_file` value reads like a path rather than a pasted secret, and so
+/// may be quoted in a problem: paths almost always have a `/` or `.`, secrets are long
+/// tokens, often base64 (`+`, `=`), and never hold spaces.
+fn looks_like_path(text: &str) -> bool {
+    !looks_like_secret(text)
+        && text.contains(['/', '.'])
+        && !text.contains(|c: char| c.is_whitespace() || c.is_control() || c == '+' || c == '=')
+        && text
+            .split('/')
+            .all(|part| part.chars().count() <= MAX_NAME_COMPONENT_CHARS)
 }
 
 /// Reads at most `cap` bytes; `Ok(None)` when the file is larger.
