@@ -39,6 +39,10 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 pub const MAX_DURATION: Duration = Duration::from_secs(315_576_000);
 /// Upper bound of `max_requests_per_second`.
 pub const MAX_REQUESTS_PER_SECOND_LIMIT: f64 = 10_000.0;
+/// Lower bound of `max_requests_per_second` (of each replica's share with `--shard`): one
+/// request every 1000 s. Slower is no use for watching checkouts, and a tiny rate (1e-12)
+/// would be a request period the rate limiter cannot represent.
+pub const MIN_REQUESTS_PER_SECOND: f64 = 0.001;
 /// Upper bound of `max_concurrency`.
 pub const MAX_CONCURRENCY_LIMIT: usize = 1024;
 /// Longest store name (it becomes the `store` label value), in characters.
@@ -172,6 +176,10 @@ pub enum ConfigError {
     },
     #[error("config file {path} is larger than {} MiB; refusing to parse it", MAX_CONFIG_BYTES / (1024 * 1024))]
     TooLarge { path: PathBuf },
+    #[error(
+        "config is not valid UTF-8 text: the first bad byte is at line {line}, column {column}"
+    )]
+    NotUtf8 { line: usize, column: usize },
     #[error("config is not valid YAML: {0}")]
     Yaml(String),
     #[error("config has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
@@ -196,16 +204,23 @@ impl Config {
     /// against the config file's directory; secrets from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let bytes = read_config_bytes(path)?;
-        let text = String::from_utf8(bytes).map_err(|e| ConfigError::Read {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
-        })?;
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
         let base_dir = std::path::absolute(&parent).unwrap_or(parent);
-        Config::parse(&text, &base_dir, &|name| std::env::var(name).ok())
+        Config::parse_bytes(&bytes, &base_dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Validates the bytes of a config file, as read at start and at each reload: bytes
+    /// that are not UTF-8 are refused (not replaced) and the error says where.
+    pub fn parse_bytes(
+        bytes: &[u8],
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(bytes, e.valid_up_to()))?;
+        Config::parse(text, base_dir, env)
     }
 
     /// Validates YAML text. `env` looks up environment variables (injected for tests).
@@ -247,6 +262,23 @@ impl Config {
     /// Number of watched intents across all stores.
     pub fn intent_count(&self) -> usize {
         self.stores.iter().map(|s| s.intents.len()).sum()
+    }
+}
+
+/// The error for bytes that are valid UTF-8 up to `valid_up_to`: the line and column (in
+/// characters, from 1) of the first bad byte.
+fn not_utf8(bytes: &[u8], valid_up_to: usize) -> ConfigError {
+    let valid = bytes
+        .get(..valid_up_to)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or_default();
+    let (line, last) = match valid.rsplit_once('\n') {
+        Some((before, last)) => (before.matches('\n').count() + 2, last),
+        None => (1, valid),
+    };
+    ConfigError::NotUtf8 {
+        line,
+        column: last.chars().count() + 1,
     }
 }
 
@@ -1127,13 +1159,14 @@ impl Validator<'_> {
             Value::Float(n) => n,
             _ => f64::NAN,
         };
-        if n.is_finite() && n > 0.0 && n <= MAX_REQUESTS_PER_SECOND_LIMIT {
+        if (MIN_REQUESTS_PER_SECOND..=MAX_REQUESTS_PER_SECOND_LIMIT).contains(&n) {
             Some(n)
         } else {
             self.problem(
                 f.path("max_requests_per_second"),
                 format!(
-                    "expected a number > 0 and ≤ {MAX_REQUESTS_PER_SECOND_LIMIT} (may be fractional, e.g. 0.5), got {}",
+                    "expected a number ≥ {MIN_REQUESTS_PER_SECOND} (one request every 1000 s) and \
+                     ≤ {MAX_REQUESTS_PER_SECOND_LIMIT}, fractions allowed (e.g. 0.5), got {}",
                     node.describe()
                 ),
             );
@@ -1361,21 +1394,24 @@ fn read_capped(path: &Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
 /// `No such file or directory` rather than `No such file or directory (os error 2)`.
 fn io_message(e: &std::io::Error) -> String {
     let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) if s.ends_with(')') => s[..i].to_owned(),
+    match s.rsplit_once(" (os error ") {
+        Some((message, code)) if code.ends_with(')') => message.to_owned(),
         _ => s,
     }
 }
 
-/// Hides `user:password@` in a URL before it goes into a message.
+/// Hides `user:password@` in a URL before it goes into a message. Splits on the URL's
+/// ASCII delimiters rather than slicing by index: the text is untrusted.
 fn redact_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
+    let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}***@{}", &url[..scheme_end + 3], &rest[at + 1..]),
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
         None => url.to_owned(),
     }
 }
@@ -1496,6 +1532,21 @@ mod tests {
     fn io_messages_drop_os_error_codes() {
         let e = std::io::Error::from_raw_os_error(2);
         assert_eq!(io_message(&e), "No such file or directory");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_with_where() {
+        let env = |_: &str| None;
+        let err = Config::parse_bytes(b"stores:\n  - name: \xc3\xa9\xff\n", Path::new("."), &env);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "config is not valid UTF-8 text: the first bad byte is at line 2, column 12"
+        );
+        let err = Config::parse_bytes(b"\xfe", Path::new("."), &env).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::NotUtf8 { line: 1, column: 1 }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -221,13 +221,12 @@ impl Reloader {
         // thread so polling and scrapes go on meanwhile.
         let dir = parent_dir(&path);
         let parsed = tokio::task::spawn_blocking(move || {
-            let text = String::from_utf8_lossy(&bytes);
-            Config::parse(&text, &dir, &|name| std::env::var(name).ok())
+            Config::parse_bytes(&bytes, &dir, &|name| std::env::var(name).ok())
         })
         .await
         .expect("config parsing does not panic");
-        let config = match parsed {
-            Ok(config) => self.options.shard.filter(config),
+        let config = match parsed.and_then(|config| self.options.shard.filter(config)) {
+            Ok(config) => config,
             Err(error) => return self.reject(force, Some(digest), error),
         };
         self.seen = Some(digest);

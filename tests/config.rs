@@ -381,6 +381,26 @@ fn base_url_must_be_http_with_a_host_and_no_credentials() {
 }
 
 #[test]
+fn a_request_budget_too_small_for_the_rate_limiter_is_refused() {
+    for rps in ["1e-12", "0.0009", "5e-324", ".nan", "-.inf"] {
+        let text = format!(
+            "stores:\n  - name: main\n    api_key: k\n    api_secret_env: ALLSCALE_API_SECRET\n    \
+             max_requests_per_second: {rps}\n"
+        );
+        let err = Config::parse(&text, &fixture_dir(), &test_env).unwrap_err();
+        assert_problem(
+            err.problems(),
+            "stores[0].max_requests_per_second",
+            "expected a number ≥ 0.001",
+        );
+    }
+    let text = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: ALLSCALE_API_SECRET\n    \
+                max_requests_per_second: 0.001\n";
+    let config = Config::parse(text, &fixture_dir(), &test_env).unwrap();
+    assert_eq!(config.stores[0].max_requests_per_second, 0.001);
+}
+
+#[test]
 fn at_least_one_store() {
     let p = problems("no_stores.yaml");
     assert_problem(&p, "stores", "at least one store is required");
@@ -399,7 +419,7 @@ fn wrong_types_are_reported_with_what_was_found() {
     assert_problem(
         &p,
         "stores[0].max_requests_per_second",
-        "expected a number > 0",
+        "expected a number ≥ 0.001 (one request every 1000 s) and ≤ 10000",
     );
     assert_problem(
         &p,
