@@ -7,7 +7,8 @@
 //!
 //! Secrets never live in the file: each store names an environment variable
 //! (`api_secret_env`) or a file (`api_secret_file`) that holds its API secret. Secret values
-//! never appear in a [`Problem`], an error, or `Debug` output.
+//! never appear in a [`Problem`], an error, or `Debug` output; nor does config text that
+//! looks like a secret pasted into the wrong place (see [`crate::redact`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -17,6 +18,8 @@ use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+
+use crate::redact::{SECRET_PLACEHOLDER, looks_like_secret, redact_secrets};
 
 /// Production base URL, the default for `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://openapi.allscale.io";
@@ -36,6 +39,10 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 pub const MAX_DURATION: Duration = Duration::from_secs(315_576_000);
 /// Upper bound of `max_requests_per_second`.
 pub const MAX_REQUESTS_PER_SECOND_LIMIT: f64 = 10_000.0;
+/// Lower bound of `max_requests_per_second` (of each replica's share with `--shard`): one
+/// request every 1000 s. Slower is no use for watching checkouts, and a tiny rate (1e-12)
+/// would be a request period the rate limiter cannot represent.
+pub const MIN_REQUESTS_PER_SECOND: f64 = 0.001;
 /// Upper bound of `max_concurrency`.
 pub const MAX_CONCURRENCY_LIMIT: usize = 1024;
 /// Longest store name (it becomes the `store` label value), in characters.
@@ -169,6 +176,10 @@ pub enum ConfigError {
     },
     #[error("config file {path} is larger than {} MiB; refusing to parse it", MAX_CONFIG_BYTES / (1024 * 1024))]
     TooLarge { path: PathBuf },
+    #[error(
+        "config is not valid UTF-8 text: the first bad byte is at line {line}, column {column}"
+    )]
+    NotUtf8 { line: usize, column: usize },
     #[error("config is not valid YAML: {0}")]
     Yaml(String),
     #[error("config has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
@@ -193,16 +204,23 @@ impl Config {
     /// against the config file's directory; secrets from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let bytes = read_config_bytes(path)?;
-        let text = String::from_utf8(bytes).map_err(|e| ConfigError::Read {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
-        })?;
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
         let base_dir = std::path::absolute(&parent).unwrap_or(parent);
-        Config::parse(&text, &base_dir, &|name| std::env::var(name).ok())
+        Config::parse_bytes(&bytes, &base_dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Validates the bytes of a config file, as read at start and at each reload: bytes
+    /// that are not UTF-8 are refused (not replaced) and the error says where.
+    pub fn parse_bytes(
+        bytes: &[u8],
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(bytes, e.valid_up_to()))?;
+        Config::parse(text, base_dir, env)
     }
 
     /// Validates YAML text. `env` looks up environment variables (injected for tests).
@@ -244,6 +262,23 @@ impl Config {
     /// Number of watched intents across all stores.
     pub fn intent_count(&self) -> usize {
         self.stores.iter().map(|s| s.intents.len()).sum()
+    }
+}
+
+/// The error for bytes that are valid UTF-8 up to `valid_up_to`: the line and column (in
+/// characters, from 1) of the first bad byte.
+fn not_utf8(bytes: &[u8], valid_up_to: usize) -> ConfigError {
+    let valid = bytes
+        .get(..valid_up_to)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or_default();
+    let (line, last) = match valid.rsplit_once('\n') {
+        Some((before, last)) => (before.matches('\n').count() + 2, last),
+        None => (1, valid),
+    };
+    ConfigError::NotUtf8 {
+        line,
+        column: last.chars().count() + 1,
     }
 }
 
@@ -412,7 +447,7 @@ pub const LARGE_YAML_NODES: usize = 8_000_000;
 
 /// A secret file any local user can read is worth a warning, not a refusal: the operator
 /// may have reasons (a read-only mount that ignores modes), but should know.
-fn warn_if_world_readable(file: &Path) {
+fn warn_if_world_readable(file: &Path, shown: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -420,7 +455,7 @@ fn warn_if_world_readable(file: &Path) {
             && meta.permissions().mode() & 0o004 != 0
         {
             tracing::warn!(
-                path = %file.display(),
+                path = %shown,
                 "api_secret_file is readable by every user on this host; chmod 600 (or 640 for a group) it"
             );
         }
@@ -454,12 +489,11 @@ fn parse_yaml(text: &str) -> Result<Option<Node>, ConfigError> {
     Ok(parsed.map(|root| to_node(root, text)))
 }
 
-/// Drops serde-saphyr's programmer-facing hints from its messages.
+/// Drops serde-saphyr's programmer-facing hints from its messages, and any secret-looking
+/// text they quote (a duplicate key message names the key, which may be a pasted secret).
 fn yaml_error_message(message: &str) -> String {
-    message
-        .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
-        .trim()
-        .to_owned()
+    let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    redact_secrets(message.trim()).into_owned()
 }
 
 impl Node {
@@ -490,9 +524,14 @@ impl Node {
     }
 }
 
-/// Quotes a user value for a message, shortened to keep messages one readable line.
+/// Quotes a user value for a message, shortened to keep messages one readable line; a
+/// value that looks like a secret is named, not quoted.
 fn quote(s: &str) -> String {
-    format!("{:?}", shorten_raw(s))
+    if looks_like_secret(s) {
+        SECRET_PLACEHOLDER.to_owned()
+    } else {
+        format!("{:?}", shorten_raw(s))
+    }
 }
 
 fn shorten(s: &str) -> String {
@@ -513,7 +552,14 @@ fn shorten_raw(s: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Paths.
 
+/// The path of `key` under `parent`; an unknown key that looks like a secret (pasted on a
+/// line of its own, it parses as a key) is not spelled out.
 fn child(parent: &str, key: &str) -> String {
+    let key = if looks_like_secret(key) {
+        "st_…"
+    } else {
+        key
+    };
     if parent.is_empty() {
         key.to_owned()
     } else {
@@ -549,6 +595,19 @@ const STORE_KEYS: &[&str] = &[
 ];
 const INTENT_KEYS: &[&str] = &["id", "order_id"];
 
+const PASTED_SECRET_IN_ENV: &str = "api_secret_env must name an environment variable, not \
+     hold the secret itself: the value starts with st_ like an AllScale key or secret, so it \
+     is not shown";
+const NOT_AN_ENV_NAME: &str = "api_secret_env must name an environment variable (letters, \
+     digits and _, not starting with a digit), not hold the secret itself; the value is not \
+     shown";
+const PASTED_SECRET_IN_FILE: &str = "api_secret_file must be the path of a file that holds \
+     the secret, not the secret itself: the value starts with st_ like an AllScale key or \
+     secret, so it is not shown";
+/// How an `api_secret_file` that does not look like a path appears in its problems.
+const UNSHOWN_SECRET_FILE: &str = "the api_secret_file (its value is not shown: with no / or \
+     ., or with spaces, + or = or a very long name, it looks more like a secret than a path)";
+
 const INLINE_SECRET_MESSAGE: &str = "inline secrets are not allowed in the config file; use \
      api_secret_env (an environment variable) or api_secret_file (a file path) instead";
 
@@ -578,10 +637,13 @@ impl<'n> Fields<'n> {
 }
 
 impl Validator<'_> {
+    /// Records a problem. The message is scrubbed of secret-looking text as a last line of
+    /// defence: each check names what it quotes, but a message must never carry a secret.
     fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let message = message.into();
         self.problems.push(Problem {
             path: path.into(),
-            message: message.into(),
+            message: redact_secrets(&message).into_owned(),
         });
     }
 
@@ -1020,13 +1082,13 @@ impl Validator<'_> {
             self.problem(path, "must name an environment variable");
             return None;
         }
+        // Neither is echoed: either may be the secret itself, pasted into the wrong field.
+        if looks_like_secret(name) {
+            self.problem(path, PASTED_SECRET_IN_ENV);
+            return None;
+        }
         if !is_env_name(name) {
-            // Do not echo it: someone may have pasted the secret itself here.
-            self.problem(
-                path,
-                "must be the name of an environment variable (letters, digits and _, \
-                 not starting with a digit), not the secret itself",
-            );
+            self.problem(path, NOT_AN_ENV_NAME);
             return None;
         }
         match (self.env)(name) {
@@ -1047,8 +1109,17 @@ impl Validator<'_> {
 
     fn secret_from_file(&mut self, path: &str, node: &Node) -> Option<Secret> {
         let file = self.path_value(path, node)?;
+        let text = file.to_string_lossy();
+        if looks_like_secret(&text) {
+            self.problem(path, PASTED_SECRET_IN_FILE);
+            return None;
+        }
+        let shown = if looks_like_path(&text) {
+            self.resolve(&file).display().to_string()
+        } else {
+            UNSHOWN_SECRET_FILE.to_owned()
+        };
         let file = self.resolve(&file);
-        let shown = file.display();
         let contents = match read_capped(&file, MAX_SECRET_FILE_BYTES) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
@@ -1075,7 +1146,7 @@ impl Validator<'_> {
             self.problem(path, format!("{shown} is empty"));
             return None;
         }
-        warn_if_world_readable(&file);
+        warn_if_world_readable(&file, &shown);
         Some(Secret::new(secret))
     }
 
@@ -1088,13 +1159,14 @@ impl Validator<'_> {
             Value::Float(n) => n,
             _ => f64::NAN,
         };
-        if n.is_finite() && n > 0.0 && n <= MAX_REQUESTS_PER_SECOND_LIMIT {
+        if (MIN_REQUESTS_PER_SECOND..=MAX_REQUESTS_PER_SECOND_LIMIT).contains(&n) {
             Some(n)
         } else {
             self.problem(
                 f.path("max_requests_per_second"),
                 format!(
-                    "expected a number > 0 and ≤ {MAX_REQUESTS_PER_SECOND_LIMIT} (may be fractional, e.g. 0.5), got {}",
+                    "expected a number ≥ {MIN_REQUESTS_PER_SECOND} (one request every 1000 s) and \
+                     ≤ {MAX_REQUESTS_PER_SECOND_LIMIT}, fractions allowed (e.g. 0.5), got {}",
                     node.describe()
                 ),
             );
@@ -1290,6 +1362,21 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Longest file name component that [`looks_like_path`] takes for a name, not a token.
+const MAX_NAME_COMPONENT_CHARS: usize = 64;
+
+/// Whether an `api_secret_file` value reads like a path rather than a pasted secret, and so
+/// may be quoted in a problem: paths almost always have a `/` or `.`, secrets are long
+/// tokens, often base64 (`+`, `=`), and never hold spaces.
+fn looks_like_path(text: &str) -> bool {
+    !looks_like_secret(text)
+        && text.contains(['/', '.'])
+        && !text.contains(|c: char| c.is_whitespace() || c.is_control() || c == '+' || c == '=')
+        && text
+            .split('/')
+            .all(|part| part.chars().count() <= MAX_NAME_COMPONENT_CHARS)
+}
+
 /// Reads at most `cap` bytes; `Ok(None)` when the file is larger.
 fn read_capped(path: &Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
     let file = std::fs::File::open(path)?;
@@ -1307,21 +1394,24 @@ fn read_capped(path: &Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
 /// `No such file or directory` rather than `No such file or directory (os error 2)`.
 fn io_message(e: &std::io::Error) -> String {
     let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) if s.ends_with(')') => s[..i].to_owned(),
+    match s.rsplit_once(" (os error ") {
+        Some((message, code)) if code.ends_with(')') => message.to_owned(),
         _ => s,
     }
 }
 
-/// Hides `user:password@` in a URL before it goes into a message.
+/// Hides `user:password@` in a URL before it goes into a message. Splits on the URL's
+/// ASCII delimiters rather than slicing by index: the text is untrusted.
 fn redact_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
+    let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}***@{}", &url[..scheme_end + 3], &rest[at + 1..]),
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
         None => url.to_owned(),
     }
 }
@@ -1442,6 +1532,21 @@ mod tests {
     fn io_messages_drop_os_error_codes() {
         let e = std::io::Error::from_raw_os_error(2);
         assert_eq!(io_message(&e), "No such file or directory");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_with_where() {
+        let env = |_: &str| None;
+        let err = Config::parse_bytes(b"stores:\n  - name: \xc3\xa9\xff\n", Path::new("."), &env);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "config is not valid UTF-8 text: the first bad byte is at line 2, column 12"
+        );
+        let err = Config::parse_bytes(b"\xfe", Path::new("."), &env).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::NotUtf8 { line: 1, column: 1 }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod metrics;
 pub mod poller;
+mod redact;
 pub mod reload;
 pub mod server;
 pub mod shard;

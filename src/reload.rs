@@ -11,7 +11,7 @@ use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::config::{Config, read_config_bytes};
+use crate::config::{Config, ConfigError, read_config_bytes};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::shard::Shard;
@@ -216,25 +216,21 @@ impl Reloader {
         let Some(path) = self.options.config_path.clone() else {
             return Outcome::Invalid("the exporter was started without a config file".into());
         };
-        let bytes = match read_config_bytes(&path) {
-            Ok(bytes) => bytes,
-            Err(error) => return self.reject(force, None, error),
+        // Reading, hashing (each periodic check) and parsing a watch list of 100k intents
+        // take a while: they run off the runtime thread, so polling and scrapes go on.
+        let unless = if force { None } else { self.seen };
+        let file = path.clone();
+        let read = match tokio::task::spawn_blocking(move || read_and_parse(&file, unless)).await {
+            Ok(read) => read,
+            Err(e) => return self.reject(force, None, format!("reading the config failed: {e}")),
         };
-        let digest = hash(&bytes);
-        if !force && self.seen == Some(digest) {
-            return Outcome::Unchanged;
-        }
-        // A watch list of 100k intents takes a moment to parse: keep it off the runtime
-        // thread so polling and scrapes go on meanwhile.
-        let dir = parent_dir(&path);
-        let parsed = tokio::task::spawn_blocking(move || {
-            let text = String::from_utf8_lossy(&bytes);
-            Config::parse(&text, &dir, &|name| std::env::var(name).ok())
-        })
-        .await
-        .expect("config parsing does not panic");
-        let config = match parsed {
-            Ok(config) => self.options.shard.filter(config),
+        let (digest, parsed) = match read {
+            Read::Failed(error) => return self.reject(force, None, error),
+            Read::Same => return Outcome::Unchanged,
+            Read::Parsed(digest, parsed) => (digest, parsed),
+        };
+        let config = match parsed.and_then(|config| self.options.shard.filter(config)) {
+            Ok(config) => config,
             Err(error) => return self.reject(force, Some(digest), error),
         };
         self.seen = Some(digest);
@@ -273,6 +269,32 @@ impl Reloader {
     }
 }
 
+/// What [`read_and_parse`] found.
+enum Read {
+    /// The file could not be read.
+    Failed(ConfigError),
+    /// The bytes hash to the digest the caller already has.
+    Same,
+    /// New bytes: their digest, and the config they hold.
+    Parsed([u8; 32], Result<Config, ConfigError>),
+}
+
+/// Reads and hashes the config file, and parses it unless it hashes to `unless`. Blocking
+/// work: callers on the runtime run it on the blocking pool.
+fn read_and_parse(path: &Path, unless: Option<[u8; 32]>) -> Read {
+    let bytes = match read_config_bytes(path) {
+        Ok(bytes) => bytes,
+        Err(error) => return Read::Failed(error),
+    };
+    let digest = hash(&bytes);
+    if unless == Some(digest) {
+        return Read::Same;
+    }
+    let dir = parent_dir(path);
+    let parsed = Config::parse_bytes(&bytes, &dir, &|name| std::env::var(name).ok());
+    Read::Parsed(digest, parsed)
+}
+
 fn hash(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -300,6 +322,57 @@ mod tests {
         let mut e = notify::Event::new(notify::EventKind::Any);
         e.paths = paths.iter().map(PathBuf::from).collect();
         e
+    }
+
+    /// A small config whose secret variable is set in any test environment.
+    const CONFIG: &str = "stores:\n  - name: main\n    base_url: http://127.0.0.1:9\n    \
+                          api_key: k\n    api_secret_env: PATH\n";
+
+    fn reloader_of(path: &Path) -> Reloader {
+        let current = Config::parse(CONFIG, &parent_dir(path), &|n| std::env::var(n).ok())
+            .expect("the test config is valid");
+        let metrics = Arc::new(Metrics::new());
+        let pollers = Pollers::new(crate::state::State::new(&current), Arc::clone(&metrics));
+        let options = ReloadOptions {
+            config_path: Some(path.to_path_buf()),
+            ..ReloadOptions::none()
+        };
+        Reloader::new(options, current, pollers, metrics, watch::channel(None).0)
+    }
+
+    /// The runtime is current-thread: a check that read the file on it would stall polling
+    /// and scrapes for as long as the read takes. A FIFO makes the read take 500 ms (until
+    /// a writer comes); meanwhile a timer on the same thread must keep ticking.
+    #[tokio::test]
+    async fn reading_the_config_leaves_the_runtime_thread_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("config.yaml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let mut reloader = reloader_of(&fifo);
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(500));
+                std::fs::write(fifo, CONFIG).unwrap();
+            })
+        };
+        let start = std::time::Instant::now();
+        let ticks = async {
+            let mut ticks = 0;
+            while start.elapsed() < Duration::from_millis(400) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticks += 1;
+            }
+            ticks
+        };
+        let (outcome, ticks) = tokio::join!(reloader.reload(false), ticks);
+        writer.join().unwrap();
+        assert_eq!(outcome, Outcome::Unchanged);
+        assert!(
+            ticks >= 10,
+            "the runtime thread was blocked: {ticks} ticks in 400 ms"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::StatusClass;
 use crate::api::client::ClientError;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
@@ -41,6 +41,9 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Web(#[from] WebConfigError),
+    /// The config cannot be split as `--shard` asks (a budget too small for N replicas).
+    #[error(transparent)]
+    Shard(#[from] ConfigError),
 }
 
 /// A running exporter: pollers, reloader, state-file writer and HTTP server.
@@ -72,7 +75,7 @@ impl Exporter {
         let addr = listener.local_addr()?;
         let web = options.web_config.as_deref().map(LiveWebConfig::load);
         let web = web.transpose()?.map(Arc::new);
-        let config = options.shard.filter(config);
+        let config = options.shard.filter(config)?;
         let metrics = Arc::new(Metrics::new());
         metrics.set_shard(options.shard);
         let state = State::new(&config);

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, MIN_REQUESTS_PER_SECOND, Problem};
 
 /// Replica `index` of `count` (written `K/N`, 0 ≤ K < N).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,16 +28,41 @@ impl Shard {
     /// Keeps only this replica's intents in every store, and its share of each store's
     /// API budget: the configured `max_requests_per_second` and `max_concurrency` are the
     /// store's totals, split evenly over the N replicas that share the API key.
-    pub fn filter(&self, mut config: Config) -> Config {
-        if self.count > 1 {
-            let n = self.count as usize;
-            for store in &mut config.stores {
-                store.intents.retain(|i| self.owns(&i.id));
-                store.max_requests_per_second /= f64::from(self.count);
-                store.max_concurrency = store.max_concurrency.div_ceil(n);
+    ///
+    /// Refuses a split that leaves a replica less than [`MIN_REQUESTS_PER_SECOND`]: with a
+    /// large N the share would be a rate the limiter cannot represent, and the operator
+    /// should hear that the budget is too small for that many replicas.
+    pub fn filter(&self, mut config: Config) -> Result<Config, ConfigError> {
+        if self.count <= 1 {
+            return Ok(config);
+        }
+        let n = usize::try_from(self.count).unwrap_or(usize::MAX);
+        let mut problems = Vec::new();
+        for (i, store) in config.stores.iter_mut().enumerate() {
+            store.intents.retain(|intent| self.owns(&intent.id));
+            let total = store.max_requests_per_second;
+            store.max_requests_per_second = total / f64::from(self.count);
+            store.max_concurrency = store.max_concurrency.div_ceil(n);
+            if store.max_requests_per_second < MIN_REQUESTS_PER_SECOND {
+                problems.push(self.budget_too_small(i, total));
             }
         }
-        config
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn budget_too_small(&self, store: usize, total: f64) -> Problem {
+        Problem {
+            path: format!("stores[{store}].max_requests_per_second"),
+            message: format!(
+                "{total} split over {} replicas (--shard {self}) leaves each less than \
+                 {MIN_REQUESTS_PER_SECOND} requests per second; raise it or run fewer replicas",
+                self.count
+            ),
+        }
     }
 }
 
@@ -168,14 +193,35 @@ mod tests {
         let config = Config::parse(text, std::path::Path::new("."), &|_| Some("s".into())).unwrap();
         let mut total = 0;
         for index in 0..3 {
-            let part = Shard { index, count: 3 }.filter(config.clone());
+            let part = Shard { index, count: 3 }.filter(config.clone()).unwrap();
             let store = &part.stores[0];
             assert_eq!(store.max_requests_per_second, 3.0);
             assert_eq!(store.max_concurrency, 3);
             total += store.intents.len();
         }
         assert_eq!(total, 4);
-        assert_eq!(Shard::ALL.filter(config.clone()), config);
+        assert_eq!(Shard::ALL.filter(config.clone()).unwrap(), config);
+    }
+
+    #[test]
+    fn a_split_below_the_minimum_budget_is_refused() {
+        let text = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: S\n    \
+                    max_requests_per_second: 0.002\n";
+        let config = Config::parse(text, std::path::Path::new("."), &|_| Some("s".into())).unwrap();
+        assert!(Shard { index: 1, count: 2 }.filter(config.clone()).is_ok());
+        for count in [3, 1000, u32::MAX] {
+            let err = Shard { index: 0, count }
+                .filter(config.clone())
+                .unwrap_err();
+            let problem = &err.problems()[0];
+            assert_eq!(problem.path, "stores[0].max_requests_per_second");
+            assert!(
+                problem
+                    .message
+                    .contains(&format!("split over {count} replicas")),
+                "{problem}"
+            );
+        }
     }
 
     #[test]

@@ -330,7 +330,9 @@ fn scenario_options() -> serde_saphyr::Options {
 /// What the simulator saw, for tests and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SimStats {
-    /// Every request received, by API key (`""` when the header was missing).
+    /// Every request received, by API key: the scenario's keys by name, `""` when the
+    /// header was missing, any other value under [`UNKNOWN_KEY_STATS`]. Keyed only by
+    /// known keys so that a client sending made-up keys cannot grow the map.
     pub requests_by_key: BTreeMap<String, u64>,
     /// Requests that passed authentication, by intent id.
     pub authenticated_by_intent: BTreeMap<String, u64>,
@@ -342,6 +344,10 @@ pub struct SimStats {
     /// Every request received, by protocol (`HTTP/1.1`, `HTTP/2.0`).
     pub requests_by_http_version: BTreeMap<String, u64>,
 }
+
+/// The `requests_by_key` key under which requests with a key the scenario does not know
+/// are counted, whatever the key.
+pub const UNKNOWN_KEY_STATS: &str = "(unknown)";
 
 /// The `answers_by_code` key under which malformed answers are counted.
 pub const MALFORMED_STATS_CODE: i64 = -1000;
@@ -791,11 +797,13 @@ impl Inner {
     }
 
     fn record(&self, parts: &Parts, endpoint: Option<Endpoint<'_>>, d: &Decision, now: u64) {
+        let key = match (header_str(parts, "x-api-key"), d.key) {
+            (None, _) => "",
+            (Some(_), Some(ki)) => self.keys[ki].api_key.as_str(),
+            (Some(_), None) => UNKNOWN_KEY_STATS,
+        };
         let mut stats = lock(&self.stats);
-        bump_str(
-            &mut stats.requests_by_key,
-            header_str(parts, "x-api-key").unwrap_or(""),
-        );
+        bump_str(&mut stats.requests_by_key, key);
         bump_str(
             &mut stats.requests_by_http_version,
             http_version_name(parts.version),
@@ -1442,7 +1450,8 @@ intents:
         let s = t.sim.stats();
         assert_eq!(s.requests_by_key[KEY_A], 3);
         assert_eq!(s.requests_by_key[KEY_B], 1);
-        assert_eq!(s.requests_by_key["st_nobody"], 1);
+        assert_eq!(s.requests_by_key[UNKNOWN_KEY_STATS], 1);
+        assert!(!s.requests_by_key.contains_key("st_nobody"));
         assert_eq!(s.requests_by_key[""], 1);
         assert_eq!(s.authenticated_by_intent[PLAIN], 2);
         assert_eq!(s.authenticated_by_intent[OWNED_BY_B], 1);
@@ -1466,6 +1475,21 @@ intents:
             .unwrap();
         assert_eq!(v["requests_by_key"][KEY_A], 3);
         assert_eq!(v["answers_by_code"]["30001"], 1);
+    }
+
+    #[tokio::test]
+    async fn made_up_api_keys_share_one_stats_bucket() {
+        let t = start(SCENARIO).await;
+        for i in 0..50 {
+            t.get_as(&format!("st_made_up_{i}"), "x", &status_path(PLAIN))
+                .await;
+        }
+        t.poll(PLAIN).await;
+        let s = t.sim.stats();
+        assert_eq!(s.requests_by_key[UNKNOWN_KEY_STATS], 50);
+        assert_eq!(s.requests_by_key[KEY_A], 1);
+        assert_eq!(s.requests_by_key.len(), 2, "{:?}", s.requests_by_key);
+        assert!(s.per_second_by_key.keys().all(|k| k == KEY_A));
     }
 
     #[tokio::test]

@@ -203,3 +203,72 @@ fn sharded_statefulset_shard_count_matches_replicas() {
         .unwrap();
     assert!(!out.status.success(), "K must be below N");
 }
+
+/// Mebibytes in a Kubernetes quantity such as `128Mi` on the line after `key: `.
+fn mebibytes(manifest: &str, key: &str) -> u64 {
+    let path = format!(
+        "{}/deploy/kubernetes/{manifest}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(key)?.strip_suffix("Mi"))
+        .unwrap_or_else(|| panic!("no {key}...Mi in {path}"))
+        .parse()
+        .unwrap()
+}
+
+/// The state volumes of the examples hold the state file at 100k intents, measured with
+/// the real format: six copies' worth, because retired intents can double the file
+/// (the terminal intents of a swapped watch list are remembered for terminal_retention), a save has the old file
+/// and its replacement side by side until the rename, and a corrupt file moved aside
+/// keeps one more (doubled) copy. The manifests' comments give the same arithmetic.
+#[test]
+fn kubernetes_state_volumes_hold_the_state_file_at_100k_intents() {
+    use allscale_exporter::state::file::{FORMAT_VERSION, IntentRecord, StateFile, StoreRecord};
+    let at = 1_764_050_000.123_456_7;
+    let record = IntentRecord {
+        status: Some(10),
+        not_found: false,
+        status_changed_at: Some(at),
+        last_success_at: Some(at + 0.987_654_3),
+        terminal_at: Some(at + 1.5),
+    };
+    let intents = (0..100_000u64)
+        .map(|i| {
+            (
+                format!("{:024x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                record.clone(),
+            )
+        })
+        .collect();
+    let file = StateFile {
+        format_version: FORMAT_VERSION,
+        written_at: at,
+        stores: [(
+            "main".to_owned(),
+            StoreRecord {
+                intents,
+                ..StoreRecord::default()
+            },
+        )]
+        .into(),
+    };
+    let bytes = serde_json::to_vec(&file).unwrap().len() as u64;
+    assert!(
+        bytes / 100_000 < 180,
+        "{} bytes per intent",
+        bytes / 100_000
+    );
+    let needed = 6 * bytes;
+    for (manifest, key) in [
+        ("deployment.yaml", "sizeLimit: "),
+        ("sharded/statefulset.yaml", "storage: "),
+    ] {
+        let have = mebibytes(manifest, key) * 1024 * 1024;
+        assert!(
+            have >= needed,
+            "{manifest}: {have} bytes < 6 x {bytes} (the state file at 100k intents)"
+        );
+    }
+}

@@ -381,6 +381,26 @@ fn base_url_must_be_http_with_a_host_and_no_credentials() {
 }
 
 #[test]
+fn a_request_budget_too_small_for_the_rate_limiter_is_refused() {
+    for rps in ["1e-12", "0.0009", "5e-324", ".nan", "-.inf"] {
+        let text = format!(
+            "stores:\n  - name: main\n    api_key: k\n    api_secret_env: ALLSCALE_API_SECRET\n    \
+             max_requests_per_second: {rps}\n"
+        );
+        let err = Config::parse(&text, &fixture_dir(), &test_env).unwrap_err();
+        assert_problem(
+            err.problems(),
+            "stores[0].max_requests_per_second",
+            "expected a number ≥ 0.001",
+        );
+    }
+    let text = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: ALLSCALE_API_SECRET\n    \
+                max_requests_per_second: 0.001\n";
+    let config = Config::parse(text, &fixture_dir(), &test_env).unwrap();
+    assert_eq!(config.stores[0].max_requests_per_second, 0.001);
+}
+
+#[test]
 fn at_least_one_store() {
     let p = problems("no_stores.yaml");
     assert_problem(&p, "stores", "at least one store is required");
@@ -399,7 +419,7 @@ fn wrong_types_are_reported_with_what_was_found() {
     assert_problem(
         &p,
         "stores[0].max_requests_per_second",
-        "expected a number > 0",
+        "expected a number ≥ 0.001 (one request every 1000 s) and ≤ 10000",
     );
     assert_problem(
         &p,
@@ -536,9 +556,112 @@ fn a_secret_pasted_as_the_env_var_name_is_not_echoed() {
     assert_problem(
         err.problems(),
         "stores[0].api_secret_env",
-        "must be the name of an environment variable",
+        "api_secret_env must name an environment variable (letters, digits and _, not \
+         starting with a digit), not hold the secret itself; the value is not shown",
     );
     assert!(!err.to_string().contains("sk live/abc+123="), "{err}");
+}
+
+/// An AllScale-style secret pasted into the wrong place.
+const PASTED: &str = "st_live_pasted_0123456789";
+
+/// Parses `store_lines` as the rest of a store `main` (name and api_key are set) and
+/// asserts the problem at `path` says `needle` and nothing shows `value`.
+#[track_caller]
+fn assert_not_echoed(store_lines: &str, path: &str, needle: &str, value: &str) {
+    let text = format!("stores:\n  - name: main\n    api_key: k\n{store_lines}");
+    let err = Config::parse(&text, &fixture_dir(), &|_| Some("set".into())).unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        !shown.contains(value),
+        "{value} echoed for\n{text}\n{shown}"
+    );
+    match &err {
+        ConfigError::Yaml(message) => assert!(message.contains(needle), "{message}"),
+        _ => assert_problem(err.problems(), path, needle),
+    }
+}
+
+#[test]
+fn secrets_pasted_into_any_field_are_never_echoed() {
+    let env = "    api_secret_env: ALLSCALE_API_SECRET\n";
+    let secret_like = "looks like an AllScale key or secret";
+    for (lines, path, needle) in [
+        (
+            format!("    api_secret_env: {PASTED}\n"),
+            "stores[0].api_secret_env",
+            "api_secret_env must name an environment variable, not hold the secret itself: \
+             the value starts with st_",
+        ),
+        (
+            format!("    api_secret_file: {PASTED}\n"),
+            "stores[0].api_secret_file",
+            "api_secret_file must be the path of a file that holds the secret, not the \
+             secret itself",
+        ),
+        (
+            format!("{env}    max_concurrency: {PASTED}\n"),
+            "stores[0].max_concurrency",
+            secret_like,
+        ),
+        (
+            format!("{env}    http_version: \"{PASTED}\"\n"),
+            "stores[0].http_version",
+            secret_like,
+        ),
+        (
+            format!("{env}    base_url: {PASTED}\n"),
+            "stores[0].base_url",
+            secret_like,
+        ),
+        (
+            format!("{env}    intents: [{PASTED}]\n"),
+            "stores[0].intents[0]",
+            secret_like,
+        ),
+        (
+            format!(
+                "{env}    intents: [{{id: 650000000000000000000000, order_id: \"{PASTED}\\u0001\"}}]\n"
+            ),
+            "stores[0].intents[0].order_id",
+            secret_like,
+        ),
+        (
+            format!("{env}    {PASTED}:\n"),
+            "stores[0].st_…",
+            secret_like,
+        ),
+        (
+            format!("{env}    {PASTED}: 1\n    {PASTED}: 2\n"),
+            "",
+            secret_like,
+        ),
+        (format!("{env}  - {PASTED}\n"), "stores[1]", secret_like),
+    ] {
+        assert_not_echoed(&lines, path, needle, PASTED);
+    }
+}
+
+#[test]
+fn a_secret_file_value_that_is_not_a_plausible_path_is_not_echoed() {
+    for value in [
+        "q8Zx+Lm4Rt7Wk2Pd9Vb0=",
+        "abcdef0123456789abcdef",
+        "two words.txt",
+    ] {
+        assert_not_echoed(
+            &format!("    api_secret_file: \"{value}\"\n"),
+            "stores[0].api_secret_file",
+            "cannot read the api_secret_file (its value is not shown: with no / or ., or with \
+             spaces, + or = or a very long name, it looks more like a secret than a path): No \
+             such file or directory",
+            value,
+        );
+    }
+    // A plausible path is still shown: the operator needs it to fix the mount.
+    let text = "stores:\n  - name: main\n    api_key: k\n    api_secret_file: secrets/gone.txt\n";
+    let err = Config::parse(text, &fixture_dir(), &test_env).unwrap_err();
+    assert!(err.to_string().contains("secrets/gone.txt"), "{err}");
 }
 
 #[test]

@@ -23,6 +23,12 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 /// How much timer lateness the limiter makes up for, as time.
 const CATCH_UP: Duration = Duration::from_millis(60);
 
+/// The longest spacing between two requests, at the config's lowest rate
+/// ([`crate::config::MIN_REQUESTS_PER_SECOND`]). Validation keeps rates at or above it;
+/// [`Budget::new`] still clamps, because governor panics on a period over 584 years and
+/// `Duration::from_secs_f64` on one that does not fit a `Duration`.
+const MAX_PERIOD: Duration = Duration::from_secs(1000);
+
 /// From this rate on, one request of each second is kept in reserve, so a request that
 /// crosses a second boundary on the wire cannot make the server count budget + 1.
 const RESERVE_FROM: f64 = 50.0;
@@ -38,11 +44,9 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(per_second: f64) -> Self {
-        let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
-        let burst = (CATCH_UP.as_secs_f64() * per_second).ceil() as u32 + 1;
-        let quota = Quota::with_period(period)
-            .expect("period is non-zero")
-            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        let quota = Quota::with_period(period(per_second))
+            .expect("period is at least 1 ns")
+            .allow_burst(burst(per_second));
         let cap = (per_second >= 1.0).then(|| {
             let whole = per_second.floor() as u32;
             if per_second >= RESERVE_FROM {
@@ -60,6 +64,7 @@ impl Budget {
         }
     }
 
+    /// The rate asked for, even where [`MAX_PERIOD`] paces faster.
     pub fn per_second(&self) -> f64 {
         self.per_second
     }
@@ -99,6 +104,23 @@ impl Budget {
     }
 }
 
+/// The time between two requests at `per_second`, between 1 ns and [`MAX_PERIOD`]; a
+/// rate that is not a positive number gets the longest.
+fn period(per_second: f64) -> Duration {
+    if per_second.is_nan() || per_second <= 0.0 {
+        return MAX_PERIOD;
+    }
+    Duration::try_from_secs_f64(1.0 / per_second)
+        .map_or(MAX_PERIOD, |p| p.clamp(Duration::from_nanos(1), MAX_PERIOD))
+}
+
+/// Requests the limiter lets through at once to make up for [`CATCH_UP`] of timer lateness.
+fn burst(per_second: f64) -> NonZeroU32 {
+    // `as` saturates (and NaN becomes 0): any f64 gives a valid count.
+    let catch_up = (CATCH_UP.as_secs_f64() * per_second).ceil() as u32;
+    NonZeroU32::new(catch_up.saturating_add(1)).unwrap_or(NonZeroU32::MIN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +131,33 @@ mod tests {
         assert_eq!(Budget::new(49.5).cap, Some(49));
         assert_eq!(Budget::new(375.0).cap, Some(374));
         assert_eq!(Budget::new(0.5).cap, None);
+    }
+
+    #[test]
+    fn any_rate_makes_a_limiter_without_panicking() {
+        for rate in [
+            1e-12,
+            1e-300,
+            f64::MIN_POSITIVE,
+            0.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            1e300,
+            // The lowest valid rate split over the most `--shard` replicas.
+            crate::config::MIN_REQUESTS_PER_SECOND / f64::from(u32::MAX),
+        ] {
+            let mut budget = Budget::new(rate);
+            assert!(
+                budget.try_acquire().is_ok(),
+                "{rate}: the first request waits"
+            );
+            let _ = budget.try_acquire();
+        }
+        assert_eq!(period(1e-12), MAX_PERIOD);
+        assert_eq!(period(0.001), MAX_PERIOD);
+        assert_eq!(period(4.0), Duration::from_millis(250));
+        assert_eq!(period(1e300), Duration::from_nanos(1));
     }
 
     #[tokio::test]

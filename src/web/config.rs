@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::redact::{looks_like_bcrypt, redact_secrets};
+
 /// A problem with the web config, naming the file and, where there is one, the field.
 #[derive(Debug, thiserror::Error)]
 #[error("web config {}: {problem}", file.display())]
@@ -33,11 +35,19 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// A problem with a field. Field (it may hold a user name) and message are scrubbed of
+    /// hash- or secret-looking text: a hash pasted where a name belongs is never echoed.
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Problem::Invalid {
-            field: field.into(),
-            message: message.into(),
+            field: redact_secrets(&field.into()).into_owned(),
+            message: redact_secrets(&message.into()).into_owned(),
         }
+    }
+
+    /// A YAML or type error from the parser, which may quote the offending value (for
+    /// `basic_auth_users: $2y$...` it quotes the hash): scrubbed likewise.
+    fn syntax(error: &serde_saphyr::Error) -> Self {
+        Problem::Syntax(redact_secrets(&error.to_string()).into_owned())
     }
 }
 
@@ -151,8 +161,8 @@ impl WebConfig {
     pub fn parse(text: &str, dir: &Path) -> Result<WebConfig, Problem> {
         // No snippets: an error must not echo a line that holds a password hash.
         let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
-        let raw: Option<RawWebConfig> = serde_saphyr::from_str_with_options(text, options)
-            .map_err(|e| Problem::Syntax(e.to_string()))?;
+        let raw: Option<RawWebConfig> =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| Problem::syntax(&e))?;
         let Some(raw) = raw else {
             return Ok(WebConfig::default());
         };
@@ -241,6 +251,13 @@ fn validate_users(
     users
         .into_iter()
         .map(|(user, hash)| {
+            if looks_like_bcrypt(&user) {
+                return Err(Problem::invalid(
+                    "basic_auth_users",
+                    "a user name looks like a bcrypt hash (it is not shown); each entry is \
+                     `user: hash`, the user name first",
+                ));
+            }
             if user.contains(':') {
                 return Err(Problem::invalid(
                     format!("basic_auth_users.{user}"),
@@ -251,7 +268,7 @@ fn validate_users(
                 Ok(_) => Ok((user, BcryptHash(hash))),
                 Err(_) => Err(Problem::invalid(
                     format!("basic_auth_users.{user}"),
-                    "not a bcrypt hash (expected $2y$..., e.g. from `htpasswd -nBC 10 USER`)",
+                    "not a bcrypt hash (expected one that starts with $2y$, e.g. from `htpasswd -nBC 10 USER`)",
                 )),
             }
         })
@@ -401,6 +418,29 @@ mod tests {
         assert!(!e.contains("plaintext-password"), "{e}");
         let e = parse("basic_auth_users:\n  bob: [1]\n").unwrap_err();
         assert!(!e.contains("plaintext"), "{e}");
+    }
+
+    #[test]
+    fn a_hash_pasted_where_a_name_or_section_belongs_is_not_echoed() {
+        let good = hash();
+        for (text, needle) in [
+            (
+                format!("basic_auth_users:\n  '{good}': alice\n"),
+                "basic_auth_users: a user name looks like a bcrypt hash (it is not shown)",
+            ),
+            (
+                format!("'{good}': 1\n"),
+                "unknown field `$2…$ (not shown: it looks like a bcrypt hash)`",
+            ),
+            (
+                format!("basic_auth_users:\n  alice: '{good}'\n  'st_live_x:{good}': y\n"),
+                "(not shown: it looks like an AllScale key or secret)",
+            ),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(!e.contains(&good[7..]), "hash echoed for {text}: {e}");
+            assert!(e.contains(needle), "{e}");
+        }
     }
 
     #[test]
