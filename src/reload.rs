@@ -332,7 +332,9 @@ mod tests {
         let current = Config::parse(CONFIG, &parent_dir(path), &|n| std::env::var(n).ok())
             .expect("the test config is valid");
         let metrics = Arc::new(Metrics::new());
-        let pollers = Pollers::new(crate::state::State::new(&current), Arc::clone(&metrics));
+        let supervisor = crate::supervise::Supervisor::new(metrics.task_restarts());
+        let state = crate::state::State::new(&current);
+        let pollers = Pollers::new(state, Arc::clone(&metrics), supervisor);
         let options = ReloadOptions {
             config_path: Some(path.to_path_buf()),
             ..ReloadOptions::none()
