@@ -317,3 +317,44 @@ async fn config_directory_removed_and_restored() {
     assert_swapped(&exporter, Duration::from_secs(5)).await;
     exporter.terminate();
 }
+
+/// Issue #11, point 5: a store removed from the config and put back a moment later (a
+/// bad ConfigMap edit, fixed) remembers its terminal intents: they are not polled again
+/// and their outcomes are not counted again; its counters continue where they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_removed_and_put_back_neither_polls_nor_counts_its_finished_intents_again() {
+    let (mock, files) = (mock(), Files::new());
+    let exporter = start_and_confirm(&files, &mock, &["--config.check-interval=0s"]).await;
+    let before = scrape(exporter.addr).await;
+    let polls = mock.stats().await["accepted"][CONFIRMED].clone();
+    let without_main = files
+        .config(&mock, &[STAYS])
+        .replace("name: main", "name: other");
+    rename_save(&files.path(), &without_main);
+    let main = [("store", "main")];
+    wait_until(&exporter, Duration::from_secs(5), "main removed", |m| {
+        m.get("allscale_exporter_watched_intents", &main).is_none()
+    })
+    .await;
+    rename_save(&files.path(), &files.config(&mock, &[CONFIRMED, STAYS]));
+    wait_until(&exporter, Duration::from_secs(5), "main back", |m| {
+        m.get("allscale_exporter_watched_intents", &main) == Some(2.0)
+            && m.status(STAYS) == Some(10.0)
+    })
+    .await;
+    // A few poll intervals for a wrongly re-polled intent to show up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let m = scrape(exporter.addr).await;
+    assert_eq!(m.outcome("confirmed"), 1.0, "counted again");
+    assert_eq!(m.status(CONFIRMED), Some(20.0));
+    assert_eq!(
+        mock.stats().await["accepted"][CONFIRMED],
+        polls,
+        "the terminal intent was polled again"
+    );
+    assert!(
+        m.requests("ok") >= before.requests("ok"),
+        "request counters went back"
+    );
+    exporter.terminate();
+}

@@ -573,4 +573,34 @@ mod tests {
         let err = save(Path::new("/nonexistent-dir/state.json"), &sample()).unwrap_err();
         assert!(err.to_string().contains("/nonexistent-dir/state.json"));
     }
+
+    proptest::proptest! {
+        /// Any bytes, and any Unicode in a well-formed file's strings and numbers: a
+        /// state or an error naming the file, never a panic.
+        #[test]
+        fn any_state_file_bytes_are_a_state_or_an_error(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            text in ".{0,40}",
+            number in proptest::num::f64::ANY,
+        ) {
+            let path = Path::new("/state.json");
+            if let Err(e) = parse(path, &bytes) {
+                proptest::prop_assert!(e.to_string().contains("/state.json"));
+            }
+            let shaped = serde_json::json!({
+                "format_version": 1,
+                "written_at": number,
+                "stores": {text.clone(): {
+                    "terminal_total": {text.clone(): 1},
+                    "transitions": [{"from": text.clone(), "to": "confirmed", "count": 1}],
+                    "intents": {text.clone(): {
+                        "status": number as i64, "not_found": false,
+                        "status_changed_at": number, "last_success_at": null,
+                        "terminal_at": number
+                    }}
+                }}
+            });
+            let _ = parse(path, shaped.to_string().as_bytes());
+        }
+    }
 }
