@@ -89,13 +89,16 @@ impl Users {
         if self.accepted_lock().contains(&fingerprint) {
             return Verdict::Allowed;
         }
-        let Ok(_admitted) = BCRYPT_ADMITTED.try_acquire() else {
+        let Ok(admitted) = BCRYPT_ADMITTED.try_acquire() else {
             return Verdict::Busy;
         };
-        let Ok(_slot) = BCRYPT_SLOTS.acquire().await else {
+        let Ok(slot) = BCRYPT_SLOTS.acquire().await else {
             return Verdict::Denied;
         };
+        // The permits go with the check: a client that hangs up does not free its place
+        // while its bcrypt still runs.
         let allowed = tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, slot);
             let known = self.hashes.get(&user);
             let hash = known.map_or_else(|| self.dummy_hash(), BcryptHash::expose);
             let ok = bcrypt::verify(&password, hash).unwrap_or(false) && known.is_some();

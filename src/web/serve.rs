@@ -4,7 +4,7 @@
 //! [`ServerLimits`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -80,7 +80,7 @@ pub async fn serve(
         limits,
     });
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut refusing = false;
+    let mut refusals = Refusals::default();
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     loop {
@@ -99,10 +99,9 @@ pub async fn serve(
         };
         // Dropping `tcp` closes it at once: the file descriptors stay for the pollers.
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            note_refusal(&mut refusing, limits.max_connections);
+            refusals.note(limits.max_connections);
             continue;
         };
-        refusing = false;
         let connection = Arc::clone(&server).connection(tcp, slot, graceful.watcher());
         connections.spawn(connection);
     }
@@ -119,15 +118,33 @@ pub async fn serve(
     connections.shutdown().await;
 }
 
-/// Warns once each time the cap is reached, not per refused connection.
-fn note_refusal(refusing: &mut bool, max: usize) {
-    if !*refusing {
+/// Connections refused at the cap, warned about at most once a minute: a flood must not
+/// become a flood of log lines.
+#[derive(Default)]
+struct Refusals {
+    unreported: u64,
+    warned: Option<Instant>,
+}
+
+impl Refusals {
+    const WARN_EVERY: Duration = Duration::from_secs(60);
+
+    fn note(&mut self, max_connections: usize) {
+        self.unreported += 1;
+        if self
+            .warned
+            .is_some_and(|at| at.elapsed() < Self::WARN_EVERY)
+        {
+            return;
+        }
         tracing::warn!(
-            max_connections = max,
+            max_connections,
+            refused = self.unreported,
             "connection limit reached (--web.max-connections): closing new connections"
         );
+        self.unreported = 0;
+        self.warned = Some(Instant::now());
     }
-    *refusing = true;
 }
 
 fn http_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
