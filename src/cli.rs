@@ -2,10 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+use crate::server::ServerLimits;
 use crate::shard::Shard;
 use crate::web::LiveWebConfig;
 
@@ -40,6 +42,21 @@ pub struct Cli {
     #[arg(long = "web.config.file", value_name = "PATH", global = true)]
     pub web_config_file: Option<PathBuf>,
 
+    /// A request head, and a new connection's first byte, must arrive within this; on
+    /// HTTP/1.1 it also bounds how long a kept-alive connection waits for its next request.
+    #[arg(long = "web.read-header-timeout", value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    pub web_read_header_timeout: Duration,
+
+    /// Close a connection on which no byte moved either way for this long (an idle
+    /// HTTP/2 connection, a client that stopped reading its answer).
+    #[arg(long = "web.idle-timeout", value_name = "DURATION", default_value = "60s", value_parser = positive_duration)]
+    pub web_idle_timeout: Duration,
+
+    /// Connections served at once; more are closed as soon as they are accepted, so the
+    /// file descriptors stay for the pollers and the state file.
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub web_max_connections: u32,
+
     /// How often to compare the config file's checksum, as a fallback where file events
     /// are lost (NFS, some container runtimes); 0s turns it off.
     #[arg(long = "config.check-interval", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -56,6 +73,26 @@ pub struct Cli {
 
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+impl Cli {
+    /// The `--web.*` limits of the exporter's own HTTP server.
+    pub fn server_limits(&self) -> ServerLimits {
+        ServerLimits {
+            read_header_timeout: self.web_read_header_timeout,
+            idle_timeout: self.web_idle_timeout,
+            max_connections: self.web_max_connections as usize,
+        }
+    }
+}
+
+/// A humantime duration above zero (a zero timeout would close every connection).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(Duration::ZERO) => Err("must be above zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -146,25 +183,72 @@ pub fn init_logging(args: &LogArgs) -> Result<(), String> {
     .map_err(|e| format!("cannot set up logging: {e}"))
 }
 
+/// A stop request: SIGTERM or SIGINT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    Terminate,
+    Interrupt,
+}
+
+impl StopSignal {
+    /// The shell's convention for death by this signal: 128 + its number.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            StopSignal::Terminate => 143,
+            StopSignal::Interrupt => 130,
+        }
+    }
+}
+
+/// SIGTERM and SIGINT, listened to from creation on: a second one sent while the first
+/// is being handled is seen (tokio never restores the default action, so an unheard
+/// signal would be swallowed).
+pub struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    pub fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// The next stop signal.
+    pub async fn recv(&mut self) -> StopSignal {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => StopSignal::Terminate,
+            _ = self.int.recv() => StopSignal::Interrupt,
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            StopSignal::Interrupt
+        }
+    }
+}
+
 /// Resolves when SIGTERM or SIGINT arrives.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    match StopSignals::new() {
+        Ok(mut signals) => {
+            signals.recv().await;
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT");
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -192,6 +276,7 @@ mod tests {
         assert!(cli.config_watch);
         assert_eq!(cli.shard, Shard::ALL);
         assert_eq!(cli.web_config_file, None);
+        assert_eq!(cli.server_limits(), ServerLimits::default());
         let cli = Cli::try_parse_from([
             "allscale-exporter",
             "--web.config.file=web.yml",
@@ -208,6 +293,23 @@ mod tests {
         assert_eq!(cli.web_config_file, Some(PathBuf::from("web.yml")));
         assert_eq!(cli.shard, Shard { index: 1, count: 3 });
         assert!(Cli::try_parse_from(["x", "--shard=3/3"]).is_err());
+        let cli = Cli::try_parse_from([
+            "x",
+            "--web.read-header-timeout=2s",
+            "--web.idle-timeout=500ms",
+            "--web.max-connections=3",
+        ])
+        .unwrap();
+        let limits = cli.server_limits();
+        assert_eq!(
+            limits.read_header_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(limits.idle_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(limits.max_connections, 3);
+        for zero in ["--web.idle-timeout=0s", "--web.max-connections=0"] {
+            assert!(Cli::try_parse_from(["x", zero]).is_err(), "{zero}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod reload;
 pub mod server;
 pub mod shard;
 pub mod simulator;
+pub mod single_flight;
 pub mod state;
 pub mod supervise;
 pub(crate) mod text;

@@ -106,14 +106,24 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
         shard: cli.shard,
         web_config: cli.web_config_file.clone(),
     };
-    let exporter = Exporter::start(config, listener, options).await?;
+    // Listening before the start, so that no signal is missed.
+    let mut signals = cli::StopSignals::new().context("cannot listen for SIGTERM and SIGINT")?;
+    let exporter = Exporter::start_with(config, listener, options, cli.server_limits()).await?;
     tracing::info!(address = %exporter.local_addr(), "exporter listening");
     let failure = tokio::select! {
-        () = cli::shutdown_signal() => None,
+        first = signals.recv() => {
+            tracing::info!(signal = ?first, "shutting down: finishing in-flight requests (send the signal again to exit at once)");
+            None
+        }
         reason = exporter.failed() => Some(reason),
     };
-    tracing::info!("shutting down: finishing in-flight requests");
-    exporter.shutdown().await;
+    tokio::select! {
+        () = exporter.shutdown() => {}
+        second = signals.recv() => {
+            tracing::warn!(signal = ?second, "second stop signal: exiting at once, without saving the state file");
+            std::process::exit(second.exit_code())
+        }
+    }
     match failure {
         None => Ok(()),
         Some(reason) => bail!("{reason}"),

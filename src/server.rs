@@ -8,8 +8,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State as AxumState;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,9 +21,14 @@ use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
+use crate::single_flight::SingleFlight;
 use crate::state::{self, State, unix_now_f64};
 use crate::supervise::{Supervisor, Task};
+pub use crate::web::serve::ServerLimits;
 use crate::web::{LiveWebConfig, WebConfigError};
+
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -31,6 +37,9 @@ struct Shared {
     metrics: Arc<Metrics>,
     reload: ReloadHandle,
     supervisor: Supervisor,
+    /// One render of each page at a time, shared by the requests that arrive meanwhile.
+    metrics_page: SingleFlight<Bytes>,
+    landing_page: SingleFlight<Bytes>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,12 +74,22 @@ where
 }
 
 impl Exporter {
-    /// Restores the state file, starts polling `config`, watching for reloads as
-    /// `options` says, and serving on `listener`.
+    /// [`Exporter::start_with`] the default [`ServerLimits`].
     pub async fn start(
         config: Config,
         listener: TcpListener,
         options: ReloadOptions,
+    ) -> Result<Exporter, StartError> {
+        Self::start_with(config, listener, options, ServerLimits::default()).await
+    }
+
+    /// Restores the state file, starts polling `config`, watching for reloads as
+    /// `options` says, and serving on `listener` within `limits`.
+    pub async fn start_with(
+        config: Config,
+        listener: TcpListener,
+        options: ReloadOptions,
+        limits: ServerLimits,
     ) -> Result<Exporter, StartError> {
         let addr = listener.local_addr()?;
         let web = options.web_config.as_deref().map(LiveWebConfig::load);
@@ -112,12 +131,14 @@ impl Exporter {
             metrics,
             reload: reload.clone(),
             supervisor: supervisor.clone(),
+            metrics_page: SingleFlight::default(),
+            landing_page: SingleFlight::default(),
         };
         let app = router(shared, web.clone());
         let server = {
             let supervisor = supervisor.clone();
             stage(move |stop| async move {
-                serve(listener, app, web, stop.clone()).await;
+                serve(listener, app, web, limits, stop.clone()).await;
                 // The listener is gone with it: it cannot be run again.
                 if !*stop.borrow() {
                     supervisor.fail(Task::HttpServer, "http_server", "ended unexpectedly");
@@ -147,7 +168,7 @@ impl Exporter {
     }
 
     /// Stops polling (in-flight requests finish and are counted), saves the state file,
-    /// then stops the server.
+    /// then stops the server (open connections get a short grace, then are cut).
     pub async fn shutdown(self) {
         for (stop, task) in self.stages {
             let _ = stop.send(true);
@@ -161,19 +182,11 @@ async fn serve(
     listener: TcpListener,
     app: Router,
     web: Option<Arc<LiveWebConfig>>,
-    mut stop: watch::Receiver<bool>,
+    limits: ServerLimits,
+    stop: watch::Receiver<bool>,
 ) {
-    if let Some(web) = web.filter(|web| web.current().tls.is_some()) {
-        return crate::web::serve::serve_tls(listener, app, web, stop).await;
-    }
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            crate::stopped(&mut stop).await;
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "HTTP server failed");
-    }
+    let tls = web.filter(|web| web.snapshot().tls.is_some());
+    crate::web::serve::serve(listener, app, tls, limits, stop).await
 }
 
 /// SIGHUP asks for a reload, as Prometheus does.
@@ -220,18 +233,26 @@ fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router {
 }
 
 async fn metrics(AxumState(shared): AxumState<Shared>) -> Response {
-    let body =
-        tokio::task::spawn_blocking(move || shared.metrics.render(&shared.state, unix_now_f64()))
-            .await
-            .unwrap_or_default();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    let flight = shared.metrics_page.clone();
+    let render = move || shared.metrics.render(&shared.state, unix_now_f64());
+    rendered(&flight, METRICS_CONTENT_TYPE, render).await
+}
+
+/// The page `render` makes, on the blocking pool and shared with the requests that
+/// arrive while it renders; 500 (never an empty 200) when rendering fails.
+async fn rendered(
+    flight: &SingleFlight<Bytes>,
+    content_type: &'static str,
+    render: impl FnOnce() -> String + Send + 'static,
+) -> Response {
+    match flight.run(move || Bytes::from(render())).await {
+        Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            let body = "rendering failed; see the exporter's log\n";
+            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        }
+    }
 }
 
 /// `POST /-/reload`: 200 when applied or unchanged, 500 with every error otherwise.
@@ -273,8 +294,11 @@ async fn readyz(AxumState(shared): AxumState<Shared>) -> Response {
     }
 }
 
-async fn landing(AxumState(shared): AxumState<Shared>) -> Html<String> {
-    Html(landing_page(&shared.state))
+/// Off the async thread: it walks every intent under the stores' locks.
+async fn landing(AxumState(shared): AxumState<Shared>) -> Response {
+    let flight = shared.landing_page.clone();
+    let render = move || landing_page(&shared.state);
+    rendered(&flight, HTML_CONTENT_TYPE, render).await
 }
 
 /// A small page: version, per-store status counts, links.
@@ -318,4 +342,74 @@ fn html_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Counts renders and the most running at once.
+    #[derive(Default)]
+    struct Renders {
+        running: AtomicUsize,
+        most: AtomicUsize,
+        total: AtomicUsize,
+    }
+
+    impl Renders {
+        fn render(&self) -> String {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            self.total.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(30));
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            "page\n".into()
+        }
+    }
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX);
+        String::from_utf8(bytes.await.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_scrapes_cause_one_render_at_a_time() {
+        let flight = SingleFlight::default();
+        let renders = Arc::new(Renders::default());
+        let scrapes: Vec<_> = (0..20u64)
+            .map(|i| {
+                let (flight, renders) = (flight.clone(), Arc::clone(&renders));
+                tokio::spawn(async move {
+                    // Staggered, so some arrive during a render and some after one.
+                    tokio::time::sleep(Duration::from_millis(5 * i)).await;
+                    let render = move || renders.render();
+                    rendered(&flight, METRICS_CONTENT_TYPE, render).await
+                })
+            })
+            .collect();
+        for scrape in scrapes {
+            let response = scrape.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(body(response).await, "page\n");
+        }
+        assert_eq!(renders.most.load(Ordering::SeqCst), 1, "renders overlapped");
+        let total = renders.total.load(Ordering::SeqCst);
+        assert!(total < 20, "{total} renders for 20 scrapes: none shared");
+    }
+
+    #[tokio::test]
+    async fn a_failed_render_is_a_500_not_an_empty_page() {
+        let flight = SingleFlight::default();
+        let response = rendered(&flight, METRICS_CONTENT_TYPE, || panic!("render bug")).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body(response).await.contains("rendering failed"));
+        let response = rendered(&flight, METRICS_CONTENT_TYPE, || "ok\n".into()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "the failure does not stick"
+        );
+    }
 }

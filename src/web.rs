@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+mod idle;
 pub mod serve;
 pub mod tls;
 
@@ -15,6 +16,7 @@ use rustls::ServerConfig;
 
 use self::auth::Users;
 pub use self::config::{Problem, WebConfig, WebConfigError};
+use crate::single_flight::SingleFlight;
 
 /// The files are checked for changes at most this often, on demand (a new connection or
 /// a protected request): cheap, and no watcher to keep alive.
@@ -32,17 +34,25 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct LiveWebConfig {
     path: PathBuf,
-    inner: Mutex<Live>,
+    /// Held only to copy or swap, never across file access: the async thread takes it.
+    current: Mutex<Current>,
+    /// Only the check, on a blocking thread, touches the files.
+    files: Mutex<Files>,
+    checks: SingleFlight<Snapshot>,
 }
 
 #[derive(Debug)]
-struct Live {
+struct Current {
     snapshot: Snapshot,
-    /// The web config file and every file it names, with what they looked like when last
-    /// read.
+    checked: Instant,
+}
+
+/// The web config file and every file it names, with what they looked like when last
+/// read.
+#[derive(Debug)]
+struct Files {
     watched: Vec<PathBuf>,
     stamps: Vec<Option<Stamp>>,
-    checked: Instant,
 }
 
 /// Enough to see an edit or a rename-save without reading the file.
@@ -62,32 +72,53 @@ impl LiveWebConfig {
         let stamps = stamp_all(&watched);
         Ok(Self {
             path,
-            inner: Mutex::new(Live {
+            current: Mutex::new(Current {
                 snapshot,
-                watched,
-                stamps,
                 checked: Instant::now(),
             }),
+            files: Mutex::new(Files { watched, stamps }),
+            checks: SingleFlight::default(),
         })
     }
 
-    /// The current settings, reloaded first if a watched file changed.
-    pub fn current(&self) -> Snapshot {
-        let mut live = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if live.checked.elapsed() >= CHECK_EVERY {
-            live.checked = Instant::now();
-            let stamps = stamp_all(&live.watched);
-            if stamps != live.stamps {
-                live.stamps = stamps;
-                self.reload(&mut live);
-            }
+    /// The current settings, reloaded first if a watched file changed. The files are
+    /// checked on the blocking pool, and requests arriving meanwhile wait for that check.
+    pub async fn current(self: &Arc<Self>) -> Snapshot {
+        if let Some(snapshot) = self.recently_checked() {
+            return snapshot;
         }
-        live.snapshot.clone()
+        let this = Arc::clone(self);
+        let checked = self.checks.run(move || this.check()).await;
+        checked.unwrap_or_else(|_| self.snapshot())
     }
 
-    fn reload(&self, live: &mut Live) {
+    /// The settings as they are, without looking at the files.
+    pub fn snapshot(&self) -> Snapshot {
+        lock(&self.current).snapshot.clone()
+    }
+
+    fn recently_checked(&self) -> Option<Snapshot> {
+        let current = lock(&self.current);
+        (current.checked.elapsed() < CHECK_EVERY).then(|| current.snapshot.clone())
+    }
+
+    /// Compares the files' stamps and reloads on a change. Blocking: file access.
+    fn check(&self) -> Snapshot {
+        let mut files = lock(&self.files);
+        let stamps = stamp_all(&files.watched);
+        if stamps != files.stamps {
+            files.stamps = stamps;
+            self.reload(&mut files);
+        }
+        let mut current = lock(&self.current);
+        current.checked = Instant::now();
+        current.snapshot.clone()
+    }
+
+    fn reload(&self, files: &mut Files) {
+        let had_tls = self.snapshot().tls.is_some();
         let result = load_snapshot(&self.path).and_then(|(config, snapshot)| {
-            if snapshot.tls.is_some() != live.snapshot.tls.is_some() {
+            if snapshot.tls.is_some() != had_tls {
                 let problem =
                     Problem::invalid("tls_server_config", "turning TLS on or off needs a restart");
                 return Err(in_file(&self.path, problem));
@@ -97,11 +128,11 @@ impl LiveWebConfig {
         match result {
             Ok((config, snapshot)) => {
                 let watched = watched_files(&self.path, Some(&config));
-                if watched != live.watched {
-                    live.stamps = stamp_all(&watched);
-                    live.watched = watched;
+                if watched != files.watched {
+                    files.stamps = stamp_all(&watched);
+                    files.watched = watched;
                 }
-                live.snapshot = snapshot;
+                lock(&self.current).snapshot = snapshot;
                 tracing::info!(file = %self.path.display(), "web config reloaded");
             }
             // Logged once: the stamps are updated, so the next try waits for a change.
@@ -111,6 +142,10 @@ impl LiveWebConfig {
             ),
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn in_file(path: &Path, problem: Problem) -> WebConfigError {

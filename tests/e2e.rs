@@ -661,6 +661,7 @@ fn systemd_unit_is_hardened_and_reads_its_secret_as_a_credential() {
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
         "SystemCallFilter=@system-service",
         "MemoryDenyWriteExecute=yes",
+        "LimitNOFILE=65536",
     ] {
         assert!(
             unit.lines().any(|l| l == line),

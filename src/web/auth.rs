@@ -16,7 +16,26 @@ use super::config::BcryptHash;
 
 /// bcrypt checks running at once: a flood of wrong passwords queues here instead of
 /// taking every core from the pollers.
-static BCRYPT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+const BCRYPT_PARALLEL: usize = 2;
+static BCRYPT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BCRYPT_PARALLEL);
+
+/// Checks waiting for a slot. Beyond this, a request is answered 429 at once: a queue
+/// without bound would hold every flooding connection (and its memory) for ever longer.
+const BCRYPT_QUEUE: usize = 8;
+static BCRYPT_ADMITTED: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(BCRYPT_PARALLEL + BCRYPT_QUEUE);
+
+/// Seconds a client told 429 should wait: a few bcrypt checks' time.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// What a credentials check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Denied,
+    /// Too many checks running and queued: try again later.
+    Busy,
+}
 
 /// One users table and the credentials it has already accepted.
 pub struct Users {
@@ -63,16 +82,23 @@ impl Users {
         })
     }
 
-    /// Whether `password` is `user`'s. A miss costs a bcrypt (off the async threads).
-    pub async fn verify(self: Arc<Self>, user: String, password: String) -> bool {
+    /// Whether `password` is `user`'s. A miss costs a bcrypt (off the async threads), or
+    /// is [`Verdict::Busy`] when the bcrypt queue is full; accepted credentials never are.
+    pub async fn verify(self: Arc<Self>, user: String, password: String) -> Verdict {
         let fingerprint = self.fingerprint(&user, &password);
         if self.accepted_lock().contains(&fingerprint) {
-            return true;
+            return Verdict::Allowed;
         }
-        let Ok(_slot) = BCRYPT_SLOTS.acquire().await else {
-            return false;
+        let Ok(admitted) = BCRYPT_ADMITTED.try_acquire() else {
+            return Verdict::Busy;
         };
-        tokio::task::spawn_blocking(move || {
+        let Ok(slot) = BCRYPT_SLOTS.acquire().await else {
+            return Verdict::Denied;
+        };
+        // The permits go with the check: a client that hangs up does not free its place
+        // while its bcrypt still runs.
+        let allowed = tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, slot);
             let known = self.hashes.get(&user);
             let hash = known.map_or_else(|| self.dummy_hash(), BcryptHash::expose);
             let ok = bcrypt::verify(&password, hash).unwrap_or(false) && known.is_some();
@@ -82,7 +108,12 @@ impl Users {
             ok
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false);
+        if allowed {
+            Verdict::Allowed
+        } else {
+            Verdict::Denied
+        }
     }
 
     fn fingerprint(&self, user: &str, password: &str) -> [u8; 32] {
@@ -106,18 +137,27 @@ pub async fn require_basic_auth(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(users) = web.current().users else {
+    let Some(users) = web.current().await.users else {
         return next.run(request).await;
     };
-    let allowed = match credentials(request.headers()) {
+    let verdict = match credentials(request.headers()) {
         Some((user, password)) => users.verify(user, password).await,
-        None => false,
+        None => Verdict::Denied,
     };
-    if allowed {
-        next.run(request).await
-    } else {
-        unauthorized()
+    match verdict {
+        Verdict::Allowed => next.run(request).await,
+        Verdict::Denied => unauthorized(),
+        Verdict::Busy => too_many_attempts(),
     }
+}
+
+fn too_many_attempts() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, RETRY_AFTER_SECONDS)],
+        "too many authentication attempts at once; retry later\n",
+    )
+        .into_response()
 }
 
 fn unauthorized() -> Response {
@@ -166,7 +206,10 @@ mod tests {
     #[tokio::test]
     async fn accepts_the_right_password_only_and_caches_successes() {
         let users = users();
-        let check = |u: &str, p: &str| Arc::clone(&users).verify(u.into(), p.into());
+        let check = |u: &str, p: &str| {
+            let verdict = Arc::clone(&users).verify(u.into(), p.into());
+            async move { verdict.await == Verdict::Allowed }
+        };
         assert!(!check("alice", "wrong").await);
         assert!(!check("mallory", "s3cret").await);
         let dummy = users
@@ -190,11 +233,8 @@ mod tests {
             "alice".to_owned(),
             parse_hash(hash),
         )])));
-        assert!(
-            users
-                .verify("alice".into(), "example-password-change-me".into())
-                .await
-        );
+        let verdict = users.verify("alice".into(), "example-password-change-me".into());
+        assert_eq!(verdict.await, Verdict::Allowed);
     }
 
     #[test]
