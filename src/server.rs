@@ -272,7 +272,11 @@ async fn reload_config(AxumState(shared): AxumState<Shared>) -> Response {
 
 /// 200 while every task runs; 503 once one failed for good (the process is exiting).
 async fn healthz(AxumState(shared): AxumState<Shared>) -> Response {
-    match shared.supervisor.failure() {
+    health(shared.supervisor.failure())
+}
+
+fn health(failure: Option<String>) -> Response {
+    match failure {
         None => (StatusCode::OK, "ok\n").into_response(),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -411,5 +415,16 @@ mod tests {
             StatusCode::OK,
             "the failure does not stick"
         );
+    }
+
+    /// A task given up by the supervisor makes `/healthz` fail with the reason.
+    #[tokio::test]
+    async fn healthz_fails_once_a_task_failed_for_good() {
+        let supervisor = Supervisor::new(Metrics::new().task_restarts());
+        assert_eq!(health(supervisor.failure()).status(), StatusCode::OK);
+        supervisor.fail(Task::HttpServer, "http_server", "ended unexpectedly");
+        let response = health(supervisor.failure());
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body(response).await.contains("http_server"));
     }
 }

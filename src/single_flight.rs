@@ -2,7 +2,8 @@
 //! runs: a burst of scrapes costs one `/metrics` render (and one copy of the page), not
 //! one each.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use crate::lock;
+use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
@@ -76,10 +77,6 @@ impl<T> Drop for Landed<T> {
     fn drop(&mut self) {
         lock(&self.0).take();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

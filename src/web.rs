@@ -8,6 +8,7 @@ mod idle;
 pub mod serve;
 pub mod tls;
 
+use crate::lock;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -142,10 +143,6 @@ impl LiveWebConfig {
             ),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn in_file(path: &Path, problem: Problem) -> WebConfigError {

@@ -126,7 +126,7 @@ impl Users {
     }
 
     fn accepted_lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
-        self.accepted.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.accepted)
     }
 }
 
