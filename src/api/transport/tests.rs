@@ -5,7 +5,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use std::time::Duration;
 
@@ -307,40 +307,57 @@ fn authority_keeps_a_non_default_port_only() {
     ));
 }
 
-/// An h2c server whose first connection starts a graceful shutdown (GOAWAY) as soon as
-/// its first stream arrives, as nginx does after `keepalive_requests`, and holds that
-/// stream's answer for `hold`; every other stream is answered at once. Counts the
-/// connections it accepted.
-async fn goaway_server(hold: Duration) -> (url::Url, Arc<AtomicUsize>) {
+type H2Server = h2::server::Connection<TcpStream, Bytes>;
+
+/// An h2c server on loopback: connection `n` (0 for the first) is served by
+/// `serve(n, connection)`. Counts the connections it accepted.
+async fn h2c_server<F, Fut>(serve: F) -> (url::Url, Arc<AtomicUsize>)
+where
+    F: Fn(usize, H2Server) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let (listener, url) = listen().await;
     let accepted = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&accepted);
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let mut going_away = count.fetch_add(1, Ordering::SeqCst) == 0;
-            tokio::spawn(async move {
-                let Ok(mut conn) = h2::server::handshake(stream).await else {
-                    return;
-                };
-                while let Some(Ok((_request, mut respond))) = conn.accept().await {
-                    let delay = if std::mem::take(&mut going_away) {
-                        conn.graceful_shutdown();
-                        hold
-                    } else {
-                        Duration::ZERO
-                    };
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        if let Ok(mut body) = respond.send_response(Response::new(()), false) {
-                            let _ = body.send_data(Bytes::from_static(b"ok"), true);
-                        }
-                    });
-                }
-            });
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            if let Ok(conn) = h2::server::handshake(stream).await {
+                tokio::spawn(serve(n, conn));
+            }
         }
     });
     (url, accepted)
+}
+
+/// Answers a stream "ok" after `delay`.
+fn answer_ok(mut respond: h2::server::SendResponse<Bytes>, delay: Duration) {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        if let Ok(mut body) = respond.send_response(Response::new(()), false) {
+            let _ = body.send_data(Bytes::from_static(b"ok"), true);
+        }
+    });
+}
+
+/// An h2c server whose first connection starts a graceful shutdown (GOAWAY) as soon as
+/// its first stream arrives, as nginx does after `keepalive_requests`, and holds that
+/// stream's answer for `hold`; every other stream is answered at once.
+async fn goaway_server(hold: Duration) -> (url::Url, Arc<AtomicUsize>) {
+    h2c_server(move |n, mut conn| async move {
+        let mut going_away = n == 0;
+        while let Some(Ok((_request, respond))) = conn.accept().await {
+            let delay = if std::mem::take(&mut going_away) {
+                conn.graceful_shutdown();
+                hold
+            } else {
+                Duration::ZERO
+            };
+            answer_ok(respond, delay);
+        }
+    })
+    .await
 }
 
 /// Runs `test` on a current-thread runtime of its own thread (the exporter's runtime), so
@@ -396,38 +413,22 @@ fn a_goaway_with_a_stream_in_flight_does_not_freeze_the_runtime() {
 
 /// An h2c server whose first connection answers `answered` streams and then goes silent
 /// (reads nothing, answers nothing, not even PINGs: a black-holed peer) while keeping
-/// the TCP connection open; later connections answer every stream. Counts connections.
+/// the TCP connection open; later connections answer every stream.
 async fn black_hole_server(answered: usize) -> (url::Url, Arc<AtomicUsize>) {
-    let (listener, url) = listen().await;
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let limit = match count.fetch_add(1, Ordering::SeqCst) {
-                0 => answered,
-                _ => usize::MAX,
+    h2c_server(move |n, mut conn| async move {
+        let limit = if n == 0 { answered } else { usize::MAX };
+        for _ in 0..limit {
+            let Some(Ok((_request, respond))) = conn.accept().await else {
+                return;
             };
-            tokio::spawn(async move {
-                let Ok(mut conn) = h2::server::handshake(stream).await else {
-                    return;
-                };
-                for _ in 0..limit {
-                    let Some(Ok((_request, mut respond))) = conn.accept().await else {
-                        return;
-                    };
-                    if let Ok(mut body) = respond.send_response(Response::new(()), false) {
-                        let _ = body.send_data(Bytes::from_static(b"ok"), true);
-                    }
-                }
-                // Flush the last answer, then hold the connection without polling it.
-                let _ = tokio::time::timeout(Duration::from_millis(50), conn.accept()).await;
-                std::future::pending::<()>().await;
-                drop(conn);
-            });
+            answer_ok(respond, Duration::ZERO);
         }
-    });
-    (url, accepted)
+        // Flush the last answer, then hold the connection without polling it.
+        let _ = tokio::time::timeout(Duration::from_millis(50), conn.accept()).await;
+        std::future::pending::<()>().await;
+        drop(conn);
+    })
+    .await
 }
 
 /// What each of `n` sequential requests got: its body, or the error's text.
