@@ -55,19 +55,29 @@ async fn counting_server_dropping_after(
     body: &'static str,
     life: Duration,
 ) -> (url::Url, Arc<AtomicUsize>) {
+    accepting(move |_, stream| {
+        let service = service_fn(move |_req| async move {
+            Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
+                Bytes::from_static(body.as_bytes()),
+            )))
+        });
+        serve(stream, life, service);
+    })
+    .await
+}
+
+/// A loopback listener that hands connection `n` (0 for the first) to `take`, forever;
+/// counts the connections it accepted.
+async fn accepting(
+    mut take: impl FnMut(usize, TcpStream) + Send + 'static,
+) -> (url::Url, Arc<AtomicUsize>) {
     let (listener, url) = listen().await;
     let accepted = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&accepted);
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            count.fetch_add(1, Ordering::SeqCst);
-            let service = service_fn(move |_req| async move {
-                Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
-                    Bytes::from_static(body.as_bytes()),
-                )))
-            });
-            serve(stream, life, service);
+            take(count.fetch_add(1, Ordering::SeqCst), stream);
         }
     });
     (url, accepted)
@@ -313,22 +323,19 @@ type H2Server = h2::server::Connection<TcpStream, Bytes>;
 /// `serve(n, connection)`. Counts the connections it accepted.
 async fn h2c_server<F, Fut>(serve: F) -> (url::Url, Arc<AtomicUsize>)
 where
-    F: Fn(usize, H2Server) -> Fut + Send + 'static,
+    F: Fn(usize, H2Server) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let (listener, url) = listen().await;
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let n = count.fetch_add(1, Ordering::SeqCst);
+    let serve = Arc::new(serve);
+    accepting(move |n, stream| {
+        let serve = Arc::clone(&serve);
+        tokio::spawn(async move {
             if let Ok(conn) = h2::server::handshake(stream).await {
-                tokio::spawn(serve(n, conn));
+                serve(n, conn).await;
             }
-        }
-    });
-    (url, accepted)
+        });
+    })
+    .await
 }
 
 /// Answers a stream "ok" after `delay`.
