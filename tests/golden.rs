@@ -1,0 +1,138 @@
+//! Issue #12: a fixed scenario renders `/metrics` byte for byte as pinned in
+//! `tests/fixtures/golden/metrics.txt`, so a restructure provably changes no metric,
+//! label, HELP text or order. The scenario covers every status class, every outcome,
+//! `not_found`, an undocumented status, order ids, label escaping, request results of
+//! every kind, documented and undocumented error codes, clock skew and an intent past
+//! `terminal_retention`. Only the `process_*` family (CPU, memory of this test process)
+//! is left out, and the git revision is written as `REVISION`. Set `GOLDEN_UPDATE=1` to rewrite the file after an intended change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use allscale_exporter::api::{Fetch, FetchError, Status};
+use allscale_exporter::config::Config;
+use allscale_exporter::metrics::Metrics;
+use allscale_exporter::state::State;
+
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/golden/metrics.txt"
+);
+
+/// The moment the page is rendered at, and the observations' times before it.
+const NOW: f64 = 1_767_225_600.0;
+
+const CONFIG: &str = r#"
+poll_interval: 30s
+terminal_retention: 1h
+stores:
+  - name: main
+    base_url: http://127.0.0.1:9
+    api_key: k
+    api_secret_env: S
+    intents:
+      - id: 650000000000000000000001
+        order_id: "order-1"
+      - id: 650000000000000000000002
+        order_id: "quote\"back\\slash"
+      - 650000000000000000000003
+      - 650000000000000000000004
+      - 650000000000000000000005
+      - 650000000000000000000006
+      - 650000000000000000000007
+      - 650000000000000000000008
+      - 650000000000000000000009
+  - name: second
+    base_url: http://127.0.0.1:9
+    api_key: k2
+    api_secret_env: S
+    intents: [660000000000000000000001, 660000000000000000000002]
+"#;
+
+fn fetch(outcome: Result<Status, FetchError>, millis: u64) -> Fetch {
+    Fetch {
+        elapsed: Duration::from_millis(millis),
+        request_id: Some("req".into()),
+        http_status: Some(200),
+        clock_skew: Some(1.5),
+        outcome,
+    }
+}
+
+fn api_error(code: i64) -> Result<Status, FetchError> {
+    Err(FetchError::Api {
+        code,
+        message: None,
+        retry_after: None,
+    })
+}
+
+/// The fixed scenario, rendered.
+fn render() -> String {
+    let config = Config::parse(CONFIG, std::path::Path::new("."), &|_| Some("s".into()))
+        .expect("the golden config is valid");
+    let state = State::new(&config);
+    let metrics = Arc::new(Metrics::new());
+    let stores = state.stores();
+    let (main, second) = (&stores[0], &stores[1]);
+    let observations: [(&str, &[i64]); 8] = [
+        ("650000000000000000000001", &[1, 2, 10, 20]),
+        ("650000000000000000000002", &[1, -1]),
+        ("650000000000000000000003", &[2, 3, -2]),
+        ("650000000000000000000004", &[10, -3]),
+        ("650000000000000000000005", &[1, -4]),
+        ("650000000000000000000006", &[-5]),
+        ("650000000000000000000007", &[5, 7, 99]),
+        ("650000000000000000000008", &[4]),
+    ];
+    for (id, statuses) in observations {
+        for (i, code) in statuses.iter().enumerate() {
+            let t = NOW - 600.0 + 60.0 * i as f64;
+            main.lock().observe_status(id, Status::from_code(*code), t);
+        }
+    }
+    main.lock()
+        .observe_not_found("650000000000000000000009", NOW - 30.0);
+    // Terminal long ago: past terminal_retention, aggregates only.
+    second
+        .lock()
+        .observe_status("660000000000000000000001", Status::Confirmed, NOW - 7200.0);
+    let mut recorder = metrics.store_recorder("main");
+    for (outcome, millis) in [
+        (Ok(Status::OnChain), 40),
+        (Ok(Status::Confirmed), 120),
+        (api_error(50001), 30),
+        (api_error(40001), 8),
+        (api_error(12345), 700),
+        (Err(FetchError::Timeout), 10_000),
+        (
+            Err(FetchError::Http {
+                status: 502,
+                retry_after: None,
+            }),
+            3,
+        ),
+    ] {
+        recorder.record(&fetch(outcome, millis));
+    }
+    metrics
+        .store_recorder("second")
+        .record(&fetch(Ok(Status::Created), 15));
+    metrics.set_reload_result(true, Some(NOW - 3600.0));
+    metrics
+        .render(&state, NOW)
+        .lines()
+        .filter(|line| !line.contains("process_"))
+        .map(|line| line.replace(allscale_exporter::REVISION, "REVISION") + "\n")
+        .collect()
+}
+
+#[test]
+fn a_fixed_scenario_renders_the_pinned_page() {
+    let page = render();
+    if std::env::var_os("GOLDEN_UPDATE").is_some() {
+        std::fs::write(GOLDEN, &page).unwrap();
+    }
+    let pinned = std::fs::read_to_string(GOLDEN).expect("tests/fixtures/golden/metrics.txt");
+    assert!(page == pinned, "the page differs from {GOLDEN}:\n{page}");
+}
