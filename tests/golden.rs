@@ -119,11 +119,12 @@ fn render() -> String {
         .store_recorder("second")
         .record(&fetch(Ok(Status::Created), 15));
     metrics.set_reload_result(true, Some(NOW - 3600.0));
+    let revision = format!("revision=\"{}\"", allscale_exporter::REVISION);
     metrics
         .render(&state, NOW)
         .lines()
         .filter(|line| !line.contains("process_"))
-        .map(|line| line.replace(allscale_exporter::REVISION, "REVISION") + "\n")
+        .map(|line| line.replace(&revision, "revision=\"REVISION\"") + "\n")
         .collect()
 }
 
