@@ -314,6 +314,29 @@ fn touches_config(event: &notify::Event, name: &std::ffi::OsStr) -> bool {
     })
 }
 
+/// SIGHUP asks for a reload, as Prometheus does.
+pub(crate) async fn forward_sighup(reload: ReloadHandle, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = crate::stopped(&mut stop) => return,
+                Some(()) = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    reload.request();
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (reload, crate::stopped(&mut stop).await);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -518,7 +518,8 @@ def run_stack(exporter_bin, workdir, dashboards, procs, webhook):
     sim_port, exp_port, am_port, prom_port = free_port(), free_port(), free_port(), free_port()
     env = dict(os.environ, ALLSCALE_E2E_API_SECRET=API_SECRET, NO_COLOR="1")
 
-    (workdir / "exporter.yaml").write_text(fill(E2E / "exporter.yaml", SIM_URL=f"http://127.0.0.1:{sim_port}"))
+    (workdir / "exporter.yaml").write_text(fill(E2E / "exporter.yaml", SIM_URL=f"http://127.0.0.1:{sim_port}",
+                                                STATE_FILE=str(workdir / "state.json")))
     (workdir / "alertmanager.yml").write_text(fill(E2E / "alertmanager.yml", WEBHOOK_URL=f"http://127.0.0.1:{webhook.port}/alerts"))
     (workdir / "prometheus.yml").write_text(fill(
         E2E / "prometheus.yml", ALERTS=ALERTS, RULES=RULES, AM_PORT=am_port, EXPORTER_PORT=exp_port))

@@ -1,0 +1,271 @@
+//! The exporter's HTTP routes: `/metrics`, `/` (the landing page), `POST /-/reload`
+//! (behind basic auth when configured), and the open probes `/healthz` and `/readyz`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+
+use crate::api::StatusClass;
+use crate::metrics::Metrics;
+use crate::reload::{self, ReloadHandle};
+use crate::single_flight::SingleFlight;
+use crate::state::{State, unix_now_f64};
+use crate::supervise::Supervisor;
+use crate::web::LiveWebConfig;
+
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(super) struct Shared {
+    state: Arc<State>,
+    metrics: Arc<Metrics>,
+    reload: ReloadHandle,
+    supervisor: Supervisor,
+    /// One render of each page at a time, shared by the requests that arrive meanwhile.
+    metrics_page: SingleFlight<Bytes>,
+    landing_page: SingleFlight<Bytes>,
+}
+
+impl Shared {
+    pub(super) fn new(
+        state: Arc<State>,
+        metrics: Arc<Metrics>,
+        reload: ReloadHandle,
+        supervisor: Supervisor,
+    ) -> Self {
+        Self {
+            state,
+            metrics,
+            reload,
+            supervisor,
+            metrics_page: SingleFlight::default(),
+            landing_page: SingleFlight::default(),
+        }
+    }
+}
+
+/// With basic auth configured, every route but the probes (`/healthz`, `/readyz`) needs
+/// credentials.
+pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router {
+    let protected = Router::new()
+        .route("/", get(landing))
+        .route("/metrics", get(metrics))
+        .route("/-/reload", post(reload_config));
+    let protected = match web {
+        Some(web) => protected.route_layer(axum::middleware::from_fn_with_state(
+            web,
+            crate::web::auth::require_basic_auth,
+        )),
+        None => protected,
+    };
+    protected
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(shared)
+}
+
+async fn metrics(AxumState(shared): AxumState<Shared>) -> Response {
+    let flight = shared.metrics_page.clone();
+    let render = move || shared.metrics.render(&shared.state, unix_now_f64());
+    rendered(&flight, METRICS_CONTENT_TYPE, render).await
+}
+
+/// The page `render` makes, on the blocking pool and shared with the requests that
+/// arrive while it renders; 500 (never an empty 200) when rendering fails.
+async fn rendered(
+    flight: &SingleFlight<Bytes>,
+    content_type: &'static str,
+    render: impl FnOnce() -> String + Send + 'static,
+) -> Response {
+    match flight.run(move || Bytes::from(render())).await {
+        Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            let body = "rendering failed; see the exporter's log\n";
+            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        }
+    }
+}
+
+/// `POST /-/reload`: 200 when applied or unchanged, 500 with every error otherwise.
+async fn reload_config(AxumState(shared): AxumState<Shared>) -> Response {
+    match shared.reload.reload().await {
+        reload::Outcome::Applied(summary) => {
+            (StatusCode::OK, format!("config reloaded: {summary}\n")).into_response()
+        }
+        reload::Outcome::Unchanged => (StatusCode::OK, "config unchanged\n").into_response(),
+        reload::Outcome::Invalid(errors) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("config reload failed; the previous config keeps running:\n{errors}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// 200 while every task runs; 503 once one failed for good (the process is exiting).
+async fn healthz(AxumState(shared): AxumState<Shared>) -> Response {
+    health(shared.supervisor.failure())
+}
+
+fn health(failure: Option<String>) -> Response {
+    match failure {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("failed: {reason}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn readyz(AxumState(shared): AxumState<Shared>) -> Response {
+    if shared.state.ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: some store has not been polled yet\n",
+        )
+            .into_response()
+    }
+}
+
+/// Off the async thread: it walks every intent under the stores' locks.
+async fn landing(AxumState(shared): AxumState<Shared>) -> Response {
+    let flight = shared.landing_page.clone();
+    let render = move || landing_page(&shared.state);
+    rendered(&flight, HTML_CONTENT_TYPE, render).await
+}
+
+/// A small page: version, per-store status counts, links.
+fn landing_page(state: &State) -> String {
+    let mut rows = String::new();
+    for handle in state.stores() {
+        let st = handle.lock();
+        let mut cells = String::new();
+        for class in StatusClass::ALL {
+            let n = st
+                .intents
+                .values()
+                .filter(|i| i.class() == Some(class))
+                .count();
+            let _ = write!(cells, "<td>{n}</td>");
+        }
+        let _ = write!(
+            rows,
+            "<tr><th>{}</th><td>{}</td>{cells}</tr>",
+            html_escape(&handle.name),
+            st.intents.len()
+        );
+    }
+    let headers: String = StatusClass::ALL
+        .iter()
+        .map(|c| format!("<th>{c}</th>"))
+        .collect();
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>AllScale exporter</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;text-align:right}}</style></head>\
+         <body><h1>AllScale Checkout exporter</h1><p>Version {} (revision {})</p>\
+         <p><a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/readyz\">Readiness</a></p>\
+         <h2>Watched intents</h2><table><tr><th>store</th><th>watched</th>{headers}</tr>{rows}</table></body></html>",
+        crate::VERSION,
+        crate::REVISION
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervise::Task;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Counts renders and the most running at once.
+    #[derive(Default)]
+    struct Renders {
+        running: AtomicUsize,
+        most: AtomicUsize,
+        total: AtomicUsize,
+    }
+
+    impl Renders {
+        fn render(&self) -> String {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            self.total.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(30));
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            "page\n".into()
+        }
+    }
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX);
+        String::from_utf8(bytes.await.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_scrapes_cause_one_render_at_a_time() {
+        let flight = SingleFlight::default();
+        let renders = Arc::new(Renders::default());
+        let scrapes: Vec<_> = (0..20u64)
+            .map(|i| {
+                let (flight, renders) = (flight.clone(), Arc::clone(&renders));
+                tokio::spawn(async move {
+                    // Staggered, so some arrive during a render and some after one.
+                    tokio::time::sleep(Duration::from_millis(5 * i)).await;
+                    let render = move || renders.render();
+                    rendered(&flight, METRICS_CONTENT_TYPE, render).await
+                })
+            })
+            .collect();
+        for scrape in scrapes {
+            let response = scrape.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(body(response).await, "page\n");
+        }
+        assert_eq!(renders.most.load(Ordering::SeqCst), 1, "renders overlapped");
+        let total = renders.total.load(Ordering::SeqCst);
+        assert!(total < 20, "{total} renders for 20 scrapes: none shared");
+    }
+
+    #[tokio::test]
+    async fn a_failed_render_is_a_500_not_an_empty_page() {
+        let flight = SingleFlight::default();
+        let response = rendered(&flight, METRICS_CONTENT_TYPE, || panic!("render bug")).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body(response).await.contains("rendering failed"));
+        let response = rendered(&flight, METRICS_CONTENT_TYPE, || "ok\n".into()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "the failure does not stick"
+        );
+    }
+
+    /// A task given up by the supervisor makes `/healthz` fail with the reason.
+    #[tokio::test]
+    async fn healthz_fails_once_a_task_failed_for_good() {
+        let supervisor = Supervisor::new(Metrics::new().task_restarts());
+        assert_eq!(health(supervisor.failure()).status(), StatusCode::OK);
+        supervisor.fail(Task::HttpServer, "http_server", "ended unexpectedly");
+        let response = health(supervisor.failure());
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body(response).await.contains("http_server"));
+    }
+}
