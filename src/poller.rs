@@ -15,10 +15,11 @@ mod budget;
 mod calendar;
 
 use crate::api::client::{ApiClient, ClientError, Fetch, FetchError, RequestResult};
+use crate::clock::unix_now;
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
-use crate::state::{Change, State, StoreHandle, unix_now_f64};
+use crate::state::{Change, State, StoreHandle};
 use crate::supervise::{Supervisor, Task};
 use budget::Budget;
 use calendar::Calendar;
@@ -263,7 +264,7 @@ impl StorePoller {
     fn complete(&mut self, done: Completion) {
         let Completion { id, fetch } = done;
         self.recorder.record(&fetch);
-        let now = unix_now_f64();
+        let now = unix_now();
         let change = {
             let mut st = self.state.lock();
             st.polled_once = true;

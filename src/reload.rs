@@ -11,11 +11,11 @@ use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::clock::unix_now;
 use crate::config::{Config, ConfigError, read_config_bytes};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::shard::Shard;
-use crate::state::unix_now_f64;
 use crate::supervise::Task;
 
 /// Quiet time after a file event before reading the file: editors and ConfigMap updates
@@ -246,7 +246,7 @@ impl Reloader {
         tracing::info!(config = %path.display(), %summary, "config reloaded");
         let _ = self.state_path.send(config.state_file.clone());
         self.current = config;
-        self.metrics.set_reload_result(true, Some(unix_now_f64()));
+        self.metrics.set_reload_result(true, Some(unix_now()));
         Outcome::Applied(summary)
     }
 

@@ -13,11 +13,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::client::ClientError;
+use crate::clock::unix_now;
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
-use crate::state::{self, State, unix_now_f64};
+use crate::state::{self, State};
 use crate::supervise::{Supervisor, Task};
 pub use crate::web::serve::ServerLimits;
 use crate::web::{LiveWebConfig, WebConfigError};
@@ -88,7 +89,7 @@ impl Exporter {
         let mut pollers =
             Pollers::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());
         pollers.apply(&config).await?;
-        metrics.set_reload_result(true, Some(unix_now_f64()));
+        metrics.set_reload_result(true, Some(unix_now()));
 
         let (path_tx, path_rx) = watch::channel(state_path);
         let watches_signals = options.config_path.is_some();

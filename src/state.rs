@@ -13,22 +13,15 @@ pub mod file;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use crate::api::{Outcome, Status, StatusClass};
+use crate::clock::unix_now;
 use crate::config::{Config, IntentConfig};
 use crate::lock;
 use crate::shard::IdHasher;
-
-/// Current unix time with sub-second precision.
-pub fn unix_now_f64() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 /// A map keyed by intent id.
 pub type IntentMap<V> = HashMap<String, V, IdHasher>;
@@ -354,7 +347,7 @@ impl State {
     pub fn apply_config(&self, config: &Config) -> Vec<StoreHandle> {
         let retention = config.terminal_retention;
         *lock(&self.retention) = retention;
-        let now = unix_now_f64();
+        let now = unix_now();
         let mut stores = lock(&self.stores);
         let mut departed = lock(&self.departed);
         let mut next = Vec::with_capacity(config.stores.len());
@@ -396,7 +389,7 @@ impl State {
         let handle = self.new_handle(name);
         lock(&self.departed).push(Departed {
             handle: handle.clone(),
-            left_at: unix_now_f64(),
+            left_at: unix_now(),
         });
         handle
     }
@@ -554,7 +547,7 @@ mod tests {
     fn a_store_that_leaves_and_comes_back_keeps_its_terminal_intents_and_counters() {
         let state = State::new(&config(&[("main", &[A, B]), ("other", &[A])]));
         let main = state.stores()[0].clone();
-        let now = unix_now_f64();
+        let now = unix_now();
         main.lock().observe_status(A, Status::Failed, now);
         main.lock().observe_status(B, Status::OnChain, now);
         state.apply_config(&config(&[("other", &[A])]));

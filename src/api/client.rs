@@ -1,6 +1,6 @@
 //! The signed HTTP client: one per store, one request per status poll.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -247,7 +247,7 @@ impl ApiClient {
         let nonce = uuid::Builder::from_random_bytes(rand::random())
             .into_uuid()
             .to_string();
-        let timestamp = unix_now();
+        let timestamp = crate::clock::unix_secs();
         let canonical = signing::request_canonical(
             "GET",
             path,
@@ -280,7 +280,7 @@ impl ApiClient {
 
     /// True for the first answer in each wall-clock second.
     fn skew_due(&self) -> bool {
-        let now = unix_now();
+        let now = crate::clock::unix_secs();
         self.skew_read_at.swap(now, Ordering::Relaxed) != now
     }
 
@@ -420,11 +420,7 @@ fn clock_skew(headers: &HeaderMap) -> Option<f64> {
     let server = header_str(headers, "x-response-timestamp")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or_else(|| header_str(headers, "date").and_then(super::httpdate::parse))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
-    Some(server as f64 + 0.5 - now)
+    Some(server as f64 + 0.5 - crate::clock::unix_now())
 }
 
 /// `Retry-After` in delta-seconds form, capped at [`MAX_RETRY_AFTER`].
@@ -434,14 +430,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .parse()
         .ok()?;
     Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
-}
-
-/// Current unix time in seconds.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! requests go out in small batches rather than one timer wake-up each.
 
 use std::num::NonZeroU32;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -92,9 +92,7 @@ impl Budget {
     /// When this second's cap is used up: the time until the next second starts.
     fn second_is_full(&mut self) -> Option<Duration> {
         let cap = self.cap?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = std::time::Duration::from_secs(crate::clock::unix_secs());
         if now.as_secs() != self.second {
             self.second = now.as_secs();
             self.used = 0;
@@ -170,10 +168,7 @@ mod tests {
                 tokio::time::sleep_until(at).await;
                 continue;
             }
-            let s = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
+            let s = crate::clock::unix_secs();
             *per_second.entry(s).or_insert(0u32) += 1;
         }
         assert!(per_second.values().all(|&n| n <= 199), "{per_second:?}");

@@ -12,10 +12,11 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 
 use crate::api::StatusClass;
+use crate::clock::unix_now;
 use crate::metrics::Metrics;
 use crate::reload::{self, ReloadHandle};
 use crate::single_flight::SingleFlight;
-use crate::state::{State, unix_now_f64};
+use crate::state::State;
 use crate::supervise::Supervisor;
 use crate::web::LiveWebConfig;
 
@@ -74,7 +75,7 @@ pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router 
 
 async fn metrics(AxumState(shared): AxumState<Shared>) -> Response {
     let flight = shared.metrics_page.clone();
-    let render = move || shared.metrics.render(&shared.state, unix_now_f64());
+    let render = move || shared.metrics.render(&shared.state, unix_now());
     rendered(&flight, METRICS_CONTENT_TYPE, render).await
 }
 

@@ -18,8 +18,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{Counts, IntentMap, IntentState, State, StoreHandle, unix_now_f64};
+use super::{Counts, IntentMap, IntentState, State, StoreHandle};
 use crate::api::{Outcome, Status, StatusClass};
+use crate::clock::unix_now;
 
 /// The format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -132,11 +133,7 @@ pub fn load(path: &Path) -> Result<Loaded, StateFileError> {
         Ok(file) => return Ok(Loaded::State(file)),
         Err(error) => error,
     };
-    let moved_to = PathBuf::from(format!(
-        "{}.corrupt-{}",
-        path.display(),
-        unix_now_f64() as u64
-    ));
+    let moved_to = PathBuf::from(format!("{}.corrupt-{}", path.display(), unix_now() as u64));
     match std::fs::rename(path, &moved_to) {
         Ok(()) => Ok(Loaded::MovedAside { error, moved_to }),
         Err(_) => Err(error),
@@ -271,7 +268,7 @@ pub fn snapshot(state: &State) -> (StateFile, Committed) {
     }
     let file = StateFile {
         format_version: FORMAT_VERSION,
-        written_at: unix_now_f64(),
+        written_at: unix_now(),
         stores,
     };
     (file, committed)
@@ -320,7 +317,7 @@ impl From<&IntentState> for IntentRecord {
 /// watched intents were restored.
 pub fn restore(file: &StateFile, state: &State) -> usize {
     let horizon = state.terminal_retention().as_secs_f64();
-    let now = unix_now_f64();
+    let now = unix_now();
     let mut restored = 0;
     let known: Vec<StoreHandle> = state.stores();
     for (name, record) in &file.stores {
@@ -419,7 +416,7 @@ pub async fn run_writer(
                 match save_snapshot(Arc::clone(&state), target).await {
                     Ok(committed) => {
                         publish(committed);
-                        state.record_save(Some(unix_now_f64()));
+                        state.record_save(Some(unix_now()));
                         saved_version = Some(version);
                         if last_error.take().is_some() {
                             tracing::info!("state file writes work again");
