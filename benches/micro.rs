@@ -83,7 +83,7 @@ fn signing(c: &mut Criterion) {
         })
     });
 
-    // Test vector R1 of allscale-api.md §8: hash the body, rebuild the canonical string,
+    // Test vector R1 of docs/allscale-api.md §8: hash the body, rebuild the canonical string,
     // verify the header, as the client does for every signed answer.
     let header = "v1=mnTGcxrmXxbx9YQsBAS6W+Tw7hvlXUFjCUjOGPIwjgo=";
     c.bench_function("signing/response_verify", |b| {

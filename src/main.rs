@@ -14,7 +14,7 @@ use allscale_exporter::simulator::{Scenario, Simulator};
 
 /// mimalloc rather than the system allocator: every poll allocates and frees small
 /// request and response buffers, and glibc malloc was ~12 % of the CPU per poll at
-/// 100k intents (see README, Performance).
+/// 100k intents (see docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,6 +1,6 @@
 //! Issue #6: the real exporter binary against the independent strict mock
 //! (tests/strict_mock.py) serving one hostile answer kind per intent, beside healthy
-//! intents. The exporter stays up, counts every hostile answer under the result DESIGN.md
+//! intents. The exporter stays up, counts every hostile answer under the result docs/contract.md
 //! gives it, polls the healthy intents to their terminal status, stays under 100 MB peak
 //! RSS, and never shows the API secret in its logs, `/metrics` or `/`.
 
@@ -18,7 +18,7 @@ const CONFIRMED: &str = "690000000000000000000c01";
 const UNDERPAID: &str = "690000000000000000000c02";
 const FAILED: &str = "690000000000000000000c03";
 
-/// Each hostile kind of the mock and the `result` DESIGN.md gives it: a 2xx answer that
+/// Each hostile kind of the mock and the `result` docs/contract.md gives it: a 2xx answer that
 /// is not a well-formed envelope (or is over the size cap) is `decode_error`; a non-2xx
 /// answer without an envelope is `http_error`; no answer within `request_timeout` is
 /// `timeout`; a connection torn down mid-answer never delivered an answer at all, so it

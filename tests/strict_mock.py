@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent, strict mock of the AllScale Open API checkout-intent status endpoint.
 
-Python 3.11 standard library only.  Written from /work/shared/allscale-api.md
+Python 3.11 standard library only.  Written from docs/allscale-api.md
 (sections 1-4 and 8); it shares no code with the Rust exporter.  Its job is to
 reject anything the real API would (or plausibly might) reject, so an exporter
 that passes against it signs requests the way the docs describe.

@@ -284,7 +284,7 @@ impl ApiClient {
         self.skew_read_at.swap(now, Ordering::Relaxed) != now
     }
 
-    /// Turns an answer into a status or an error, following DESIGN.md's result rules.
+    /// Turns an answer into a status or an error, following the result rules of docs/contract.md (Request results).
     fn interpret(&self, answer: &Answer) -> (Option<String>, Result<Status, FetchError>) {
         let header_request_id = header_str(&answer.headers, "x-request-id").map(str::to_owned);
         let retry_after = retry_after(&answer.headers);

@@ -1,7 +1,7 @@
 //! HMAC-SHA256 request and response signatures, exactly as the AllScale docs define them.
 //!
 //! The client and the simulator both use these functions; the fixed test vectors below
-//! (from `allscale-api.md` §8) guard them, so a symmetric bug cannot hide behind the
+//! (from `docs/allscale-api.md` §8) guard them, so a symmetric bug cannot hide behind the
 //! simulator accepting what the client produces.
 
 use base64::Engine;

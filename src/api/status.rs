@@ -18,8 +18,8 @@ pub enum Status {
     SendBack,
     OnChain,
     Confirmed,
-    /// An integer the exporter does not know; exported raw, treated as non-terminal
-    /// unless it is negative (the API's rule: terminal = negative or 20).
+    /// An integer the exporter does not know; exported raw and treated as non-terminal,
+    /// even when negative (it would have no outcome label to count).
     Unknown(i64),
 }
 
@@ -62,7 +62,7 @@ impl Status {
 
     /// The API's rule of thumb: any negative value, or 20, is final.
     ///
-    /// An unknown negative integer is treated as non-terminal: DESIGN.md says unknown
+    /// An unknown negative integer is treated as non-terminal: docs/contract.md says unknown
     /// values are non-terminal, and an unknown value has no outcome label to count.
     pub fn is_terminal(self) -> bool {
         self.outcome().is_some()

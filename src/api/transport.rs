@@ -6,7 +6,7 @@
 //! re-parsing, redirect and retry services, pool hand-off) cost about 1.5x hyper's own
 //! client per request, which was most of the exporter's CPU at 100k intents. For
 //! HTTP/2, hyper itself adds a task, a channel and a oneshot per request over `h2`,
-//! which it is built on; driving `h2` directly saves those (README, Performance).
+//! which it is built on; driving `h2` directly saves those (docs/performance.md).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -227,7 +227,7 @@ mod tests {
 
     #[tokio::test]
     async fn accepts_htpasswd_hashes() {
-        // `htpasswd -nbBC 10 alice example-password-change-me`, as in the README.
+        // `htpasswd -nbBC 10 alice example-password-change-me`, as in docs/security.md.
         let hash = "$2y$10$DwfI67k2SruiWURr333PPOPLqUIO9YoyG8auCSxuD.E9GacwGxARa";
         let users = Arc::new(Users::new(BTreeMap::from([(
             "alice".to_owned(),
