@@ -2,6 +2,7 @@
 //! the status enum, and the HTTP client that puts them together.
 
 pub mod client;
+pub mod code;
 pub mod envelope;
 pub mod httpdate;
 pub mod signing;
@@ -9,5 +10,6 @@ pub mod status;
 pub mod transport;
 
 pub use client::{ApiClient, Fetch, FetchError, RequestResult};
+pub use code::ApiCode;
 pub use envelope::{DecodeError, Envelope};
 pub use status::{Outcome, Status, StatusClass};

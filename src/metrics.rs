@@ -13,6 +13,7 @@ use prometheus::{
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::api::ApiCode;
 use crate::api::client::{Fetch, FetchError, RequestResult};
 use crate::api::{Outcome, StatusClass};
 use crate::lock;
@@ -22,10 +23,6 @@ use crate::supervise::Task;
 
 /// The only API endpoint the exporter calls, as the `endpoint` label says it.
 pub const STATUS_ENDPOINT: &str = "status";
-
-/// Error codes exported at 0 from the start, so alerts never see a missing series.
-pub const DOCUMENTED_ERROR_CODES: [i64; 8] =
-    [10001, 20001, 20002, 30001, 40001, 50001, 90000, 99999];
 
 /// Undocumented codes get their own series up to this many per store, then `other`:
 /// a misbehaving API must not blow up cardinality.
@@ -242,7 +239,7 @@ impl Metrics {
         if let Some(saved) = departed {
             self.restore_store_counters(store, &saved);
         }
-        for code in DOCUMENTED_ERROR_CODES {
+        for code in ApiCode::DOCUMENTED {
             self.api_errors
                 .with_label_values(&[store, &code.to_string()]);
         }
@@ -268,10 +265,11 @@ impl Metrics {
             .get(store)
             .cloned()
             .unwrap_or_default();
-        DOCUMENTED_ERROR_CODES
-            .iter()
-            .chain(extra.iter())
-            .map(i64::to_string)
+        ApiCode::DOCUMENTED
+            .into_iter()
+            .map(ApiCode::code)
+            .chain(extra.iter().copied())
+            .map(|code| code.to_string())
             .chain(std::iter::once("other".to_string()))
             .collect()
     }
@@ -312,7 +310,7 @@ impl Metrics {
         }
         for (code, n) in &saved.errors {
             let label = match code.parse::<i64>() {
-                Ok(code) => self.error_code_label(store, code),
+                Ok(code) => self.error_code_label(store, ApiCode::from_code(code)),
                 Err(_) => "other".to_string(),
             };
             self.api_errors
@@ -363,10 +361,12 @@ impl Metrics {
         }
     }
 
-    fn error_code_label(&self, store: &str, code: i64) -> String {
-        if DOCUMENTED_ERROR_CODES.contains(&code) {
+    /// The `code` label: a documented code as it is, an undocumented one as it is up to
+    /// [`MAX_EXTRA_ERROR_CODES`] per store, then `other`.
+    fn error_code_label(&self, store: &str, code: ApiCode) -> String {
+        let ApiCode::Other(code) = code else {
             return code.to_string();
-        }
+        };
         let mut extra = self.lock_extra_codes();
         let seen = extra.entry(store.to_string()).or_default();
         if seen.contains(&code) || seen.len() < MAX_EXTRA_ERROR_CODES {
@@ -444,7 +444,7 @@ impl StoreRecorder {
 fn api_reachable(outcome: &Result<crate::api::Status, FetchError>) -> bool {
     match outcome {
         Ok(_) => true,
-        Err(FetchError::Api { code, .. }) => !matches!(code, 20001 | 20002 | 90000 | 99999),
+        Err(FetchError::Api { code, .. }) => !code.means_api_down(),
         Err(_) => false,
     }
 }
@@ -681,13 +681,14 @@ mod tests {
         let m = Metrics::new();
         for code in 0..(MAX_EXTRA_ERROR_CODES as i64) {
             assert_eq!(
-                m.error_code_label("s", 70000 + code),
+                m.error_code_label("s", ApiCode::from_code(70000 + code)),
                 (70000 + code).to_string()
             );
         }
-        assert_eq!(m.error_code_label("s", 1), "other");
-        assert_eq!(m.error_code_label("s", 70000), "70000");
-        assert_eq!(m.error_code_label("s", 90000), "90000");
-        assert_eq!(m.error_code_label("t", 1), "1");
+        let label = |store, code| m.error_code_label(store, ApiCode::from_code(code));
+        assert_eq!(label("s", 1), "other");
+        assert_eq!(label("s", 70000), "70000");
+        assert_eq!(label("s", 90000), "90000");
+        assert_eq!(label("t", 1), "1");
     }
 }

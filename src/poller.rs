@@ -14,6 +14,7 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 mod budget;
 mod calendar;
 
+use crate::api::ApiCode;
 use crate::api::client::{ApiClient, ClientError, Fetch, FetchError, RequestResult};
 use crate::clock::unix_now;
 use crate::config::{Config, StoreConfig};
@@ -46,7 +47,7 @@ type FailureKind = (RequestResult, Option<i64>);
 
 fn failure_kind(error: &FetchError) -> FailureKind {
     let code = match error {
-        FetchError::Api { code, .. } => Some(*code),
+        FetchError::Api { code, .. } => Some(code.code()),
         FetchError::Http { status, .. } => Some(i64::from(*status)),
         _ => None,
     };
@@ -270,7 +271,10 @@ impl StorePoller {
             st.polled_once = true;
             match &fetch.outcome {
                 Ok(status) => Some(st.observe_status(&id, *status, now)),
-                Err(FetchError::Api { code: 50001, .. }) => Some(st.observe_not_found(&id, now)),
+                Err(FetchError::Api {
+                    code: ApiCode::NotFound,
+                    ..
+                }) => Some(st.observe_not_found(&id, now)),
                 Err(_) => None,
             }
         };
@@ -287,7 +291,10 @@ impl StorePoller {
                 self.sched.remove(&id);
             }
             Ok(_) => self.on_answer(id, &fetch),
-            Err(FetchError::Api { code: 50001, .. }) => self.on_answer(id, &fetch),
+            Err(FetchError::Api {
+                code: ApiCode::NotFound,
+                ..
+            }) => self.on_answer(id, &fetch),
             Err(error) => self.on_failure(id, error, &fetch),
         }
     }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use allscale_exporter::api::{Fetch, FetchError, Status};
+use allscale_exporter::api::{ApiCode, Fetch, FetchError, Status};
 use allscale_exporter::config::Config;
 use allscale_exporter::metrics::Metrics;
 use allscale_exporter::state::State;
@@ -61,7 +61,7 @@ fn fetch(outcome: Result<Status, FetchError>, millis: u64) -> Fetch {
 
 fn api_error(code: i64) -> Result<Status, FetchError> {
     Err(FetchError::Api {
-        code,
+        code: ApiCode::from_code(code),
         message: None,
         retry_after: None,
     })

@@ -10,6 +10,7 @@ use hyper::http::uri::PathAndQuery;
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
+use super::code::ApiCode;
 use super::envelope::{DecodeError, Envelope};
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields, Signer};
 use super::status::Status;
@@ -63,7 +64,7 @@ impl RequestResult {
 pub enum FetchError {
     #[error("API error {code}: {}", message.as_deref().unwrap_or("(no message)"))]
     Api {
-        code: i64,
+        code: ApiCode,
         message: Option<String>,
         retry_after: Option<Duration>,
     },
@@ -113,7 +114,13 @@ impl Fetch {
     /// 40001 or HTTP 429: the whole store must slow down.
     pub fn is_rate_limited(&self) -> bool {
         self.http_status == Some(429)
-            || matches!(self.outcome, Err(FetchError::Api { code: 40001, .. }))
+            || matches!(
+                self.outcome,
+                Err(FetchError::Api {
+                    code: ApiCode::RateLimited,
+                    ..
+                })
+            )
     }
 
     /// The server's `Retry-After`, if it sent one.
@@ -327,7 +334,7 @@ impl ApiClient {
         let request_id = envelope.request_id.clone().or(header_request_id);
         let outcome = if envelope.code != 0 {
             Err(FetchError::Api {
-                code: envelope.code,
+                code: ApiCode::from_code(envelope.code),
                 message: envelope.error_message.clone(),
                 retry_after,
             })
