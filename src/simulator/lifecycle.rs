@@ -1,0 +1,156 @@
+//! Per intent: who owns it, where its lifecycle is (the clock starts at the owner's first
+//! authenticated poll) and which failure, if any, its answer carries.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+
+use super::answer::{Answer, AnswerKind, Endpoint, Payload};
+use super::{Inner, SimFailure, SimIntent, default_lifecycle};
+
+pub(super) struct IntentRt {
+    owner: Option<usize>,
+    lifecycle: Vec<i64>,
+    step: Duration,
+    fail: Option<SimFailure>,
+    first_poll: OnceLock<Instant>,
+    polls: AtomicU64,
+}
+
+impl IntentRt {
+    pub(super) fn new(i: SimIntent, owner: Option<usize>) -> IntentRt {
+        IntentRt {
+            owner,
+            lifecycle: i.lifecycle,
+            step: i.step,
+            fail: i.fail,
+            first_poll: OnceLock::new(),
+            polls: AtomicU64::new(0),
+        }
+    }
+
+    fn status_at(&self, started: Instant) -> i64 {
+        let Some(last) = self.lifecycle.len().checked_sub(1) else {
+            return default_lifecycle()[0];
+        };
+        let step = self.step.as_nanos().max(1);
+        let index = (started.elapsed().as_nanos() / step).min(last as u128) as usize;
+        self.lifecycle[index]
+    }
+}
+
+impl Inner {
+    pub(super) fn endpoint(&self, ki: usize, endpoint: Endpoint<'_>) -> Answer {
+        let id = match endpoint {
+            Endpoint::Ping => return Answer::ok(Payload::Pong),
+            Endpoint::Status(id) => id,
+        };
+        let Some(&ii) = self.intent_index.get(id) else {
+            return Answer::error(50001, StatusCode::NOT_FOUND, "checkout intent not found");
+        };
+        let intent = &self.intents[ii];
+        if intent.owner != Some(ki) {
+            return Answer::error(
+                30001,
+                StatusCode::FORBIDDEN,
+                "forbidden: no permission to view this checkout intent",
+            );
+        }
+        let poll = intent.polls.fetch_add(1, Ordering::Relaxed) + 1;
+        let started = *intent.first_poll.get_or_init(Instant::now);
+        let status = intent.status_at(started);
+        let ok = Answer::ok(Payload::Status(status));
+        let Some(fail) = &intent.fail else {
+            return ok;
+        };
+        if fail.first.is_some_and(|n| poll > u64::from(n)) {
+            return ok;
+        }
+        let http = fail
+            .http_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::OK);
+        let mut answer = if let Some(kind) = fail.malformed {
+            Answer {
+                http,
+                kind: AnswerKind::Malformed(kind, status),
+                retry_after: false,
+                bad_signature: false,
+            }
+        } else if let Some(code) = fail.code {
+            Answer::error(code, http, format!("injected failure (code {code})"))
+        } else {
+            ok
+        };
+        answer.bad_signature = fail.bad_signature;
+        answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::simulator::testkit::*;
+    use serde_json::Value;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn lifecycle_advances_from_first_poll() {
+        let t = start(SCENARIO).await;
+        // Time before the first poll does not count.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let first = t.poll(MOVING).await.json()["payload"].as_i64().unwrap();
+        assert_eq!(first, 1);
+        let order = [1, 2, 10, 20];
+        let mut seen = vec![first];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while *seen.last().unwrap() != 20 {
+            assert!(Instant::now() < deadline, "never reached 20: {seen:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            seen.push(t.poll(MOVING).await.json()["payload"].as_i64().unwrap());
+        }
+        let idx: Vec<usize> = seen
+            .iter()
+            .map(|s| order.iter().position(|o| o == s).unwrap())
+            .collect();
+        assert!(
+            idx.windows(2).all(|w| w[0] <= w[1]),
+            "went backwards: {seen:?}"
+        );
+        // It stays at the last status.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(t.poll(MOVING).await.json()["payload"], 20);
+    }
+
+    #[tokio::test]
+    async fn other_keys_intent_is_30001_and_unknown_id_is_50001() {
+        let t = start(SCENARIO).await;
+        let r = t.poll(OWNED_BY_B).await;
+        assert_eq!((r.status, r.code()), (403, 30001));
+        let r = t.get_as(KEY_B, SECRET_B, &status_path(OWNED_BY_B)).await;
+        assert_eq!((r.status, r.code()), (200, 0));
+        let r = t.poll(UNKNOWN).await;
+        assert_eq!((r.status, r.code()), (404, 50001));
+        assert_eq!(r.json()["payload"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn first_n_polls_fail_then_succeed() {
+        let t = start(SCENARIO).await;
+        // A 30001 poll by another key is not one of the intent's polls.
+        let r = t.get_as(KEY_B, SECRET_B, &status_path(FAIL_TWICE)).await;
+        assert_eq!(r.code(), 30001);
+        for _ in 0..2 {
+            let r = t.poll(FAIL_TWICE).await;
+            assert_eq!((r.status, r.code()), (500, 90000));
+            assert_eq!(r.json()["payload"], Value::Null);
+        }
+        for _ in 0..2 {
+            let r = t.poll(FAIL_TWICE).await;
+            assert_eq!((r.status, r.code()), (200, 0));
+            assert_eq!(r.json()["payload"], 2);
+        }
+        assert_eq!(t.sim.stats().authenticated_by_intent[FAIL_TWICE], 5);
+    }
+}

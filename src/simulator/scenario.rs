@@ -1,0 +1,353 @@
+//! The scenario file: its schema, loading and validation.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A scenario file: who may call, which intents exist and how they behave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Latency added to every answer.
+    #[serde(default, with = "humantime_serde")]
+    pub latency: Duration,
+    /// Sign every response (X-Response-* headers) with the caller's secret.
+    #[serde(default)]
+    pub sign_responses: bool,
+    /// Seconds added to the simulator's clock, to test clock-skew monitoring (it then
+    /// judges X-Timestamp, and stamps its answers, with the shifted clock).
+    #[serde(default)]
+    pub clock_offset_seconds: i64,
+    /// Accepted clock skew of X-Timestamp (the docs say ±5 minutes).
+    #[serde(default = "default_timestamp_window", with = "humantime_serde")]
+    pub timestamp_window: Duration,
+    pub keys: Vec<SimKey>,
+    #[serde(default)]
+    pub intents: Vec<SimIntent>,
+}
+
+pub fn default_timestamp_window() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// An API key the simulator accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimKey {
+    pub api_key: String,
+    /// The simulator's copy of the secret (a test fixture, not a production secret).
+    pub api_secret: String,
+    /// Requests per second accepted for this key; more get 40001 / HTTP 429.
+    /// Absent = unlimited; `0` rejects every authenticated request.
+    #[serde(default)]
+    pub rate_limit_per_second: Option<u32>,
+}
+
+/// A checkout intent and its scripted life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimIntent {
+    /// 24-hex id.
+    pub id: String,
+    /// The api_key that owns it; any other key gets 30001.
+    pub key: String,
+    /// Statuses it goes through, one per `step`, starting at its first poll; it stays at
+    /// the last one.
+    #[serde(default = "default_lifecycle")]
+    pub lifecycle: Vec<i64>,
+    #[serde(default = "default_step", with = "humantime_serde")]
+    pub step: Duration,
+    /// Injected failure, if any.
+    #[serde(default)]
+    pub fail: Option<SimFailure>,
+}
+
+pub fn default_lifecycle() -> Vec<i64> {
+    vec![1]
+}
+
+pub fn default_step() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// How an intent's answers fail.
+///
+/// Exactly one of `code` and `malformed` may be set; `bad_signature` combines with either
+/// or stands alone (then the answer is the normal one, wrongly signed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimFailure {
+    /// Answer with this envelope error code (e.g. 90000).
+    #[serde(default)]
+    pub code: Option<i64>,
+    /// HTTP status of the failing answer (default 200, for `code` and `malformed` alike).
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// Answer with a malformed body instead.
+    #[serde(default)]
+    pub malformed: Option<Malformed>,
+    /// Sign the answer with a wrong signature (only when `sign_responses`).
+    #[serde(default)]
+    pub bad_signature: bool,
+    /// Fail only the first N authenticated polls; absent = always.
+    #[serde(default)]
+    pub first: Option<u32>,
+}
+
+/// Kinds of malformed answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Malformed {
+    /// A body that is not JSON.
+    NotJson,
+    /// A JSON object without `code`.
+    NoCode,
+    /// `code: 0` with a string payload.
+    StringPayload,
+    /// A valid envelope padded past the exporter's 64 KiB body cap.
+    Oversize,
+    /// 16 MiB of body, streamed (the client must stop reading at its cap).
+    Huge,
+    /// A valid envelope sent one byte every 50 ms (slower than any sane timeout).
+    Trickle,
+    /// Half an envelope, then the connection is cut.
+    Reset,
+    /// Nothing at all for 60 s.
+    Stall,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("scenario is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::from_yaml_str(&text).map_err(|e| match e {
+            ScenarioError::Invalid(msg) => {
+                ScenarioError::Invalid(format!("{}: {msg}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    pub fn from_yaml_str(text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = serde_saphyr::from_str_with_options(text, scenario_options())
+            .map_err(|e| ScenarioError::Invalid(e.to_string()))?;
+        let problems = scenario.problems();
+        if problems.is_empty() {
+            Ok(scenario)
+        } else {
+            Err(ScenarioError::Invalid(problems.join("; ")))
+        }
+    }
+
+    /// Every validation problem, each naming the offending item.
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.timestamp_window < Duration::from_secs(1) {
+            out.push("timestamp_window: must be at least 1s".to_owned());
+        }
+        if self.keys.is_empty() {
+            out.push("keys: at least one key is required".to_owned());
+        }
+        let mut keys: HashMap<&str, usize> = HashMap::new();
+        for (i, k) in self.keys.iter().enumerate() {
+            if k.api_key.is_empty() {
+                out.push(format!("keys[{i}]: api_key is empty"));
+            }
+            if k.api_secret.is_empty() {
+                out.push(format!("keys[{i}]: api_secret is empty"));
+            }
+            if let Some(first) = keys.insert(&k.api_key, i) {
+                out.push(format!(
+                    "keys[{i}]: api_key {:?} is a duplicate of keys[{first}]",
+                    k.api_key
+                ));
+            }
+        }
+        let mut ids: HashMap<&str, usize> = HashMap::with_capacity(self.intents.len());
+        for (i, intent) in self.intents.iter().enumerate() {
+            if intent.id.len() != 24 || !intent.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                out.push(format!(
+                    "intents[{i}]: id {:?} is not 24 hex characters",
+                    intent.id
+                ));
+            }
+            if let Some(first) = ids.insert(&intent.id, i) {
+                out.push(format!(
+                    "intents[{i}]: id {:?} is a duplicate of intents[{first}]",
+                    intent.id
+                ));
+            }
+            if !keys.contains_key(intent.key.as_str()) {
+                out.push(format!("intents[{i}]: key {:?} is not in keys", intent.key));
+            }
+            if intent.lifecycle.is_empty() {
+                out.push(format!("intents[{i}]: lifecycle is empty"));
+            }
+            if intent.step.is_zero() {
+                out.push(format!("intents[{i}]: step must be greater than 0"));
+            }
+            if let Some(f) = &intent.fail {
+                let at = format!("intents[{i}].fail");
+                if f.code.is_some() && f.malformed.is_some() {
+                    out.push(format!("{at}: set either code or malformed, not both"));
+                }
+                if f.code.is_none() && f.malformed.is_none() && !f.bad_signature {
+                    out.push(format!(
+                        "{at}: needs code, malformed or bad_signature: true"
+                    ));
+                }
+                if f.code == Some(0) {
+                    out.push(format!(
+                        "{at}: code 0 is success; use an error code such as 90000"
+                    ));
+                }
+                match f.http_status {
+                    Some(s) if !(100..=599).contains(&s) => {
+                        out.push(format!("{at}: http_status {s} is not an HTTP status"));
+                    }
+                    Some(_) if f.code.is_none() && f.malformed.is_none() => out.push(format!(
+                        "{at}: http_status applies only with code or malformed"
+                    )),
+                    _ => {}
+                }
+                if f.first == Some(0) {
+                    out.push(format!(
+                        "{at}: first must be at least 1 (remove fail to never fail)"
+                    ));
+                }
+                if f.bad_signature && !self.sign_responses {
+                    out.push(format!("{at}: bad_signature needs sign_responses: true"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Parser budgets sized for scenarios with hundreds of thousands of intents.
+fn scenario_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: crate::config::LARGE_YAML_NODES,
+            max_events: 2 * crate::config::LARGE_YAML_NODES,
+            max_total_scalar_bytes: 256 * 1024 * 1024,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::testkit::SCENARIO;
+
+    #[test]
+    fn scenario_defaults() {
+        let s = Scenario::from_yaml_str(
+            "keys:\n  - api_key: st_k\n    api_secret: st_s\nintents:\n  - id: 65b2f3d0d2d9c0a1b2c3d4e5\n    key: st_k\n",
+        )
+        .unwrap();
+        assert_eq!(s.latency, Duration::ZERO);
+        assert!(!s.sign_responses);
+        assert_eq!(s.timestamp_window, default_timestamp_window());
+        assert_eq!(s.keys[0].rate_limit_per_second, None);
+        assert_eq!(s.intents[0].lifecycle, default_lifecycle());
+        assert_eq!(s.intents[0].step, default_step());
+        assert_eq!(s.intents[0].fail, None);
+    }
+
+    #[test]
+    fn scenario_errors_name_the_item() {
+        let err = |yaml: &str| match Scenario::from_yaml_str(yaml) {
+            Err(ScenarioError::Invalid(msg)) => msg,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert!(err("keys: []").contains("keys: at least one key is required"));
+        assert!(err("intents: []").contains("keys"));
+        // Unknown fields and bad durations are refused by the parser.
+        assert!(err("keys: [{api_key: a, api_secret: b, secret: c}]").contains("secret"));
+        assert!(!err("latency: soon\nkeys: [{api_key: a, api_secret: b}]").is_empty());
+
+        let msg = err(r#"
+keys:
+  - {api_key: st_a, api_secret: s}
+  - {api_key: st_a, api_secret: s}
+intents:
+  - {id: 65b2f3d0d2d9c0a1b2c3d4e5, key: st_a}
+  - {id: 65b2f3d0d2d9c0a1b2c3d4e5, key: st_a}
+  - {id: 65b2f3d0d2, key: st_a}
+  - {id: 6650a1b2c3d4e5f60718293a, key: st_x}
+  - {id: 6650a1b2c3d4e5f60718293b, key: st_a, lifecycle: [], step: 0s}
+  - {id: 6650a1b2c3d4e5f60718293c, key: st_a, fail: {code: 90000, malformed: no_code}}
+  - {id: 6650a1b2c3d4e5f60718293d, key: st_a, fail: {first: 0}}
+  - {id: 6650a1b2c3d4e5f60718293e, key: st_a, fail: {bad_signature: true}}
+  - {id: 6650a1b2c3d4e5f60718293f, key: st_a, fail: {code: 0, http_status: 1000}}
+"#);
+        for expected in [
+            r#"keys[1]: api_key "st_a" is a duplicate of keys[0]"#,
+            r#"intents[1]: id "65b2f3d0d2d9c0a1b2c3d4e5" is a duplicate of intents[0]"#,
+            r#"intents[2]: id "65b2f3d0d2" is not 24 hex characters"#,
+            r#"intents[3]: key "st_x" is not in keys"#,
+            "intents[4]: lifecycle is empty",
+            "intents[4]: step must be greater than 0",
+            "intents[5].fail: set either code or malformed, not both",
+            "intents[6].fail: needs code, malformed or bad_signature: true",
+            "intents[6].fail: first must be at least 1",
+            "intents[7].fail: bad_signature needs sign_responses: true",
+            "intents[8].fail: code 0 is success",
+            "intents[8].fail: http_status 1000 is not an HTTP status",
+        ] {
+            assert!(msg.contains(expected), "missing {expected:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn scenario_load_reports_path() {
+        let missing = Path::new("/nonexistent/scenario.yaml");
+        assert!(matches!(
+            Scenario::load(missing),
+            Err(ScenarioError::Read { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.yaml");
+        std::fs::write(&file, "keys: []").unwrap();
+        let msg = Scenario::load(&file).unwrap_err().to_string();
+        assert!(msg.contains("bad.yaml"), "{msg}");
+    }
+
+    #[test]
+    fn fixture_scenarios_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!scenario.keys.is_empty());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "only {seen} fixture scenarios");
+    }
+
+    #[test]
+    fn scenario_round_trips_through_yaml() {
+        let s = Scenario::from_yaml_str(SCENARIO).unwrap();
+        let text = serde_saphyr::to_string(&s).unwrap();
+        assert_eq!(Scenario::from_yaml_str(&text).unwrap(), s);
+    }
+}
