@@ -35,7 +35,7 @@ pub use schema::{
     Config, DEFAULT_BASE_URL, HttpVersion, IntentConfig, MAX_CONFIG_BYTES, Secret, StoreConfig,
 };
 
-pub(crate) use paths::base_dir;
+pub(crate) use paths::{base_dir, dir_of};
 pub(crate) use schema::MIN_REQUESTS_PER_SECOND;
 pub(crate) use yaml::LARGE_YAML_NODES;
 
@@ -57,8 +57,15 @@ impl Config {
     /// Reads and validates a config file; relative `api_secret_file` paths are resolved
     /// against the config file's directory; secrets from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let bytes = read_config_bytes(path)?;
-        Config::parse_bytes(&bytes, &base_dir(path), &|name| std::env::var(name).ok())
+        Config::parse_file_bytes(path, &read_config_bytes(path)?)
+    }
+
+    /// Validates `bytes` read from the config file `path`, as start-up and every reload
+    /// do: relative paths resolve against [`base_dir`]`(path)`, secrets come from the
+    /// process environment. One function for both, so that the same bytes always give the
+    /// same config.
+    pub(crate) fn parse_file_bytes(path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
+        Config::parse_bytes(bytes, &base_dir(path), &|name| std::env::var(name).ok())
     }
 
     /// Validates the bytes of a config file, as read at start and at each reload: bytes
