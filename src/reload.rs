@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::unix_now;
-use crate::config::{Config, ConfigError, read_config_bytes};
+use crate::config::{Config, ConfigError, dir_of, read_config_bytes};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::shard::Shard;
@@ -142,7 +142,7 @@ impl Reloader {
             .config_path
             .as_ref()
             .filter(|_| self.options.watch_events)?;
-        let dir = parent_dir(path);
+        let dir = dir_of(path);
         let name = path.file_name()?.to_os_string();
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if event.is_ok_and(|e| touches_config(&e, &name)) {
@@ -151,7 +151,7 @@ impl Reloader {
         })
         .map_err(|e| tracing::warn!(error = %e, "cannot watch the config directory; relying on the periodic check"))
         .ok()?;
-        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        match watcher.watch(dir, RecursiveMode::NonRecursive) {
             Ok(()) => Some(watcher),
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the config directory; relying on the periodic check");
@@ -290,20 +290,13 @@ fn read_and_parse(path: &Path, unless: Option<[u8; 32]>) -> Read {
     if unless == Some(digest) {
         return Read::Same;
     }
-    let dir = parent_dir(path);
-    let parsed = Config::parse_bytes(&bytes, &dir, &|name| std::env::var(name).ok());
-    Read::Parsed(digest, parsed)
+    // As start-up parsed it: resolving relative paths against another directory would
+    // make a relative `--config.file` parse to another config at every check.
+    Read::Parsed(digest, Config::parse_file_bytes(path, &bytes))
 }
 
 fn hash(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// An event about the config file itself, or a Kubernetes `..data` swap.
@@ -352,8 +345,10 @@ mod tests {
                           api_key: k\n    api_secret_env: PATH\n";
 
     fn reloader_of(path: &Path) -> Reloader {
-        let current = Config::parse(CONFIG, &parent_dir(path), &|n| std::env::var(n).ok())
-            .expect("the test config is valid");
+        let current = Config::parse(CONFIG, &crate::config::base_dir(path), &|n| {
+            std::env::var(n).ok()
+        })
+        .expect("the test config is valid");
         let metrics = Arc::new(Metrics::new());
         let supervisor = crate::supervise::Supervisor::new(metrics.task_restarts());
         let state = crate::state::State::new(&current);

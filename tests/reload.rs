@@ -358,3 +358,51 @@ async fn a_store_removed_and_put_back_neither_polls_nor_counts_its_finished_inte
     );
     exporter.terminate();
 }
+
+/// Started from the config's directory with `--config.file=config.yaml` and relative
+/// `state_file` and `api_secret_file`, the periodic check must find the file unchanged:
+/// start-up and reload resolve relative paths against the same (absolute) directory, so
+/// the same bytes parse to the same config and nothing is re-applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_config_file_is_not_reloaded_by_the_periodic_check() {
+    let (mock, files) = (mock(), Files::new());
+    let relative = |intents: &[&str]| {
+        mock_config_yaml(
+            &mock,
+            std::path::Path::new("secret"),
+            "state_file: state.json\n",
+            intents,
+        )
+    };
+    std::fs::write(files.path(), relative(&[CONFIRMED, STAYS])).unwrap();
+    let args = ["--config.check-interval=1s", "--config.watch=false"];
+    let exporter = ExporterProcess::start_in(Some(files.dir.path()), "config.yaml".as_ref(), &args);
+    let stamp_of = |m: &Metrics| {
+        m.value(
+            "allscale_exporter_config_last_reload_success_timestamp_seconds",
+            &[],
+        )
+    };
+    let before = wait_until(&exporter, Duration::from_secs(10), "confirmed", |m| {
+        m.outcome("confirmed") == 1.0
+    })
+    .await;
+    // Two periodic checks (each 1 s, plus the 250 ms debounce).
+    tokio::time::sleep(Duration::from_millis(2800)).await;
+    let after = scrape(exporter.addr).await;
+    let logs = exporter.logs();
+    assert!(
+        !logs.contains("config reloaded"),
+        "an unchanged file was re-applied:\n{logs}"
+    );
+    assert_eq!(stamp_of(&after), stamp_of(&before), "spurious reload");
+    // The check does run: a real change is applied, and the state file is where it was.
+    std::fs::write(files.path(), relative(&[CONFIRMED, UNDERPAID])).unwrap();
+    assert_swapped(&exporter, Duration::from_secs(5)).await;
+    assert_eq!(exporter.logs().matches("config reloaded").count(), 1);
+    exporter.terminate();
+    assert!(
+        files.dir.path().join("state.json").is_file(),
+        "no state file"
+    );
+}

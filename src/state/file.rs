@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use super::{Counts, IntentMap, IntentState, State, StoreHandle};
 use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::unix_now;
+use crate::config::dir_of;
 
 /// The format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -187,10 +188,7 @@ fn temp_prefix(path: &Path) -> String {
 
 /// Removes temp files a killed run left half-written next to the state file.
 fn remove_stale_temp_files(path: &Path) {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     let prefix = temp_prefix(path);
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -209,10 +207,7 @@ pub fn save(path: &Path, file: &StateFile) -> Result<(), StateFileError> {
         source,
     };
     let bytes = serde_json::to_vec(file).expect("state serialises");
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())

@@ -129,13 +129,23 @@ impl ExporterProcess {
     /// Starts `allscale-exporter --config.file=CONFIG` on 127.0.0.1:0 plus `args`, and
     /// waits until it says where it listens.
     pub fn start(config: &Path, args: &[&str]) -> ExporterProcess {
+        Self::start_in(None, config, args)
+    }
+
+    /// [`ExporterProcess::start`] with the child's current directory set to `dir`, so that
+    /// `config` (and paths in it) may be relative.
+    pub fn start_in(dir: Option<&Path>, config: &Path, args: &[&str]) -> ExporterProcess {
         let custom_logs = args.iter().any(|a| a.starts_with("--log."));
         let default_logs: &[&str] = if custom_logs {
             &[]
         } else {
             &["--log.format=json", "--log.level=info"]
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_allscale-exporter"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_allscale-exporter"));
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .arg(format!("--config.file={}", config.display()))
             .arg("--web.listen-address=127.0.0.1:0")
             .args(default_logs)

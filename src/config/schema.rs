@@ -1,0 +1,162 @@
+//! The schema: what a validated config holds, its defaults and limits, and the keys each
+//! level of the file accepts.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Production base URL, the default for `base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://openapi.allscale.io";
+
+/// Default `poll_interval`.
+pub(super) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
+/// Default `request_timeout`.
+pub(super) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `terminal_retention`.
+pub(super) const DEFAULT_TERMINAL_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// Default `max_requests_per_second` of a store.
+pub(super) const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
+/// Default `max_concurrency` of a store.
+pub(super) const DEFAULT_MAX_CONCURRENCY: usize = 8;
+
+/// Longest accepted duration (10 years): keeps `Instant + duration` arithmetic safe.
+pub(super) const MAX_DURATION: Duration = Duration::from_secs(315_576_000);
+/// Upper bound of `max_requests_per_second`.
+pub(super) const MAX_REQUESTS_PER_SECOND_LIMIT: f64 = 10_000.0;
+/// Lower bound of `max_requests_per_second` (of each replica's share with `--shard`): one
+/// request every 1000 s. Slower is no use for watching checkouts, and a tiny rate (1e-12)
+/// would be a request period the rate limiter cannot represent.
+pub(crate) const MIN_REQUESTS_PER_SECOND: f64 = 0.001;
+/// Upper bound of `max_concurrency`.
+pub(super) const MAX_CONCURRENCY_LIMIT: usize = 1024;
+/// Longest store name (it becomes the `store` label value), in characters.
+pub(super) const MAX_STORE_NAME_CHARS: usize = 64;
+/// Longest `order_id` (it becomes a label value), in characters.
+pub(super) const MAX_ORDER_ID_CHARS: usize = 256;
+/// Largest accepted config file: a million long-form intents fit, a runaway file does not.
+pub const MAX_CONFIG_BYTES: u64 = 128 * 1024 * 1024;
+
+/// A validated config, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub poll_interval: Duration,
+    pub request_timeout: Duration,
+    pub terminal_retention: Duration,
+    pub state_file: Option<PathBuf>,
+    pub stores: Vec<StoreConfig>,
+}
+
+/// One AllScale store: its credentials, its API budget and the intents it watches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    pub name: String,
+    /// Validated http(s) URL without a trailing slash.
+    pub base_url: String,
+    pub api_key: String,
+    pub api_secret: Secret,
+    pub max_requests_per_second: f64,
+    pub max_concurrency: usize,
+    pub verify_response_signature: bool,
+    pub http_version: HttpVersion,
+    pub intents: Vec<IntentConfig>,
+}
+
+/// Which HTTP the API client speaks (`http_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/2 when an `https` server offers it (ALPN), else HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only: for proxies or servers with a broken HTTP/2.
+    Http1,
+    /// HTTP/2 only, also on plain `http` (prior knowledge, "h2c"): every request of the
+    /// store multiplexed on one connection.
+    Http2,
+}
+
+impl HttpVersion {
+    const NAMES: [(&str, HttpVersion); 3] = [
+        ("auto", HttpVersion::Auto),
+        ("http1", HttpVersion::Http1),
+        ("http2", HttpVersion::Http2),
+    ];
+
+    pub(super) fn parse(text: &str) -> Option<HttpVersion> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentConfig {
+    /// 24 lowercase hex characters.
+    pub id: String,
+    pub order_id: Option<String>,
+}
+
+/// An API secret. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Config {
+    /// One-line summary for `check-config`, e.g. `2 stores, 37 intents`.
+    pub fn summary(&self) -> String {
+        let stores = self.stores.len();
+        let intents = self.intent_count();
+        format!(
+            "{stores} {}, {intents} {}",
+            if stores == 1 { "store" } else { "stores" },
+            if intents == 1 { "intent" } else { "intents" }
+        )
+    }
+
+    /// Number of watched intents across all stores.
+    pub fn intent_count(&self) -> usize {
+        self.stores.iter().map(|s| s.intents.len()).sum()
+    }
+}
+
+/// The keys of the top level, of a store and of an intent in the long form.
+pub(super) const TOP_KEYS: &[&str] = &[
+    "poll_interval",
+    "request_timeout",
+    "terminal_retention",
+    "state_file",
+    "stores",
+];
+pub(super) const STORE_KEYS: &[&str] = &[
+    "name",
+    "base_url",
+    "api_key",
+    "api_secret_env",
+    "api_secret_file",
+    "max_requests_per_second",
+    "max_concurrency",
+    "verify_response_signature",
+    "http_version",
+    "intents",
+];
+pub(super) const INTENT_KEYS: &[&str] = &["id", "order_id"];

@@ -1,0 +1,144 @@
+//! Validation of a store's `intents:` list: short (`- <id>`) and long (`- id: <id>`,
+//! `order_id: ...`) forms, ids, order ids and duplicates.
+
+use std::collections::HashMap;
+
+use super::{Fields, Validator};
+use crate::config::schema::{INTENT_KEYS, IntentConfig, MAX_ORDER_ID_CHARS};
+use crate::config::yaml::{Node, Value, index, quote};
+
+impl Validator<'_> {
+    pub(super) fn intents(&mut self, f: &Fields) -> Option<Vec<IntentConfig>> {
+        let path = f.path("intents");
+        let items = match f.get("intents") {
+            None => return Some(Vec::new()),
+            Some(Node {
+                value: Value::Seq(items),
+                ..
+            }) => items,
+            Some(other) => {
+                self.problem(
+                    path,
+                    format!("expected a list of intents, got {}", other.describe()),
+                );
+                return None;
+            }
+        };
+        let mut intents = Vec::with_capacity(items.len());
+        let mut ok = true;
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = index(&path, i);
+            let Some(intent) = self.intent(&item_path, item) else {
+                ok = false;
+                continue;
+            };
+            if let Some(first) = seen.get(&intent.id) {
+                self.problem(
+                    &item_path,
+                    format!(
+                        "duplicate intent {} (first at {})",
+                        intent.id,
+                        index(&path, *first)
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            seen.insert(intent.id.clone(), i);
+            intents.push(intent);
+        }
+        ok.then_some(intents)
+    }
+
+    fn intent(&mut self, path: &str, node: &Node) -> Option<IntentConfig> {
+        match &node.value {
+            Value::Map(entries) => {
+                let f = self.fields(path, entries, INTENT_KEYS, &mut |_, _| false);
+                let id = match f.get("id") {
+                    Some(id) => self.intent_id(&f.path("id"), id),
+                    None => {
+                        let message = if f.is_null("id") {
+                            "must not be empty; expected a 24-hex checkout intent id"
+                        } else {
+                            "required key is missing (the 24-hex checkout intent id)"
+                        };
+                        self.problem(f.path("id"), message);
+                        None
+                    }
+                };
+                let order_id = match f.get("order_id") {
+                    None => Some(None),
+                    Some(o) => self.order_id(&f.path("order_id"), o).map(Some),
+                };
+                Some(IntentConfig {
+                    id: id?,
+                    order_id: order_id?,
+                })
+            }
+            Value::Seq(_) | Value::Null => {
+                self.problem(
+                    path,
+                    format!(
+                        "expected a 24-hex checkout intent id or a mapping with id (and optional order_id), got {}",
+                        node.describe()
+                    ),
+                );
+                None
+            }
+            _ => Some(IntentConfig {
+                id: self.intent_id(path, node)?,
+                order_id: None,
+            }),
+        }
+    }
+
+    fn intent_id(&mut self, path: &str, node: &Node) -> Option<String> {
+        match node.scalar_text() {
+            Some(text) if text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(text.to_ascii_lowercase())
+            }
+            Some(text) => {
+                self.problem(
+                    path,
+                    format!("{} is not a 24-hex checkout intent id", quote(&text)),
+                );
+                None
+            }
+            None => {
+                self.problem(
+                    path,
+                    format!("{} is not a 24-hex checkout intent id", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    fn order_id(&mut self, path: &str, node: &Node) -> Option<String> {
+        let text = self.text(path, node, "an order id (text)")?;
+        if text.trim().is_empty() {
+            self.problem(path, "must not be empty (leave order_id out instead)");
+            return None;
+        }
+        if text.chars().any(char::is_control) {
+            self.problem(
+                path,
+                format!("{} must not contain control characters", quote(&text)),
+            );
+            return None;
+        }
+        if text.chars().count() > MAX_ORDER_ID_CHARS {
+            self.problem(
+                path,
+                format!(
+                    "{} is too long ({} characters, at most {MAX_ORDER_ID_CHARS})",
+                    quote(&text),
+                    text.chars().count()
+                ),
+            );
+            return None;
+        }
+        Some(text)
+    }
+}

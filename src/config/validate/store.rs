@@ -1,0 +1,339 @@
+//! Validation of one store: its name, URL, credentials and API budget.
+
+use std::collections::HashMap;
+
+use super::{Fields, Validator};
+use crate::config::schema::{
+    DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND, HttpVersion,
+    MAX_CONCURRENCY_LIMIT, MAX_REQUESTS_PER_SECOND_LIMIT, MAX_STORE_NAME_CHARS,
+    MIN_REQUESTS_PER_SECOND, STORE_KEYS, Secret, StoreConfig,
+};
+use crate::config::secrets;
+use crate::config::yaml::{Node, Value, child, quote};
+
+const INLINE_SECRET_MESSAGE: &str = "inline secrets are not allowed in the config file; use \
+     api_secret_env (an environment variable) or api_secret_file (a file path) instead";
+
+impl Validator<'_> {
+    pub(super) fn store(
+        &mut self,
+        path: &str,
+        node: &Node,
+        i: usize,
+        names: &mut HashMap<String, usize>,
+    ) -> Option<StoreConfig> {
+        let Value::Map(entries) = &node.value else {
+            self.problem(
+                path,
+                format!(
+                    "expected a store (a mapping with name, api_key, ...), got {}",
+                    node.describe()
+                ),
+            );
+            return None;
+        };
+        let mut inline_secret = false;
+        let f = self.fields(path, entries, STORE_KEYS, &mut |v, key| {
+            if key == "api_secret" {
+                v.problem(child(path, key), INLINE_SECRET_MESSAGE);
+                inline_secret = true;
+                true
+            } else {
+                false
+            }
+        });
+
+        let name = self.store_name(&f, i, names);
+        let base_url = self.base_url(&f);
+        let api_key = self.api_key(&f);
+        let api_secret = self.secret(&f, inline_secret);
+        let max_requests_per_second = self.max_rps(&f);
+        let max_concurrency = self.max_concurrency(&f);
+        let verify_response_signature = match f.get("verify_response_signature") {
+            None => Some(false),
+            Some(Node {
+                value: Value::Bool(b),
+                ..
+            }) => Some(*b),
+            Some(other) => {
+                self.problem(
+                    f.path("verify_response_signature"),
+                    format!("expected true or false, got {}", other.describe()),
+                );
+                None
+            }
+        };
+        let http_version = self.http_version(&f);
+        let intents = self.intents(&f);
+
+        Some(StoreConfig {
+            name: name?,
+            base_url: base_url?,
+            api_key: api_key?,
+            api_secret: api_secret?,
+            max_requests_per_second: max_requests_per_second?,
+            max_concurrency: max_concurrency?,
+            verify_response_signature: verify_response_signature?,
+            http_version: http_version?,
+            intents: intents?,
+        })
+    }
+
+    /// A required, non-empty string field.
+    fn required_text(&mut self, f: &Fields, key: &str, what: &str) -> Option<String> {
+        let path = f.path(key);
+        let Some(node) = f.get(key) else {
+            let message = if f.is_null(key) {
+                "must not be empty".to_owned()
+            } else {
+                format!("required key is missing ({what})")
+            };
+            self.problem(path, message);
+            return None;
+        };
+        let text = self.text(&path, node, what)?;
+        if text.trim().is_empty() {
+            self.problem(path, "must not be empty");
+            return None;
+        }
+        Some(text)
+    }
+
+    fn store_name(
+        &mut self,
+        f: &Fields,
+        i: usize,
+        names: &mut HashMap<String, usize>,
+    ) -> Option<String> {
+        let name = self.required_text(f, "name", "a store name")?;
+        let path = f.path("name");
+        let mut valid = true;
+        if name.chars().any(char::is_control) {
+            self.problem(
+                &path,
+                format!("{} must not contain control characters", quote(&name)),
+            );
+            valid = false;
+        }
+        if name.chars().count() > MAX_STORE_NAME_CHARS {
+            self.problem(
+                &path,
+                format!(
+                    "{} is too long ({} characters, at most {MAX_STORE_NAME_CHARS})",
+                    quote(&name),
+                    name.chars().count()
+                ),
+            );
+            valid = false;
+        }
+        if name.trim() != name {
+            self.problem(
+                &path,
+                format!("{} must not start or end with whitespace", quote(&name)),
+            );
+            valid = false;
+        }
+        if let Some(first) = names.get(&name) {
+            self.problem(
+                &path,
+                format!(
+                    "duplicate store name {} (first at stores[{first}])",
+                    quote(&name)
+                ),
+            );
+            valid = false;
+        } else {
+            names.insert(name.clone(), i);
+        }
+        valid.then_some(name)
+    }
+
+    fn base_url(&mut self, f: &Fields) -> Option<String> {
+        let Some(node) = f.get("base_url") else {
+            return Some(DEFAULT_BASE_URL.to_owned());
+        };
+        let path = f.path("base_url");
+        let text = self.text(&path, node, "an http(s) URL")?;
+        let text = text.trim();
+        let shown = quote(&redact_userinfo(text));
+        let scheme_ok = {
+            let lower = text.to_ascii_lowercase();
+            lower.starts_with("http://") || lower.starts_with("https://")
+        };
+        if !scheme_ok {
+            self.problem(path, format!("{shown} must be an http:// or https:// URL"));
+            return None;
+        }
+        let url = match reqwest::Url::parse(text) {
+            Ok(url) => url,
+            Err(e) => {
+                self.problem(path, format!("{shown} is not a valid URL: {e}"));
+                return None;
+            }
+        };
+        if url.host_str().is_none_or(str::is_empty) {
+            self.problem(path, format!("{shown} has no host"));
+            return None;
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            self.problem(
+                path,
+                format!(
+                    "{shown} must not contain credentials; use api_key and api_secret_env or api_secret_file"
+                ),
+            );
+            return None;
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            self.problem(
+                path,
+                format!("{shown} must not have a query (?...) or fragment (#...)"),
+            );
+            return None;
+        }
+        Some(url.as_str().trim_end_matches('/').to_owned())
+    }
+
+    fn api_key(&mut self, f: &Fields) -> Option<String> {
+        let key = self.required_text(f, "api_key", "the store's API key")?;
+        let key = key.trim().to_owned();
+        if key.chars().any(char::is_control) {
+            self.problem(f.path("api_key"), "must not contain control characters");
+            return None;
+        }
+        Some(key)
+    }
+
+    fn secret(&mut self, f: &Fields, inline_secret: bool) -> Option<Secret> {
+        let env = f.values.get("api_secret_env").copied();
+        let file = f.values.get("api_secret_file").copied();
+        match (env, file) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    &f.path,
+                    "set exactly one of api_secret_env or api_secret_file, not both",
+                );
+                None
+            }
+            (None, None) => {
+                if !inline_secret {
+                    self.problem(
+                        &f.path,
+                        "set exactly one of api_secret_env or api_secret_file (the store's API secret)",
+                    );
+                }
+                None
+            }
+            (Some(node), None) => self.secret_from_env(&f.path("api_secret_env"), node),
+            (None, Some(node)) => self.secret_from_file(&f.path("api_secret_file"), node),
+        }
+    }
+
+    fn secret_from_env(&mut self, path: &str, node: &Node) -> Option<Secret> {
+        let name = self.text(path, node, "the name of an environment variable")?;
+        let secret = secrets::from_env(&name, self.env);
+        self.ok_or_problem(path, secret)
+    }
+
+    fn secret_from_file(&mut self, path: &str, node: &Node) -> Option<Secret> {
+        let file = self.path_value(path, node)?;
+        let secret = secrets::from_file(&file, self.base_dir);
+        self.ok_or_problem(path, secret)
+    }
+
+    /// The value, or `None` with the message recorded as a problem at `path`.
+    fn ok_or_problem<T>(&mut self, path: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.problem(path, message)).ok()
+    }
+
+    fn max_rps(&mut self, f: &Fields) -> Option<f64> {
+        let Some(node) = f.get("max_requests_per_second") else {
+            return Some(DEFAULT_MAX_REQUESTS_PER_SECOND);
+        };
+        let n = match node.value {
+            Value::Int(n) => n as f64,
+            Value::Float(n) => n,
+            _ => f64::NAN,
+        };
+        if (MIN_REQUESTS_PER_SECOND..=MAX_REQUESTS_PER_SECOND_LIMIT).contains(&n) {
+            Some(n)
+        } else {
+            self.problem(
+                f.path("max_requests_per_second"),
+                format!(
+                    "expected a number ≥ {MIN_REQUESTS_PER_SECOND} (one request every 1000 s) and \
+                     ≤ {MAX_REQUESTS_PER_SECOND_LIMIT}, fractions allowed (e.g. 0.5), got {}",
+                    node.describe()
+                ),
+            );
+            None
+        }
+    }
+
+    fn http_version(&mut self, f: &Fields) -> Option<HttpVersion> {
+        let Some(node) = f.get("http_version") else {
+            return Some(HttpVersion::Auto);
+        };
+        let parsed = node.scalar_text().and_then(|t| HttpVersion::parse(&t));
+        if parsed.is_none() {
+            self.problem(
+                f.path("http_version"),
+                format!("expected auto, http1 or http2, got {}", node.describe()),
+            );
+        }
+        parsed
+    }
+
+    fn max_concurrency(&mut self, f: &Fields) -> Option<usize> {
+        let Some(node) = f.get("max_concurrency") else {
+            return Some(DEFAULT_MAX_CONCURRENCY);
+        };
+        let n = match node.value {
+            Value::Int(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_CONCURRENCY_LIMIT).contains(n)),
+            _ => None,
+        };
+        if n.is_none() {
+            self.problem(
+                f.path("max_concurrency"),
+                format!(
+                    "expected an integer ≥ 1 (at most {MAX_CONCURRENCY_LIMIT}), got {}",
+                    node.describe()
+                ),
+            );
+        }
+        n
+    }
+}
+
+/// Hides `user:password@` in a URL before it goes into a message. Splits on the URL's
+/// ASCII delimiters rather than slicing by index: the text is untrusted.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_redacted() {
+        assert_eq!(
+            redact_userinfo("https://u:p@host/x@y"),
+            "https://***@host/x@y"
+        );
+        assert_eq!(redact_userinfo("https://host/a"), "https://host/a");
+        assert_eq!(redact_userinfo("not a url"), "not a url");
+    }
+}
