@@ -13,3 +13,8 @@ pub use client::{ApiClient, Fetch, FetchError, RequestResult};
 pub use code::ApiCode;
 pub use envelope::{DecodeError, Envelope};
 pub use status::{Outcome, Status, StatusClass};
+
+/// A header's value as text; `None` when absent or not visible ASCII.
+pub(crate) fn header_str<'a>(headers: &'a hyper::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}

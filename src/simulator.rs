@@ -9,7 +9,7 @@
 //!
 //! Every API answer is the envelope `{"code","payload","error","request_id"}` with an
 //! `X-Request-Id` header equal to `request_id`. Authentication follows the real API, in
-//! this order (`allscale-api.md` §1):
+//! this order (`docs/allscale-api.md` §1):
 //! 1. a missing (or empty, or non-ASCII) `X-API-Key`, `X-Timestamp`, `X-Nonce` or
 //!    `X-Signature`, or an unknown API key → 20001, HTTP 401;
 //! 2. `X-Timestamp` not a decimal integer, or outside ±`timestamp_window` → 20002, HTTP 401;

@@ -12,6 +12,7 @@ use url::Url;
 
 use super::code::ApiCode;
 use super::envelope::{DecodeError, Envelope};
+use super::header_str;
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields, Signer};
 use super::status::Status;
 use super::transport::{BodyError, SetupError, Transport, TransportError};
@@ -414,10 +415,6 @@ fn sensitive_header(text: &str) -> HeaderValue {
     let mut value = HeaderValue::from_str(text).expect("generated header text is visible ASCII");
     value.set_sensitive(true);
     value
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The server's clock minus ours. Both sides have one-second resolution, so the value

@@ -6,7 +6,6 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{StatusCode, request::Parts};
 
@@ -138,15 +137,8 @@ impl Inner {
 
     /// The simulator's own clock: the real one shifted by `clock_offset_seconds`.
     pub(super) fn server_now(&self) -> u64 {
-        unix_now().saturating_add_signed(self.clock_offset)
+        crate::clock::unix_secs().saturating_add_signed(self.clock_offset)
     }
-}
-
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn parse_timestamp(s: &str) -> Option<u64> {
@@ -156,12 +148,9 @@ fn parse_timestamp(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// A header's text; an empty value counts as missing, as the API's checks treat it.
 pub(super) fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty())
+    crate::api::header_str(&parts.headers, name).filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -174,7 +163,13 @@ mod tests {
         let t = start(SCENARIO).await;
         let path = status_path(PLAIN);
         for missing in ["X-API-Key", "X-Timestamp", "X-Nonce", "X-Signature"] {
-            let mut headers = signed(KEY_A, SECRET_A, &path, unix_now(), &fresh_nonce());
+            let mut headers = signed(
+                KEY_A,
+                SECRET_A,
+                &path,
+                crate::clock::unix_secs(),
+                &fresh_nonce(),
+            );
             headers.retain(|(k, _)| k != missing);
             let r = t.send(&path, &headers).await;
             assert_eq!((r.status, r.code()), (401, 20001), "without {missing}");
@@ -200,13 +195,19 @@ mod tests {
             KEY_A,
             SECRET_A,
             &status_path(MOVING),
-            unix_now(),
+            crate::clock::unix_secs(),
             &fresh_nonce(),
         );
         let r = t.send(&path, &headers).await;
         assert_eq!((r.status, r.code()), (401, 20002));
         // A query string that was not signed.
-        let headers = signed(KEY_A, SECRET_A, &path, unix_now(), &fresh_nonce());
+        let headers = signed(
+            KEY_A,
+            SECRET_A,
+            &path,
+            crate::clock::unix_secs(),
+            &fresh_nonce(),
+        );
         let r = t.send(&format!("{path}?x=1"), &headers).await;
         assert_eq!((r.status, r.code()), (401, 20002));
     }
@@ -215,16 +216,31 @@ mod tests {
     async fn stale_or_garbled_timestamp_is_20002() {
         let t = start(SCENARIO).await;
         let path = status_path(PLAIN);
-        for ts in [unix_now() - 400, unix_now() + 400] {
+        for ts in [
+            crate::clock::unix_secs() - 400,
+            crate::clock::unix_secs() + 400,
+        ] {
             let headers = signed(KEY_A, SECRET_A, &path, ts, &fresh_nonce());
             let r = t.send(&path, &headers).await;
             assert_eq!((r.status, r.code()), (401, 20002), "ts {ts}");
         }
         // Within the window is fine.
-        let headers = signed(KEY_A, SECRET_A, &path, unix_now() - 100, &fresh_nonce());
+        let headers = signed(
+            KEY_A,
+            SECRET_A,
+            &path,
+            crate::clock::unix_secs() - 100,
+            &fresh_nonce(),
+        );
         assert_eq!(t.send(&path, &headers).await.code(), 0);
         // Milliseconds and non-numbers are not seconds.
-        let mut headers = signed(KEY_A, SECRET_A, &path, unix_now(), &fresh_nonce());
+        let mut headers = signed(
+            KEY_A,
+            SECRET_A,
+            &path,
+            crate::clock::unix_secs(),
+            &fresh_nonce(),
+        );
         headers[1].1 = format!("{}000", headers[1].1);
         assert_eq!(t.send(&path, &headers).await.code(), 20002);
         headers[1].1 = "soon".into();
@@ -236,18 +252,30 @@ mod tests {
         let t = start(SCENARIO).await;
         let path = status_path(PLAIN);
         let nonce = fresh_nonce();
-        let headers = signed(KEY_A, SECRET_A, &path, unix_now(), &nonce);
+        let headers = signed(KEY_A, SECRET_A, &path, crate::clock::unix_secs(), &nonce);
         assert_eq!(t.send(&path, &headers).await.code(), 0);
         let r = t.send(&path, &headers).await;
         assert_eq!((r.status, r.code()), (401, 20002));
         // Nonces are per key: another key may use the same one.
-        let other = signed(KEY_B, SECRET_B, "/v1/test/ping", unix_now(), &nonce);
+        let other = signed(
+            KEY_B,
+            SECRET_B,
+            "/v1/test/ping",
+            crate::clock::unix_secs(),
+            &nonce,
+        );
         assert_eq!(t.send("/v1/test/ping", &other).await.code(), 0);
         // A request whose signature fails does not burn its nonce.
         let nonce = fresh_nonce();
-        let bad = signed(KEY_A, "st_wrong_secret", &path, unix_now(), &nonce);
+        let bad = signed(
+            KEY_A,
+            "st_wrong_secret",
+            &path,
+            crate::clock::unix_secs(),
+            &nonce,
+        );
         assert_eq!(t.send(&path, &bad).await.code(), 20002);
-        let good = signed(KEY_A, SECRET_A, &path, unix_now(), &nonce);
+        let good = signed(KEY_A, SECRET_A, &path, crate::clock::unix_secs(), &nonce);
         assert_eq!(t.send(&path, &good).await.code(), 0);
     }
 
@@ -256,7 +284,7 @@ mod tests {
         let t = start(SCENARIO).await;
         let mut ok = 0;
         let mut limited = 0;
-        let started = unix_now();
+        let started = crate::clock::unix_secs();
         // Concurrently, so they land in as few unix seconds as possible.
         let replies = futures_util::future::join_all(
             (0..30).map(|_| t.get_as("st_key_limited", "st_secret_limited", "/v1/test/ping")),
@@ -273,7 +301,7 @@ mod tests {
                 other => panic!("unexpected code {other}"),
             }
         }
-        let seconds = unix_now() - started + 1;
+        let seconds = crate::clock::unix_secs() - started + 1;
         assert!(limited > 0, "no 429 in 30 requests");
         assert!(ok <= 3 * seconds, "{ok} successes in {seconds} s");
         // Other keys are not limited.

@@ -9,9 +9,10 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 
 use super::answer::{Answer, AnswerKind, Decision, Endpoint, hostile_body};
-use super::auth::{header_str, unix_now};
+use super::auth::header_str;
 use super::{Inner, Malformed, Simulator};
 use crate::api::signing::{ResponseFields, response_canonical, sha256_hex, sign};
+use crate::clock::unix_secs;
 
 /// Largest request body read (the status endpoint is a GET; bodies are only hashed).
 const MAX_REQUEST_BODY: usize = 1 << 20;
@@ -42,7 +43,7 @@ impl Inner {
             // Unreadable or oversized: no signature can match this hash.
             Err(_) => String::from("unreadable"),
         };
-        let now = unix_now();
+        let now = unix_secs();
         let decision = match endpoint {
             Some(endpoint) => self.decide(&parts, endpoint, &body_sha, self.server_now()),
             None => Decision {
@@ -171,13 +172,13 @@ mod tests {
         let path = status_path(PLAIN);
         let nonce = fresh_nonce();
         let r = t
-            .send(&path, &signed(KEY_A, SECRET_A, &path, unix_now(), &nonce))
+            .send(&path, &signed(KEY_A, SECRET_A, &path, unix_secs(), &nonce))
             .await;
         assert_eq!(r.code(), 0);
         assert_eq!(r.header("x-request-nonce"), Some(nonce.as_str()));
         assert!(r.header("x-response-signature").unwrap().starts_with("v1="));
         let ts: u64 = r.header("x-response-timestamp").unwrap().parse().unwrap();
-        assert!(ts.abs_diff(unix_now()) <= 30);
+        assert!(ts.abs_diff(unix_secs()) <= 30);
         assert!(uuid::Uuid::parse_str(r.header("x-response-nonce").unwrap()).is_ok());
         assert!(response_signature_ok(&r, SECRET_A, &path, &nonce));
         assert!(!response_signature_ok(&r, SECRET_B, &path, &nonce));
@@ -186,7 +187,7 @@ mod tests {
         let path = status_path(UNKNOWN);
         let nonce = fresh_nonce();
         let r = t
-            .send(&path, &signed(KEY_A, SECRET_A, &path, unix_now(), &nonce))
+            .send(&path, &signed(KEY_A, SECRET_A, &path, unix_secs(), &nonce))
             .await;
         assert_eq!(r.code(), 50001);
         assert!(response_signature_ok(&r, SECRET_A, &path, &nonce));
@@ -195,7 +196,7 @@ mod tests {
         let path = status_path(BAD_SIG);
         let nonce = fresh_nonce();
         let r = t
-            .send(&path, &signed(KEY_A, SECRET_A, &path, unix_now(), &nonce))
+            .send(&path, &signed(KEY_A, SECRET_A, &path, unix_secs(), &nonce))
             .await;
         assert_eq!((r.status, r.code()), (200, 0));
         assert_eq!(r.json()["payload"], 20);

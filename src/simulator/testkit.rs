@@ -1,12 +1,12 @@
 //! The unit tests' harness: a simulator on a loopback port, a scenario with one intent
 //! for each behaviour, and a client that signs as the exporter does.
 
-pub(super) use super::auth::unix_now;
 use super::{Scenario, Simulator};
 use crate::api::signing::{
     EMPTY_BODY_SHA256, ResponseFields, request_canonical, response_canonical, sha256_hex, sign,
     verify,
 };
+pub(super) use crate::clock::unix_secs;
 use serde_json::Value;
 
 pub(super) const KEY_A: &str = "st_key_a";
@@ -152,7 +152,7 @@ impl TestSim {
     }
 
     pub(super) async fn get_as(&self, key: &str, secret: &str, path: &str) -> Reply {
-        let headers = signed(key, secret, path, unix_now(), &fresh_nonce());
+        let headers = signed(key, secret, path, unix_secs(), &fresh_nonce());
         self.send(path, &headers).await
     }
 
