@@ -11,7 +11,7 @@ use allscale_exporter::api::signing::{
     EMPTY_BODY_SHA256, ResponseFields, request_canonical, response_canonical, sha256_hex, sign,
     verify,
 };
-use allscale_exporter::api::{Envelope, Status};
+use allscale_exporter::api::{Envelope, IntentId, Status};
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 use allscale_exporter::metrics::Metrics;
 use allscale_exporter::state::State;
@@ -49,7 +49,7 @@ fn build_state(n: usize) -> Arc<State> {
             http_version: Default::default(),
             intents: (0..n)
                 .map(|i| IntentConfig {
-                    id: intent_id(i),
+                    id: IntentId::parse(&intent_id(i)).expect("24 hex"),
                     order_id: (i % 10 == 0).then(|| format!("order-{i}")),
                 })
                 .collect(),

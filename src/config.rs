@@ -30,6 +30,7 @@ mod suggest;
 mod validate;
 mod yaml;
 
+pub use crate::api::IntentId;
 pub use error::{ConfigError, Problem};
 pub use schema::{
     Config, DEFAULT_BASE_URL, HttpVersion, IntentConfig, MAX_CONFIG_BYTES, Secret, StoreConfig,

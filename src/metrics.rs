@@ -495,7 +495,7 @@ fn snapshot(
             continue; // past terminal_retention: aggregates only
         }
         rows.push(Row {
-            id: escape(id),
+            id: escape(id.as_str()),
             status: intent
                 .status
                 .filter(|_| !intent.not_found)

@@ -39,7 +39,7 @@ impl Shard {
         let n = usize::try_from(self.count).unwrap_or(usize::MAX);
         let mut problems = Vec::new();
         for (i, store) in config.stores.iter_mut().enumerate() {
-            store.intents.retain(|intent| self.owns(&intent.id));
+            store.intents.retain(|intent| self.owns(intent.id.as_str()));
             let total = store.max_requests_per_second;
             store.max_requests_per_second = total / f64::from(self.count);
             store.max_concurrency = store.max_concurrency.div_ceil(n);

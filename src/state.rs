@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::api::IntentId;
 use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::unix_now;
 use crate::config::{Config, IntentConfig};
@@ -24,7 +25,7 @@ use crate::lock;
 use crate::shard::IdHasher;
 
 /// A map keyed by intent id.
-pub type IntentMap<V> = HashMap<String, V, IdHasher>;
+pub type IntentMap<V> = HashMap<IntentId, V, IdHasher>;
 
 /// One watched intent.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -148,14 +149,14 @@ impl StoreState {
     /// (their counters stay), order ids refreshed. A removed terminal intent is retired,
     /// not forgotten, for `retention`: put back in that time, it is not counted again.
     pub fn sync_intents(&mut self, intents: &[IntentConfig], retention: Duration, now: f64) {
-        let wanted: HashMap<&str, Option<&String>> = intents
+        let wanted: HashMap<&IntentId, Option<&String>> = intents
             .iter()
-            .map(|i| (i.id.as_str(), i.order_id.as_ref()))
+            .map(|i| (&i.id, i.order_id.as_ref()))
             .collect();
-        let removed: Vec<String> = self
+        let removed: Vec<IntentId> = self
             .intents
             .keys()
-            .filter(|id| !wanted.contains_key(id.as_str()))
+            .filter(|id| !wanted.contains_key(id))
             .cloned()
             .collect();
         for id in removed {
@@ -164,10 +165,10 @@ impl StoreState {
             }
         }
         for (id, order_id) in wanted {
-            let entry = match self.intents.entry(id.to_string()) {
+            let entry = match self.intents.entry(id.clone()) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.retired.remove(id).unwrap_or_default())
+                    e.insert(self.retired.remove(id.as_str()).unwrap_or_default())
                 }
             };
             entry.order_id = order_id.cloned();
@@ -424,7 +425,7 @@ mod tests {
     fn intents(ids: &[&str]) -> Vec<IntentConfig> {
         ids.iter()
             .map(|id| IntentConfig {
-                id: id.to_string(),
+                id: IntentId::parse(id).unwrap(),
                 order_id: None,
             })
             .collect()

@@ -105,19 +105,19 @@ fn short_and_long_intent_forms_and_lowercased_ids() {
         main.intents,
         vec![
             IntentConfig {
-                id: "65f0a1b2c3d4e5f6a7b8c9d0".into(), // was upper case in the file
+                id: IntentId::parse("65f0a1b2c3d4e5f6a7b8c9d0").unwrap(), // was upper case in the file
                 order_id: None,
             },
             IntentConfig {
-                id: "65f0a1b2c3d4e5f6a7b8c9d1".into(),
+                id: IntentId::parse("65f0a1b2c3d4e5f6a7b8c9d1").unwrap(),
                 order_id: Some("order_123".into()),
             },
             IntentConfig {
-                id: "65f0a1b2c3d4e5f6a7b8c9d2".into(),
+                id: IntentId::parse("65f0a1b2c3d4e5f6a7b8c9d2").unwrap(),
                 order_id: None,
             },
             IntentConfig {
-                id: "65f0a1b2c3d4e5f6a7b8c9d3".into(),
+                id: IntentId::parse("65f0a1b2c3d4e5f6a7b8c9d3").unwrap(),
                 order_id: Some("0042".into()), // numeric-looking, kept as written
             },
         ]

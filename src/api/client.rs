@@ -146,7 +146,7 @@ impl Fetch {
 #[derive(Clone)]
 pub struct ApiClient(Arc<ClientInner>);
 
-pub struct ClientInner {
+struct ClientInner {
     transport: Transport,
     base: Url,
     /// Path prefix of `base_url` (usually empty), prepended to every API path.
@@ -158,14 +158,6 @@ pub struct ClientInner {
     verify_response_signature: bool,
 }
 
-impl std::ops::Deref for ApiClient {
-    type Target = ClientInner;
-
-    fn deref(&self) -> &ClientInner {
-        &self.0
-    }
-}
-
 const USER_AGENT_VALUE: &str = concat!("allscale-exporter/", env!("CARGO_PKG_VERSION"));
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TIMESTAMP: HeaderName = HeaderName::from_static("x-timestamp");
@@ -175,8 +167,8 @@ const X_SIGNATURE: HeaderName = HeaderName::from_static("x-signature");
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiClient")
-            .field("base", &self.base.as_str())
-            .field("api_key", &self.api_key.to_str().unwrap_or("?"))
+            .field("base", &self.0.base.as_str())
+            .field("api_key", &self.0.api_key.to_str().unwrap_or("?"))
             .finish_non_exhaustive()
     }
 }
@@ -212,6 +204,12 @@ impl ApiClient {
 
     /// `GET /v1/checkout_intents/{id}/status`, freshly signed.
     pub async fn fetch_status(&self, intent_id: &str) -> Fetch {
+        self.0.fetch_status(intent_id).await
+    }
+}
+
+impl ClientInner {
+    async fn fetch_status(&self, intent_id: &str) -> Fetch {
         let path = format!("{}/v1/checkout_intents/{intent_id}/status", self.prefix);
         let started = Instant::now();
         let (http_status, request_id, clock_skew, outcome) = match self.get(&path).await {

@@ -205,6 +205,9 @@ impl Outcome {
     }
 }
 
+serde_as_text!(StatusClass, "status");
+serde_as_text!(Outcome, "outcome");
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::api::IntentId;
+
 /// Production base URL, the default for `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://openapi.allscale.io";
 
@@ -91,8 +93,7 @@ impl HttpVersion {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntentConfig {
-    /// 24 lowercase hex characters.
-    pub id: String,
+    pub id: IntentId,
     pub order_id: Option<String>,
 }
 

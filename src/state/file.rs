@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::{Counts, IntentMap, IntentState, State, StoreHandle};
-use crate::api::{Outcome, Status, StatusClass};
+use crate::api::{IntentId, Outcome, Status, StatusClass};
 use crate::clock::unix_now;
 use crate::config::dir_of;
 
@@ -47,8 +47,8 @@ pub struct StateFile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreRecord {
-    /// Outcome name → intents counted.
-    pub terminal_total: BTreeMap<String, u64>,
+    /// Intents counted per outcome.
+    pub terminal_total: BTreeMap<Outcome, u64>,
     pub transitions: Vec<TransitionRecord>,
     /// Request counters by result, as earlier versions wrote them: read, never restored
     /// (see the module doc), and no longer written.
@@ -57,17 +57,17 @@ pub struct StoreRecord {
     /// Error counters by code label, likewise.
     #[serde(default, skip_serializing)]
     pub api_errors: BTreeMap<String, u64>,
-    pub intents: BTreeMap<String, IntentRecord>,
+    pub intents: BTreeMap<IntentId, IntentRecord>,
     /// Terminal intents removed from the watch list, still remembered.
     #[serde(default)]
-    pub retired: BTreeMap<String, IntentRecord>,
+    pub retired: BTreeMap<IntentId, IntentRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRecord {
-    pub from: String,
-    pub to: String,
+    pub from: StatusClass,
+    pub to: StatusClass,
     pub count: u64,
 }
 
@@ -157,24 +157,8 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<StateFile, StateFileError> {
             found: version.format_version,
         });
     }
-    let file: StateFile = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
-    validate(&file).map_err(invalid)?;
-    Ok(file)
-}
-
-/// Every label value in the file must be one this build knows.
-fn validate(file: &StateFile) -> Result<(), String> {
-    for (store, record) in &file.stores {
-        for outcome in record.terminal_total.keys() {
-            Outcome::parse(outcome).ok_or(format!("{store}: unknown outcome {outcome:?}"))?;
-        }
-        for t in &record.transitions {
-            for name in [&t.from, &t.to] {
-                StatusClass::parse(name).ok_or(format!("{store}: unknown status {name:?}"))?;
-            }
-        }
-    }
-    Ok(())
+    // Label values and intent ids this build does not know are errors of their own.
+    serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))
 }
 
 /// The temp-file name [`save`] uses for `path`, without its process id.
@@ -239,19 +223,11 @@ pub fn snapshot(state: &State) -> (StateFile, Committed) {
         let st = handle.lock();
         let counts = st.counts();
         let record = StoreRecord {
-            terminal_total: counts
-                .terminal_total
-                .iter()
-                .map(|(o, n)| (o.as_str().to_string(), *n))
-                .collect(),
+            terminal_total: counts.terminal_total.clone(),
             transitions: counts
                 .transitions
                 .iter()
-                .map(|((from, to), count)| TransitionRecord {
-                    from: from.as_str().to_string(),
-                    to: to.as_str().to_string(),
-                    count: *count,
-                })
+                .map(|(&(from, to), &count)| TransitionRecord { from, to, count })
                 .collect(),
             intents: records(&st.intents),
             retired: records(&st.retired),
@@ -276,7 +252,7 @@ pub fn publish(committed: Committed) {
     }
 }
 
-fn records(intents: &IntentMap<IntentState>) -> BTreeMap<String, IntentRecord> {
+fn records(intents: &IntentMap<IntentState>) -> BTreeMap<IntentId, IntentRecord> {
     intents
         .iter()
         .map(|(id, i)| (id.clone(), IntentRecord::from(i)))
@@ -321,16 +297,9 @@ pub fn restore(file: &StateFile, state: &State) -> usize {
             None => state.departed_from_file(name),
         };
         let mut st = handle.lock();
-        for (name, n) in &record.terminal_total {
-            if let Some(outcome) = Outcome::parse(name) {
-                st.terminal_total.insert(outcome, *n);
-            }
-        }
+        st.terminal_total.extend(&record.terminal_total);
         for t in &record.transitions {
-            if let (Some(from), Some(to)) = (StatusClass::parse(&t.from), StatusClass::parse(&t.to))
-            {
-                st.transitions.insert((from, to), t.count);
-            }
+            st.transitions.insert((t.from, t.to), t.count);
         }
         st.exported = st.counts();
         for (id, saved) in record.intents.iter().chain(&record.retired) {
@@ -455,7 +424,7 @@ mod tests {
     fn sample() -> StateFile {
         let mut intents = BTreeMap::new();
         intents.insert(
-            "aaaaaaaaaaaaaaaaaaaaaaaa".to_string(),
+            IntentId::parse("aaaaaaaaaaaaaaaaaaaaaaaa").unwrap(),
             IntentRecord {
                 status: Some(20),
                 not_found: false,
@@ -465,10 +434,10 @@ mod tests {
             },
         );
         let record = StoreRecord {
-            terminal_total: BTreeMap::from([("confirmed".to_string(), 3)]),
+            terminal_total: BTreeMap::from([(Outcome::Confirmed, 3)]),
             transitions: vec![TransitionRecord {
-                from: "on_chain".into(),
-                to: "confirmed".into(),
+                from: StatusClass::OnChain,
+                to: StatusClass::Confirmed,
                 count: 3,
             }],
             intents,
@@ -551,13 +520,15 @@ mod tests {
 
     #[test]
     fn unknown_label_values_are_invalid() {
-        let mut bad = sample();
-        bad.stores
-            .get_mut("main")
-            .unwrap()
-            .terminal_total
-            .insert("won".into(), 1);
-        assert_moved_aside(&serde_json::to_string(&bad).unwrap(), "unknown outcome");
+        let good = serde_json::to_string(&sample()).unwrap();
+        let bad = good.replace(r#""confirmed":3"#, r#""confirmed":3,"won":1"#);
+        assert_ne!(bad, good);
+        assert_moved_aside(&bad, "unknown outcome");
+        let bad = good.replace(r#""from":"on_chain""#, r#""from":"paid""#);
+        assert_ne!(bad, good);
+        assert_moved_aside(&bad, "unknown status");
+        let bad = good.replace("aaaaaaaaaaaaaaaaaaaaaaaa", "not-an-id");
+        assert_moved_aside(&bad, "unknown intent id");
     }
 
     #[test]

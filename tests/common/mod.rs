@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use allscale_exporter::api::IntentId;
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 
 /// Every terminal outcome label, in contract order.
@@ -188,7 +189,7 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
             intents: ids
                 .iter()
                 .map(|id| IntentConfig {
-                    id: id.to_string(),
+                    id: IntentId::parse(id).expect("a 24-hex id"),
                     order_id: None,
                 })
                 .collect(),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::{Fields, Validator};
+use crate::api::IntentId;
 use crate::config::schema::{INTENT_KEYS, IntentConfig, MAX_ORDER_ID_CHARS};
 use crate::config::yaml::{Node, Value, index, quote};
 
@@ -26,7 +27,7 @@ impl Validator<'_> {
         };
         let mut intents = Vec::with_capacity(items.len());
         let mut ok = true;
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<IntentId, usize> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             let item_path = index(&path, i);
             let Some(intent) = self.intent(&item_path, item) else {
@@ -93,11 +94,9 @@ impl Validator<'_> {
         }
     }
 
-    fn intent_id(&mut self, path: &str, node: &Node) -> Option<String> {
+    fn intent_id(&mut self, path: &str, node: &Node) -> Option<IntentId> {
         match node.scalar_text() {
-            Some(text) if text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                Some(text.to_ascii_lowercase())
-            }
+            Some(text) if let Some(id) = IntentId::parse(&text) => Some(id),
             Some(text) => {
                 self.problem(
                     path,
