@@ -11,7 +11,7 @@ use allscale_exporter::api::signing::{
     EMPTY_BODY_SHA256, ResponseFields, request_canonical, response_canonical, sha256_hex, sign,
     verify,
 };
-use allscale_exporter::api::{Envelope, IntentId, Status};
+use allscale_exporter::api::{BaseUrl, Envelope, IntentId, Status};
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 use allscale_exporter::metrics::Metrics;
 use allscale_exporter::state::State;
@@ -40,7 +40,7 @@ fn build_state(n: usize) -> Arc<State> {
         state_file: None,
         stores: vec![StoreConfig {
             name: "main".into(),
-            base_url: "http://127.0.0.1:1".into(),
+            base_url: BaseUrl::parse("http://127.0.0.1:1").expect("a base URL"),
             api_key: "k".into(),
             api_secret: Secret::new(SECRET),
             max_requests_per_second: 10.0,

@@ -22,6 +22,7 @@ macro_rules! serde_as_text {
     };
 }
 
+pub mod base_url;
 pub mod client;
 pub mod code;
 pub mod envelope;
@@ -31,6 +32,7 @@ pub mod signing;
 pub mod status;
 pub mod transport;
 
+pub use base_url::{BaseUrl, BaseUrlError};
 pub use client::{ApiClient, Fetch, FetchError, RequestResult};
 pub use code::ApiCode;
 pub use envelope::{DecodeError, Envelope};

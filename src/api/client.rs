@@ -176,8 +176,6 @@ impl std::fmt::Debug for ApiClient {
 /// Building the client failed (bad base URL or TLS set-up).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("invalid base_url {0:?}")]
-    BaseUrl(String),
     #[error("api_key is not a valid HTTP header value")]
     ApiKey,
     #[error("cannot set up the HTTP client: {0}")]
@@ -186,8 +184,7 @@ pub enum ClientError {
 
 impl ApiClient {
     pub fn new(store: &StoreConfig, timeout: Duration) -> Result<Self, ClientError> {
-        let base = Url::parse(&store.base_url)
-            .map_err(|_| ClientError::BaseUrl(store.base_url.clone()))?;
+        let base = store.base_url.url().clone();
         let prefix = base.path().trim_end_matches('/').to_string();
         let transport = Transport::new(&base, store.http_version, store.max_concurrency, timeout)?;
         let api_key = HeaderValue::from_str(&store.api_key).map_err(|_| ClientError::ApiKey)?;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::IntentId;
+use crate::api::{BaseUrl, IntentId};
 
 /// Production base URL, the default for `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://openapi.allscale.io";
@@ -53,7 +53,7 @@ pub struct Config {
 pub struct StoreConfig {
     pub name: String,
     /// Validated http(s) URL without a trailing slash.
-    pub base_url: String,
+    pub base_url: BaseUrl,
     pub api_key: String,
     pub api_secret: Secret,
     pub max_requests_per_second: f64,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use allscale_exporter::api::IntentId;
+use allscale_exporter::api::{BaseUrl, IntentId};
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 
 /// Every terminal outcome label, in contract order.
@@ -179,7 +179,7 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
         state_file: None,
         stores: vec![StoreConfig {
             name: "main".into(),
-            base_url: base_url.to_string(),
+            base_url: BaseUrl::parse(base_url).expect("a base URL"),
             api_key: key.to_string(),
             api_secret: Secret::new(secret),
             max_requests_per_second: 100.0,

@@ -1,5 +1,6 @@
 //! Validation of one store: its name, URL, credentials and API budget.
 
+use crate::api::BaseUrl;
 use std::collections::HashMap;
 
 use super::{Fields, Validator};
@@ -148,50 +149,21 @@ impl Validator<'_> {
         valid.then_some(name)
     }
 
-    fn base_url(&mut self, f: &Fields) -> Option<String> {
+    fn base_url(&mut self, f: &Fields) -> Option<BaseUrl> {
         let Some(node) = f.get("base_url") else {
-            return Some(DEFAULT_BASE_URL.to_owned());
+            return BaseUrl::parse(DEFAULT_BASE_URL).ok();
         };
         let path = f.path("base_url");
         let text = self.text(&path, node, "an http(s) URL")?;
         let text = text.trim();
-        let shown = quote(&redact_userinfo(text));
-        let scheme_ok = {
-            let lower = text.to_ascii_lowercase();
-            lower.starts_with("http://") || lower.starts_with("https://")
-        };
-        if !scheme_ok {
-            self.problem(path, format!("{shown} must be an http:// or https:// URL"));
-            return None;
-        }
-        let url = match reqwest::Url::parse(text) {
-            Ok(url) => url,
-            Err(e) => {
-                self.problem(path, format!("{shown} is not a valid URL: {e}"));
-                return None;
+        match BaseUrl::parse(text) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                let shown = quote(&redact_userinfo(text));
+                self.problem(path, format!("{shown} {why}"));
+                None
             }
-        };
-        if url.host_str().is_none_or(str::is_empty) {
-            self.problem(path, format!("{shown} has no host"));
-            return None;
         }
-        if !url.username().is_empty() || url.password().is_some() {
-            self.problem(
-                path,
-                format!(
-                    "{shown} must not contain credentials; use api_key and api_secret_env or api_secret_file"
-                ),
-            );
-            return None;
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            self.problem(
-                path,
-                format!("{shown} must not have a query (?...) or fragment (#...)"),
-            );
-            return None;
-        }
-        Some(url.as_str().trim_end_matches('/').to_owned())
     }
 
     fn api_key(&mut self, f: &Fields) -> Option<String> {
