@@ -18,19 +18,19 @@
 
 pub mod api;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub mod demo;
 pub mod metrics;
-pub mod poller;
+pub(crate) mod poller;
 mod redact;
 pub mod reload;
 pub mod server;
 pub mod shard;
 pub mod simulator;
-pub mod single_flight;
+pub(crate) mod single_flight;
 pub mod state;
-pub mod supervise;
+pub(crate) mod supervise;
 pub(crate) mod text;
 pub mod web;
 
