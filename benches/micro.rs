@@ -11,7 +11,8 @@ use allscale_exporter::api::signing::{
     EMPTY_BODY_SHA256, ResponseFields, request_canonical, response_canonical, sha256_hex, sign,
     verify,
 };
-use allscale_exporter::api::{BaseUrl, Envelope, IntentId, Status};
+use allscale_exporter::api::{Envelope, Status};
+use allscale_exporter::config::{BaseUrl, IntentId};
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 use allscale_exporter::metrics::Metrics;
 use allscale_exporter::state::State;

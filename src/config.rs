@@ -22,7 +22,9 @@
 use std::io::Read as _;
 use std::path::Path;
 
+mod base_url;
 mod error;
+mod intent_id;
 mod paths;
 mod schema;
 mod secrets;
@@ -30,8 +32,9 @@ mod suggest;
 mod validate;
 mod yaml;
 
-pub use crate::api::IntentId;
+pub use base_url::{BaseUrl, BaseUrlError};
 pub use error::{ConfigError, Problem};
+pub use intent_id::IntentId;
 pub use schema::{
     Config, DEFAULT_BASE_URL, HttpVersion, IntentConfig, MAX_CONFIG_BYTES, Secret, StoreConfig,
 };

@@ -171,6 +171,12 @@ fn write_files(base_url: &str) -> Result<DemoFiles, DemoError> {
     std::fs::create_dir_all(&dir)?;
     let secret = dir.join("api_secret");
     std::fs::write(&secret, DEMO_API_SECRET)?;
+    // As the exporter asks of operators: the secret readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
+    }
     let config = dir.join("config.yaml");
     std::fs::write(&config, config_yaml(base_url, &secret, 0))?;
     Ok(DemoFiles {

@@ -16,6 +16,27 @@
 //!   [`simulator`]: the binary's commands.
 //! - `text`: slicing untrusted text on character boundaries only.
 
+/// Serde as the type's text (`as_str`, `parse`): label enums and ids are written in the
+/// words `/metrics` uses, and reading anything else is an error that names it.
+macro_rules! serde_as_text {
+    ($type:ty, $what:literal) => {
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(concat!("unknown ", $what, " {:?}"), text))
+                })
+            }
+        }
+    };
+}
+
 pub mod api;
 pub mod cli;
 pub(crate) mod clock;

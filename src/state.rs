@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::api::IntentId;
 use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::unix_now;
+use crate::config::IntentId;
 use crate::config::{Config, IntentConfig};
 use crate::lock;
 use crate::shard::IdHasher;

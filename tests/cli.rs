@@ -237,7 +237,7 @@ fn kubernetes_state_volumes_hold_the_state_file_at_100k_intents() {
     let intents = (0..100_000u64)
         .map(|i| {
             (
-                allscale_exporter::api::IntentId::parse(&format!(
+                allscale_exporter::config::IntentId::parse(&format!(
                     "{:024x}",
                     i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 ))

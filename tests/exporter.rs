@@ -690,9 +690,11 @@ async fn unresolvable_host_is_a_connect_error_and_harms_no_other_store() {
     let h = Harness::start(scenario(vec![intent(1, &[1, 2, 10, 20], 300)]), |c, _| {
         let mut broken = c.stores[0].clone();
         broken.name = "nodns".into();
-        broken.base_url =
-            allscale_exporter::api::BaseUrl::parse(&format!("http://{}.invalid", "a".repeat(64)))
-                .unwrap();
+        broken.base_url = allscale_exporter::config::BaseUrl::parse(&format!(
+            "http://{}.invalid",
+            "a".repeat(64)
+        ))
+        .unwrap();
         c.stores.push(broken);
     })
     .await;

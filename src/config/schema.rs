@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::{BaseUrl, IntentId};
+use crate::config::{BaseUrl, IntentId};
 
 /// Production base URL, the default for `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://openapi.allscale.io";

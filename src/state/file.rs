@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::{Counts, IntentMap, IntentState, State, StoreHandle};
-use crate::api::{IntentId, Outcome, Status, StatusClass};
+use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::unix_now;
+use crate::config::IntentId;
 use crate::config::dir_of;
 
 /// The format this build writes and reads.

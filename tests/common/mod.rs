@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use allscale_exporter::api::{BaseUrl, IntentId};
+use allscale_exporter::config::{BaseUrl, IntentId};
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 
 /// Every terminal outcome label, in contract order.

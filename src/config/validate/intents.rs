@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{Fields, Validator};
-use crate::api::IntentId;
+use crate::config::IntentId;
 use crate::config::schema::{INTENT_KEYS, IntentConfig, MAX_ORDER_ID_CHARS};
 use crate::config::yaml::{Node, Value, index, quote};
 

@@ -1,6 +1,6 @@
 //! Validation of one store: its name, URL, credentials and API budget.
 
-use crate::api::BaseUrl;
+use crate::config::BaseUrl;
 use std::collections::HashMap;
 
 use super::{Fields, Validator};
