@@ -163,13 +163,7 @@ mod tests {
         let t = start(SCENARIO).await;
         let path = status_path(PLAIN);
         for missing in ["X-API-Key", "X-Timestamp", "X-Nonce", "X-Signature"] {
-            let mut headers = signed(
-                KEY_A,
-                SECRET_A,
-                &path,
-                crate::clock::unix_secs(),
-                &fresh_nonce(),
-            );
+            let mut headers = signed_now(&path);
             headers.retain(|(k, _)| k != missing);
             let r = t.send(&path, &headers).await;
             assert_eq!((r.status, r.code()), (401, 20001), "without {missing}");
@@ -201,13 +195,7 @@ mod tests {
         let r = t.send(&path, &headers).await;
         assert_eq!((r.status, r.code()), (401, 20002));
         // A query string that was not signed.
-        let headers = signed(
-            KEY_A,
-            SECRET_A,
-            &path,
-            crate::clock::unix_secs(),
-            &fresh_nonce(),
-        );
+        let headers = signed_now(&path);
         let r = t.send(&format!("{path}?x=1"), &headers).await;
         assert_eq!((r.status, r.code()), (401, 20002));
     }
@@ -234,13 +222,7 @@ mod tests {
         );
         assert_eq!(t.send(&path, &headers).await.code(), 0);
         // Milliseconds and non-numbers are not seconds.
-        let mut headers = signed(
-            KEY_A,
-            SECRET_A,
-            &path,
-            crate::clock::unix_secs(),
-            &fresh_nonce(),
-        );
+        let mut headers = signed_now(&path);
         headers[1].1 = format!("{}000", headers[1].1);
         assert_eq!(t.send(&path, &headers).await.code(), 20002);
         headers[1].1 = "soon".into();

@@ -133,6 +133,11 @@ pub(super) fn signed(
     ]
 }
 
+/// Headers of a request signed now with key A and a fresh nonce.
+pub(super) fn signed_now(path: &str) -> Vec<(String, String)> {
+    signed(KEY_A, SECRET_A, path, unix_secs(), &fresh_nonce())
+}
+
 pub(super) fn fresh_nonce() -> String {
     uuid::Uuid::new_v4().to_string()
 }
