@@ -233,6 +233,9 @@ fn kubernetes_state_volumes_hold_the_state_file_at_100k_intents() {
         status_changed_at: Some(at),
         last_success_at: Some(at + 0.987_654_3),
         terminal_at: Some(at + 1.5),
+        added_at: Some(at - 3600.0),
+        expired_at: None,
+        dropped: None,
     };
     let intents = (0..100_000u64)
         .map(|i| {
