@@ -263,7 +263,7 @@ fn kubernetes_state_volumes_hold_the_state_file_at_100k_intents() {
     };
     let bytes = serde_json::to_vec(&file).unwrap().len() as u64;
     assert!(
-        bytes / 100_000 < 180,
+        bytes / 100_000 < 210,
         "{} bytes per intent",
         bytes / 100_000
     );
