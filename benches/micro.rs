@@ -48,6 +48,8 @@ fn build_state(n: usize) -> Arc<State> {
             max_concurrency: 2,
             verify_response_signature: false,
             http_version: Default::default(),
+            max_watch_age: allscale_exporter::config::DEFAULT_MAX_WATCH_AGE,
+            not_found_ttl: allscale_exporter::config::DEFAULT_NOT_FOUND_TTL,
             intents: (0..n)
                 .map(|i| IntentConfig {
                     id: IntentId::parse(&intent_id(i)).expect("24 hex"),

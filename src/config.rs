@@ -36,7 +36,8 @@ pub use base_url::{BaseUrl, BaseUrlError};
 pub use error::{ConfigError, Problem};
 pub use intent_id::IntentId;
 pub use schema::{
-    Config, DEFAULT_BASE_URL, HttpVersion, IntentConfig, MAX_CONFIG_BYTES, Secret, StoreConfig,
+    Config, DEFAULT_BASE_URL, DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HttpVersion,
+    IntentConfig, MAX_CONFIG_BYTES, Secret, StoreConfig,
 };
 
 pub(crate) use paths::{base_dir, dir_of};

@@ -18,7 +18,7 @@ use crate::api::client::{Fetch, FetchError, RequestResult};
 use crate::api::{Outcome, StatusClass};
 use crate::lock;
 use crate::shard::Shard;
-use crate::state::{State, StoreState};
+use crate::state::{DropReason, State, StoreState};
 use crate::supervise::Task;
 
 /// The only API endpoint the exporter calls, as the `endpoint` label says it.
@@ -73,6 +73,16 @@ const TRANSITIONS_TOTAL: Family = Family {
     name: "allscale_checkout_intent_transitions_total",
     kind: "counter",
     help: "Status changes seen by the exporter, by previous and new status.",
+};
+const EXPIRED_TOTAL: Family = Family {
+    name: "allscale_checkout_intent_expired_total",
+    kind: "counter",
+    help: "Intents that were not terminal max_watch_age after they were added, and are no longer polled; each intent is counted once.",
+};
+const DROPPED_TOTAL: Family = Family {
+    name: "allscale_exporter_intents_dropped_total",
+    kind: "counter",
+    help: "Intents dropped from polling, by reason (not_found = still API error 50001 not_found_ttl after they were added); each intent is counted once.",
 };
 const STATE_SAVE_OK: Family = Family {
     name: "allscale_exporter_state_file_last_save_successful",
@@ -467,6 +477,8 @@ struct StoreSnapshot {
     by_status: [u64; StatusClass::ALL.len()],
     terminal: Vec<(Outcome, u64)>,
     transitions: Vec<((StatusClass, StatusClass), u64)>,
+    expired: u64,
+    dropped: Vec<(DropReason, u64)>,
     watched: usize,
 }
 
@@ -488,6 +500,9 @@ fn snapshot(
     let mut by_status = [0u64; StatusClass::ALL.len()];
     let mut rows = Vec::with_capacity(s.intents.len());
     for (id, intent) in &s.intents {
+        if intent.is_given_up() {
+            continue; // expired or dropped: counted, no longer shown
+        }
         if let Some(class) = intent.class() {
             by_status[class as usize] += 1;
         }
@@ -514,6 +529,11 @@ fn snapshot(
             .map(|o| (*o, counts.terminal_total.get(o).copied().unwrap_or(0)))
             .collect(),
         transitions: counts.transitions.iter().map(|(k, n)| (*k, *n)).collect(),
+        expired: counts.expired_total,
+        dropped: DropReason::ALL
+            .iter()
+            .map(|r| (*r, counts.dropped_total.get(r).copied().unwrap_or(0)))
+            .collect(),
         watched: s.intents.len(),
     }
 }
@@ -599,6 +619,26 @@ fn render_aggregates(out: &mut String, stores: &[StoreSnapshot]) {
                 out,
                 "{}{{store=\"{}\",from=\"{from}\",to=\"{to}\"}} {n}",
                 TRANSITIONS_TOTAL.name, s.store
+            );
+        }
+    }
+    header(out, &EXPIRED_TOTAL);
+    for s in stores {
+        let _ = writeln!(
+            out,
+            "{}{{store=\"{}\"}} {}",
+            EXPIRED_TOTAL.name, s.store, s.expired
+        );
+    }
+    header(out, &DROPPED_TOTAL);
+    for s in stores {
+        for (reason, n) in &s.dropped {
+            let _ = writeln!(
+                out,
+                "{}{{store=\"{}\",reason=\"{}\"}} {n}",
+                DROPPED_TOTAL.name,
+                s.store,
+                reason.as_str()
             );
         }
     }

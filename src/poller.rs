@@ -20,7 +20,7 @@ use crate::clock::unix_now;
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
-use crate::state::{Change, State, StoreHandle};
+use crate::state::{Change, GiveUp, State, StoreHandle, WatchLimits};
 use crate::supervise::{Supervisor, Task};
 use budget::Budget;
 use calendar::Calendar;
@@ -86,6 +86,8 @@ pub struct StorePoller {
     /// When the budget allows the next request, if it said "not yet".
     budget_ready_at: Option<Instant>,
     interval: Duration,
+    /// `max_watch_age` and `not_found_ttl`, checked before each poll.
+    limits: WatchLimits,
     drain_timeout: Duration,
     state: StoreHandle,
     recorder: StoreRecorder,
@@ -109,6 +111,7 @@ impl StorePoller {
             concurrency: store.max_concurrency,
             budget_ready_at: None,
             interval: settings.poll_interval,
+            limits: WatchLimits::from(store),
             drain_timeout: settings.drain_timeout,
             state,
             recorder: metrics.store_recorder(&store.name),
@@ -150,11 +153,12 @@ impl StorePoller {
             self.budget_ready_at = None;
         }
         self.concurrency = store.max_concurrency;
+        self.limits = WatchLimits::from(&store);
         self.drain_timeout = drain_timeout;
         {
             let st = self.state.lock();
             self.sched
-                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| !i.is_terminal()));
+                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| !i.is_final()));
         }
         let new = self.unscheduled();
         if poll_interval != self.interval {
@@ -250,9 +254,12 @@ impl StorePoller {
         loop {
             let (ticket, id) = self.queue.peek_started(now)?;
             if self.sched.get(id).is_some_and(|s| s.ticket == *ticket) {
-                break;
+                let id = id.clone();
+                if !self.give_up_if_due(&id) {
+                    break;
+                }
             }
-            self.queue.pop_started(now); // superseded by a newer schedule
+            self.queue.pop_started(now); // superseded, or given up
         }
         if let Err(ready_at) = self.budget.try_acquire() {
             self.budget_ready_at = Some(ready_at);
@@ -260,6 +267,32 @@ impl StorePoller {
         }
         self.budget_ready_at = None;
         self.queue.pop_started(now).map(|(_, id)| id)
+    }
+
+    /// Expires or drops a due intent past its store's limits instead of polling it;
+    /// returns whether it did (the intent leaves the schedule).
+    fn give_up_if_due(&mut self, id: &Arc<str>) -> bool {
+        let given_up = self
+            .state
+            .lock()
+            .give_up_if_due(id, unix_now(), self.limits);
+        let Some(given_up) = given_up else {
+            return false;
+        };
+        self.state.record_change(true);
+        self.sched.remove(id);
+        let (limit, message) = match given_up {
+            GiveUp::Expired => (
+                self.limits.max_watch_age,
+                "intent expired: not terminal within max_watch_age; no longer polled",
+            ),
+            GiveUp::Dropped(_) => (
+                self.limits.not_found_ttl,
+                "intent dropped: still not found after not_found_ttl; no longer polled",
+            ),
+        };
+        tracing::warn!(store = %self.name, intent_id = %id, limit = %humantime::format_duration(limit), "{message}");
+        true
     }
 
     fn complete(&mut self, done: Completion) {

@@ -8,7 +8,10 @@
 //! the ones last saved, so a value Prometheus has scraped is never above what a restart
 //! restores. Without one, the live counts are exported (a restart starts from 0).
 
+mod expiry;
 pub mod file;
+
+pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,6 +43,12 @@ pub struct IntentState {
     pub last_success_at: Option<f64>,
     /// When a terminal status was first seen; the outcome is counted then, once.
     pub terminal_at: Option<f64>,
+    /// When it joined the watch list (or, restored from a file without it, the restore).
+    pub added_at: Option<f64>,
+    /// When it expired (`max_watch_age`); counted then, once.
+    pub expired_at: Option<f64>,
+    /// When and why it was dropped (`not_found_ttl`); counted then, once.
+    pub dropped: Option<Dropped>,
 }
 
 impl IntentState {
@@ -105,22 +114,27 @@ impl Changes {
     }
 }
 
-/// A store's outcome and transition counters.
+/// A store's outcome, transition, expiry and drop counters.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
     pub terminal_total: BTreeMap<Outcome, u64>,
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
+    pub expired_total: u64,
+    pub dropped_total: BTreeMap<DropReason, u64>,
 }
 
 /// Everything known about one store.
 #[derive(Debug, Default)]
 pub struct StoreState {
     pub intents: IntentMap<IntentState>,
-    /// Terminal intents removed from the watch list, remembered for `terminal_retention`.
+    /// Final (terminal or given-up) intents removed from the watch list, remembered for
+    /// `terminal_retention`.
     pub retired: IntentMap<IntentState>,
     /// Live counters, as observations change them.
     pub terminal_total: BTreeMap<Outcome, u64>,
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
+    pub expired_total: u64,
+    pub dropped_total: BTreeMap<DropReason, u64>,
     /// The live counters as of the last save: what `/metrics` shows with a state file.
     pub exported: Counts,
     /// At least one request of this store got an answer or failed (readiness).
@@ -133,6 +147,9 @@ impl StoreState {
         for outcome in Outcome::ALL {
             s.terminal_total.insert(outcome, 0);
         }
+        for reason in DropReason::ALL {
+            s.dropped_total.insert(reason, 0);
+        }
         s.exported = s.counts();
         s
     }
@@ -142,12 +159,16 @@ impl StoreState {
         Counts {
             terminal_total: self.terminal_total.clone(),
             transitions: self.transitions.clone(),
+            expired_total: self.expired_total,
+            dropped_total: self.dropped_total.clone(),
         }
     }
 
     /// Makes the watch list match `intents`: new intents are added, removed ones dropped
-    /// (their counters stay), order ids refreshed. A removed terminal intent is retired,
-    /// not forgotten, for `retention`: put back in that time, it is not counted again.
+    /// (their counters stay), order ids refreshed. A removed final intent (terminal,
+    /// expired or dropped) is retired, not forgotten, for `retention` from when it became
+    /// final: put back in that time, it is neither polled nor counted again. A new one is
+    /// `added_at` `now`.
     pub fn sync_intents(&mut self, intents: &[IntentConfig], retention: Duration, now: f64) {
         let wanted: HashMap<&IntentId, Option<&String>> = intents
             .iter()
@@ -160,7 +181,7 @@ impl StoreState {
             .cloned()
             .collect();
         for id in removed {
-            if let Some(intent) = self.intents.remove(&id).filter(IntentState::is_terminal) {
+            if let Some(intent) = self.intents.remove(&id).filter(IntentState::is_final) {
                 self.retired.insert(id, intent);
             }
         }
@@ -168,14 +189,17 @@ impl StoreState {
             let entry = match self.intents.entry(id.clone()) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.retired.remove(id.as_str()).unwrap_or_default())
+                    e.insert(self.retired.remove(id.as_str()).unwrap_or(IntentState {
+                        added_at: Some(now),
+                        ..IntentState::default()
+                    }))
                 }
             };
             entry.order_id = order_id.cloned();
         }
         let horizon = retention.as_secs_f64();
         self.retired
-            .retain(|_, i| i.terminal_at.is_some_and(|t| now - t < horizon));
+            .retain(|_, i| i.final_at().is_some_and(|t| now - t < horizon));
     }
 
     /// Records a well-formed status answer.
@@ -193,8 +217,8 @@ impl StoreState {
     }
 
     fn observe(&mut self, id: &str, now: f64, apply: impl FnOnce(&mut IntentState)) -> Change {
-        let Some(intent) = self.intents.get_mut(id) else {
-            // Removed from the config while its request was in flight.
+        let Some(intent) = self.intents.get_mut(id).filter(|i| !i.is_given_up()) else {
+            // Removed from the config while its request was in flight, or given up.
             return Change::default();
         };
         let before = intent.class();
@@ -227,11 +251,11 @@ impl StoreState {
         change
     }
 
-    /// Intents to poll: everything not yet terminal.
+    /// Intents to poll: everything not yet final (terminal, expired or dropped).
     pub fn pollable(&self) -> impl Iterator<Item = &str> {
         self.intents
             .iter()
-            .filter(|(_, i)| !i.is_terminal())
+            .filter(|(_, i)| !i.is_final())
             .map(|(id, _)| id.as_str())
     }
 }
@@ -414,15 +438,15 @@ impl State {
     pub fn ready(&self) -> bool {
         self.stores().iter().all(|s| {
             let s = s.lock();
-            s.polled_once || s.intents.values().all(IntentState::is_terminal)
+            s.polled_once || s.intents.values().all(IntentState::is_final)
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    fn intents(ids: &[&str]) -> Vec<IntentConfig> {
+    pub(crate) fn intents(ids: &[&str]) -> Vec<IntentConfig> {
         ids.iter()
             .map(|id| IntentConfig {
                 id: IntentId::parse(id).unwrap(),
@@ -431,9 +455,9 @@ mod tests {
             .collect()
     }
 
-    const HOUR: Duration = Duration::from_secs(3600);
-    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
-    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
+    pub(crate) const HOUR: Duration = Duration::from_secs(3600);
+    pub(crate) const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+    pub(crate) const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
 
     #[test]
     fn outcome_counted_once_and_transitions_counted() {

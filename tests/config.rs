@@ -95,6 +95,8 @@ fn full_config_reads_every_option() {
     assert_eq!(main.max_concurrency, 3);
     assert!(main.verify_response_signature);
     assert_eq!(main.http_version, HttpVersion::Http2);
+    assert_eq!(main.max_watch_age, Duration::from_secs(3 * 24 * 3600));
+    assert_eq!(main.not_found_ttl, Duration::from_secs(30 * 60));
 }
 
 #[test]
@@ -142,6 +144,8 @@ fn defaults_are_applied() {
     assert_eq!(s.max_concurrency, 8);
     assert!(!s.verify_response_signature);
     assert_eq!(s.http_version, HttpVersion::Auto);
+    assert_eq!(s.max_watch_age, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(s.not_found_ttl, Duration::from_secs(3600));
     assert!(s.intents.is_empty());
 }
 
@@ -284,7 +288,19 @@ fn bad_durations() {
     );
     assert_problem(&p, "request_timeout", "must be greater than 0");
     assert_problem(&p, "terminal_retention", "\"30\" is not a duration");
-    assert_eq!(p.len(), 3, "{}", list(&p));
+    assert_problem(&p, "stores[0].max_watch_age", "must be greater than 0");
+    assert_problem(
+        &p,
+        "stores[0].not_found_ttl",
+        "\"32d\" is too long (at most 31 days)",
+    );
+    assert_problem(
+        &p,
+        "stores[1].max_watch_age",
+        "\"400d\" is too long (at most 366 days)",
+    );
+    assert_problem(&p, "stores[1].not_found_ttl", "\"soon\" is not a duration");
+    assert_eq!(p.len(), 7, "{}", list(&p));
 }
 
 #[test]

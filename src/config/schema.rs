@@ -21,6 +21,16 @@ pub(super) const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
 /// Default `max_concurrency` of a store.
 pub(super) const DEFAULT_MAX_CONCURRENCY: usize = 8;
 
+/// Default `max_watch_age` of a store.
+pub const DEFAULT_MAX_WATCH_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default `not_found_ttl` of a store.
+pub const DEFAULT_NOT_FOUND_TTL: Duration = Duration::from_secs(3600);
+/// Upper bound of `max_watch_age`: a checkout still open after a year is not one to watch.
+pub(super) const MAX_WATCH_AGE_LIMIT: (Duration, &str) =
+    (Duration::from_secs(366 * 24 * 3600), "366 days");
+/// Upper bound of `not_found_ttl`: an id unknown to the API for a month is a typo.
+pub(super) const NOT_FOUND_TTL_LIMIT: (Duration, &str) =
+    (Duration::from_secs(31 * 24 * 3600), "31 days");
 /// Longest accepted duration (10 years): keeps `Instant + duration` arithmetic safe.
 pub(super) const MAX_DURATION: Duration = Duration::from_secs(315_576_000);
 /// Upper bound of `max_requests_per_second`.
@@ -60,6 +70,10 @@ pub struct StoreConfig {
     pub max_concurrency: usize,
     pub verify_response_signature: bool,
     pub http_version: HttpVersion,
+    /// A non-terminal intent watched this long (since it was added) is no longer polled.
+    pub max_watch_age: Duration,
+    /// An intent still `not_found` this long after it was added is no longer polled.
+    pub not_found_ttl: Duration,
     pub intents: Vec<IntentConfig>,
 }
 
@@ -158,6 +172,8 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "max_concurrency",
     "verify_response_signature",
     "http_version",
+    "max_watch_age",
+    "not_found_ttl",
     "intents",
 ];
 pub(super) const INTENT_KEYS: &[&str] = &["id", "order_id"];

@@ -178,6 +178,17 @@ impl Validator<'_> {
     }
 
     fn duration(&mut self, f: &Fields, key: &str, default: Duration) -> Option<Duration> {
+        self.bounded_duration(f, key, default, (MAX_DURATION, "10 years"))
+    }
+
+    /// A duration > 0 and at most `max` (shown as its text in the message).
+    fn bounded_duration(
+        &mut self,
+        f: &Fields,
+        key: &str,
+        default: Duration,
+        (max, max_text): (Duration, &str),
+    ) -> Option<Duration> {
         let Some(node) = f.get(key) else {
             return Some(default);
         };
@@ -201,10 +212,10 @@ impl Validator<'_> {
                 );
                 None
             }
-            Ok(d) if d > MAX_DURATION => {
+            Ok(d) if d > max => {
                 self.problem(
                     path,
-                    format!("{} is too long (at most 10 years)", quote(&text)),
+                    format!("{} is too long (at most {max_text})", quote(&text)),
                 );
                 None
             }

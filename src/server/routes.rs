@@ -156,7 +156,7 @@ fn landing_page(state: &State) -> String {
             let n = st
                 .intents
                 .values()
-                .filter(|i| i.class() == Some(class))
+                .filter(|i| i.shown_class() == Some(class))
                 .count();
             let _ = write!(cells, "<td>{n}</td>");
         }

@@ -18,14 +18,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{Counts, IntentMap, IntentState, State, StoreHandle};
+use super::{Counts, DropReason, Dropped, IntentMap, IntentState, State, StoreHandle};
 use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::unix_now;
 use crate::config::IntentId;
 use crate::config::dir_of;
 
-/// The format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format this build writes; it reads this one and every earlier one (version 1 had
+/// no `added_at`, expiry or drop fields: they read as absent).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Significant changes (statuses, outcomes) are saved this long after they happen, so a
 /// burst of answers becomes one write.
@@ -59,9 +60,15 @@ pub struct StoreRecord {
     #[serde(default, skip_serializing)]
     pub api_errors: BTreeMap<String, u64>,
     pub intents: BTreeMap<IntentId, IntentRecord>,
-    /// Terminal intents removed from the watch list, still remembered.
+    /// Final intents removed from the watch list, still remembered.
     #[serde(default)]
     pub retired: BTreeMap<IntentId, IntentRecord>,
+    /// Intents that expired (`max_watch_age`).
+    #[serde(default)]
+    pub expired_total: u64,
+    /// Intents dropped from polling, per reason.
+    #[serde(default)]
+    pub dropped_total: BTreeMap<DropReason, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +88,15 @@ pub struct IntentRecord {
     pub last_success_at: Option<f64>,
     /// Set once the terminal outcome was counted; never polled again after that.
     pub terminal_at: Option<f64>,
+    /// When it joined the watch list; absent in version 1 (restored as the restore time).
+    #[serde(default)]
+    pub added_at: Option<f64>,
+    /// Set once it expired and was counted; never polled again after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_at: Option<f64>,
+    /// Set once it was dropped and counted; never polled again after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<Dropped>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +109,7 @@ pub enum StateFileError {
     #[error("state file {path} is not valid: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error(
-        "state file {path} has format version {found}; this build reads version {FORMAT_VERSION}"
+        "state file {path} has format version {found}; this build reads versions 1 to {FORMAT_VERSION}"
     )]
     FutureVersion { path: PathBuf, found: u32 },
     #[error("cannot write state file {path}: {source}")]
@@ -152,7 +168,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<StateFile, StateFileError> {
         format_version: u32,
     }
     let version: VersionOnly = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
-    if version.format_version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version.format_version) {
         return Err(StateFileError::FutureVersion {
             path: path.to_path_buf(),
             found: version.format_version,
@@ -232,6 +248,8 @@ pub fn snapshot(state: &State) -> (StateFile, Committed) {
                 .collect(),
             intents: records(&st.intents),
             retired: records(&st.retired),
+            expired_total: counts.expired_total,
+            dropped_total: counts.dropped_total.clone(),
             ..StoreRecord::default()
         };
         drop(st);
@@ -261,13 +279,17 @@ fn records(intents: &IntentMap<IntentState>) -> BTreeMap<IntentId, IntentRecord>
 }
 
 impl IntentRecord {
-    /// Copies the saved facts into a watched intent (its order id comes from the config).
-    fn restore_into(&self, intent: &mut IntentState) {
+    /// Copies the saved facts into a watched intent (its order id comes from the config);
+    /// without a saved `added_at` (version 1) it was added `now`, at the restore.
+    fn restore_into(&self, intent: &mut IntentState, now: f64) {
         intent.status = self.status.map(Status::from_code);
         intent.not_found = self.not_found;
         intent.status_changed_at = self.status_changed_at;
         intent.last_success_at = self.last_success_at;
         intent.terminal_at = self.terminal_at;
+        intent.added_at = self.added_at.or(Some(now));
+        intent.expired_at = self.expired_at;
+        intent.dropped = self.dropped;
     }
 }
 
@@ -279,6 +301,9 @@ impl From<&IntentState> for IntentRecord {
             status_changed_at: i.status_changed_at,
             last_success_at: i.last_success_at,
             terminal_at: i.terminal_at,
+            added_at: i.added_at,
+            expired_at: i.expired_at,
+            dropped: i.dropped,
         }
     }
 }
@@ -299,18 +324,22 @@ pub fn restore(file: &StateFile, state: &State) -> usize {
         };
         let mut st = handle.lock();
         st.terminal_total.extend(&record.terminal_total);
+        st.expired_total = record.expired_total;
+        st.dropped_total.extend(&record.dropped_total);
         for t in &record.transitions {
             st.transitions.insert((t.from, t.to), t.count);
         }
         st.exported = st.counts();
         for (id, saved) in record.intents.iter().chain(&record.retired) {
             if let Some(intent) = st.intents.get_mut(id) {
-                saved.restore_into(intent);
+                saved.restore_into(intent, now);
                 restored += 1;
-            } else if saved.terminal_at.is_some_and(|t| now - t < horizon) {
+            } else {
                 let mut intent = IntentState::default();
-                saved.restore_into(&mut intent);
-                st.retired.insert(id.clone(), intent);
+                saved.restore_into(&mut intent, now);
+                if intent.final_at().is_some_and(|t| now - t < horizon) {
+                    st.retired.insert(id.clone(), intent);
+                }
             }
         }
     }
@@ -432,6 +461,38 @@ mod tests {
                 status_changed_at: Some(1.5),
                 last_success_at: Some(2.5),
                 terminal_at: Some(1.5),
+                added_at: Some(1.0),
+                expired_at: None,
+                dropped: None,
+            },
+        );
+        intents.insert(
+            IntentId::parse("bbbbbbbbbbbbbbbbbbbbbbbb").unwrap(),
+            IntentRecord {
+                status: Some(10),
+                not_found: false,
+                status_changed_at: Some(1.5),
+                last_success_at: Some(2.5),
+                terminal_at: None,
+                added_at: Some(1.0),
+                expired_at: Some(8.0),
+                dropped: None,
+            },
+        );
+        intents.insert(
+            IntentId::parse("cccccccccccccccccccccccc").unwrap(),
+            IntentRecord {
+                status: None,
+                not_found: true,
+                status_changed_at: Some(1.5),
+                last_success_at: None,
+                terminal_at: None,
+                added_at: Some(1.0),
+                expired_at: None,
+                dropped: Some(Dropped {
+                    reason: DropReason::NotFound,
+                    at: 9.0,
+                }),
             },
         );
         let record = StoreRecord {
@@ -442,6 +503,8 @@ mod tests {
                 count: 3,
             }],
             intents,
+            expired_total: 1,
+            dropped_total: BTreeMap::from([(DropReason::NotFound, 1)]),
             ..StoreRecord::default()
         };
         StateFile {
@@ -465,6 +528,67 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["state.json"]);
+    }
+
+    /// `added_at` and the expired and dropped marks come back from the file, with the
+    /// counters; an intent of a version-1 file (no `added_at`) is added at the restore.
+    #[test]
+    fn restore_keeps_added_at_and_the_given_up_marks() {
+        let yaml = "stores:\n  - name: main\n    base_url: http://127.0.0.1:1\n    api_key: k\n    \
+                    api_secret_env: S\n    intents: [aaaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbb, \
+                    cccccccccccccccccccccccc, dddddddddddddddddddddddd]\n";
+        let config =
+            crate::config::Config::parse(yaml, Path::new("."), &|_| Some("s".into())).unwrap();
+        let state = State::new(&config);
+        let mut file = sample();
+        let text = serde_json::to_string(&file).unwrap();
+        assert!(text.contains(r#""expired_at":8.0"#), "{text}");
+        assert!(text.contains(r#""dropped":{"reason":"not_found","at":9.0}"#));
+        let old = IntentRecord {
+            status: Some(10),
+            not_found: false,
+            status_changed_at: Some(1.5),
+            last_success_at: None,
+            terminal_at: None,
+            added_at: None,
+            expired_at: None,
+            dropped: None,
+        };
+        let store = file.stores.get_mut("main").unwrap();
+        store
+            .intents
+            .insert(IntentId::parse("dddddddddddddddddddddddd").unwrap(), old);
+        let before = unix_now();
+        assert_eq!(restore(&file, &state), 4);
+        let handle = state.stores()[0].clone();
+        let st = handle.lock();
+        assert_eq!(st.intents["bbbbbbbbbbbbbbbbbbbbbbbb"].expired_at, Some(8.0));
+        assert_eq!(st.intents["bbbbbbbbbbbbbbbbbbbbbbbb"].added_at, Some(1.0));
+        assert_eq!(
+            st.intents["cccccccccccccccccccccccc"]
+                .dropped
+                .map(|d| d.reason),
+            Some(DropReason::NotFound)
+        );
+        assert!(st.intents["dddddddddddddddddddddddd"].added_at >= Some(before));
+        assert_eq!(
+            st.pollable().collect::<Vec<_>>(),
+            ["dddddddddddddddddddddddd"]
+        );
+        assert_eq!(st.exported.expired_total, 1);
+        assert_eq!(st.exported.dropped_total[&DropReason::NotFound], 1);
+    }
+
+    /// A version-1 file (as earlier builds wrote it) is read.
+    #[test]
+    fn version_1_files_are_read() {
+        let v1 = r#"{"format_version":1,"written_at":1.0,"stores":{"main":{"terminal_total":{},
+            "transitions":[],"intents":{"aaaaaaaaaaaaaaaaaaaaaaaa":{"status":10,"not_found":false,
+            "status_changed_at":1.0,"last_success_at":1.0,"terminal_at":null}}}}}"#;
+        let file = parse(Path::new("/state.json"), v1.as_bytes()).unwrap();
+        let record = &file.stores["main"];
+        assert_eq!(record.expired_total, 0);
+        assert!(record.intents.values().all(|i| i.added_at.is_none()));
     }
 
     #[test]
@@ -530,6 +654,9 @@ mod tests {
         assert_moved_aside(&bad, "unknown status");
         let bad = good.replace("aaaaaaaaaaaaaaaaaaaaaaaa", "not-an-id");
         assert_moved_aside(&bad, "unknown intent id");
+        let bad = good.replace(r#""reason":"not_found""#, r#""reason":"bored""#);
+        assert_ne!(bad, good);
+        assert_moved_aside(&bad, "unknown drop reason");
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use super::{Fields, Validator};
 use crate::config::schema::{
-    DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND, HttpVersion,
-    MAX_CONCURRENCY_LIMIT, MAX_REQUESTS_PER_SECOND_LIMIT, MAX_STORE_NAME_CHARS,
-    MIN_REQUESTS_PER_SECOND, STORE_KEYS, Secret, StoreConfig,
+    DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND,
+    DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HttpVersion, MAX_CONCURRENCY_LIMIT,
+    MAX_REQUESTS_PER_SECOND_LIMIT, MAX_STORE_NAME_CHARS, MAX_WATCH_AGE_LIMIT,
+    MIN_REQUESTS_PER_SECOND, NOT_FOUND_TTL_LIMIT, STORE_KEYS, Secret, StoreConfig,
 };
 use crate::config::secrets;
 use crate::config::yaml::{Node, Value, child, quote};
@@ -65,6 +66,18 @@ impl Validator<'_> {
             }
         };
         let http_version = self.http_version(&f);
+        let max_watch_age = self.bounded_duration(
+            &f,
+            "max_watch_age",
+            DEFAULT_MAX_WATCH_AGE,
+            MAX_WATCH_AGE_LIMIT,
+        );
+        let not_found_ttl = self.bounded_duration(
+            &f,
+            "not_found_ttl",
+            DEFAULT_NOT_FOUND_TTL,
+            NOT_FOUND_TTL_LIMIT,
+        );
         let intents = self.intents(&f);
 
         Some(StoreConfig {
@@ -76,6 +89,8 @@ impl Validator<'_> {
             max_concurrency: max_concurrency?,
             verify_response_signature: verify_response_signature?,
             http_version: http_version?,
+            max_watch_age: max_watch_age?,
+            not_found_ttl: not_found_ttl?,
             intents: intents?,
         })
     }
