@@ -59,6 +59,9 @@ fn failure_kind(error: &FetchError) -> FailureKind {
 struct Sched {
     /// The nominal time of its current poll; the next regular one is one interval later.
     slot: Instant,
+    /// When its queued poll should go out; earlier than its queue time when the store is
+    /// behind (the poll is queued now, already late). The lag is measured from it.
+    due: Instant,
     /// Stamps the one valid queue entry; older entries are skipped.
     ticket: u64,
     failures: u32,
@@ -120,7 +123,22 @@ impl StorePoller {
         };
         let ids = poller.unscheduled();
         poller.spread(ids, poller.interval);
+        poller.publish_plan();
         poller
+    }
+
+    /// Publishes the budget plan: demand, budget and effective interval of the intents
+    /// scheduled now, and when the earliest queued poll is due (for the lag).
+    fn publish_plan(&self) {
+        let plan = self.recorder.plan();
+        plan.set(self.sched.len(), self.interval, self.budget.per_second());
+        let first_due = self.first_due().map(|at| {
+            let now = Instant::now();
+            let ahead = at.saturating_duration_since(now).as_secs_f64();
+            let behind = now.saturating_duration_since(at).as_secs_f64();
+            unix_now() + ahead - behind
+        });
+        plan.set_first_due(first_due);
     }
 
     /// Pollable intents (non-terminal, in the watch list) that have no schedule yet, sorted.
@@ -177,18 +195,32 @@ impl StorePoller {
         }
     }
 
-    fn schedule(&mut self, id: Arc<str>, at: Instant, slot: Instant) {
+    /// Queues the intent's next poll, due at `due` (or now, if that has passed).
+    fn schedule(&mut self, id: Arc<str>, due: Instant, slot: Instant) {
         self.next_ticket += 1;
         let ticket = self.next_ticket;
         let entry = self.sched.entry(id.clone()).or_insert(Sched {
             slot,
+            due,
             ticket,
             failures: 0,
             logged_failure: None,
         });
         entry.slot = slot;
+        entry.due = due;
         entry.ticket = ticket;
-        self.queue.push(at, (ticket, id));
+        self.queue.push(due.max(Instant::now()), (ticket, id));
+    }
+
+    /// When the next poll in line is due: its intent's `due`, or its slot's start for an
+    /// entry a newer schedule superseded (skipped as soon as its slot starts).
+    fn first_due(&self) -> Option<Instant> {
+        let (ticket, id) = self.queue.first()?;
+        self.sched
+            .get(id)
+            .filter(|s| s.ticket == *ticket)
+            .map(|s| s.due)
+            .or_else(|| self.queue.first_start())
     }
 
     /// When to try dispatching next: the first due poll, but not before a store pause or
@@ -215,6 +247,7 @@ impl StorePoller {
     ) {
         let mut in_flight = FuturesUnordered::new();
         loop {
+            self.publish_plan();
             let next = self.next_dispatch_at(in_flight.len());
             tokio::select! {
                 biased;
@@ -313,8 +346,8 @@ impl StorePoller {
         if fetch.outcome.is_ok() {
             s.failures = 0;
         }
-        let slot = (s.slot + interval).max(now);
-        self.schedule(id, slot, slot);
+        let due = s.slot + interval;
+        self.schedule(id, due, due.max(now));
     }
 
     fn on_failure(&mut self, id: Arc<str>, error: &FetchError, fetch: &Fetch) {
