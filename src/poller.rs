@@ -59,8 +59,9 @@ fn failure_kind(error: &FetchError) -> FailureKind {
 struct Sched {
     /// The nominal time of its current poll; the next regular one is one interval later.
     slot: Instant,
-    /// When its queued poll should go out; earlier than its queue time when the store is
-    /// behind (the poll is queued now, already late). The lag is measured from it.
+    /// When its queued poll is late from, for the lag: one interval after its last
+    /// answer, or its retry time after a failure. (Its queue time can be earlier: a poll
+    /// more than an interval behind is queued at once.)
     due: Instant,
     /// Stamps the one valid queue entry; older entries are skipped.
     ticket: u64,
@@ -191,12 +192,12 @@ impl StorePoller {
         let n = ids.len().max(1) as u32;
         for (i, id) in ids.into_iter().enumerate() {
             let at = start + window.mul_f64(f64::from(i as u32) / f64::from(n));
-            self.schedule(id, at, at);
+            self.schedule(id, at, at, at);
         }
     }
 
-    /// Queues the intent's next poll, due at `due` (or now, if that has passed).
-    fn schedule(&mut self, id: Arc<str>, due: Instant, slot: Instant) {
+    /// Queues the intent's next poll at `at`, late from `due` on.
+    fn schedule(&mut self, id: Arc<str>, at: Instant, slot: Instant, due: Instant) {
         self.next_ticket += 1;
         let ticket = self.next_ticket;
         let entry = self.sched.entry(id.clone()).or_insert(Sched {
@@ -209,7 +210,7 @@ impl StorePoller {
         entry.slot = slot;
         entry.due = due;
         entry.ticket = ticket;
-        self.queue.push(due.max(Instant::now()), (ticket, id));
+        self.queue.push(at, (ticket, id));
     }
 
     /// When the next poll in line is due: its intent's `due`, or its slot's start for an
@@ -346,8 +347,8 @@ impl StorePoller {
         if fetch.outcome.is_ok() {
             s.failures = 0;
         }
-        let due = s.slot + interval;
-        self.schedule(id, due, due.max(now));
+        let slot = (s.slot + interval).max(now);
+        self.schedule(id, slot, slot, now + interval);
     }
 
     fn on_failure(&mut self, id: Arc<str>, error: &FetchError, fetch: &Fetch) {
@@ -375,7 +376,7 @@ impl StorePoller {
             self.store_failures = 0;
             now + jitter(backoff(s.failures, self.interval))
         };
-        self.schedule(id, retry_at, slot);
+        self.schedule(id, retry_at, slot, retry_at);
     }
 
     /// 40001 / HTTP 429: hold every request of the store until the pause ends.
