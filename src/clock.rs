@@ -13,7 +13,8 @@ pub fn unix_secs() -> u64 {
     since_epoch().as_secs()
 }
 
-fn since_epoch() -> std::time::Duration {
+/// Time since the unix epoch, to the nanosecond (zero before 1970).
+pub fn since_epoch() -> std::time::Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -21,6 +21,10 @@ use crate::shard::Shard;
 use crate::state::{DropReason, State, StoreState};
 use crate::supervise::Task;
 
+mod plan;
+
+pub use plan::PlanCell;
+
 /// The only API endpoint the exporter calls, as the `endpoint` label says it.
 pub const STATUS_ENDPOINT: &str = "status";
 
@@ -125,6 +129,7 @@ pub struct Metrics {
     /// within a process a counter never goes lower than a value already served.
     departed: Mutex<HashMap<String, StoreCounters>>,
     extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
+    plans: plan::Plans,
 }
 
 impl Metrics {
@@ -239,6 +244,7 @@ impl Metrics {
             task_restarts,
             departed: Mutex::new(HashMap::new()),
             extra_error_codes: Mutex::new(HashMap::new()),
+            plans: plan::Plans::default(),
         }
     }
 
@@ -263,6 +269,7 @@ impl Metrics {
                 .with_label_values(&[store, STATUS_ENDPOINT]),
             up: None,
             skew: None,
+            plan: self.plans.cell(store),
             store: store.to_string(),
             metrics: Arc::clone(self),
         }
@@ -348,6 +355,7 @@ impl Metrics {
             .api_duration
             .remove_label_values(&[store, STATUS_ENDPOINT]);
         self.lock_extra_codes().remove(store);
+        self.plans.remove(store);
     }
 
     /// The task restart counter, for the [`crate::supervise::Supervisor`].
@@ -399,6 +407,7 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding cannot fail");
         out.push_str(&String::from_utf8_lossy(&buf));
+        self.plans.render(&mut out, now);
         render_state(&mut out, state, now);
         out
     }
@@ -417,11 +426,17 @@ pub struct StoreRecorder {
     /// Created with the first request, so a store that never polls has no `api_up`.
     up: Option<IntGauge>,
     skew: Option<Gauge>,
+    plan: Arc<PlanCell>,
     store: String,
     metrics: Arc<Metrics>,
 }
 
 impl StoreRecorder {
+    /// The store's budget plan, which the poller keeps current.
+    pub fn plan(&self) -> &PlanCell {
+        &self.plan
+    }
+
     /// Records one finished request.
     pub fn record(&mut self, fetch: &Fetch) {
         let result = fetch.result();

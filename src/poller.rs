@@ -59,6 +59,10 @@ fn failure_kind(error: &FetchError) -> FailureKind {
 struct Sched {
     /// The nominal time of its current poll; the next regular one is one interval later.
     slot: Instant,
+    /// When its queued poll is late from, for the lag: one interval after its last
+    /// answer, or its retry time after a failure. (Its queue time can be earlier: a poll
+    /// more than an interval behind is queued at once.)
+    due: Instant,
     /// Stamps the one valid queue entry; older entries are skipped.
     ticket: u64,
     failures: u32,
@@ -123,7 +127,22 @@ impl StorePoller {
         };
         let ids = poller.unscheduled();
         poller.spread(ids, poller.interval);
+        poller.publish_plan();
         poller
+    }
+
+    /// Publishes the budget plan: demand, budget and effective interval of the intents
+    /// scheduled now, and when the earliest queued poll is due (for the lag).
+    fn publish_plan(&self) {
+        let plan = self.recorder.plan();
+        plan.set(self.sched.len(), self.interval, self.budget.per_second());
+        let first_due = self.first_due().map(|at| {
+            let now = Instant::now();
+            let ahead = at.saturating_duration_since(now).as_secs_f64();
+            let behind = now.saturating_duration_since(at).as_secs_f64();
+            unix_now() + ahead - behind
+        });
+        plan.set_first_due(first_due);
     }
 
     /// Pollable intents (non-terminal, in the watch list) that have no schedule yet, sorted.
@@ -177,22 +196,36 @@ impl StorePoller {
         let n = ids.len().max(1) as u32;
         for (i, id) in ids.into_iter().enumerate() {
             let at = start + window.mul_f64(f64::from(i as u32) / f64::from(n));
-            self.schedule(id, at, at);
+            self.schedule(id, at, at, at);
         }
     }
 
-    fn schedule(&mut self, id: Arc<str>, at: Instant, slot: Instant) {
+    /// Queues the intent's next poll at `at`, late from `due` on.
+    fn schedule(&mut self, id: Arc<str>, at: Instant, slot: Instant, due: Instant) {
         self.next_ticket += 1;
         let ticket = self.next_ticket;
         let entry = self.sched.entry(id.clone()).or_insert(Sched {
             slot,
+            due,
             ticket,
             failures: 0,
             logged_failure: None,
         });
         entry.slot = slot;
+        entry.due = due;
         entry.ticket = ticket;
         self.queue.push(at, (ticket, id));
+    }
+
+    /// When the next poll in line is due: its intent's `due`, or its slot's start for an
+    /// entry a newer schedule superseded (skipped as soon as its slot starts).
+    fn first_due(&self) -> Option<Instant> {
+        let (ticket, id) = self.queue.first()?;
+        self.sched
+            .get(id)
+            .filter(|s| s.ticket == *ticket)
+            .map(|s| s.due)
+            .or_else(|| self.queue.first_start())
     }
 
     /// When to try dispatching next: the first due poll, but not before a store pause or
@@ -219,6 +252,7 @@ impl StorePoller {
     ) {
         let mut in_flight = FuturesUnordered::new();
         loop {
+            self.publish_plan();
             let next = self.next_dispatch_at(in_flight.len());
             tokio::select! {
                 biased;
@@ -347,7 +381,7 @@ impl StorePoller {
             s.failures = 0;
         }
         let slot = (s.slot + interval).max(now);
-        self.schedule(id, slot, slot);
+        self.schedule(id, slot, slot, now + interval);
     }
 
     fn on_failure(&mut self, id: Arc<str>, error: &FetchError, fetch: &Fetch) {
@@ -375,7 +409,7 @@ impl StorePoller {
             self.store_failures = 0;
             now + jitter(backoff(s.failures, self.interval))
         };
-        self.schedule(id, retry_at, slot);
+        self.schedule(id, retry_at, slot, retry_at);
     }
 
     /// 40001 / HTTP 429: hold every request of the store until the pause ends.

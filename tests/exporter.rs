@@ -10,29 +10,9 @@ use std::time::Duration;
 use allscale_exporter::config::{Config, HttpVersion};
 use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
-use allscale_exporter::simulator::{
-    Malformed, Scenario, SimFailure, SimIntent, SimKey, SimStats, Simulator,
-};
+use allscale_exporter::simulator::{Malformed, SimFailure, SimIntent, Simulator};
+use common::sim::{Harness, KEY, OTHER_KEY, SECRET, id, intent, scenario};
 use common::{Metrics, get, scrape, test_config, wait_for};
-
-const KEY: &str = "st_sim_key";
-const SECRET: &str = "st_sim_secret";
-const OTHER_KEY: &str = "st_other_key";
-
-/// A 24-hex id from a small number.
-fn id(n: u32) -> String {
-    format!("65f0a1b2c3d4e5f6{n:08x}")
-}
-
-fn intent(n: u32, lifecycle: &[i64], step_ms: u64) -> SimIntent {
-    SimIntent {
-        id: id(n),
-        key: KEY.to_string(),
-        lifecycle: lifecycle.to_vec(),
-        step: Duration::from_millis(step_ms),
-        fail: None,
-    }
-}
 
 fn failing(n: u32, fail: SimFailure) -> SimIntent {
     SimIntent {
@@ -66,87 +46,6 @@ fn malformed_intents(kinds: &[Malformed]) -> Vec<SimIntent> {
             )
         })
         .collect()
-}
-
-fn scenario(intents: Vec<SimIntent>) -> Scenario {
-    Scenario {
-        latency: Duration::ZERO,
-        sign_responses: false,
-        clock_offset_seconds: 0,
-        timestamp_window: Duration::from_secs(300),
-        keys: vec![
-            SimKey {
-                api_key: KEY.to_string(),
-                api_secret: SECRET.to_string(),
-                rate_limit_per_second: None,
-            },
-            SimKey {
-                api_key: OTHER_KEY.to_string(),
-                api_secret: "st_other_secret".to_string(),
-                rate_limit_per_second: None,
-            },
-        ],
-        intents,
-    }
-}
-
-/// Simulator and exporter running on 127.0.0.1:0.
-struct Harness {
-    sim: Simulator,
-    exporter: Exporter,
-    stop_sim: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Harness {
-    async fn start(scenario: Scenario, configure: impl FnOnce(&mut Config, &[String])) -> Self {
-        let ids: Vec<String> = scenario.intents.iter().map(|i| i.id.clone()).collect();
-        Self::start_with_ids(scenario, ids, configure).await
-    }
-
-    async fn start_with_ids(
-        scenario: Scenario,
-        ids: Vec<String>,
-        configure: impl FnOnce(&mut Config, &[String]),
-    ) -> Self {
-        let sim = Simulator::new(scenario);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop_sim, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(sim.clone().serve(listener, async {
-            let _ = stopped.await;
-        }));
-        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut config = test_config(&base, KEY, SECRET, &id_refs);
-        configure(&mut config, &ids);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let exporter = Exporter::start(config, listener, ReloadOptions::none())
-            .await
-            .unwrap();
-        Harness {
-            sim,
-            exporter,
-            stop_sim,
-        }
-    }
-
-    async fn scrape(&self) -> Metrics {
-        scrape(self.exporter.local_addr()).await
-    }
-
-    async fn wait_metrics(&self, what: &str, cond: impl Fn(&Metrics) -> bool) -> Metrics {
-        wait_for(Duration::from_secs(20), what, || async {
-            let m = self.scrape().await;
-            cond(&m).then_some(m)
-        })
-        .await
-    }
-
-    async fn stop(self) -> SimStats {
-        self.exporter.shutdown().await;
-        let stats = self.sim.stats();
-        let _ = self.stop_sim.send(());
-        stats
-    }
 }
 
 fn by_status(m: &Metrics, status: &str) -> f64 {

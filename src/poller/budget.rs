@@ -92,7 +92,7 @@ impl Budget {
     /// When this second's cap is used up: the time until the next second starts.
     fn second_is_full(&mut self) -> Option<Duration> {
         let cap = self.cap?;
-        let now = std::time::Duration::from_secs(crate::clock::unix_secs());
+        let now = crate::clock::since_epoch();
         if now.as_secs() != self.second {
             self.second = now.as_secs();
             self.used = 0;
@@ -158,12 +158,13 @@ mod tests {
         assert_eq!(period(1e300), Duration::from_nanos(1));
     }
 
-    #[tokio::test]
-    async fn never_more_than_the_cap_in_a_second() {
-        let mut budget = Budget::new(200.0);
+    /// Takes requests from a budget of `rate` as fast as it allows for `millis`; counts
+    /// them per unix second.
+    async fn drain(rate: f64, millis: u64) -> std::collections::BTreeMap<u64, u32> {
+        let mut budget = Budget::new(rate);
         let mut per_second = std::collections::BTreeMap::new();
         let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_millis(2500) {
+        while start.elapsed() < Duration::from_millis(millis) {
             if let Err(at) = budget.try_acquire() {
                 tokio::time::sleep_until(at).await;
                 continue;
@@ -171,8 +172,29 @@ mod tests {
             let s = crate::clock::unix_secs();
             *per_second.entry(s).or_insert(0u32) += 1;
         }
+        per_second
+    }
+
+    #[tokio::test]
+    async fn never_more_than_the_cap_in_a_second() {
+        let per_second = drain(200.0, 2500).await;
         assert!(per_second.values().all(|&n| n <= 199), "{per_second:?}");
         let total: u32 = per_second.values().sum();
         assert!(total >= 300, "too slow: {per_second:?}");
+    }
+
+    /// A full second waits only for the rest of that second: waiting a whole second
+    /// from wherever the cap was reached left the next second a fraction of its budget
+    /// (10, 2, 10, 2, … at 10/s: 6/s achieved).
+    #[tokio::test]
+    async fn every_whole_second_gets_most_of_the_budget() {
+        let per_second = drain(10.0, 4500).await;
+        // The first and last seconds are partial.
+        let whole: Vec<u32> = per_second.values().copied().collect();
+        let whole = &whole[1..whole.len() - 1];
+        assert!(
+            whole.iter().all(|&n| (6..=10).contains(&n)),
+            "{per_second:?}"
+        );
     }
 }

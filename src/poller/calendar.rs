@@ -46,6 +46,11 @@ impl Calendar {
         Some(slot_start(self.origin, slot))
     }
 
+    /// The next entry of the earliest slot, started or not.
+    pub fn first(&self) -> Option<&Entry> {
+        self.slots.first_key_value()?.1.front()
+    }
+
     /// The next entry of the earliest slot, if that slot has started by `now`.
     pub fn peek_started(&self, now: Instant) -> Option<&Entry> {
         let (&slot, entries) = self.slots.first_key_value()?;
@@ -88,6 +93,7 @@ mod tests {
         c.push(t0 + SLOT + Duration::from_millis(5), id(3));
         c.push(t0 + Duration::from_millis(20), id(2));
         assert_eq!(c.first_start(), Some(t0));
+        assert_eq!(c.first().map(|e| e.0), Some(1));
         let popped = |c: &mut Calendar, now| c.pop_started(now).map(|e| e.0);
         // Slot 0 has started: its polls go out (in push order), slot 1 waits.
         assert_eq!(c.peek_started(t0).map(|e| e.0), Some(1));

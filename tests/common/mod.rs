@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod processes;
+pub mod sim;
 pub mod tls;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,185 @@
+//! Budget planning: what each store's poller needs (demand), may use (budget), gives each
+//! intent (effective interval) and how far behind it is (lag).
+//!
+//! The poller publishes into one [`PlanCell`] per store with atomic stores only (no lock,
+//! no label hashing on its hot path); the page is rendered from the cells at scrape time,
+//! so the lag is "now minus the earliest due poll" at the moment of the scrape.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Family, escape, header};
+use crate::lock;
+
+const DEMAND: Family = Family {
+    name: "allscale_exporter_poll_demand_requests_per_second",
+    kind: "gauge",
+    help: "Requests per second the store's pollable (non-terminal) intents need: active intents / poll_interval.",
+};
+const BUDGET: Family = Family {
+    name: "allscale_exporter_poll_budget_requests_per_second",
+    kind: "gauge",
+    help: "The store's request budget on this replica: max_requests_per_second (divided by N with --shard K/N).",
+};
+const EFFECTIVE: Family = Family {
+    name: "allscale_exporter_effective_poll_interval_seconds",
+    kind: "gauge",
+    help: "The interval each pollable intent gets, computed: max(poll_interval, active intents / budget).",
+};
+const LAG: Family = Family {
+    name: "allscale_exporter_poll_lag_seconds",
+    kind: "gauge",
+    help: "How late the store's most overdue queued poll is at scrape time (0 when none is overdue).",
+};
+
+/// A store's published plan: `f64` bits in atomics.
+#[derive(Debug)]
+pub struct PlanCell {
+    demand: AtomicU64,
+    budget: AtomicU64,
+    effective: AtomicU64,
+    /// Unix time the earliest queued poll is due; NaN while nothing is queued.
+    first_due: AtomicU64,
+}
+
+impl Default for PlanCell {
+    fn default() -> Self {
+        Self {
+            demand: AtomicU64::new(0f64.to_bits()),
+            budget: AtomicU64::new(0f64.to_bits()),
+            effective: AtomicU64::new(0f64.to_bits()),
+            first_due: AtomicU64::new(f64::NAN.to_bits()),
+        }
+    }
+}
+
+fn load(cell: &AtomicU64) -> f64 {
+    f64::from_bits(cell.load(Ordering::Relaxed))
+}
+
+fn store(cell: &AtomicU64, value: f64) {
+    cell.store(value.to_bits(), Ordering::Relaxed);
+}
+
+/// What the plan of `active` intents polled every `interval` within `budget` per second
+/// comes to: (demand per second, effective interval in seconds).
+pub fn plan(active: usize, interval: Duration, budget: f64) -> (f64, f64) {
+    let interval = interval.as_secs_f64();
+    let active = active as f64;
+    let demand = if interval > 0.0 {
+        active / interval
+    } else {
+        0.0
+    };
+    let needed = if budget > 0.0 { active / budget } else { 0.0 };
+    (demand, interval.max(needed))
+}
+
+impl PlanCell {
+    /// Publishes the plan of `active` pollable intents.
+    pub fn set(&self, active: usize, interval: Duration, budget: f64) {
+        let (demand, effective) = plan(active, interval, budget);
+        store(&self.demand, demand);
+        store(&self.budget, budget);
+        store(&self.effective, effective);
+    }
+
+    /// Publishes when the earliest queued poll is due (unix time), or that none is queued.
+    pub fn set_first_due(&self, at: Option<f64>) {
+        store(&self.first_due, at.unwrap_or(f64::NAN));
+    }
+
+    fn lag(&self, now: f64) -> f64 {
+        let due = load(&self.first_due);
+        if due.is_nan() {
+            0.0
+        } else {
+            (now - due).max(0.0)
+        }
+    }
+}
+
+/// Every store's plan cell, by store name.
+#[derive(Debug, Default)]
+pub struct Plans {
+    cells: Mutex<BTreeMap<String, Arc<PlanCell>>>,
+}
+
+impl Plans {
+    /// The store's cell, reset to an empty plan.
+    pub fn cell(&self, store: &str) -> Arc<PlanCell> {
+        let cell = Arc::new(PlanCell::default());
+        lock(&self.cells).insert(store.to_string(), Arc::clone(&cell));
+        cell
+    }
+
+    pub fn remove(&self, store: &str) {
+        lock(&self.cells).remove(store);
+    }
+
+    /// The four families, one series per store each.
+    pub fn render(&self, out: &mut String, now: f64) {
+        let cells: Vec<(String, Arc<PlanCell>)> = lock(&self.cells)
+            .iter()
+            .map(|(name, cell)| (escape(name), Arc::clone(cell)))
+            .collect();
+        type Value = fn(&PlanCell, f64) -> f64;
+        let families: [(&Family, Value); 4] = [
+            (&DEMAND, |c, _| load(&c.demand)),
+            (&BUDGET, |c, _| load(&c.budget)),
+            (&EFFECTIVE, |c, _| load(&c.effective)),
+            (&LAG, PlanCell::lag),
+        ];
+        for (family, value) in families {
+            header(out, family);
+            for (store, cell) in &cells {
+                let v = value(cell, now);
+                let _ = writeln!(out, "{}{{store=\"{store}\"}} {v}", family.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_interval_stretches_only_past_the_budget() {
+        let second = Duration::from_secs(1);
+        assert_eq!(plan(40, second, 10.0), (40.0, 4.0));
+        assert_eq!(plan(5, second, 10.0), (5.0, 1.0));
+        assert_eq!(plan(0, second, 10.0), (0.0, 1.0));
+        assert_eq!(plan(30, Duration::from_secs(60), 0.25), (0.5, 120.0));
+    }
+
+    #[test]
+    fn lag_is_zero_until_the_first_poll_is_due() {
+        let cell = PlanCell::default();
+        assert_eq!(cell.lag(100.0), 0.0);
+        cell.set_first_due(Some(90.5));
+        assert_eq!(cell.lag(100.0), 9.5);
+        assert_eq!(cell.lag(80.0), 0.0);
+        cell.set_first_due(None);
+        assert_eq!(cell.lag(100.0), 0.0);
+    }
+
+    #[test]
+    fn renders_one_series_per_store_and_forgets_removed_ones() {
+        let plans = Plans::default();
+        plans.cell("a").set(40, Duration::from_secs(1), 10.0);
+        plans.cell("b").set_first_due(Some(7.0));
+        plans.remove("b");
+        let mut out = String::new();
+        plans.render(&mut out, 10.0);
+        assert!(
+            out.contains("allscale_exporter_poll_demand_requests_per_second{store=\"a\"} 40\n")
+        );
+        assert!(out.contains("allscale_exporter_effective_poll_interval_seconds{store=\"a\"} 4\n"));
+        assert!(out.contains("allscale_exporter_poll_lag_seconds{store=\"a\"} 0\n"));
+        assert!(!out.contains("store=\"b\""), "{out}");
+    }
+}

@@ -1,0 +1,110 @@
+//! The exporter against the built-in simulator, in process, over real HTTP on loopback.
+
+use std::time::Duration;
+
+use allscale_exporter::config::Config;
+use allscale_exporter::reload::ReloadOptions;
+use allscale_exporter::server::Exporter;
+use allscale_exporter::simulator::{Scenario, SimIntent, SimKey, SimStats, Simulator};
+
+use super::{Metrics, scrape, test_config, wait_for};
+
+pub const KEY: &str = "st_sim_key";
+pub const SECRET: &str = "st_sim_secret";
+pub const OTHER_KEY: &str = "st_other_key";
+
+/// A 24-hex id from a small number.
+pub fn id(n: u32) -> String {
+    format!("65f0a1b2c3d4e5f6{n:08x}")
+}
+
+pub fn intent(n: u32, lifecycle: &[i64], step_ms: u64) -> SimIntent {
+    SimIntent {
+        id: id(n),
+        key: KEY.to_string(),
+        lifecycle: lifecycle.to_vec(),
+        step: Duration::from_millis(step_ms),
+        fail: None,
+    }
+}
+
+pub fn scenario(intents: Vec<SimIntent>) -> Scenario {
+    Scenario {
+        latency: Duration::ZERO,
+        sign_responses: false,
+        clock_offset_seconds: 0,
+        timestamp_window: Duration::from_secs(300),
+        keys: vec![
+            SimKey {
+                api_key: KEY.to_string(),
+                api_secret: SECRET.to_string(),
+                rate_limit_per_second: None,
+            },
+            SimKey {
+                api_key: OTHER_KEY.to_string(),
+                api_secret: "st_other_secret".to_string(),
+                rate_limit_per_second: None,
+            },
+        ],
+        intents,
+    }
+}
+
+/// Simulator and exporter running on 127.0.0.1:0.
+pub struct Harness {
+    pub sim: Simulator,
+    pub exporter: Exporter,
+    stop_sim: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Harness {
+    pub async fn start(scenario: Scenario, configure: impl FnOnce(&mut Config, &[String])) -> Self {
+        let ids: Vec<String> = scenario.intents.iter().map(|i| i.id.clone()).collect();
+        Self::start_with_ids(scenario, ids, configure).await
+    }
+
+    pub async fn start_with_ids(
+        scenario: Scenario,
+        ids: Vec<String>,
+        configure: impl FnOnce(&mut Config, &[String]),
+    ) -> Self {
+        let sim = Simulator::new(scenario);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_sim, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(sim.clone().serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut config = test_config(&base, KEY, SECRET, &id_refs);
+        configure(&mut config, &ids);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let exporter = Exporter::start(config, listener, ReloadOptions::none())
+            .await
+            .unwrap();
+        Harness {
+            sim,
+            exporter,
+            stop_sim,
+        }
+    }
+
+    pub async fn scrape(&self) -> Metrics {
+        scrape(self.exporter.local_addr()).await
+    }
+
+    pub async fn wait_metrics(&self, what: &str, cond: impl Fn(&Metrics) -> bool) -> Metrics {
+        wait_for(Duration::from_secs(20), what, || async {
+            let m = self.scrape().await;
+            cond(&m).then_some(m)
+        })
+        .await
+    }
+
+    pub async fn stop(self) -> SimStats {
+        self.exporter.shutdown().await;
+        let stats = self.sim.stats();
+        let _ = self.stop_sim.send(());
+        stats
+    }
+}
