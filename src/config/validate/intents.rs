@@ -95,23 +95,16 @@ impl Validator<'_> {
     }
 
     fn intent_id(&mut self, path: &str, node: &Node) -> Option<IntentId> {
-        match node.scalar_text() {
-            Some(text) if let Some(id) = IntentId::parse(&text) => Some(id),
-            Some(text) => {
-                self.problem(
-                    path,
-                    format!("{} is not a 24-hex checkout intent id", quote(&text)),
-                );
-                None
-            }
-            None => {
-                self.problem(
-                    path,
-                    format!("{} is not a 24-hex checkout intent id", node.describe()),
-                );
-                None
-            }
+        let text = node.scalar_text();
+        if let Some(id) = text.as_deref().and_then(IntentId::parse) {
+            return Some(id);
         }
+        let shown = match text {
+            Some(text) => quote(&text),
+            None => node.describe(),
+        };
+        self.problem(path, format!("{shown} is not a 24-hex checkout intent id"));
+        None
     }
 
     fn order_id(&mut self, path: &str, node: &Node) -> Option<String> {
