@@ -1,6 +1,6 @@
 //! The YAML config: schema, validation that lists every problem with its path, and secrets.
 //!
-//! The text is parsed by serde-saphyr into a small generic tree ([`Node`](yaml::Node)) and
+//! The text is parsed by serde-saphyr into a small generic tree (`yaml::Node`) and
 //! then walked by hand, so that validation can report *every* problem, each with its YAML
 //! path (`stores[1].intents[3]`), instead of stopping at the first one. Only YAML syntax
 //! errors are reported as a single [`ConfigError::Yaml`].
@@ -8,7 +8,7 @@
 //! Secrets never live in the file: each store names an environment variable
 //! (`api_secret_env`) or a file (`api_secret_file`) that holds its API secret. Secret values
 //! never appear in a [`Problem`], an error, or `Debug` output; nor does config text that
-//! looks like a secret pasted into the wrong place (see [`crate::redact`]).
+//! looks like a secret pasted into the wrong place (see `crate::redact`).
 //!
 //! - `schema`: [`Config`] and its parts, defaults and limits, the keys of each level.
 //! - `yaml`: the generic tree and the YAML paths of problems.

@@ -1,17 +1,17 @@
 //! allscale-exporter: a Prometheus exporter for AllScale Checkout intents.
 //!
-//! Data flows one way: [`config`] → [`poller`] → [`state`] → [`metrics`] → [`server`].
+//! Data flows one way: [`config`] → `poller` → [`state`] → [`metrics`] → [`server`].
 //!
 //! - [`config`]: the YAML schema, validation and secrets; `redact` keeps pasted secrets
 //!   out of its messages.
 //! - [`api`]: signing, the envelope, the status enum, the signed client and its
 //!   HTTP/1.1 and HTTP/2 transport.
-//! - [`poller`]: one scheduler per store (budget, calendar queue, backoff).
+//! - `poller`: one scheduler per store (budget, calendar queue, backoff).
 //! - [`state`]: what is known per intent and store; `state::file` saves it, write-ahead.
 //! - [`metrics`]: every metric, declared once; intent families rendered from [`state`].
 //! - [`server`]: start, stop and the HTTP routes; [`web`]: the server's TLS, basic auth
-//!   and connection limits; [`single_flight`]: one render at a time.
-//! - [`supervise`]: restarts of the long-lived tasks, and the process's health.
+//!   and connection limits; `single_flight`: one render at a time.
+//! - `supervise`: restarts of the long-lived tasks, and the process's health.
 //! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],
 //!   [`simulator`]: the binary's commands.
 //! - `text`: slicing untrusted text on character boundaries only.

@@ -358,7 +358,7 @@ impl Metrics {
         self.plans.remove(store);
     }
 
-    /// The task restart counter, for the [`crate::supervise::Supervisor`].
+    /// The task restart counter, for the `Supervisor`.
     pub fn task_restarts(&self) -> IntCounterVec {
         self.task_restarts.clone()
     }

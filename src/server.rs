@@ -1,5 +1,5 @@
 //! The composition root: starts the pollers, the reloader, the state-file writer and the
-//! HTTP server (its routes are in [`routes`]) together, under supervision, and stops
+//! HTTP server (its routes are in `routes`) together, under supervision, and stops
 //! them gracefully together.
 
 mod routes;

@@ -29,7 +29,7 @@ impl Shard {
     /// API budget: the configured `max_requests_per_second` and `max_concurrency` are the
     /// store's totals, split evenly over the N replicas that share the API key.
     ///
-    /// Refuses a split that leaves a replica less than [`MIN_REQUESTS_PER_SECOND`]: with a
+    /// Refuses a split that leaves a replica less than `MIN_REQUESTS_PER_SECOND`: with a
     /// large N the share would be a rate the limiter cannot represent, and the operator
     /// should hear that the budget is too small for that many replicas.
     pub fn filter(&self, mut config: Config) -> Result<Config, ConfigError> {

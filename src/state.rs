@@ -1,7 +1,7 @@
 //! What the exporter knows about every watched intent, per store: last status, when it
 //! changed, whether its outcome was counted, and the outcome and transition counters.
 //!
-//! The poller writes here; `metrics` reads here at scrape time; [`file`] saves it to the
+//! The poller writes here; `metrics` reads here at scrape time; [`file`](mod@file) saves it to the
 //! state file so that a restart continues where the last run stopped.
 //!
 //! With a state file, counters are exported write-ahead: a store's `exported` counts are
