@@ -608,63 +608,55 @@ fn render_aggregates(out: &mut String, stores: &[StoreSnapshot]) {
     header(out, &INTENTS_BY_STATUS);
     for s in stores {
         for (class, n) in StatusClass::ALL.iter().zip(s.by_status) {
-            let _ = writeln!(
-                out,
-                "{}{{store=\"{}\",status=\"{class}\"}} {n}",
-                INTENTS_BY_STATUS.name, s.store
-            );
+            let status = [("status", class.as_str())];
+            store_sample(out, &INTENTS_BY_STATUS, &s.store, &status, n);
         }
     }
     header(out, &TERMINAL_TOTAL);
     for s in stores {
         for (outcome, n) in &s.terminal {
-            let _ = writeln!(
-                out,
-                "{}{{store=\"{}\",outcome=\"{}\"}} {n}",
-                TERMINAL_TOTAL.name,
-                s.store,
-                outcome.as_str()
-            );
+            let outcome = [("outcome", outcome.as_str())];
+            store_sample(out, &TERMINAL_TOTAL, &s.store, &outcome, n);
         }
     }
     header(out, &TRANSITIONS_TOTAL);
     for s in stores {
         for ((from, to), n) in &s.transitions {
-            let _ = writeln!(
-                out,
-                "{}{{store=\"{}\",from=\"{from}\",to=\"{to}\"}} {n}",
-                TRANSITIONS_TOTAL.name, s.store
-            );
+            let labels = [("from", from.as_str()), ("to", to.as_str())];
+            store_sample(out, &TRANSITIONS_TOTAL, &s.store, &labels, n);
         }
     }
     header(out, &EXPIRED_TOTAL);
     for s in stores {
-        let _ = writeln!(
-            out,
-            "{}{{store=\"{}\"}} {}",
-            EXPIRED_TOTAL.name, s.store, s.expired
-        );
+        store_sample(out, &EXPIRED_TOTAL, &s.store, &[], s.expired);
     }
     header(out, &DROPPED_TOTAL);
     for s in stores {
         for (reason, n) in &s.dropped {
-            let _ = writeln!(
-                out,
-                "{}{{store=\"{}\",reason=\"{}\"}} {n}",
-                DROPPED_TOTAL.name,
-                s.store,
-                reason.as_str()
-            );
+            let reason = [("reason", reason.as_str())];
+            store_sample(out, &DROPPED_TOTAL, &s.store, &reason, n);
         }
     }
     header(out, &WATCHED_INTENTS);
     for s in stores {
-        let _ = writeln!(
-            out,
-            "{}{{store=\"{}\"}} {}",
-            WATCHED_INTENTS.name, s.store, s.watched
-        );
+        store_sample(out, &WATCHED_INTENTS, &s.store, &[], s.watched);
     }
+}
+
+/// One per-store sample: `name{store="…",key="value",…} value`; `store` is escaped, the
+/// other label values are closed sets that need none.
+fn store_sample(
+    out: &mut String,
+    family: &Family,
+    store: &str,
+    labels: &[(&str, &str)],
+    value: impl std::fmt::Display,
+) {
+    let _ = write!(out, "{}{{store=\"{store}\"", family.name);
+    for (key, label) in labels {
+        let _ = write!(out, ",{key}=\"{label}\"");
+    }
+    let _ = writeln!(out, "}} {value}");
 }
 
 fn header(out: &mut String, family: &Family) {

@@ -6,7 +6,6 @@
 //! so the lag is "now minus the earliest due poll" at the moment of the scrape.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -137,7 +136,7 @@ impl Plans {
             header(out, family);
             for (store, cell) in &cells {
                 let v = value(cell, now);
-                let _ = writeln!(out, "{}{{store=\"{store}\"}} {v}", family.name);
+                super::store_sample(out, family, store, &[], v);
             }
         }
     }
