@@ -20,7 +20,7 @@ use crate::clock::unix_now;
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
-use crate::state::{Change, GiveUp, State, StoreHandle, WatchLimits};
+use crate::state::{Change, Delta, GiveUp, State, StoreHandle, WatchLimits};
 use crate::supervise::{Supervisor, Task};
 use budget::Budget;
 use calendar::Calendar;
@@ -125,6 +125,7 @@ impl StorePoller {
             paused_until: None,
             store_failures: 0,
         };
+        poller.state.lock().take_delta(); // the scan below sees every change
         let ids = poller.unscheduled();
         poller.spread(ids, poller.interval);
         poller.publish_plan();
@@ -174,12 +175,8 @@ impl StorePoller {
         self.concurrency = store.max_concurrency;
         self.limits = WatchLimits::from(&store);
         self.drain_timeout = drain_timeout;
-        {
-            let st = self.state.lock();
-            self.sched
-                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| !i.is_final()));
-        }
-        let new = self.unscheduled();
+        self.state.lock().take_delta(); // the rescan sees every change
+        let new = self.rescan();
         if poll_interval != self.interval {
             self.interval = poll_interval;
             let mut all: Vec<Arc<str>> = self.sched.keys().cloned().chain(new).collect();
@@ -188,6 +185,47 @@ impl StorePoller {
         } else {
             self.spread(new, NEW_INTENT_WINDOW.min(poll_interval));
         }
+    }
+
+    /// Drops the schedules of intents no longer pollable; returns the pollable intents
+    /// without one.
+    fn rescan(&mut self) -> Vec<Arc<str>> {
+        {
+            let st = self.state.lock();
+            self.sched
+                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| !i.is_final()));
+        }
+        self.unscheduled()
+    }
+
+    /// Takes the watch-list changes a source or a registration made: schedules the new
+    /// intents within [`NEW_INTENT_WINDOW`] and forgets the removed ones, touching only
+    /// the intents that changed.
+    fn take_watch_list_changes(&mut self) {
+        let mut st = self.state.lock();
+        let new = match st.take_delta() {
+            Delta::Empty => return,
+            Delta::Rescan => {
+                drop(st);
+                self.rescan()
+            }
+            Delta::Changed(ids) => {
+                let mut new = Vec::new();
+                for id in ids {
+                    let pollable = st.intents.get(&id).is_some_and(|i| !i.is_final());
+                    if !pollable {
+                        self.sched.remove(id.as_str());
+                    } else if !self.sched.contains_key(id.as_str()) {
+                        new.push(Arc::from(id.as_str()));
+                    }
+                }
+                drop(st);
+                new.sort_unstable();
+                new.dedup();
+                new
+            }
+        };
+        self.spread(new, NEW_INTENT_WINDOW.min(self.interval));
     }
 
     /// Schedules intents evenly over `window`, starting now.
@@ -262,6 +300,7 @@ impl StorePoller {
                     let update = settings.borrow_and_update().clone();
                     self.update(update);
                 }
+                _ = self.state.watch_list_changed() => self.take_watch_list_changes(),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     while in_flight.len() < self.concurrency {
                         let Some(id) = self.take_due() else { break };
@@ -313,7 +352,7 @@ impl StorePoller {
         let Some(given_up) = given_up else {
             return false;
         };
-        self.state.record_change(true);
+        self.state.record_change(false);
         self.sched.remove(id);
         let (limit, message) = match given_up {
             GiveUp::Expired => (
@@ -345,8 +384,9 @@ impl StorePoller {
                 Err(_) => None,
             }
         };
-        self.state
-            .record_change(change.is_some_and(|c| c.is_significant()));
+        if change.is_some_and(|c| c.is_significant()) {
+            self.state.record_change(false);
+        }
         if let Some(change) = change {
             self.log_change(&id, &change, &fetch);
         }

@@ -98,6 +98,8 @@ pub struct Reloader {
     pollers: Pollers,
     metrics: Arc<Metrics>,
     state_path: watch::Sender<Option<PathBuf>>,
+    /// The running config, for the intent sources and the registration API.
+    live: watch::Sender<Arc<Config>>,
 }
 
 impl Reloader {
@@ -107,6 +109,7 @@ impl Reloader {
         pollers: Pollers,
         metrics: Arc<Metrics>,
         state_path: watch::Sender<Option<PathBuf>>,
+        live: watch::Sender<Arc<Config>>,
     ) -> Self {
         Self {
             options,
@@ -117,6 +120,7 @@ impl Reloader {
             pollers,
             metrics,
             state_path,
+            live,
         }
     }
 
@@ -245,6 +249,7 @@ impl Reloader {
         let summary = config.summary();
         tracing::info!(config = %path.display(), %summary, "config reloaded");
         let _ = self.state_path.send(config.state_file.clone());
+        self.live.send_replace(Arc::new(config.clone()));
         self.current = config;
         self.metrics.set_reload_result(true, Some(unix_now()));
         Outcome::Applied(summary)
@@ -357,7 +362,14 @@ mod tests {
             config_path: Some(path.to_path_buf()),
             ..ReloadOptions::none()
         };
-        Reloader::new(options, current, pollers, metrics, watch::channel(None).0)
+        Reloader::new(
+            options,
+            current.clone(),
+            pollers,
+            metrics,
+            watch::channel(None).0,
+            watch::channel(Arc::new(current)).0,
+        )
     }
 
     /// The runtime is current-thread: a check that read the file on it would stall polling

@@ -93,7 +93,15 @@ impl Exporter {
 
         let (path_tx, path_rx) = watch::channel(state_path);
         let watches_signals = options.config_path.is_some();
-        let reloader = Reloader::new(options, config, pollers, Arc::clone(&metrics), path_tx);
+        let (live_tx, live) = watch::channel(Arc::new(config.clone()));
+        let reloader = Reloader::new(
+            options,
+            config,
+            pollers,
+            Arc::clone(&metrics),
+            path_tx,
+            live_tx,
+        );
         let (reload_stop, reload_stop_rx) = watch::channel(false);
         let (reload, reload_task) = reloader.spawn(reload_stop_rx.clone());
         if watches_signals {
@@ -113,6 +121,7 @@ impl Exporter {
             metrics,
             reload.clone(),
             supervisor.clone(),
+            live,
         );
         let app = routes::router(shared, web.clone());
         let server = {

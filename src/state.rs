@@ -10,29 +10,36 @@
 
 mod expiry;
 pub mod file;
+mod membership;
 
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
+pub use membership::{Delta, Registered, Source, Sources, Unregistered};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::unix_now;
+use crate::config::Config;
 use crate::config::IntentId;
-use crate::config::{Config, IntentConfig};
 use crate::lock;
 use crate::shard::IdHasher;
 
 /// A map keyed by intent id.
 pub type IntentMap<V> = HashMap<IntentId, V, IdHasher>;
 
+/// A set of intent ids.
+pub type IntentSet = HashSet<IntentId, IdHasher>;
+
 /// One watched intent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IntentState {
+    /// The sources that name it; empty once it left the watch list (retired).
+    pub sources: Sources,
     pub order_id: Option<String>,
     /// The last status from a well-formed answer.
     pub status: Option<Status>,
@@ -75,42 +82,82 @@ pub struct Change {
 }
 
 impl Change {
-    /// Worth saving to the state file within a second (statuses, outcomes).
+    /// Worth saving to the state database (statuses, outcomes).
     pub fn is_significant(&self) -> bool {
         self.transition.is_some() || self.newly_terminal.is_some() || self.first_seen
     }
 }
 
-/// Change counters the state-file writer watches: significant changes are saved within
-/// about a second, minor ones (timestamps, request counters) with the periodic save.
-#[derive(Debug, Default)]
+/// Versions of the state the database writer follows: every recorded change gets a
+/// version; the writer commits everything recorded up to a version at once (a group
+/// commit), then marks it committed. An urgent change (a registration waiting for its
+/// answer) is committed at once, the others within about a second.
+#[derive(Debug)]
 pub struct Changes {
-    significant: AtomicU64,
-    minor: AtomicU64,
+    version: AtomicU64,
+    urgent: AtomicBool,
     notify: Notify,
+    committed: watch::Sender<u64>,
 }
 
-impl Changes {
-    pub fn record(&self, significant: bool) {
-        if significant {
-            self.significant.fetch_add(1, Ordering::Relaxed);
-            self.notify.notify_one();
-        } else {
-            self.minor.fetch_add(1, Ordering::Relaxed);
+impl Default for Changes {
+    fn default() -> Self {
+        Self {
+            version: AtomicU64::new(0),
+            urgent: AtomicBool::new(false),
+            notify: Notify::new(),
+            committed: watch::Sender::new(0),
         }
     }
+}
 
-    /// A value that differs whenever anything was recorded.
-    pub fn version(&self) -> (u64, u64) {
-        (
-            self.significant.load(Ordering::Relaxed),
-            self.minor.load(Ordering::Relaxed),
-        )
+/// The state database did not commit a change in time (or the writer is gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the state database did not commit the change in time")]
+pub struct NotDurable;
+
+impl Changes {
+    /// Notes a change (made before this call); returns its version.
+    pub fn record(&self, urgent: bool) -> u64 {
+        let version = self.version.fetch_add(1, Ordering::AcqRel) + 1;
+        if urgent {
+            self.urgent.store(true, Ordering::Release);
+        }
+        self.notify.notify_one();
+        version
     }
 
-    /// Resolves after the next significant change.
-    pub async fn significant_change(&self) {
+    /// The latest version: every change recorded so far is at or below it.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Whether an urgent change came since the last call.
+    pub fn take_urgent(&self) -> bool {
+        self.urgent.swap(false, Ordering::AcqRel)
+    }
+
+    /// Resolves after the next recorded change.
+    pub async fn changed(&self) {
         self.notify.notified().await;
+    }
+
+    /// Everything up to `version` is durable.
+    pub fn mark_committed(&self, version: u64) {
+        self.committed.send_if_modified(|c| {
+            let newer = version > *c;
+            *c = (*c).max(version);
+            newer
+        });
+    }
+
+    /// Resolves once `version` is committed, or fails after `limit`.
+    pub async fn durable(&self, version: u64, limit: Duration) -> Result<(), NotDurable> {
+        let mut committed = self.committed.subscribe();
+        match tokio::time::timeout(limit, committed.wait_for(|c| *c >= version)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(NotDurable),
+        }
     }
 }
 
@@ -139,6 +186,10 @@ pub struct StoreState {
     pub exported: Counts,
     /// At least one request of this store got an answer or failed (readiness).
     pub polled_once: bool,
+    /// Intents (watched, retired or forgotten) whose saved row is out of date.
+    pub dirty: IntentSet,
+    /// Watch-list changes for the poller.
+    delta: Delta,
 }
 
 impl StoreState {
@@ -164,42 +215,11 @@ impl StoreState {
         }
     }
 
-    /// Makes the watch list match `intents`: new intents are added, removed ones dropped
-    /// (their counters stay), order ids refreshed. A removed final intent (terminal,
-    /// expired or dropped) is retired, not forgotten, for `retention` from when it became
-    /// final: put back in that time, it is neither polled nor counted again. A new one is
-    /// `added_at` `now`.
-    pub fn sync_intents(&mut self, intents: &[IntentConfig], retention: Duration, now: f64) {
-        let wanted: HashMap<&IntentId, Option<&String>> = intents
-            .iter()
-            .map(|i| (&i.id, i.order_id.as_ref()))
-            .collect();
-        let removed: Vec<IntentId> = self
-            .intents
-            .keys()
-            .filter(|id| !wanted.contains_key(id))
-            .cloned()
-            .collect();
-        for id in removed {
-            if let Some(intent) = self.intents.remove(&id).filter(IntentState::is_final) {
-                self.retired.insert(id, intent);
-            }
+    /// The store left the config: every source lets go of its intents.
+    fn depart(&mut self, retention: Duration, now: f64) {
+        for source in Source::ALL {
+            self.set_source(source, &[], retention, now);
         }
-        for (id, order_id) in wanted {
-            let entry = match self.intents.entry(id.clone()) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.retired.remove(id.as_str()).unwrap_or(IntentState {
-                        added_at: Some(now),
-                        ..IntentState::default()
-                    }))
-                }
-            };
-            entry.order_id = order_id.cloned();
-        }
-        let horizon = retention.as_secs_f64();
-        self.retired
-            .retain(|_, i| i.final_at().is_some_and(|t| now - t < horizon));
     }
 
     /// Records a well-formed status answer.
@@ -248,7 +268,17 @@ impl StoreState {
         if let Some(outcome) = change.newly_terminal {
             *self.terminal_total.entry(outcome).or_insert(0) += 1;
         }
+        if change.is_significant() {
+            self.mark_dirty(id);
+        }
         change
+    }
+
+    /// Marks a watched intent's saved row out of date.
+    fn mark_dirty(&mut self, id: &str) {
+        if let Some((key, _)) = self.intents.get_key_value(id) {
+            self.dirty.insert(key.clone());
+        }
     }
 
     /// Intents to poll: everything not yet final (terminal, expired or dropped).
@@ -266,16 +296,41 @@ pub struct StoreHandle {
     pub name: String,
     inner: Arc<Mutex<StoreState>>,
     changes: Arc<Changes>,
+    /// Wakes the store's poller when the watch list changed outside a reload.
+    watch_list: Arc<Notify>,
 }
 
 impl StoreHandle {
-    /// Notes a change for the state-file writer.
-    pub fn record_change(&self, significant: bool) {
-        self.changes.record(significant);
+    /// Notes a change (already made) for the state database; returns its version.
+    pub fn record_change(&self, urgent: bool) -> u64 {
+        self.changes.record(urgent)
+    }
+
+    /// Waits until the change of `version` is durable.
+    pub async fn durable(&self, version: u64, limit: Duration) -> Result<(), NotDurable> {
+        self.changes.durable(version, limit).await
     }
 
     pub fn lock(&self) -> MutexGuard<'_, StoreState> {
         lock(&self.inner)
+    }
+
+    /// Edits the watch list (a source or a registration): runs `edit` under the store's
+    /// lock, wakes the poller and records the change; returns what `edit` returned and
+    /// the change's version (to wait for with [`durable`](Self::durable)).
+    pub fn edit_watch_list<R>(
+        &self,
+        urgent: bool,
+        edit: impl FnOnce(&mut StoreState) -> R,
+    ) -> (R, u64) {
+        let result = edit(&mut self.lock());
+        self.watch_list.notify_one();
+        (result, self.record_change(urgent))
+    }
+
+    /// Resolves once the watch list changed outside a reload (see `take_delta`).
+    pub async fn watch_list_changed(&self) {
+        self.watch_list.notified().await;
     }
 }
 
@@ -330,6 +385,7 @@ impl State {
             name: name.to_string(),
             inner: Arc::new(Mutex::new(StoreState::new())),
             changes: Arc::clone(&self.changes),
+            watch_list: Arc::new(Notify::new()),
         }
     }
 
@@ -389,14 +445,14 @@ impl State {
                 .unwrap_or_else(|| self.new_handle(&store_cfg.name));
             handle
                 .lock()
-                .sync_intents(&store_cfg.intents, retention, now);
+                .set_source(Source::Config, &store_cfg.intents, retention, now);
             next.push(handle);
         }
         for gone in stores
             .iter()
             .filter(|h| !next.iter().any(|n| n.name == h.name))
         {
-            gone.lock().sync_intents(&[], retention, now);
+            gone.lock().depart(retention, now);
             departed.push(Departed {
                 handle: gone.clone(),
                 left_at: now,
@@ -404,7 +460,7 @@ impl State {
         }
         departed.retain(|d| now - d.left_at < retention.as_secs_f64());
         *stores = next.clone();
-        self.changes.record(true);
+        self.changes.record(false);
         next
     }
 
@@ -430,6 +486,11 @@ impl State {
         lock(&self.stores).clone()
     }
 
+    /// The store of that name in the running config.
+    pub fn store(&self, name: &str) -> Option<StoreHandle> {
+        lock(&self.stores).iter().find(|h| h.name == name).cloned()
+    }
+
     pub fn terminal_retention(&self) -> Duration {
         *lock(&self.retention)
     }
@@ -446,6 +507,7 @@ impl State {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::config::IntentConfig;
     pub(crate) fn intents(ids: &[&str]) -> Vec<IntentConfig> {
         ids.iter()
             .map(|id| IntentConfig {
@@ -462,7 +524,7 @@ pub(crate) mod tests {
     #[test]
     fn outcome_counted_once_and_transitions_counted() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A]), HOUR, 0.0);
+        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
         let c = s.observe_status(A, Status::Created, 1.0);
         assert!(c.first_seen && c.transition.is_none());
         let c = s.observe_status(A, Status::OnChain, 2.0);
@@ -490,7 +552,7 @@ pub(crate) mod tests {
     #[test]
     fn not_found_is_a_class_and_unknown_is_not_terminal() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 0.0);
         s.observe_not_found(A, 1.0);
         assert_eq!(s.intents[A].class(), Some(StatusClass::NotFound));
         let c = s.observe_status(A, Status::Viewed, 2.0);
@@ -512,9 +574,9 @@ pub(crate) mod tests {
     #[test]
     fn sync_keeps_state_of_intents_that_stay() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 0.0);
         s.observe_status(A, Status::Failed, 1.0);
-        s.sync_intents(&intents(&[A]), HOUR, 2.0);
+        s.set_source(Source::Config, &intents(&[A]), HOUR, 2.0);
         assert_eq!(s.intents.len(), 1);
         assert_eq!(s.intents[A].status, Some(Status::Failed));
         assert_eq!(s.terminal_total[&Outcome::Failed], 1);
@@ -529,14 +591,14 @@ pub(crate) mod tests {
     #[test]
     fn removed_terminal_intent_is_retired_for_the_retention_only() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 0.0);
         s.observe_status(A, Status::Confirmed, 10.0);
         s.observe_status(B, Status::OnChain, 10.0);
-        s.sync_intents(&intents(&[]), HOUR, 20.0);
+        s.set_source(Source::Config, &intents(&[]), HOUR, 20.0);
         assert!(s.intents.is_empty());
         assert_eq!(s.retired.len(), 1, "only the terminal one is remembered");
         // Back within the retention: still terminal, not counted again, not pollable.
-        s.sync_intents(&intents(&[A, B]), HOUR, 30.0);
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 30.0);
         assert_eq!(s.intents[A].terminal_at, Some(10.0));
         assert_eq!(
             s.observe_status(A, Status::Confirmed, 31.0),
@@ -549,8 +611,8 @@ pub(crate) mod tests {
         );
         assert_eq!(s.pollable().count(), 1);
         // Removed again and kept out past the retention: forgotten.
-        s.sync_intents(&intents(&[B]), HOUR, 40.0);
-        s.sync_intents(&intents(&[B]), HOUR, 10.0 + 3600.0);
+        s.set_source(Source::Config, &intents(&[B]), HOUR, 40.0);
+        s.set_source(Source::Config, &intents(&[B]), HOUR, 10.0 + 3600.0);
         assert!(s.retired.is_empty());
     }
 
@@ -597,7 +659,7 @@ pub(crate) mod tests {
     #[test]
     fn exported_counts_change_only_when_committed() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A]), HOUR, 0.0);
+        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
         s.observe_status(A, Status::Confirmed, 1.0);
         assert_eq!(s.exported.terminal_total[&Outcome::Confirmed], 0);
         s.exported = s.counts();

@@ -10,9 +10,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use tokio::sync::watch;
 
 use crate::api::StatusClass;
 use crate::clock::unix_now;
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::reload::{self, ReloadHandle};
 use crate::single_flight::SingleFlight;
@@ -30,6 +32,8 @@ pub(super) struct Shared {
     metrics: Arc<Metrics>,
     reload: ReloadHandle,
     supervisor: Supervisor,
+    /// The running config (store names, the registration settings).
+    config: watch::Receiver<Arc<Config>>,
     /// One render of each page at a time, shared by the requests that arrive meanwhile.
     metrics_page: SingleFlight<Bytes>,
     landing_page: SingleFlight<Bytes>,
@@ -41,12 +45,14 @@ impl Shared {
         metrics: Arc<Metrics>,
         reload: ReloadHandle,
         supervisor: Supervisor,
+        config: watch::Receiver<Arc<Config>>,
     ) -> Self {
         Self {
             state,
             metrics,
             reload,
             supervisor,
+            config,
             metrics_page: SingleFlight::default(),
             landing_page: SingleFlight::default(),
         }

@@ -126,6 +126,7 @@ impl StoreState {
                 *self.dropped_total.entry(reason).or_insert(0) += 1;
             }
         }
+        self.mark_dirty(id);
         Some(give_up)
     }
 }
@@ -144,7 +145,7 @@ mod tests {
     #[test]
     fn expires_at_the_age_and_is_counted_once() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A]), HOUR, 1000.0);
+        s.set_source(crate::state::Source::Config, &intents(&[A]), HOUR, 1000.0);
         assert_eq!(s.intents[A].added_at, Some(1000.0));
         s.observe_status(A, Status::OnChain, 1001.0);
         assert_eq!(s.give_up_if_due(A, 1099.9, LIMITS), None);
@@ -165,7 +166,7 @@ mod tests {
     #[test]
     fn not_found_is_dropped_at_the_ttl_and_found_ones_are_not() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
+        s.set_source(crate::state::Source::Config, &intents(&[A, B]), HOUR, 0.0);
         s.observe_not_found(A, 1.0);
         s.observe_not_found(B, 1.0);
         s.observe_status(B, Status::Created, 5.0);
@@ -184,14 +185,14 @@ mod tests {
     #[test]
     fn a_given_up_intent_stays_final_when_removed_and_put_back_within_the_retention() {
         let mut s = StoreState::new();
-        s.sync_intents(&intents(&[A, B]), HOUR, 0.0);
+        s.set_source(crate::state::Source::Config, &intents(&[A, B]), HOUR, 0.0);
         s.observe_status(A, Status::OnChain, 1.0);
         s.observe_not_found(B, 1.0);
         s.give_up_if_due(A, 100.0, LIMITS);
         s.give_up_if_due(B, 100.0, LIMITS);
-        s.sync_intents(&intents(&[]), HOUR, 200.0);
+        s.set_source(crate::state::Source::Config, &intents(&[]), HOUR, 200.0);
         assert_eq!(s.retired.len(), 2);
-        s.sync_intents(&intents(&[A, B]), HOUR, 300.0);
+        s.set_source(crate::state::Source::Config, &intents(&[A, B]), HOUR, 300.0);
         assert_eq!(s.pollable().count(), 0);
         assert_eq!(
             s.give_up_if_due(A, 400.0, LIMITS),
@@ -202,10 +203,15 @@ mod tests {
         assert_eq!(s.dropped_total[&DropReason::NotFound], 1);
         // Kept out past the retention (from when they gave up): forgotten; back, they
         // start afresh with a new added_at.
-        s.sync_intents(&intents(&[]), HOUR, 400.0);
-        s.sync_intents(&intents(&[]), HOUR, 100.0 + 3600.0);
+        s.set_source(crate::state::Source::Config, &intents(&[]), HOUR, 400.0);
+        s.set_source(
+            crate::state::Source::Config,
+            &intents(&[]),
+            HOUR,
+            100.0 + 3600.0,
+        );
         assert!(s.retired.is_empty());
-        s.sync_intents(&intents(&[A]), HOUR, 5000.0);
+        s.set_source(crate::state::Source::Config, &intents(&[A]), HOUR, 5000.0);
         assert_eq!(s.intents[A].added_at, Some(5000.0));
         assert_eq!(s.pollable().count(), 1);
     }

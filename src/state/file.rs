@@ -393,7 +393,7 @@ pub async fn run_writer(
     loop {
         let stopping = tokio::select! {
             _ = crate::stopped(&mut shutdown) => true,
-            _ = state.changes().significant_change() => {
+            _ = state.changes().changed() => {
                 tokio::time::sleep(FLUSH_DELAY).await;
                 false
             }
@@ -410,6 +410,7 @@ pub async fn run_writer(
                 match save_snapshot(Arc::clone(&state), target).await {
                     Ok(committed) => {
                         publish(committed);
+                        state.changes().mark_committed(version);
                         state.record_save(Some(unix_now()));
                         saved_version = Some(version);
                         if last_error.take().is_some() {
