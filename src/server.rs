@@ -80,10 +80,17 @@ impl Exporter {
         let metrics = Arc::new(Metrics::new());
         metrics.set_shard(options.shard);
         let state = State::new(&config);
-        let state_path = config
+        let db = config
             .state_file
-            .clone()
-            .filter(|path| state::file::load_and_restore(path, &state));
+            .as_deref()
+            .map(|path| (path, state::persist::open_and_restore(path, &state)));
+        // A file that could not be moved aside is not written this run.
+        let state_path = db
+            .as_ref()
+            .filter(|(_, db)| db.is_ok())
+            .map(|(path, _)| path.to_path_buf());
+        let db = db.and_then(|(_, db)| db.ok().flatten());
+        let slot: state::writer::DbSlot = Arc::new(std::sync::Mutex::new(db));
         state.set_write_ahead(state_path.is_some());
         let supervisor = Supervisor::new(metrics.task_restarts());
         let mut pollers =
@@ -112,7 +119,12 @@ impl Exporter {
             let supervisor = supervisor.clone();
             stage(move |stop| {
                 supervisor.supervise(Task::StateWriter, "state_file".into(), stop, move |stop| {
-                    state::file::run_writer(Arc::clone(&state), path_rx.clone(), stop)
+                    state::writer::run_writer(
+                        Arc::clone(&state),
+                        Arc::clone(&slot),
+                        path_rx.clone(),
+                        stop,
+                    )
                 })
             })
         };

@@ -1,16 +1,20 @@
 //! What the exporter knows about every watched intent, per store: last status, when it
 //! changed, whether its outcome was counted, and the outcome and transition counters.
 //!
-//! The poller writes here; `metrics` reads here at scrape time; [`file`](mod@file) saves it to the
-//! state file so that a restart continues where the last run stopped.
+//! The poller, the sources and the registration API write here; `metrics` reads here at
+//! scrape time; [`writer`] commits every change to the state database ([`db`]) so that a
+//! restart continues where the last run stopped ([`persist`]).
 //!
 //! With a state file, counters are exported write-ahead: a store's `exported` counts are
-//! the ones last saved, so a value Prometheus has scraped is never above what a restart
-//! restores. Without one, the live counts are exported (a restart starts from 0).
+//! the ones last committed, so a value Prometheus has scraped is never above what a
+//! restart restores. Without one, the live counts are exported (a restart starts from 0).
 
+pub mod db;
 mod expiry;
-pub mod file;
+mod json;
 mod membership;
+pub mod persist;
+pub mod writer;
 
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
@@ -473,6 +477,16 @@ impl State {
             left_at: unix_now(),
         });
         handle
+    }
+
+    /// Marks every intent of every store dirty: a new database gets the whole state.
+    pub fn mark_all_dirty(&self) {
+        for handle in self.all_stores() {
+            let mut st = handle.lock();
+            let st = &mut *st;
+            st.dirty
+                .extend(st.intents.keys().chain(st.retired.keys()).cloned());
+        }
     }
 
     /// Every store the state keeps: those in the config, then the departed ones.

@@ -218,56 +218,79 @@ fn mebibytes(manifest: &str, key: &str) -> u64 {
         .unwrap()
 }
 
-/// The state volumes of the examples hold the state file at 100k intents, measured with
-/// the real format: six copies' worth, because retired intents can double the file
-/// (the terminal intents of a swapped watch list are remembered for terminal_retention), a save has the old file
-/// and its replacement side by side until the rename, and a corrupt file moved aside
-/// keeps one more (doubled) copy. The manifests' comments give the same arithmetic.
+/// The state volumes of the examples hold the state database at 100k intents, measured
+/// with the real database: at its largest, just before a compaction (100k rows, four
+/// events per row, the WAL), twice (a file moved aside as unusable keeps a copy). The
+/// manifests' comments give the same arithmetic.
 #[test]
-fn kubernetes_state_volumes_hold_the_state_file_at_100k_intents() {
-    use allscale_exporter::state::file::{FORMAT_VERSION, IntentRecord, StateFile, StoreRecord};
+fn kubernetes_state_volumes_hold_the_state_database_at_100k_intents() {
+    use allscale_exporter::api::Status;
+    use allscale_exporter::state::db::{Batch, COMPACT_RATIO, Db, StoreBatch};
+    use allscale_exporter::state::{IntentState, Source, Sources};
     let at = 1_764_050_000.123_456_7;
-    let record = IntentRecord {
-        status: Some(10),
-        not_found: false,
-        status_changed_at: Some(at),
-        last_success_at: Some(at + 0.987_654_3),
-        terminal_at: Some(at + 1.5),
-        added_at: Some(at - 3600.0),
-        expired_at: None,
-        dropped: None,
-    };
-    let intents = (0..100_000u64)
+    let mut sources = Sources::default();
+    sources.insert(Source::Api);
+    let ids: Vec<_> = (0..100_000u64)
         .map(|i| {
-            (
-                allscale_exporter::config::IntentId::parse(&format!(
-                    "{:024x}",
-                    i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                ))
-                .expect("24 hex"),
-                record.clone(),
-            )
+            allscale_exporter::config::IntentId::parse(&format!(
+                "{:024x}",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ))
+            .expect("24 hex")
         })
         .collect();
-    let file = StateFile {
-        format_version: FORMAT_VERSION,
-        written_at: at,
-        stores: [(
-            "main".to_owned(),
-            StoreRecord {
-                intents,
-                ..StoreRecord::default()
-            },
-        )]
-        .into(),
+    let batch = |status: Status| Batch {
+        stores: vec![StoreBatch {
+            name: "main".into(),
+            rows: ids
+                .iter()
+                .enumerate()
+                .map(|(n, id)| {
+                    let intent = IntentState {
+                        sources,
+                        order_id: Some(format!("wc-order-{n:08}")),
+                        status: Some(status),
+                        status_changed_at: Some(at),
+                        last_success_at: Some(at + 0.987_654_3),
+                        added_at: Some(at - 3600.0),
+                        ..IntentState::default()
+                    };
+                    (id.clone(), Some(intent))
+                })
+                .collect(),
+            counts: Default::default(),
+        }],
+        kept: vec!["main".into()],
     };
-    let bytes = serde_json::to_vec(&file).unwrap().len() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut db = Db::open(&path).unwrap();
+    db.write(&batch(Status::Created)).unwrap();
+    db.compact().unwrap();
+    let size = || {
+        ["", "-wal"]
+            .iter()
+            .map(|s| std::fs::metadata(format!("{}{s}", path.display())).map_or(0, |m| m.len()))
+            .sum::<u64>()
+    };
+    let mut largest = size();
+    let statuses = [
+        Status::Viewed,
+        Status::OnChain,
+        Status::Created,
+        Status::Viewed,
+    ];
+    assert_eq!(statuses.len() as i64, COMPACT_RATIO);
+    for status in statuses {
+        db.write(&batch(status)).unwrap();
+        largest = largest.max(size());
+    }
     assert!(
-        bytes / 100_000 < 210,
+        largest / 100_000 < 2_000,
         "{} bytes per intent",
-        bytes / 100_000
+        largest / 100_000
     );
-    let needed = 6 * bytes;
+    let needed = 2 * largest;
     for (manifest, key) in [
         ("deployment.yaml", "sizeLimit: "),
         ("sharded/statefulset.yaml", "storage: "),
@@ -275,7 +298,7 @@ fn kubernetes_state_volumes_hold_the_state_file_at_100k_intents() {
         let have = mebibytes(manifest, key) * 1024 * 1024;
         assert!(
             have >= needed,
-            "{manifest}: {have} bytes < 6 x {bytes} (the state file at 100k intents)"
+            "{manifest}: {have} bytes < 2 x {largest} (the state database at 100k intents)"
         );
     }
 }

@@ -67,7 +67,7 @@ async fn stuck_and_unknown_intents_expire_and_drop_once_also_across_a_sigkill() 
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, MOCK_SECRET).unwrap();
-    let state_file = dir.path().join("state.json");
+    let state_file = dir.path().join("state.db");
     let extra = format!("state_file: {}\n", state_file.display());
     let yaml = mock_config_yaml(&mock, &secret, &extra, &[ON_CHAIN, UNKNOWN]).replace(
         "    intents:\n",
@@ -117,14 +117,18 @@ async fn stuck_and_unknown_intents_expire_and_drop_once_also_across_a_sigkill() 
         );
     }
     assert_eq!(now["violations"], json!([]));
-    let saved: Value =
-        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
-    let intents = &saved["stores"]["main"]["intents"];
-    assert!(intents[ON_CHAIN]["expired_at"].is_f64(), "{saved}");
-    assert!(intents[ON_CHAIN]["added_at"].is_f64(), "{saved}");
+    let saved = |id| common::statedb::saved_intent(&state_file, "main", id).unwrap();
+    assert!(
+        saved(ON_CHAIN)["expired_at"].is_f64(),
+        "{}",
+        saved(ON_CHAIN)
+    );
+    assert!(saved(ON_CHAIN)["added_at"].is_f64(), "{}", saved(ON_CHAIN));
     assert_eq!(
-        intents[UNKNOWN]["dropped"]["reason"], "not_found",
-        "{saved}"
+        saved(UNKNOWN)["dropped_reason"],
+        "not_found",
+        "{}",
+        saved(UNKNOWN)
     );
     second.terminate();
 }

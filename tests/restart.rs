@@ -37,9 +37,7 @@ fn total(accepted: &Value) -> f64 {
 }
 
 fn saved_intent(state_file: &Path, id: &str) -> Option<Value> {
-    let text = std::fs::read_to_string(state_file).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    Some(v["stores"]["main"]["intents"][id].clone())
+    common::statedb::saved_intent(state_file, "main", id)
 }
 
 async fn restart_after(graceful: bool) {
@@ -56,7 +54,7 @@ async fn restart_after(graceful: bool) {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, MOCK_SECRET).unwrap();
-    let state_file = dir.path().join("state").join("state.json");
+    let state_file = dir.path().join("state").join("state.db");
     std::fs::create_dir(state_file.parent().unwrap()).unwrap();
     let extra = format!("state_file: {}\n", state_file.display());
     let config = dir.path().join("config.yaml");
@@ -154,10 +152,9 @@ async fn restart_after(graceful: bool) {
     let stats = mock.stats().await;
     assert_eq!(stats["violations"], json!([]));
     second.terminate();
-    // After a clean stop the file holds the final counters.
-    let saved: Value =
-        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
-    assert_eq!(saved["stores"]["main"]["terminal_total"]["confirmed"], 2);
+    // After a clean stop the database holds the final counters.
+    let saved = common::statedb::saved_counter(&state_file, "main", "outcome", "confirmed");
+    assert_eq!(saved, Some(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,7 +202,7 @@ async fn corrupt_state_file_is_moved_aside_and_the_exporter_starts_fresh() {
     let kept = std::fs::read_to_string(dir.path().join(&aside[0])).unwrap();
     assert!(kept.ends_with("tru"), "the corrupt file was altered");
     assert!(
-        exporter.logs().contains("STATE FILE UNUSABLE"),
+        exporter.logs().contains("STATE DATABASE UNUSABLE"),
         "{}",
         exporter.logs()
     );
@@ -229,7 +226,7 @@ async fn state_file_write_failures_are_logged_and_retried() {
     let secret = dir.path().join("secret");
     std::fs::write(&secret, MOCK_SECRET).unwrap();
     let state_dir = dir.path().join("not-yet");
-    let state_file = state_dir.join("state.json");
+    let state_file = state_dir.join("state.db");
     let extra = format!("state_file: {}\n", state_file.display());
     let config = dir.path().join("config.yaml");
     std::fs::write(
@@ -245,7 +242,11 @@ async fn state_file_write_failures_are_logged_and_retried() {
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let logs = exporter.logs();
-    assert_eq!(logs.matches("cannot save state").count(), 1, "{logs}");
+    assert_eq!(
+        logs.matches("cannot write the state database").count(),
+        1,
+        "{logs}"
+    );
     assert!(!state_file.exists());
     let m = scrape(exporter.addr).await;
     assert_eq!(
@@ -268,4 +269,83 @@ async fn state_file_write_failures_are_logged_and_retried() {
     exporter.terminate();
     let saved = saved_intent(&state_file, CONFIRMED).expect("state saved once possible");
     assert!(saved["terminal_at"].is_f64());
+}
+
+/// A JSON state file of an earlier version at `state_file` is imported once: its
+/// outcomes are not counted again, its terminal intents not polled again, its
+/// non-terminal ones continue; the JSON file is kept beside the database as
+/// `<state_file>.v1.json`, and the next start reads the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_json_state_file_is_imported_once_and_kept_beside() {
+    let mock = StrictMock::start(&json!({CONFIRMED: [20], STAYS: [10]}), false);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, MOCK_SECRET).unwrap();
+    let state_file = dir.path().join("state.json");
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - 60.0;
+    let old = json!({
+        "format_version": 2,
+        "written_at": 1.0,
+        "stores": {"main": {
+            "terminal_total": {"confirmed": 7, "failed": 2},
+            "transitions": [{"from": "on_chain", "to": "confirmed", "count": 7}],
+            "api_requests": {"ok": 500},
+            "intents": {
+                CONFIRMED: {"status": 20, "not_found": false, "status_changed_at": t,
+                            "last_success_at": t, "terminal_at": t, "added_at": t},
+                STAYS: {"status": 10, "not_found": false, "status_changed_at": t,
+                        "last_success_at": t, "terminal_at": null, "added_at": t}
+            },
+            "expired_total": 3
+        }}
+    });
+    let old_text = old.to_string();
+    std::fs::write(&state_file, &old_text).unwrap();
+    let extra = format!("state_file: {}\n", state_file.display());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        mock_config_yaml(&mock, &secret, &extra, &[CONFIRMED, STAYS]),
+    )
+    .unwrap();
+    for start in 0..2 {
+        let exporter = ExporterProcess::start(&config, &[]);
+        let m = scrape(exporter.addr).await;
+        assert_eq!(m.outcome("confirmed"), 7.0, "start {start}");
+        assert_eq!(m.outcome("failed"), 2.0);
+        assert_eq!(transitions(&m, "on_chain", "confirmed"), 7.0);
+        assert_eq!(m.status(CONFIRMED), Some(20.0));
+        assert_eq!(
+            m.value(
+                "allscale_checkout_intent_expired_total",
+                &[("store", "main")]
+            ),
+            3.0
+        );
+        wait_for(Duration::from_secs(10), "STAYS polled", || async {
+            let stats = mock.stats().await;
+            (stats["accepted"][STAYS].as_u64() > Some(start)).then_some(())
+        })
+        .await;
+        exporter.terminate();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("state.json.v1.json")).unwrap(),
+            old_text,
+            "the JSON file is kept as it was"
+        );
+        let saved = common::statedb::saved_intent(&state_file, "main", CONFIRMED).unwrap();
+        assert_eq!(saved["terminal_at"], t);
+        assert_eq!(saved["status_name"], "CONFIRMED");
+    }
+    let stats = mock.stats().await;
+    assert_eq!(
+        stats["accepted"].get(CONFIRMED),
+        None,
+        "terminal: never polled"
+    );
+    assert_eq!(stats["violations"], json!([]));
 }

@@ -3,6 +3,7 @@
 
 pub mod processes;
 pub mod sim;
+pub mod statedb;
 pub mod tls;
 
 use std::collections::BTreeMap;

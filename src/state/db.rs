@@ -1,0 +1,627 @@
+//! The state database: an SQLite file (WAL, `synchronous=FULL`) at `state_file`, so that
+//! after a restart no outcome is counted twice, final intents are not polled again,
+//! registered intents stay watched and the counters continue where they were.
+//!
+//! A status change is one short row appended to `events`; the writer folds the events
+//! into `intents` once there are [`COMPACT_RATIO`] times more events than intents, so the
+//! rewrite of the table's pages is shared by many changes (the schema is in
+//! `schema.sql`). Request and error counters are not kept: a new process starts them
+//! from 0, a reset Prometheus handles.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Counts, DropReason, Dropped, IntentState, Sources};
+use crate::api::{Outcome, Status, StatusClass};
+use crate::config::IntentId;
+
+/// The schema this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `PRAGMA application_id` of the exporter's databases ("ASCX").
+const APPLICATION_ID: i64 = 0x4153_4358;
+
+/// Events are folded into `intents` once they are this many times the intents…
+pub const COMPACT_RATIO: i64 = 4;
+/// …and at least this many (a small database is not compacted every few changes).
+pub const COMPACT_MIN_EVENTS: i64 = 20_000;
+
+/// The first bytes of every SQLite database file.
+pub(super) const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+const SCHEMA: &str = include_str!("schema.sql");
+
+/// The columns of an intent row, in `intents` and `events` alike.
+const COLUMNS: &str = "sources, order_id, added_at, status, not_found, status_changed_at, \
+                       last_success_at, terminal_at, expired_at, dropped_reason, dropped_at";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("state database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("state database {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error(
+        "state database {path} has schema version {found}; this build reads version {SCHEMA_VERSION}"
+    )]
+    FutureVersion { path: PathBuf, found: i64 },
+}
+
+/// What a database (or an old JSON state file) holds, per store.
+#[derive(Debug, Default, PartialEq)]
+pub struct Saved {
+    pub stores: BTreeMap<String, SavedStore>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct SavedStore {
+    pub counts: Counts,
+    /// Watched intents (some source names them) and retired ones (none does).
+    pub intents: Vec<(IntentId, IntentState)>,
+}
+
+/// One group commit: the rows of changed intents (`None`: forgotten) and the counters,
+/// per store, and every store the state still keeps (the others are deleted).
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub stores: Vec<StoreBatch>,
+    pub kept: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct StoreBatch {
+    pub name: String,
+    pub rows: Vec<(IntentId, Option<IntentState>)>,
+    pub counts: Counts,
+}
+
+/// An open state database.
+#[derive(Debug)]
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+    store_ids: HashMap<String, i64>,
+    /// The counters as last written, per store: only changed ones are written again.
+    written: HashMap<String, BTreeMap<(&'static str, String), i64>>,
+    events: i64,
+    rows: i64,
+}
+
+impl Db {
+    /// Opens (or creates) the database at `path` and checks that it is one of ours, of a
+    /// schema this build reads, and not damaged.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let sqlite = |source| DbError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sqlite)?;
+        let mut db = Db {
+            conn,
+            path: path.to_path_buf(),
+            store_ids: HashMap::new(),
+            written: HashMap::new(),
+            events: 0,
+            rows: 0,
+        };
+        db.prepare().map_err(sqlite)??;
+        Ok(db)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn invalid(&self, reason: impl Into<String>) -> DbError {
+        DbError::Invalid {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Settings, the schema of a new database, and the checks of an existing one.
+    fn prepare(&mut self) -> rusqlite::Result<Result<(), DbError>> {
+        let conn = &self.conn;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        if tables == 0 && app == 0 {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                [SCHEMA_VERSION],
+            )?;
+            tx.commit()?;
+        } else if app != APPLICATION_ID {
+            return Ok(Err(
+                self.invalid("it is not an allscale-exporter state database")
+            ));
+        }
+        let conn = &self.conn;
+        let version: Option<i64> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match version {
+            Some(SCHEMA_VERSION) => {}
+            Some(found) if found > SCHEMA_VERSION => {
+                return Ok(Err(DbError::FutureVersion {
+                    path: self.path.clone(),
+                    found,
+                }));
+            }
+            other => return Ok(Err(self.invalid(format!("schema version {other:?}")))),
+        }
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Ok(Err(self.invalid(format!("integrity check: {check}"))));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        // After a checkpoint the WAL file is cut back to this (it grows while compacting).
+        conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
+        let mut stmt = conn.prepare("SELECT name, id FROM stores")?;
+        self.store_ids = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        self.events = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+        self.rows = conn.query_row("SELECT count(*) FROM intents", [], |r| r.get(0))?;
+        Ok(Ok(()))
+    }
+
+    /// Everything the database holds.
+    pub fn load(&mut self) -> Result<Saved, DbError> {
+        let sqlite = |source| DbError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
+        let loaded = self.read().map_err(sqlite)?;
+        let (saved, written) = loaded.map_err(|reason| self.invalid(reason))?;
+        self.written = written;
+        Ok(saved)
+    }
+
+    /// Reads every store's intents (the view's current rows) and counters; a value this
+    /// build does not know is an error naming it.
+    #[allow(clippy::type_complexity)]
+    fn read(
+        &self,
+    ) -> rusqlite::Result<
+        Result<
+            (
+                Saved,
+                HashMap<String, BTreeMap<(&'static str, String), i64>>,
+            ),
+            String,
+        >,
+    > {
+        let mut saved = Saved::default();
+        let mut written = HashMap::new();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT store, id, {COLUMNS} FROM intent_state ORDER BY store, id"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            let store: String = r.get(0)?;
+            let id: String = r.get(1)?;
+            Ok((store, id, read_intent(r, 2)?))
+        })?;
+        for row in rows {
+            let (store, id, intent) = row?;
+            let Some(id) = IntentId::parse(&id) else {
+                return Ok(Err(format!("store {store:?}: {id:?} is not an intent id")));
+            };
+            let intent = match intent {
+                Ok(intent) => intent,
+                Err(reason) => return Ok(Err(format!("store {store:?}, intent {id}: {reason}"))),
+            };
+            saved
+                .stores
+                .entry(store)
+                .or_default()
+                .intents
+                .push((id, intent));
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT s.name, c.name, c.label, c.value FROM counters c JOIN stores s ON s.id = c.store",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (store, name, label, value) = row?;
+            let counts = &mut saved.stores.entry(store.clone()).or_default().counts;
+            let Some(key) = add_counter(counts, &name, &label, value) else {
+                return Ok(Err(format!(
+                    "store {store:?}: counter {name}{{{label}}} = {value} is not one this build knows"
+                )));
+            };
+            written
+                .entry(store)
+                .or_insert_with(BTreeMap::new)
+                .insert(key, value);
+        }
+        for name in self.store_ids.keys() {
+            saved.stores.entry(name.clone()).or_default();
+        }
+        Ok(Ok((saved, written)))
+    }
+
+    /// Writes one batch in one transaction, then compacts when the events are due.
+    pub fn write(&mut self, batch: &Batch) -> Result<(), DbError> {
+        let path = self.path.clone();
+        let sqlite = |source| DbError::Sqlite { path, source };
+        let appended = self.write_batch(batch).map_err(sqlite)?;
+        self.events += appended;
+        if self.events >= (COMPACT_RATIO * self.rows).max(COMPACT_MIN_EVENTS) {
+            self.compact().map_err(|source| DbError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self, batch: &Batch) -> rusqlite::Result<i64> {
+        let mut store_ids = self.store_ids.clone();
+        let mut written = self.written.clone();
+        let tx = self.conn.transaction()?;
+        let mut appended = 0;
+        for store in &batch.stores {
+            let sid = store_id(&tx, &mut store_ids, &store.name)?;
+            appended += append_events(&tx, sid, &store.rows)?;
+            let last = written.entry(store.name.clone()).or_default();
+            write_counters(&tx, sid, &store.counts, last)?;
+        }
+        let gone: Vec<(String, i64)> = store_ids
+            .iter()
+            .filter(|(name, _)| !batch.kept.contains(name))
+            .map(|(name, id)| (name.clone(), *id))
+            .collect();
+        for (name, sid) in gone {
+            for table in ["intents", "events", "counters"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE store = ?1"), [sid])?;
+            }
+            tx.execute("DELETE FROM stores WHERE id = ?1", [sid])?;
+            store_ids.remove(&name);
+            written.remove(&name);
+        }
+        tx.commit()?;
+        self.store_ids = store_ids;
+        self.written = written;
+        Ok(appended)
+    }
+
+    /// Folds every event into `intents` (the newest event of each intent wins; a `gone`
+    /// one deletes the row) and empties `events`, in one transaction.
+    pub fn compact(&mut self) -> rusqlite::Result<()> {
+        let latest = "SELECT * FROM (SELECT *, row_number() OVER \
+                      (PARTITION BY store, id ORDER BY seq DESC) AS newest FROM events) \
+                      WHERE newest = 1";
+        let updates = COLUMNS
+            .split(", ")
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            &format!(
+                "INSERT INTO intents (store, id, {COLUMNS}) \
+                 SELECT store, id, {COLUMNS} FROM ({latest}) WHERE gone = 0 ORDER BY store, id \
+                 ON CONFLICT (store, id) DO UPDATE SET {updates}"
+            ),
+            [],
+        )?;
+        tx.execute(
+            &format!(
+                "DELETE FROM intents WHERE (store, id) IN \
+                 (SELECT store, id FROM ({latest}) WHERE gone = 1)"
+            ),
+            [],
+        )?;
+        tx.execute("DELETE FROM events", [])?;
+        let rows = tx.query_row("SELECT count(*) FROM intents", [], |r| r.get(0))?;
+        tx.commit()?;
+        self.rows = rows;
+        self.events = 0;
+        Ok(())
+    }
+}
+
+/// The id of store `name`, added to `stores` when new.
+fn store_id(tx: &Transaction, ids: &mut HashMap<String, i64>, name: &str) -> rusqlite::Result<i64> {
+    if let Some(id) = ids.get(name) {
+        return Ok(*id);
+    }
+    tx.execute("INSERT INTO stores (name) VALUES (?1)", [name])?;
+    let id = tx.last_insert_rowid();
+    ids.insert(name.to_string(), id);
+    Ok(id)
+}
+
+/// Appends one event per row; returns how many.
+fn append_events(
+    tx: &Transaction,
+    store: i64,
+    rows: &[(IntentId, Option<IntentState>)],
+) -> rusqlite::Result<i64> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO events (store, id, gone, {COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    ))?;
+    for (id, intent) in rows {
+        let gone = intent.is_none();
+        let i = intent.clone().unwrap_or_default();
+        stmt.execute(params![
+            store,
+            id.as_str(),
+            gone,
+            i.sources.bits(),
+            i.order_id,
+            i.added_at,
+            i.status.map(Status::code),
+            i.not_found,
+            i.status_changed_at,
+            i.last_success_at,
+            i.terminal_at,
+            i.expired_at,
+            i.dropped.map(|d| d.reason.as_str()),
+            i.dropped.map(|d| d.at),
+        ])?;
+    }
+    Ok(rows.len() as i64)
+}
+
+/// Writes the counters of `counts` that differ from `last` (and notes them there).
+fn write_counters(
+    tx: &Transaction,
+    store: i64,
+    counts: &Counts,
+    last: &mut BTreeMap<(&'static str, String), i64>,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO counters (store, name, label, value) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (store, name, label) DO UPDATE SET value = excluded.value",
+    )?;
+    for (key, value) in counter_rows(counts) {
+        if last.get(&key) != Some(&value) {
+            stmt.execute(params![store, key.0, key.1, value])?;
+            last.insert(key, value);
+        }
+    }
+    Ok(())
+}
+
+/// The counters as `(name, label)` → value rows.
+fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)> {
+    let value = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut rows = Vec::new();
+    for (outcome, v) in &counts.terminal_total {
+        rows.push((("outcome", outcome.as_str().to_string()), value(*v)));
+    }
+    for ((from, to), v) in &counts.transitions {
+        rows.push((("transition", format!("{from}>{to}")), value(*v)));
+    }
+    rows.push((("expired", String::new()), value(counts.expired_total)));
+    for (reason, v) in &counts.dropped_total {
+        rows.push((("dropped", reason.as_str().to_string()), value(*v)));
+    }
+    rows
+}
+
+/// Adds one saved counter to `counts`; `None` for a name, label or value this build does
+/// not know.
+fn add_counter(
+    counts: &mut Counts,
+    name: &str,
+    label: &str,
+    value: i64,
+) -> Option<(&'static str, String)> {
+    let v = u64::try_from(value).ok()?;
+    let name = match name {
+        "outcome" => {
+            counts.terminal_total.insert(Outcome::parse(label)?, v);
+            "outcome"
+        }
+        "transition" => {
+            let (from, to) = label.split_once('>')?;
+            let key = (StatusClass::parse(from)?, StatusClass::parse(to)?);
+            counts.transitions.insert(key, v);
+            "transition"
+        }
+        "expired" if label.is_empty() => {
+            counts.expired_total = v;
+            "expired"
+        }
+        "dropped" => {
+            counts.dropped_total.insert(DropReason::parse(label)?, v);
+            "dropped"
+        }
+        _ => return None,
+    };
+    Some((name, label.to_string()))
+}
+
+/// An intent from the row's [`COLUMNS`], starting at column `at`; `Err` names a value
+/// this build does not know.
+fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentState, String>> {
+    let dropped_reason: Option<String> = r.get(at + 9)?;
+    let dropped_at: Option<f64> = r.get(at + 10)?;
+    let dropped = match (dropped_reason, dropped_at) {
+        (None, None) => None,
+        (Some(reason), Some(at)) => match DropReason::parse(&reason) {
+            Some(reason) => Some(Dropped { reason, at }),
+            None => return Ok(Err(format!("unknown drop reason {reason:?}"))),
+        },
+        _ => return Ok(Err("a drop without its reason or time".into())),
+    };
+    Ok(Ok(IntentState {
+        sources: Sources::from_bits(r.get(at)?),
+        order_id: r.get(at + 1)?,
+        added_at: r.get(at + 2)?,
+        status: r.get::<_, Option<i64>>(at + 3)?.map(Status::from_code),
+        not_found: r.get(at + 4)?,
+        status_changed_at: r.get(at + 5)?,
+        last_success_at: r.get(at + 6)?,
+        terminal_at: r.get(at + 7)?,
+        expired_at: r.get(at + 8)?,
+        dropped,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(c: char) -> IntentId {
+        IntentId::parse(&c.to_string().repeat(24)).unwrap()
+    }
+
+    fn intent(status: Status, at: f64) -> IntentState {
+        let mut sources = Sources::default();
+        sources.insert(crate::state::Source::Api);
+        IntentState {
+            sources,
+            order_id: Some("order-1".into()),
+            status: Some(status),
+            status_changed_at: Some(at),
+            last_success_at: Some(at + 0.5),
+            terminal_at: status.is_terminal().then_some(at),
+            added_at: Some(1.0),
+            ..IntentState::default()
+        }
+    }
+
+    fn counts() -> Counts {
+        Counts {
+            terminal_total: BTreeMap::from([(Outcome::Confirmed, 2), (Outcome::Failed, 0)]),
+            transitions: BTreeMap::from([((StatusClass::OnChain, StatusClass::Confirmed), 2)]),
+            expired_total: 1,
+            dropped_total: BTreeMap::from([(DropReason::NotFound, 3)]),
+        }
+    }
+
+    fn batch(rows: Vec<(IntentId, Option<IntentState>)>) -> Batch {
+        Batch {
+            stores: vec![StoreBatch {
+                name: "main".into(),
+                rows,
+                counts: counts(),
+            }],
+            kept: vec!["main".into()],
+        }
+    }
+
+    fn intents_of(saved: &Saved) -> Vec<(IntentId, IntentState)> {
+        saved.stores["main"].intents.clone()
+    }
+
+    #[test]
+    fn what_is_written_reads_back_before_and_after_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut db = Db::open(&path).unwrap();
+        db.write(&batch(vec![
+            (id('a'), Some(intent(Status::OnChain, 2.0))),
+            (id('b'), Some(intent(Status::Created, 2.0))),
+            (id('c'), Some(intent(Status::Created, 2.0))),
+        ]))
+        .unwrap();
+        let mut dropped = intent(Status::Created, 3.0);
+        dropped.dropped = Some(Dropped {
+            reason: DropReason::NotFound,
+            at: 9.0,
+        });
+        db.write(&batch(vec![
+            (id('a'), Some(intent(Status::Confirmed, 4.0))),
+            (id('b'), None),
+            (id('c'), Some(dropped.clone())),
+        ]))
+        .unwrap();
+        drop(db);
+        let expected = vec![
+            (id('a'), intent(Status::Confirmed, 4.0)),
+            (id('c'), dropped),
+        ];
+        let mut db = Db::open(&path).unwrap();
+        let saved = db.load().unwrap();
+        assert_eq!(intents_of(&saved), expected);
+        assert_eq!(saved.stores["main"].counts, counts());
+        db.compact().unwrap();
+        assert_eq!(db.events, 0);
+        assert_eq!(db.rows, 2);
+        drop(db);
+        let saved = Db::open(&path).unwrap().load().unwrap();
+        assert_eq!(intents_of(&saved), expected);
+        assert_eq!(saved.stores["main"].counts, counts());
+    }
+
+    #[test]
+    fn a_store_no_longer_kept_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut db = Db::open(&path).unwrap();
+        db.write(&batch(vec![(id('a'), Some(intent(Status::OnChain, 2.0)))]))
+            .unwrap();
+        db.write(&Batch::default()).unwrap();
+        drop(db);
+        assert_eq!(Db::open(&path).unwrap().load().unwrap(), Saved::default());
+    }
+
+    #[test]
+    fn other_files_are_refused_with_their_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        drop(conn);
+        let err = Db::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("not an allscale-exporter state database"),
+            "{err}"
+        );
+        let future = dir.path().join("future.db");
+        drop(Db::open(&future).unwrap());
+        let conn = Connection::open(&future).unwrap();
+        conn.execute("UPDATE meta SET value = 9 WHERE key = 'schema_version'", [])
+            .unwrap();
+        drop(conn);
+        let err = Db::open(&future).unwrap_err().to_string();
+        assert!(err.contains("schema version 9"), "{err}");
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![7u8; 8192]).unwrap();
+        assert!(Db::open(&junk).is_err());
+    }
+
+    #[test]
+    fn an_unknown_counter_is_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut db = Db::open(&path).unwrap();
+        db.write(&batch(vec![])).unwrap();
+        db.conn
+            .execute(
+                "UPDATE counters SET label = 'won' WHERE name = 'outcome' AND label = 'confirmed'",
+                [],
+            )
+            .unwrap();
+        let err = db.load().unwrap_err().to_string();
+        assert!(err.contains("counter outcome{won}"), "{err}");
+    }
+}

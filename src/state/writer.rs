@@ -1,0 +1,200 @@
+//! The state database's writer: group commits of every change, write-ahead.
+//!
+//! Each commit takes every store's dirty intents and counters at once (a burst of
+//! answers or registrations is one transaction and one fsync), then marks their change
+//! version committed: a registration is answered, and the outcome and transition
+//! counters are exported, only after that. So a value Prometheus has scraped is never
+//! above what a restart restores, and no outcome is counted twice.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::db::{Batch, Db, DbError, StoreBatch};
+use super::{Counts, State, StoreHandle};
+use crate::clock::unix_now;
+use crate::lock;
+
+/// Changes nobody waits for (statuses, outcomes) are committed this long after they
+/// happen at the latest, so a burst of answers becomes one commit; a registration
+/// waiting for its answer is committed at once, with whatever else is pending.
+pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
+
+/// A failed commit is tried again this soon: counters and registrations wait for it.
+pub const RETRY_SAVE: Duration = Duration::from_secs(1);
+
+/// The open database, shared by the writer's restarts and the start-up restore.
+pub type DbSlot = Arc<Mutex<Option<Db>>>;
+
+/// What a commit took of each store: the live counters, to export once committed.
+type Committed = Vec<(StoreHandle, Counts)>;
+
+/// Commits changes as they come until `shutdown` flips, then once more. `path` follows
+/// the config (a reload may set, change or remove `state_file`; a new path gets the
+/// whole state written). Without a path nothing is written, and nothing waits for it.
+pub async fn run_writer(
+    state: Arc<State>,
+    slot: DbSlot,
+    mut path: watch::Receiver<Option<PathBuf>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut last_error: Option<String> = None;
+    loop {
+        let stopping = tokio::select! {
+            biased;
+            _ = crate::stopped(&mut shutdown) => true,
+            _ = path.changed() => false,
+            _ = state.changes().changed() => {
+                gather(&state).await;
+                false
+            }
+            _ = tokio::time::sleep(RETRY_SAVE), if last_error.is_some() => false,
+        };
+        let target = path.borrow_and_update().clone();
+        state.set_write_ahead(target.is_some());
+        let result = match target {
+            None => {
+                *lock(&slot) = None;
+                state.changes().mark_committed(state.changes().version());
+                Ok(())
+            }
+            Some(target) => commit(&state, &slot, target).await,
+        };
+        match result {
+            Ok(()) => {
+                if last_error.take().is_some() {
+                    tracing::info!("state database writes work again");
+                }
+            }
+            Err(e) => {
+                state.record_save(None);
+                let text = e.to_string();
+                if last_error.as_ref() != Some(&text) {
+                    tracing::error!(error = %text, "cannot write the state database; will retry (outcome counters and registrations wait for it)");
+                }
+                last_error = Some(text);
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
+}
+
+/// Waits for more changes to join the commit: until an urgent one comes, at most
+/// [`FLUSH_DELAY`].
+async fn gather(state: &State) {
+    let changes = state.changes();
+    if changes.take_urgent() {
+        return;
+    }
+    let urgent = async {
+        loop {
+            changes.changed().await;
+            if changes.take_urgent() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(FLUSH_DELAY, urgent).await;
+}
+
+/// One group commit to the database at `target` (opened first when it is not the open
+/// one), off the runtime thread. A panic in there goes on to the writer's supervisor.
+async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<(), DbError> {
+    let open = lock(slot).as_ref().is_some_and(|db| db.path() == target);
+    if !open {
+        let opening = Arc::clone(slot);
+        blocking(move || {
+            let db = Db::open(&target)?;
+            *lock(&opening) = Some(db);
+            Ok(())
+        })
+        .await?;
+        state.mark_all_dirty();
+    }
+    let version = state.changes().version();
+    let (batch, committed) = collect(state);
+    let writing = Arc::clone(slot);
+    let written = blocking(move || {
+        let mut db = lock(&writing);
+        match db.as_mut().map(|db| db.write(&batch)) {
+            Some(Err(e)) => Ok(Err((e, batch))),
+            _ => Ok(Ok(())),
+        }
+    })
+    .await?;
+    match written {
+        Ok(()) => {
+            publish(committed);
+            state.changes().mark_committed(version);
+            state.record_save(Some(unix_now()));
+            Ok(())
+        }
+        Err((e, batch)) => {
+            redirty(state, batch);
+            Err(e)
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, DbError> + Send + 'static,
+) -> Result<T, DbError> {
+    match tokio::task::spawn_blocking(job).await {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+/// Takes every store's dirty intents (as rows, `None` when forgotten) and counters.
+pub(super) fn collect(state: &State) -> (Batch, Committed) {
+    let mut batch = Batch::default();
+    let mut committed = Vec::new();
+    for handle in state.all_stores() {
+        let mut st = handle.lock();
+        let dirty = std::mem::take(&mut st.dirty);
+        let rows = dirty
+            .into_iter()
+            .map(|id| {
+                let row = st.intents.get(&id).or_else(|| st.retired.get(&id)).cloned();
+                (id, row)
+            })
+            .collect();
+        let counts = st.counts();
+        drop(st);
+        batch.kept.push(handle.name.clone());
+        batch.stores.push(StoreBatch {
+            name: handle.name.clone(),
+            rows,
+            counts: counts.clone(),
+        });
+        committed.push((handle, counts));
+    }
+    (batch, committed)
+}
+
+/// Marks a failed batch's intents dirty again, so the next commit writes them.
+fn redirty(state: &State, batch: Batch) {
+    for store in batch.stores {
+        if let Some(handle) = state
+            .all_stores()
+            .into_iter()
+            .find(|h| h.name == store.name)
+        {
+            handle
+                .lock()
+                .dirty
+                .extend(store.rows.into_iter().map(|(id, _)| id));
+        }
+    }
+}
+
+/// Makes committed counters the exported ones.
+fn publish(committed: Committed) {
+    for (handle, counts) in committed {
+        handle.lock().exported = counts;
+    }
+}
