@@ -169,6 +169,8 @@ impl Db {
         }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Compaction sorts the events: in memory, not through a temp file written to disk.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         // After a checkpoint the WAL file is cut back to this (it grows while compacting).
         conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
         let mut stmt = conn.prepare("SELECT name, id FROM stores")?;
@@ -311,9 +313,11 @@ impl Db {
     /// Folds every event into `intents` (the newest event of each intent wins; a `gone`
     /// one deletes the row) and empties `events`, in one transaction.
     pub fn compact(&mut self) -> rusqlite::Result<()> {
-        let latest = "SELECT * FROM (SELECT *, row_number() OVER \
-                      (PARTITION BY store, id ORDER BY seq DESC) AS newest FROM events) \
-                      WHERE newest = 1";
+        let latest = format!(
+            "SELECT * FROM (SELECT store, lower(hex(id)) AS id, gone, {COLUMNS}, row_number() \
+             OVER (PARTITION BY store, id ORDER BY seq DESC) AS newest FROM events) \
+             WHERE newest = 1"
+        );
         let updates = COLUMNS
             .split(", ")
             .map(|c| format!("{c} = excluded.{c}"))
@@ -368,9 +372,11 @@ fn append_events(
     for (id, intent) in rows {
         let gone = intent.is_none();
         let i = intent.clone().unwrap_or_default();
+        // 24 hex characters, checked where the id entered: always 12 bytes.
+        let id = hex::decode(id.as_str()).unwrap_or_default();
         stmt.execute(params![
             store,
-            id.as_str(),
+            id,
             gone,
             i.sources.bits(),
             i.order_id,

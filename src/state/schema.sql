@@ -37,11 +37,13 @@ CREATE TABLE intents (
     PRIMARY KEY (store, id)
 ) WITHOUT ROWID;
 
--- `gone` = 1: the intent was forgotten (its row is deleted at the next compaction).
+-- `id` is the intent id's 12 bytes (`lower(hex(id))` is its text): events are most of
+-- what the database writes. `gone` = 1: the intent was forgotten (its row is deleted at
+-- the next compaction).
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
     store INTEGER NOT NULL,
-    id TEXT NOT NULL,
+    id BLOB NOT NULL,
     gone INTEGER NOT NULL,
     sources INTEGER NOT NULL,
     order_id TEXT,
@@ -80,7 +82,10 @@ INSERT INTO status_names (code, name) VALUES
 CREATE VIEW intent_state AS
 WITH latest AS (
     SELECT * FROM (
-        SELECT *, row_number() OVER (PARTITION BY store, id ORDER BY seq DESC) AS newest
+        SELECT store, lower(hex(id)) AS id, gone, sources, order_id, added_at, status,
+               not_found, status_changed_at, last_success_at, terminal_at, expired_at,
+               dropped_reason, dropped_at,
+               row_number() OVER (PARTITION BY store, id ORDER BY seq DESC) AS newest
         FROM events
     ) WHERE newest = 1
 ),
