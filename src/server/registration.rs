@@ -307,3 +307,24 @@ fn source_list(sources: Sources) -> String {
     let names: Vec<&str> = sources.iter().map(Source::as_str).collect();
     names.join(" and ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_token_after_a_bearer_scheme_matches() {
+        let token = Secret::new("0123456789abcdef");
+        let presented = |value: &[u8]| strip_scheme(value, b"bearer ");
+        assert_eq!(
+            presented(b"BEARER  0123456789abcdef "),
+            Some(&b"0123456789abcdef"[..])
+        );
+        assert_eq!(presented(b"Basic YWxpY2U6cHc="), None);
+        assert_eq!(presented(b"Bear"), None);
+        assert!(token_matches(&token, b"0123456789abcdef"));
+        for wrong in [&b"0123456789abcde"[..], b"0123456789abcdeF", b""] {
+            assert!(!token_matches(&token, wrong));
+        }
+    }
+}
