@@ -315,7 +315,9 @@ mod tests {
     #[test]
     fn only_the_exact_token_after_a_bearer_scheme_matches() {
         let token = Secret::new("0123456789abcdef");
-        let presented = |value: &[u8]| strip_scheme(value, b"bearer ");
+        fn presented(value: &[u8]) -> Option<&[u8]> {
+            strip_scheme(value, b"bearer ")
+        }
         assert_eq!(
             presented(b"BEARER  0123456789abcdef "),
             Some(&b"0123456789abcdef"[..])
