@@ -57,6 +57,7 @@ fn build_state(n: usize) -> Arc<State> {
                 })
                 .collect(),
         }],
+        registration: None,
     };
     let state = State::new(&config);
     let store = &state.stores()[0];

@@ -12,8 +12,9 @@
 //!
 //! - `schema`: [`Config`] and its parts, defaults and limits, the keys of each level.
 //! - `yaml`: the generic tree and the YAML paths of problems.
-//! - `validate`: the walk that checks every field (`validate::intents`: watch lists).
-//! - `secrets`: reading `api_secret_env` and `api_secret_file`.
+//! - `validate`: the walk that checks every field (`validate::intents`: watch lists,
+//!   `validate::registration`: the registration API's block).
+//! - `secrets`: reading `api_secret_env`/`api_secret_file` and `token_env`/`token_file`.
 //! - `suggest`: "did you mean ...?" for unknown keys.
 //! - `error`: [`ConfigError`] and [`Problem`].
 //! - `paths`: where relative paths point (`base_dir`), for start-up, reloads and the
@@ -36,12 +37,13 @@ pub use base_url::{BaseUrl, BaseUrlError};
 pub use error::{ConfigError, Problem};
 pub use intent_id::IntentId;
 pub use schema::{
-    Config, DEFAULT_BASE_URL, DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HttpVersion,
-    IntentConfig, MAX_CONFIG_BYTES, Secret, StoreConfig,
+    Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
+    DEFAULT_NOT_FOUND_TTL, HttpVersion, IntentConfig, MAX_CONFIG_BYTES, RegistrationConfig, Secret,
+    StoreConfig,
 };
 
 pub(crate) use paths::{base_dir, dir_of};
-pub(crate) use schema::MIN_REQUESTS_PER_SECOND;
+pub(crate) use schema::{MAX_ORDER_ID_CHARS, MIN_REQUESTS_PER_SECOND};
 pub(crate) use yaml::LARGE_YAML_NODES;
 
 /// Reads a config file, refusing one over [`MAX_CONFIG_BYTES`] (checked while reading).

@@ -1,7 +1,8 @@
 //! The composition root: starts the pollers, the reloader, the state-file writer and the
-//! HTTP server (its routes are in `routes`) together, under supervision, and stops
+//! HTTP server (its routes are in `routes`, the registration API in `registration`) together, under supervision, and stops
 //! them gracefully together.
 
+mod registration;
 mod routes;
 
 use std::net::SocketAddr;
@@ -100,6 +101,7 @@ impl Exporter {
 
         let (path_tx, path_rx) = watch::channel(state_path);
         let watches_signals = options.config_path.is_some();
+        let shard = options.shard;
         let (live_tx, live) = watch::channel(Arc::new(config.clone()));
         let reloader = Reloader::new(
             options,
@@ -134,6 +136,7 @@ impl Exporter {
             reload.clone(),
             supervisor.clone(),
             live,
+            shard,
         );
         let app = routes::router(shared, web.clone());
         let server = {

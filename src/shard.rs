@@ -20,9 +20,17 @@ impl Shard {
 
     /// Whether this replica watches `intent_id`.
     pub fn owns(&self, intent_id: &str) -> bool {
-        self.count <= 1
-            || fnv1a64(intent_id.to_ascii_lowercase().as_bytes()) % u64::from(self.count)
-                == u64::from(self.index)
+        self.owner(intent_id) == self.index
+    }
+
+    /// The index of the replica (of `count`) that watches `intent_id`.
+    pub fn owner(&self, intent_id: &str) -> u32 {
+        if self.count <= 1 {
+            return 0;
+        }
+        let hash = fnv1a64(intent_id.to_ascii_lowercase().as_bytes());
+        // Below `count`, so it fits.
+        (hash % u64::from(self.count)) as u32
     }
 
     /// Keeps only this replica's intents in every store, and its share of each store's

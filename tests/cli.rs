@@ -164,7 +164,8 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
         ),
         0.0
     );
-    // The demo keeps adding intents by rewriting its config (19 + 1 unknown at start).
+    // The demo keeps registering intents through the registration API (19 + 1 unknown
+    // at start).
     assert!(
         m.value("allscale_exporter_watched_intents", &[("store", "demo")]) > 20.0,
         "the demo's watch list did not grow"

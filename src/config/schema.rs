@@ -44,7 +44,14 @@ pub(super) const MAX_CONCURRENCY_LIMIT: usize = 1024;
 /// Longest store name (it becomes the `store` label value), in characters.
 pub(super) const MAX_STORE_NAME_CHARS: usize = 64;
 /// Longest `order_id` (it becomes a label value), in characters.
-pub(super) const MAX_ORDER_ID_CHARS: usize = 256;
+pub(crate) const MAX_ORDER_ID_CHARS: usize = 256;
+/// Default `registration.max_intents_per_store`: what one replica polls comfortably.
+pub const DEFAULT_MAX_INTENTS_PER_STORE: usize = 200_000;
+/// Upper bound of `registration.max_intents_per_store`: a cap that protects memory and the
+/// API budget must itself be bounded.
+pub(super) const MAX_INTENTS_PER_STORE_LIMIT: usize = 10_000_000;
+/// Shortest accepted registration token: a guessable bearer token grants writes.
+pub(super) const MIN_TOKEN_CHARS: usize = 16;
 /// Largest accepted config file: a million long-form intents fit, a runaway file does not.
 pub const MAX_CONFIG_BYTES: u64 = 128 * 1024 * 1024;
 
@@ -56,6 +63,17 @@ pub struct Config {
     pub terminal_retention: Duration,
     pub state_file: Option<PathBuf>,
     pub stores: Vec<StoreConfig>,
+    /// The registration API (`POST /api/v1/intents`); off when `None`.
+    pub registration: Option<RegistrationConfig>,
+}
+
+/// The `registration:` block: who may register intents, and how many a store may hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationConfig {
+    /// The bearer token, from `token_env` or `token_file` (never inline).
+    pub token: Secret,
+    /// Watched intents (of every source) past which a registration is refused.
+    pub max_intents_per_store: usize,
 }
 
 /// One AllScale store: its credentials, its API budget and the intents it watches.
@@ -161,6 +179,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "terminal_retention",
     "state_file",
     "stores",
+    "registration",
 ];
 pub(super) const STORE_KEYS: &[&str] = &[
     "name",
@@ -176,4 +195,5 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "not_found_ttl",
     "intents",
 ];
+pub(super) const REGISTRATION_KEYS: &[&str] = &["token_env", "token_file", "max_intents_per_store"];
 pub(super) const INTENT_KEYS: &[&str] = &["id", "order_id"];

@@ -2,7 +2,8 @@
 //! every problem at its path instead of stopping at the first.
 //!
 //! Here: the walk itself (known and unknown keys, the top-level settings, the list of
-//! stores); [`store`] checks each store, [`intents`] its watch list, and
+//! stores); [`store`] checks each store, [`intents`] its watch list, [`registration`] the
+//! registration API's block, and
 //! [`super::secrets`] reads the secrets.
 
 use std::collections::{HashMap, HashSet};
@@ -20,6 +21,7 @@ use super::yaml::{Node, Value, child, index, quote};
 use crate::redact::redact_secrets;
 
 mod intents;
+mod registration;
 mod store;
 
 /// Validates a parsed document (`None` when it is empty): the config, or every problem.
@@ -167,6 +169,7 @@ impl Validator<'_> {
                 .map(|p| Some(resolve(self.base_dir, &p))),
         };
         let stores = self.stores(&f);
+        let registration = self.registration(&f);
 
         Some(Config {
             poll_interval: poll_interval?,
@@ -174,6 +177,7 @@ impl Validator<'_> {
             terminal_retention: terminal_retention?,
             state_file: state_file?,
             stores: stores?,
+            registration: registration?,
         })
     }
 

@@ -1,5 +1,6 @@
 //! The exporter's HTTP routes: `/metrics`, `/` (the landing page), `POST /-/reload`
-//! (behind basic auth when configured), and the open probes `/healthz` and `/readyz`.
+//! (behind basic auth when configured), the open probes `/healthz` and `/readyz`, and the
+//! registration API (`/api/v1/intents`, behind its own bearer token; see `registration`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::clock::unix_now;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::reload::{self, ReloadHandle};
+use crate::shard::Shard;
 use crate::single_flight::SingleFlight;
 use crate::state::State;
 use crate::supervise::Supervisor;
@@ -28,13 +30,14 @@ const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 /// Shared by every handler.
 #[derive(Clone)]
 pub(super) struct Shared {
-    state: Arc<State>,
+    pub(super) state: Arc<State>,
     metrics: Arc<Metrics>,
     reload: ReloadHandle,
     supervisor: Supervisor,
     /// The running config (store names, the registration settings).
-    #[expect(dead_code, reason = "the registration API, next, reads it")]
-    config: watch::Receiver<Arc<Config>>,
+    pub(super) config: watch::Receiver<Arc<Config>>,
+    /// The intents this replica watches (`--shard`).
+    pub(super) shard: Shard,
     /// One render of each page at a time, shared by the requests that arrive meanwhile.
     metrics_page: SingleFlight<Bytes>,
     landing_page: SingleFlight<Bytes>,
@@ -47,6 +50,7 @@ impl Shared {
         reload: ReloadHandle,
         supervisor: Supervisor,
         config: watch::Receiver<Arc<Config>>,
+        shard: Shard,
     ) -> Self {
         Self {
             state,
@@ -54,14 +58,15 @@ impl Shared {
             reload,
             supervisor,
             config,
+            shard,
             metrics_page: SingleFlight::default(),
             landing_page: SingleFlight::default(),
         }
     }
 }
 
-/// With basic auth configured, every route but the probes (`/healthz`, `/readyz`) needs
-/// credentials.
+/// With basic auth configured, every route but the probes (`/healthz`, `/readyz`) and the
+/// registration API (its own token) needs credentials.
 pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router {
     let protected = Router::new()
         .route("/", get(landing))
@@ -77,6 +82,7 @@ pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router 
     protected
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(super::registration::routes())
         .with_state(shared)
 }
 

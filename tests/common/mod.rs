@@ -198,6 +198,7 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
                 })
                 .collect(),
         }],
+        registration: None,
     }
 }
 

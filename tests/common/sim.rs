@@ -68,6 +68,16 @@ impl Harness {
         ids: Vec<String>,
         configure: impl FnOnce(&mut Config, &[String]),
     ) -> Self {
+        Self::start_with_options(scenario, ids, ReloadOptions::none(), configure).await
+    }
+
+    /// [`Harness::start_with_ids`] with `options` (a shard, a web config).
+    pub async fn start_with_options(
+        scenario: Scenario,
+        ids: Vec<String>,
+        options: ReloadOptions,
+        configure: impl FnOnce(&mut Config, &[String]),
+    ) -> Self {
         let sim = Simulator::new(scenario);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -79,9 +89,7 @@ impl Harness {
         let mut config = test_config(&base, KEY, SECRET, &id_refs);
         configure(&mut config, &ids);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let exporter = Exporter::start(config, listener, ReloadOptions::none())
-            .await
-            .unwrap();
+        let exporter = Exporter::start(config, listener, options).await.unwrap();
         Harness {
             sim,
             exporter,

@@ -192,40 +192,51 @@ impl Validator<'_> {
     }
 
     fn secret(&mut self, f: &Fields, inline_secret: bool) -> Option<Secret> {
-        let env = f.values.get("api_secret_env").copied();
-        let file = f.values.get("api_secret_file").copied();
+        let keys = ("api_secret_env", "api_secret_file");
+        self.one_secret(f, keys, "the store's API secret", inline_secret)
+    }
+
+    /// The secret that exactly one of `env_key` (an environment variable) or `file_key` (a
+    /// file) names. `reported` says a problem about it was already recorded.
+    pub(super) fn one_secret(
+        &mut self,
+        f: &Fields,
+        (env_key, file_key): (&str, &str),
+        what: &str,
+        reported: bool,
+    ) -> Option<Secret> {
+        let env = f.values.get(env_key).copied();
+        let file = f.values.get(file_key).copied();
         match (env, file) {
             (Some(_), Some(_)) => {
                 self.problem(
                     &f.path,
-                    "set exactly one of api_secret_env or api_secret_file, not both",
+                    format!("set exactly one of {env_key} or {file_key}, not both"),
                 );
                 None
             }
             (None, None) => {
-                if !inline_secret {
+                if !reported {
                     self.problem(
                         &f.path,
-                        "set exactly one of api_secret_env or api_secret_file (the store's API secret)",
+                        format!("set exactly one of {env_key} or {file_key} ({what})"),
                     );
                 }
                 None
             }
-            (Some(node), None) => self.secret_from_env(&f.path("api_secret_env"), node),
-            (None, Some(node)) => self.secret_from_file(&f.path("api_secret_file"), node),
+            (Some(node), None) => {
+                let path = f.path(env_key);
+                let name = self.text(&path, node, "the name of an environment variable")?;
+                let secret = secrets::from_env(env_key, &name, self.env);
+                self.ok_or_problem(&path, secret)
+            }
+            (None, Some(node)) => {
+                let path = f.path(file_key);
+                let file = self.path_value(&path, node)?;
+                let secret = secrets::from_file(file_key, &file, self.base_dir);
+                self.ok_or_problem(&path, secret)
+            }
         }
-    }
-
-    fn secret_from_env(&mut self, path: &str, node: &Node) -> Option<Secret> {
-        let name = self.text(path, node, "the name of an environment variable")?;
-        let secret = secrets::from_env(&name, self.env);
-        self.ok_or_problem(path, secret)
-    }
-
-    fn secret_from_file(&mut self, path: &str, node: &Node) -> Option<Secret> {
-        let file = self.path_value(path, node)?;
-        let secret = secrets::from_file(&file, self.base_dir);
-        self.ok_or_problem(path, secret)
     }
 
     /// The value, or `None` with the message recorded as a problem at `path`.
