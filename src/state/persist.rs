@@ -224,3 +224,102 @@ pub fn restore(saved: Saved, state: &State) -> usize {
     }
     restored
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Status;
+    use crate::config::{Config, IntentId};
+    use crate::state::db::SavedStore;
+    use crate::state::{Sources, tests::A, tests::B};
+
+    const C: &str = "cccccccccccccccccccccccc";
+    const D: &str = "dddddddddddddddddddddddd";
+
+    fn config(ids: &[&str]) -> Config {
+        let yaml = format!(
+            "stores:\n  - name: main\n    base_url: http://127.0.0.1:1\n    api_key: k\n    \
+             api_secret_env: S\n    intents: [{}]\n",
+            ids.join(", ")
+        );
+        Config::parse(&yaml, Path::new("."), &|_| Some("s".into())).unwrap()
+    }
+
+    fn saved(id: &str, sources: &[Source], status: Status) -> (IntentId, IntentState) {
+        let mut set = Sources::default();
+        sources.iter().for_each(|s| set.insert(*s));
+        let now = unix_now();
+        let intent = IntentState {
+            sources: set,
+            status: Some(status),
+            status_changed_at: Some(now),
+            terminal_at: status.is_terminal().then_some(now),
+            added_at: Some(now - 10.0),
+            ..IntentState::default()
+        };
+        (IntentId::parse(id).unwrap(), intent)
+    }
+
+    /// A registered intent comes back watched, an unchanged config intent is not written
+    /// again, a final one the config dropped is retired, a non-final one forgotten.
+    #[test]
+    fn restore_brings_back_what_each_source_named() {
+        let state = State::new(&config(&[A]));
+        let store = SavedStore {
+            intents: vec![
+                saved(A, &[Source::Config], Status::OnChain),
+                saved(B, &[Source::Api], Status::Created),
+                saved(C, &[Source::Config], Status::Confirmed),
+                saved(D, &[Source::Config], Status::OnChain),
+            ],
+            ..SavedStore::default()
+        };
+        let saved = Saved {
+            stores: [("main".to_string(), store)].into(),
+        };
+        assert_eq!(restore(saved, &state), 2);
+        let handle = state.stores()[0].clone();
+        let st = handle.lock();
+        assert_eq!(st.intents[A].status, Some(Status::OnChain));
+        assert_eq!(st.intents[B].sources.names(), "api");
+        assert!(st.retired[C].sources.is_empty());
+        assert!(!st.intents.contains_key(D) && !st.retired.contains_key(D));
+        let mut dirty: Vec<&str> = st.dirty.iter().map(IntentId::as_str).collect();
+        dirty.sort_unstable();
+        assert_eq!(dirty, [C, D], "A and B are saved as they are");
+    }
+
+    #[test]
+    fn an_import_stopped_between_its_renames_is_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(beside(&path, ".importing"), "db").unwrap();
+        std::fs::write(imported_name(&path), "json").unwrap();
+        finish_import(&path);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "db");
+        // One that did not get that far (the JSON file still at the path) is redone.
+        std::fs::write(beside(&path, ".importing"), "half").unwrap();
+        finish_import(&path);
+        assert!(!beside(&path, ".importing").exists());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "db");
+    }
+
+    #[test]
+    fn an_unknown_file_is_moved_aside_with_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        std::fs::write(&path, "not a database at all").unwrap();
+        std::fs::write(beside(&path, "-wal"), "wal").unwrap();
+        let state = State::new(&config(&[A]));
+        let db = open_and_restore(&path, &state).unwrap();
+        assert!(db.is_some());
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("corrupt"))
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names[1].ends_with("-wal"));
+    }
+}
