@@ -16,31 +16,49 @@ use crate::redact::looks_like_secret;
 /// Largest accepted `api_secret_file`.
 const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
-const PASTED_SECRET_IN_ENV: &str = "api_secret_env must name an environment variable, not \
-     hold the secret itself: the value starts with st_ like an AllScale key or secret, so it \
-     is not shown";
-const NOT_AN_ENV_NAME: &str = "api_secret_env must name an environment variable (letters, \
-     digits and _, not starting with a digit), not hold the secret itself; the value is not \
-     shown";
-const PASTED_SECRET_IN_FILE: &str = "api_secret_file must be the path of a file that holds \
-     the secret, not the secret itself: the value starts with st_ like an AllScale key or \
-     secret, so it is not shown";
-/// How an `api_secret_file` that does not look like a path appears in its problems.
-const UNSHOWN_SECRET_FILE: &str = "the api_secret_file (its value is not shown: with no / or \
-     ., or with spaces, + or = or a very long name, it looks more like a secret than a path)";
+fn pasted_secret_in_env(key: &str) -> String {
+    format!(
+        "{key} must name an environment variable, not hold the secret itself: the value \
+         starts with st_ like an AllScale key or secret, so it is not shown"
+    )
+}
+fn not_an_env_name(key: &str) -> String {
+    format!(
+        "{key} must name an environment variable (letters, digits and _, not starting with \
+         a digit), not hold the secret itself; the value is not shown"
+    )
+}
+fn pasted_secret_in_file(key: &str) -> String {
+    format!(
+        "{key} must be the path of a file that holds the secret, not the secret itself: the \
+         value starts with st_ like an AllScale key or secret, so it is not shown"
+    )
+}
+/// How a secret file that does not look like a path appears in its problems.
+fn unshown_secret_file(key: &str) -> String {
+    format!(
+        "the {key} (its value is not shown: with no / or ., or with spaces, + or = or a very \
+         long name, it looks more like a secret than a path)"
+    )
+}
 
-/// The secret in the environment variable `name` (as written in the config).
-pub(super) fn from_env(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Secret, String> {
+/// The secret in the environment variable `name` (as written in the config at `key`:
+/// `api_secret_env`, `bearer_token_env`).
+pub(super) fn from_env(
+    key: &str,
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Secret, String> {
     let name = name.trim();
     if name.is_empty() {
         return Err("must name an environment variable".to_owned());
     }
     // Neither is echoed: either may be the secret itself, pasted into the wrong field.
     if looks_like_secret(name) {
-        return Err(PASTED_SECRET_IN_ENV.to_owned());
+        return Err(pasted_secret_in_env(key));
     }
     if !is_env_name(name) {
-        return Err(NOT_AN_ENV_NAME.to_owned());
+        return Err(not_an_env_name(key));
     }
     match env(name) {
         None => Err(format!("environment variable {name} is not set")),
@@ -51,23 +69,23 @@ pub(super) fn from_env(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Resu
     }
 }
 
-/// The secret in `file` (as written in the config: relative to `base_dir`).
-pub(super) fn from_file(file: &Path, base_dir: &Path) -> Result<Secret, String> {
+/// The secret in `file` (as written in the config at `key`, relative to `base_dir`).
+pub(super) fn from_file(key: &str, file: &Path, base_dir: &Path) -> Result<Secret, String> {
     let text = file.to_string_lossy();
     if looks_like_secret(&text) {
-        return Err(PASTED_SECRET_IN_FILE.to_owned());
+        return Err(pasted_secret_in_file(key));
     }
     let file = resolve(base_dir, file);
     let shown = if looks_like_path(&text) {
         file.display().to_string()
     } else {
-        UNSHOWN_SECRET_FILE.to_owned()
+        unshown_secret_file(key)
     };
     let contents = match read_capped(&file, MAX_SECRET_FILE_BYTES) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
             return Err(format!(
-                "{shown} is larger than {} KiB; it should hold just the API secret",
+                "{shown} is larger than {} KiB; it should hold just the secret",
                 MAX_SECRET_FILE_BYTES / 1024
             ));
         }
@@ -80,13 +98,13 @@ pub(super) fn from_file(file: &Path, base_dir: &Path) -> Result<Secret, String> 
     if secret.is_empty() {
         return Err(format!("{shown} is empty"));
     }
-    warn_if_world_readable(&file, &shown);
+    warn_if_world_readable(key, &file, &shown);
     Ok(Secret::new(secret))
 }
 
 /// A secret file any local user can read is worth a warning, not a refusal: the operator
 /// may have reasons (a read-only mount that ignores modes), but should know.
-fn warn_if_world_readable(file: &Path, shown: &str) {
+fn warn_if_world_readable(key: &str, file: &Path, shown: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -95,7 +113,7 @@ fn warn_if_world_readable(file: &Path, shown: &str) {
         {
             tracing::warn!(
                 path = %shown,
-                "api_secret_file is readable by every user on this host; chmod 600 (or 640 for a group) it"
+                "{key} is readable by every user on this host; chmod 600 (or 640 for a group) it"
             );
         }
     }

@@ -2,8 +2,8 @@
 //! every problem at its path instead of stopping at the first.
 //!
 //! Here: the walk itself (known and unknown keys, the top-level settings, the list of
-//! stores); [`store`] checks each store, [`intents`] its watch list, and
-//! [`super::secrets`] reads the secrets.
+//! stores); [`store`] checks each store, [`intents`] its watch list, [`sources`] its
+//! `intent_sources`, and [`super::secrets`] reads the secrets.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,7 @@ use super::yaml::{Node, Value, child, index, quote};
 use crate::redact::redact_secrets;
 
 mod intents;
+mod sources;
 mod store;
 
 /// Validates a parsed document (`None` when it is empty): the config, or every problem.

@@ -33,6 +33,7 @@ pub(super) struct Shared {
     reload: ReloadHandle,
     supervisor: Supervisor,
     /// The running config (store names, the registration settings).
+    #[allow(dead_code)] // read by the registration routes, which are being added
     config: watch::Receiver<Arc<Config>>,
     /// One render of each page at a time, shared by the requests that arrive meanwhile.
     metrics_page: SingleFlight<Bytes>,
