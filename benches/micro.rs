@@ -56,6 +56,7 @@ fn build_state(n: usize) -> Arc<State> {
                     order_id: (i % 10 == 0).then(|| format!("order-{i}")),
                 })
                 .collect(),
+            intent_sources: Default::default(),
         }],
         registration: None,
     };

@@ -13,8 +13,10 @@
 //! - `schema`: [`Config`] and its parts, defaults and limits, the keys of each level.
 //! - `yaml`: the generic tree and the YAML paths of problems.
 //! - `validate`: the walk that checks every field (`validate::intents`: watch lists,
-//!   `validate::registration`: the registration API's block).
-//! - `secrets`: reading `api_secret_env`/`api_secret_file` and `token_env`/`token_file`.
+//!   `validate::registration`: the registration API's block, `validate::sources`:
+//!   `intent_sources`).
+//! - `secrets`: reading `api_secret_env`/`api_secret_file`, `token_env`/`token_file` and
+//!   `bearer_token_env`/`bearer_token_file`.
 //! - `suggest`: "did you mean ...?" for unknown keys.
 //! - `error`: [`ConfigError`] and [`Problem`].
 //! - `paths`: where relative paths point (`base_dir`), for start-up, reloads and the
@@ -38,13 +40,13 @@ pub use error::{ConfigError, Problem};
 pub use intent_id::IntentId;
 pub use schema::{
     Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
-    DEFAULT_NOT_FOUND_TTL, HttpVersion, IntentConfig, MAX_CONFIG_BYTES, RegistrationConfig, Secret,
-    StoreConfig,
+    DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, HttpVersion, IntentConfig,
+    IntentSources, MAX_CONFIG_BYTES, RegistrationConfig, Secret, StoreConfig,
 };
 
 pub(crate) use paths::{base_dir, dir_of};
 pub(crate) use schema::{MAX_ORDER_ID_CHARS, MIN_REQUESTS_PER_SECOND};
-pub(crate) use yaml::LARGE_YAML_NODES;
+pub(crate) use yaml::{LARGE_YAML_NODES, quote};
 
 /// Reads a config file, refusing one over [`MAX_CONFIG_BYTES`] (checked while reading).
 pub(crate) fn read_config_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
@@ -114,7 +116,7 @@ fn not_utf8(bytes: &[u8], valid_up_to: usize) -> ConfigError {
 }
 
 /// Reads at most `cap` bytes; `Ok(None)` when the file is larger.
-fn read_capped(path: &Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_capped(path: &Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
     let file = std::fs::File::open(path)?;
     if file.metadata()?.is_dir() {
         return Err(std::io::Error::new(

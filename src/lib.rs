@@ -1,9 +1,12 @@
 //! allscale-exporter: a Prometheus exporter for AllScale Checkout intents.
 //!
-//! Data flows one way: [`config`] → `poller` → [`state`] → [`metrics`] → [`server`].
+//! Data flows one way: [`config`] → [`sources`] → `poller` → [`state`] → [`metrics`] →
+//! [`server`].
 //!
 //! - [`config`]: the YAML schema, validation and secrets; `redact` keeps pasted secrets
 //!   out of its messages.
+//! - [`sources`]: intents pulled from files and a backend's HTTP list, per store, into
+//!   the watch list (each source its own part of it).
 //! - [`api`]: signing, the envelope, the status enum, the signed client and its
 //!   HTTP/1.1 and HTTP/2 transport.
 //! - `poller`: one scheduler per store (budget, calendar queue, backoff).
@@ -50,6 +53,7 @@ pub mod server;
 pub mod shard;
 pub mod simulator;
 pub(crate) mod single_flight;
+pub mod sources;
 pub mod state;
 pub(crate) mod supervise;
 pub(crate) mod text;

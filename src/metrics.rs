@@ -18,12 +18,14 @@ use crate::api::client::{Fetch, FetchError, RequestResult};
 use crate::api::{Outcome, StatusClass};
 use crate::lock;
 use crate::shard::Shard;
-use crate::state::{DropReason, State, StoreState};
+use crate::state::{DropReason, Source, State, StoreState};
 use crate::supervise::Task;
 
 mod plan;
+mod sources;
 
 pub use plan::PlanCell;
+pub use sources::SourceRecorder;
 
 /// The only API endpoint the exporter calls, as the `endpoint` label says it.
 pub const STATUS_ENDPOINT: &str = "status";
@@ -130,6 +132,7 @@ pub struct Metrics {
     departed: Mutex<HashMap<String, StoreCounters>>,
     extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
     plans: plan::Plans,
+    sources: sources::SourceMetrics,
 }
 
 impl Metrics {
@@ -208,7 +211,7 @@ impl Metrics {
         let task_restarts = IntCounterVec::new(
             Opts::new(
                 "allscale_exporter_task_restarts_total",
-                "Restarts of a long-lived task (poller, reloader, state_writer, http_server) after it panicked or ended unexpectedly.",
+                "Restarts of a long-lived task (poller, reloader, state_writer, http_server, intent_source) after it panicked or ended unexpectedly.",
             ),
             &["task"],
         )
@@ -245,6 +248,7 @@ impl Metrics {
             departed: Mutex::new(HashMap::new()),
             extra_error_codes: Mutex::new(HashMap::new()),
             plans: plan::Plans::default(),
+            sources: sources::SourceMetrics::default(),
         }
     }
 
@@ -358,6 +362,12 @@ impl Metrics {
         self.plans.remove(store);
     }
 
+    /// The recorder of `store`'s `source` (file, http, api): while one is held, the
+    /// store's `allscale_exporter_source_*{source}` series are exported.
+    pub fn source(&self, store: &str, source: Source) -> SourceRecorder {
+        self.sources.recorder(store, source)
+    }
+
     /// The task restart counter, for the `Supervisor`.
     pub fn task_restarts(&self) -> IntCounterVec {
         self.task_restarts.clone()
@@ -371,9 +381,12 @@ impl Metrics {
             .set(1);
     }
 
-    /// Records a config load: `applied_at` is set when a new config took effect.
+    /// Records a config load: `applied_at` is set when a new config took effect. It is
+    /// also the config source's success (at `applied_at`, else now) or error.
     pub fn set_reload_result(&self, ok: bool, applied_at: Option<f64>) {
         self.reload_successful.set(i64::from(ok));
+        let now = applied_at.unwrap_or_else(crate::clock::unix_now);
+        self.sources.config_loaded(ok, now);
         if let Some(t) = applied_at {
             self.reload_success_timestamp.set(t);
         }
@@ -409,6 +422,7 @@ impl Metrics {
         out.push_str(&String::from_utf8_lossy(&buf));
         self.plans.render(&mut out, now);
         render_state(&mut out, state, now);
+        self.sources.render(&mut out, state);
         out
     }
 }

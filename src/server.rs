@@ -1,6 +1,6 @@
-//! The composition root: starts the pollers, the reloader, the state-file writer and the
-//! HTTP server (its routes are in `routes`, the registration API in `registration`) together, under supervision, and stops
-//! them gracefully together.
+//! The composition root: starts the pollers, the reloader, the intent sources, the
+//! state-file writer and the HTTP server (its routes are in `routes`, the registration API
+//! in `registration`) together, under supervision, and stops them gracefully together.
 
 mod registration;
 mod routes;
@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
+use crate::sources::SourceManager;
 use crate::state::{self, State};
 use crate::supervise::{Supervisor, Task};
 pub use crate::web::serve::ServerLimits;
@@ -43,7 +44,8 @@ pub struct Exporter {
     addr: SocketAddr,
     reload: ReloadHandle,
     supervisor: Supervisor,
-    /// Stopped in this order on shutdown: polling, then the state file, then HTTP.
+    /// Stopped in this order on shutdown: the intent sources, polling, the state file,
+    /// then HTTP.
     stages: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
@@ -99,6 +101,12 @@ impl Exporter {
         pollers.apply(&config).await?;
         metrics.set_reload_result(true, Some(unix_now()));
 
+        let source_manager = SourceManager::new(
+            Arc::clone(&state),
+            Arc::clone(&metrics),
+            supervisor.clone(),
+            &options,
+        );
         let (path_tx, path_rx) = watch::channel(state_path);
         let watches_signals = options.config_path.is_some();
         let shard = options.shard;
@@ -116,6 +124,15 @@ impl Exporter {
         if watches_signals {
             tokio::spawn(reload::forward_sighup(reload.clone(), reload_stop_rx));
         }
+        let sources = {
+            let supervisor = supervisor.clone();
+            let live = live.clone();
+            stage(move |stop| {
+                supervisor.supervise(Task::IntentSource, "sources".into(), stop, move |stop| {
+                    source_manager.clone().run(live.clone(), stop)
+                })
+            })
+        };
         let writer = {
             let state = Arc::clone(&state);
             let supervisor = supervisor.clone();
@@ -153,7 +170,7 @@ impl Exporter {
             addr,
             reload,
             supervisor,
-            stages: vec![(reload_stop, reload_task), writer, server],
+            stages: vec![sources, (reload_stop, reload_task), writer, server],
         })
     }
 
@@ -171,8 +188,8 @@ impl Exporter {
         self.reload.reload().await
     }
 
-    /// Stops polling (in-flight requests finish and are counted), saves the state file,
-    /// then stops the server (open connections get a short grace, then are cut).
+    /// Stops the intent sources, stops polling (in-flight requests finish and are
+    /// counted), saves the state file, then stops the server (open connections get a short grace, then are cut).
     pub async fn shutdown(self) {
         for (stop, task) in self.stages {
             let _ = stop.send(true);

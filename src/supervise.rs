@@ -1,5 +1,5 @@
 //! Supervision of the long-lived tasks (each store's poller, the reloader, the state-file
-//! writer, the HTTP server): a task that ends before it was asked to stop, or panics, is
+//! writer, the HTTP server, the intent sources): a task that ends before it was asked to stop, or panics, is
 //! logged at error level with its name, counted in
 //! `allscale_exporter_task_restarts_total{task}`, and run again after a backoff. A task
 //! that keeps failing, or that cannot be run again, marks the process failed: `/healthz`
@@ -23,14 +23,17 @@ pub enum Task {
     Reloader,
     StateWriter,
     HttpServer,
+    /// The intent sources' manager, and each store's file or HTTP source.
+    IntentSource,
 }
 
 impl Task {
-    pub const ALL: [Task; 4] = [
+    pub const ALL: [Task; 5] = [
         Task::Poller,
         Task::Reloader,
         Task::StateWriter,
         Task::HttpServer,
+        Task::IntentSource,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl Task {
             Task::Reloader => "reloader",
             Task::StateWriter => "state_writer",
             Task::HttpServer => "http_server",
+            Task::IntentSource => "intent_source",
         }
     }
 }

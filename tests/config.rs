@@ -755,3 +755,76 @@ fn a_config_file_over_the_size_cap_is_refused_while_reading() {
     assert!(matches!(err, ConfigError::TooLarge { .. }), "{err}");
     assert!(err.to_string().contains("huge.yaml"), "{err}");
 }
+
+/// `intent_sources` (issue #13): files resolved against the config's directory, the
+/// HTTP list with its defaults, and the token read like an API secret.
+#[test]
+fn intent_sources_are_validated_and_resolved() {
+    let text = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: ALLSCALE_API_SECRET\n    \
+                intent_sources:\n      files: [intents.d/*.json, /etc/x/list.json]\n      \
+                http:\n        url: https://backend.internal/open?m=1\n        \
+                bearer_token_file: secrets/main.secret\n";
+    let config = Config::parse(text, &fixture_dir(), &test_env).unwrap();
+    let sources = &store(&config, "main").intent_sources;
+    assert_eq!(
+        sources.files,
+        [
+            fixture_dir().join("intents.d/*.json"),
+            PathBuf::from("/etc/x/list.json")
+        ]
+    );
+    let http = sources.http.as_ref().expect("http");
+    assert_eq!(http.refresh_interval, DEFAULT_REFRESH_INTERVAL);
+    assert_eq!(http.url.as_str(), "https://backend.internal/open?m=1");
+    assert_eq!(http.shown_url(), "https://backend.internal/open");
+    assert_eq!(
+        http.bearer_token.as_ref().map(Secret::expose),
+        Some(FILE_SECRET)
+    );
+    assert!(
+        !format!("{config:?}").contains(FILE_SECRET),
+        "Debug shows the token"
+    );
+
+    let text = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: ALLSCALE_API_SECRET\n    \
+                intent_sources: {}\n";
+    let config = Config::parse(text, &fixture_dir(), &test_env).unwrap();
+    assert!(store(&config, "main").intent_sources.is_empty());
+}
+
+#[test]
+fn bad_intent_sources_are_each_a_problem() {
+    let text = format!(
+        "stores:\n  - name: main\n    api_key: k\n    api_secret_env: ALLSCALE_API_SECRET\n    \
+         intent_sources:\n      files: [\"/etc/*/a.json\", \"\"]\n      colour: red\n      \
+         http:\n        url: https://user:pw@backend/list\n        refresh_interval: 500ms\n        \
+         bearer_token: {INLINE_SECRET}\n  - name: two\n    api_key: k\n    \
+         api_secret_env: ALLSCALE_API_SECRET\n    intent_sources:\n      files: x.json\n      \
+         http:\n        url: ftp://backend/list\n        bearer_token_env: NOPE_UNSET\n        \
+         bearer_token_file: secrets/main.secret\n"
+    );
+    let err = Config::parse(&text, &fixture_dir(), &test_env).unwrap_err();
+    let ConfigError::Invalid(p) = &err else {
+        panic!("{err:?}")
+    };
+    let at = "stores[0].intent_sources";
+    assert_problem(p, &format!("{at}.files[0]"), "last path element only");
+    assert_problem(p, &format!("{at}.files[1]"), "must not be empty");
+    assert_problem(p, &format!("{at}.colour"), "unknown key");
+    assert_problem(p, &format!("{at}.http.url"), "must not contain credentials");
+    assert_problem(p, &format!("{at}.http.refresh_interval"), "at least 1s");
+    assert_problem(
+        p,
+        &format!("{at}.http.bearer_token"),
+        "inline bearer tokens",
+    );
+    let at = "stores[1].intent_sources";
+    assert_problem(p, &format!("{at}.files"), "expected a list");
+    assert_problem(p, &format!("{at}.http.url"), "http:// or https://");
+    assert_problem(p, &format!("{at}.http"), "at most one of bearer_token_file");
+    let shown = err.to_string();
+    assert!(
+        !shown.contains(INLINE_SECRET) && !shown.contains("pw@"),
+        "{shown}"
+    );
+}

@@ -93,6 +93,47 @@ pub struct StoreConfig {
     /// An intent still `not_found` this long after it was added is no longer polled.
     pub not_found_ttl: Duration,
     pub intents: Vec<IntentConfig>,
+    /// Where else the store's intents come from (`intent_sources`): files, an HTTP list.
+    pub intent_sources: IntentSources,
+}
+
+/// Default `intent_sources.http.refresh_interval`.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Shortest `intent_sources.http.refresh_interval`.
+pub(super) const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A store's `intent_sources`: both parts optional, so the default is none.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IntentSources {
+    /// `files`: absolute path patterns (`*` and `?` only in the last element).
+    pub files: Vec<PathBuf>,
+    /// `http`: the list a backend serves.
+    pub http: Option<HttpSource>,
+}
+
+impl IntentSources {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.http.is_none()
+    }
+}
+
+/// `intent_sources.http`. Its `Debug` never shows the token ([`Secret`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSource {
+    /// http(s), with a host, no user info or fragment (a query is kept).
+    pub url: url::Url,
+    pub refresh_interval: Duration,
+    /// From `bearer_token_file` or `bearer_token_env`, re-read at every reload.
+    pub bearer_token: Option<Secret>,
+}
+
+impl HttpSource {
+    /// The URL as logs show it: scheme, host, port and path (no query: it may carry a key).
+    pub fn shown_url(&self) -> String {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        url.to_string()
+    }
 }
 
 /// Which HTTP the API client speaks (`http_version`).
@@ -194,6 +235,14 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "max_watch_age",
     "not_found_ttl",
     "intents",
+    "intent_sources",
+];
+pub(super) const INTENT_SOURCES_KEYS: &[&str] = &["files", "http"];
+pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
+    "url",
+    "refresh_interval",
+    "bearer_token_file",
+    "bearer_token_env",
 ];
 pub(super) const REGISTRATION_KEYS: &[&str] = &["token_env", "token_file", "max_intents_per_store"];
 pub(super) const INTENT_KEYS: &[&str] = &["id", "order_id"];

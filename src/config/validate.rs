@@ -2,8 +2,8 @@
 //! every problem at its path instead of stopping at the first.
 //!
 //! Here: the walk itself (known and unknown keys, the top-level settings, the list of
-//! stores); [`store`] checks each store, [`intents`] its watch list, [`registration`] the
-//! registration API's block, and
+//! stores); [`store`] checks each store, [`intents`] its watch list, [`sources`] its
+//! `intent_sources`, [`registration`] the registration API's block, and
 //! [`super::secrets`] reads the secrets.
 
 use std::collections::{HashMap, HashSet};
@@ -22,6 +22,7 @@ use crate::redact::redact_secrets;
 
 mod intents;
 mod registration;
+mod sources;
 mod store;
 
 /// Validates a parsed document (`None` when it is empty): the config, or every problem.

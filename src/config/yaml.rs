@@ -236,7 +236,7 @@ impl Node {
 
 /// Quotes a user value for a message, shortened to keep messages one readable line; a
 /// value that looks like a secret is named, not quoted.
-pub(super) fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if looks_like_secret(s) {
         SECRET_PLACEHOLDER.to_owned()
     } else {

@@ -197,6 +197,7 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
                     order_id: None,
                 })
                 .collect(),
+            intent_sources: Default::default(),
         }],
         registration: None,
     }

@@ -79,6 +79,7 @@ impl Validator<'_> {
             NOT_FOUND_TTL_LIMIT,
         );
         let intents = self.intents(&f);
+        let intent_sources = self.intent_sources(&f);
 
         Some(StoreConfig {
             name: name?,
@@ -92,6 +93,7 @@ impl Validator<'_> {
             max_watch_age: max_watch_age?,
             not_found_ttl: not_found_ttl?,
             intents: intents?,
+            intent_sources: intent_sources?,
         })
     }
 
@@ -240,7 +242,7 @@ impl Validator<'_> {
     }
 
     /// The value, or `None` with the message recorded as a problem at `path`.
-    fn ok_or_problem<T>(&mut self, path: &str, result: Result<T, String>) -> Option<T> {
+    pub(super) fn ok_or_problem<T>(&mut self, path: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|message| self.problem(path, message)).ok()
     }
 
@@ -307,7 +309,7 @@ impl Validator<'_> {
 
 /// Hides `user:password@` in a URL before it goes into a message. Splits on the URL's
 /// ASCII delimiters rather than slicing by index: the text is untrusted.
-fn redact_userinfo(url: &str) -> String {
+pub(super) fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -1,0 +1,248 @@
+//! Source metrics (issue #13 point 6): per store and `source` (config, file, http, api),
+//! the watched intents each names, its last success and its errors.
+//!
+//! Which series exist: `config` for every store of the running config; `file` and `http`
+//! while the store has that source configured (its task holds a [`SourceRecorder`]);
+//! `api` while a recorder for it is held (the registration API) or some intent of the
+//! store is registered. A recorder's counts are kept when it is dropped and continue if
+//! one is made again, so `allscale_exporter_source_errors_total` never goes backwards.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{Family, escape, header, store_sample};
+use crate::lock;
+use crate::state::{Source, State};
+
+const SOURCE_INTENTS: Family = Family {
+    name: "allscale_exporter_source_intents",
+    kind: "gauge",
+    help: "Watched intents the source names (config, file, http, api); an intent named by several counts under each.",
+};
+const SOURCE_LAST_SUCCESS: Family = Family {
+    name: "allscale_exporter_source_last_success_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time the source last read cleanly (config: a load; file: every file of the store; http: a 200 or 304; api: an accepted registration); absent until then.",
+};
+const SOURCE_ERRORS: Family = Family {
+    name: "allscale_exporter_source_errors_total",
+    kind: "counter",
+    help: "Failed reads of the source (config: failed config loads; file: a file read or parsed with a problem; http: a failed fetch); the last good list stays.",
+};
+
+/// One (store, source)'s success time (`f64` bits, NaN for none) and error count.
+#[derive(Debug)]
+struct Cell {
+    last_success: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Default for Cell {
+    fn default() -> Self {
+        Self {
+            last_success: AtomicU64::new(f64::NAN.to_bits()),
+            errors: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Cell {
+    fn last_success(&self) -> Option<f64> {
+        let t = f64::from_bits(self.last_success.load(Ordering::Relaxed));
+        (!t.is_nan()).then_some(t)
+    }
+}
+
+/// Records how a source of a store goes; cheap to clone. While one is held the store's
+/// series for the source are exported.
+#[derive(Debug, Clone)]
+pub struct SourceRecorder {
+    cell: Arc<Cell>,
+}
+
+impl SourceRecorder {
+    /// The source read cleanly at `unix_secs`.
+    pub fn succeeded(&self, unix_secs: f64) {
+        self.cell
+            .last_success
+            .store(unix_secs.to_bits(), Ordering::Relaxed);
+    }
+
+    /// A read of the source failed (counted; the last good list stays).
+    pub fn failed(&self) {
+        self.cell.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Every (store, source)'s cell, and the config source's (shared by all stores).
+#[derive(Debug, Default)]
+pub(super) struct SourceMetrics {
+    cells: Mutex<BTreeMap<(String, Source), Arc<Cell>>>,
+    config: Cell,
+}
+
+/// What a store's part of the page shows, copied out before any store lock is taken.
+struct Row {
+    source: Source,
+    intents: usize,
+    last_success: Option<f64>,
+    errors: u64,
+}
+
+impl SourceMetrics {
+    pub(super) fn recorder(&self, store: &str, source: Source) -> SourceRecorder {
+        let mut cells = lock(&self.cells);
+        let cell = cells.entry((store.to_owned(), source)).or_default();
+        SourceRecorder {
+            cell: Arc::clone(cell),
+        }
+    }
+
+    /// A config load: `ok` or not (counted for every store), at `now`.
+    pub(super) fn config_loaded(&self, ok: bool, now: f64) {
+        if ok {
+            self.config
+                .last_success
+                .store(now.to_bits(), Ordering::Relaxed);
+        } else {
+            self.config.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn render(&self, out: &mut String, state: &State) {
+        // (cell, held by a recorder) per (store, source), taken before any store's lock.
+        let cells: BTreeMap<(String, Source), (Arc<Cell>, bool)> = lock(&self.cells)
+            .iter()
+            .map(|(key, cell)| {
+                // Counted before this copy: held means a recorder besides the map's.
+                let held = Arc::strong_count(cell) > 1;
+                (key.clone(), (Arc::clone(cell), held))
+            })
+            .collect();
+        let stores: Vec<(String, Vec<Row>)> = state
+            .stores()
+            .iter()
+            .map(|handle| {
+                let counts = count_by_source(&handle.lock());
+                let rows = Source::ALL
+                    .into_iter()
+                    .filter_map(|source| {
+                        let cell = cells.get(&(handle.name.clone(), source));
+                        let held = cell.is_some_and(|(_, held)| *held);
+                        let intents = counts[source as usize];
+                        let shown = match source {
+                            Source::Config => true,
+                            Source::File | Source::Http => held,
+                            Source::Api => held || intents > 0,
+                        };
+                        let cell = match source {
+                            Source::Config => Some(&self.config),
+                            _ => cell.map(|(cell, _)| cell.as_ref()),
+                        };
+                        shown.then(|| Row {
+                            source,
+                            intents,
+                            last_success: cell.and_then(Cell::last_success),
+                            errors: cell.map_or(0, |c| c.errors.load(Ordering::Relaxed)),
+                        })
+                    })
+                    .collect();
+                (escape(&handle.name), rows)
+            })
+            .collect();
+        type Value = fn(&Row) -> Option<String>;
+        let families: [(&Family, Value); 3] = [
+            (&SOURCE_INTENTS, |r| Some(r.intents.to_string())),
+            (&SOURCE_LAST_SUCCESS, |r| {
+                r.last_success.map(|t| t.to_string())
+            }),
+            (&SOURCE_ERRORS, |r| Some(r.errors.to_string())),
+        ];
+        for (family, value) in families {
+            header(out, family);
+            for (store, rows) in &stores {
+                for row in rows {
+                    if let Some(v) = value(row) {
+                        let source = [("source", row.source.as_str())];
+                        store_sample(out, family, store, &source, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Watched intents per source, in one pass.
+fn count_by_source(store: &crate::state::StoreState) -> [usize; Source::ALL.len()] {
+    let mut counts = [0; Source::ALL.len()];
+    for intent in store.intents.values() {
+        for source in intent.sources.iter() {
+            counts[source as usize] += 1;
+        }
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, IntentConfig, IntentId};
+
+    fn state() -> Arc<State> {
+        let yaml = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: S\n    \
+                    intents: [650000000000000000000001]\n";
+        let config = Config::parse(yaml, std::path::Path::new("."), &|_| Some("s".into()));
+        State::new(&config.unwrap())
+    }
+
+    #[test]
+    fn series_exist_while_a_recorder_is_held_and_errors_continue() {
+        let (metrics, state) = (SourceMetrics::default(), state());
+        metrics.config_loaded(true, 100.0);
+        metrics.config_loaded(false, 101.0);
+        let file = metrics.recorder("main", Source::File);
+        file.failed();
+        file.succeeded(7.5);
+        let mut out = String::new();
+        metrics.render(&mut out, &state);
+        for line in [
+            r#"allscale_exporter_source_intents{store="main",source="config"} 1"#,
+            r#"allscale_exporter_source_intents{store="main",source="file"} 0"#,
+            r#"allscale_exporter_source_last_success_timestamp_seconds{store="main",source="config"} 100"#,
+            r#"allscale_exporter_source_last_success_timestamp_seconds{store="main",source="file"} 7.5"#,
+            r#"allscale_exporter_source_errors_total{store="main",source="config"} 1"#,
+            r#"allscale_exporter_source_errors_total{store="main",source="file"} 1"#,
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
+        }
+        assert!(
+            !out.contains(r#"source="http""#) && !out.contains(r#"source="api""#),
+            "{out}"
+        );
+        drop(file);
+        let mut out = String::new();
+        metrics.render(&mut out, &state);
+        assert!(!out.contains(r#"source="file""#), "{out}");
+        metrics.recorder("main", Source::File).failed();
+        let again = metrics.recorder("main", Source::File);
+        let mut out = String::new();
+        metrics.render(&mut out, &state);
+        assert!(
+            out.contains(r#"allscale_exporter_source_errors_total{store="main",source="file"} 2"#),
+            "{out}"
+        );
+        drop(again);
+        // A registered intent shows the api source without a recorder.
+        let id = IntentId::parse("650000000000000000000002").unwrap();
+        let handle = state.store("main").unwrap();
+        let registered = [IntentConfig { id, order_id: None }];
+        handle.lock().register(&registered, 10, 0.0).unwrap();
+        let mut out = String::new();
+        metrics.render(&mut out, &state);
+        assert!(
+            out.contains(r#"allscale_exporter_source_intents{store="main",source="api"} 1"#),
+            "{out}"
+        );
+    }
+}
