@@ -143,6 +143,25 @@ async fn a_registered_intent_is_polled_shown_and_removed() {
     assert_eq!(m.outcome("confirmed"), 1.0);
     let watched = [("store", "main")];
     assert_eq!(m.value("allscale_exporter_watched_intents", &watched), 3.0);
+    let api_source = [("store", "main"), ("source", "api")];
+    assert_eq!(
+        m.value("allscale_exporter_source_intents", &api_source),
+        2.0
+    );
+    let config_source = [("store", "main"), ("source", "config")];
+    assert_eq!(
+        m.value("allscale_exporter_source_intents", &config_source),
+        1.0
+    );
+    let last = m.value(
+        "allscale_exporter_source_last_success_timestamp_seconds",
+        &api_source,
+    );
+    assert!(last > 1.7e9, "{last}");
+    assert_eq!(
+        m.value("allscale_exporter_source_errors_total", &api_source),
+        0.0
+    );
 
     let again = api.register("main", &[id(1), id(3)]).await;
     assert_eq!(again.status, 200);
@@ -320,6 +339,14 @@ async fn refused_requests_are_answered_with_why_and_apply_nothing() {
     let m = Metrics::parse(&scrape.text().await.unwrap());
     let watched = m.value("allscale_exporter_watched_intents", &[("store", "main")]);
     assert_eq!(watched, 0.0);
+    // Refusals of batches that named the store count for its `api` source: the bad id,
+    // the bad order id, 1,001 items and the empty list (the oversize body was never
+    // read, the broken JSON names no store).
+    let api_source = [("store", "main"), ("source", "api")];
+    assert_eq!(
+        m.value("allscale_exporter_source_errors_total", &api_source),
+        4.0
+    );
     h.stop().await;
 }
 

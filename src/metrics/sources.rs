@@ -3,8 +3,8 @@
 //!
 //! Which series exist: `config` for every store of the running config; `file` and `http`
 //! while the store has that source configured (its task holds a [`SourceRecorder`]);
-//! `api` while a recorder for it is held (the registration API) or some intent of the
-//! store is registered. A recorder's counts are kept when it is dropped and continue if
+//! `api` once the registration API answered a request for the store (accepted or
+//! refused after naming it) or while some intent of the store is registered. A recorder's counts are kept when it is dropped and continue if
 //! one is made again, so `allscale_exporter_source_errors_total` never goes backwards.
 
 use std::collections::BTreeMap;
@@ -134,7 +134,8 @@ impl SourceMetrics {
                         let shown = match source {
                             Source::Config => true,
                             Source::File | Source::Http => held,
-                            Source::Api => held || intents > 0,
+                            // Once the registration API was used for the store.
+                            Source::Api => cell.is_some() || intents > 0,
                         };
                         let cell = match source {
                             Source::Config => Some(&self.config),

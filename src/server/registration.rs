@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use super::routes::Shared;
 use crate::api::Status;
 use crate::clock::unix_now;
-use crate::config::{IntentId, RegistrationConfig, Secret};
+use crate::config::{IntentConfig, IntentId, RegistrationConfig, Secret};
 use crate::state::{IntentState, Source, Sources, StoreHandle, Unregistered};
 use error::{ApiError, DURABLE_WITHIN, MisdirectedItem};
 
@@ -50,15 +50,37 @@ async fn register(
     body: Body,
 ) -> Result<Json<Registered>, ApiError> {
     let settings = authorize(&shared, &headers)?;
-    let batch = request::parse(&request::read_body(body).await?)?;
+    let body = request::read_body(body).await?;
+    let batch = request::parse(&body).inspect_err(|_| {
+        // A bad batch for a known store counts as an error of its `api` source.
+        if let Some(handle) = request::store_named(&body).and_then(|s| shared.state.store(&s)) {
+            shared.metrics.source(&handle.name, Source::Api).failed();
+        }
+    })?;
     let handle = store(&shared, &batch.store)?;
-    let (owned, misdirected): (Vec<_>, Vec<_>) = batch
-        .intents
+    // Counted for the store's `api` source: accepted, or refused.
+    let recorder = shared.metrics.source(&handle.name, Source::Api);
+    let result = register_batch(&shared, &handle, &settings, batch.intents).await;
+    match &result {
+        Ok(_) => recorder.succeeded(unix_now()),
+        Err(_) => recorder.failed(),
+    }
+    result
+}
+
+/// Registers the intents of a parsed batch this replica owns, all or none.
+async fn register_batch(
+    shared: &Shared,
+    handle: &StoreHandle,
+    settings: &RegistrationConfig,
+    intents: Vec<IntentConfig>,
+) -> Result<Json<Registered>, ApiError> {
+    let (owned, misdirected): (Vec<_>, Vec<_>) = intents
         .into_iter()
         .partition(|intent| shared.shard.owns(intent.id.as_str()));
     let misdirected: Vec<_> = misdirected
         .iter()
-        .map(|intent| misdirected_item(&shared, &intent.id))
+        .map(|intent| misdirected_item(shared, &intent.id))
         .collect();
     if owned.is_empty() {
         return Err(ApiError::Misdirected {
@@ -78,8 +100,8 @@ async fn register(
         watched,
     })?;
     durable(
-        &shared,
-        &handle,
+        shared,
+        handle,
         version,
         "registration",
         "registering is idempotent",

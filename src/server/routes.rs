@@ -31,7 +31,7 @@ const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 #[derive(Clone)]
 pub(super) struct Shared {
     pub(super) state: Arc<State>,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
     reload: ReloadHandle,
     supervisor: Supervisor,
     /// The running config (store names, the registration settings).

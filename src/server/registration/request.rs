@@ -59,6 +59,18 @@ pub(super) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
         })
 }
 
+/// The store a refused body names, if it is JSON with a `store` string (to count the
+/// refusal for that store).
+pub(super) fn store_named(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct StoreOnly {
+        store: String,
+    }
+    serde_json::from_slice::<StoreOnly>(body)
+        .ok()
+        .map(|s| s.store)
+}
+
 /// The batch in `body`, or the first problem found (and how many more there are).
 pub(super) fn parse(body: &[u8]) -> Result<Batch, ApiError> {
     let raw: RawBatch = serde_json::from_slice(body)
