@@ -193,7 +193,7 @@ impl StorePoller {
         {
             let st = self.state.lock();
             self.sched
-                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| !i.is_final()));
+                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| i.is_pollable()));
         }
         self.unscheduled()
     }
@@ -212,7 +212,7 @@ impl StorePoller {
             Delta::Changed(ids) => {
                 let mut new = Vec::new();
                 for id in ids {
-                    let pollable = st.intents.get(&id).is_some_and(|i| !i.is_final());
+                    let pollable = st.intents.get(&id).is_some_and(|i| i.is_pollable());
                     if !pollable {
                         self.sched.remove(id.as_str());
                     } else if !self.sched.contains_key(id.as_str()) {
@@ -372,17 +372,21 @@ impl StorePoller {
         let Completion { id, fetch } = done;
         self.recorder.record(&fetch);
         let now = unix_now();
-        let change = {
+        let (change, pollable) = {
             let mut st = self.state.lock();
             st.polled_once = true;
-            match &fetch.outcome {
+            let change = match &fetch.outcome {
                 Ok(status) => Some(st.observe_status(&id, *status, now)),
                 Err(FetchError::Api {
                     code: ApiCode::NotFound,
                     ..
                 }) => Some(st.observe_not_found(&id, now)),
                 Err(_) => None,
-            }
+            };
+            (
+                change,
+                st.intents.get(&*id).is_some_and(|i| i.is_pollable()),
+            )
         };
         if change.is_some_and(|c| c.is_significant()) {
             self.state.record_change(false);
@@ -394,7 +398,12 @@ impl StorePoller {
             return; // removed from the watch list while in flight
         }
         match &fetch.outcome {
-            Ok(status) if status.is_terminal() => {
+            // Final now (or a webhook confirmation checked): not polled again.
+            Ok(_)
+            | Err(FetchError::Api {
+                code: ApiCode::NotFound,
+                ..
+            }) if !pollable => {
                 self.sched.remove(&id);
             }
             Ok(_) => self.on_answer(id, &fetch),
@@ -480,6 +489,14 @@ impl StorePoller {
         }
         if let Some(outcome) = change.newly_terminal {
             tracing::info!(store = %self.name, intent_id = %id, outcome = outcome.as_str(), request_id, "intent reached a terminal status");
+        }
+        if change.webhook_disagreement {
+            let webhook_id = self.state.lock().webhook_id_of(id);
+            let answer = match &fetch.outcome {
+                Ok(status) => status.class().as_str(),
+                Err(_) => "not_found",
+            };
+            tracing::warn!(store = %self.name, intent_id = %id, request_id, webhook_id = webhook_id.as_deref().unwrap_or("-"), answer, "a webhook confirmed this intent but its status poll does not say CONFIRMED");
         }
     }
 }

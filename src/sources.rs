@@ -51,7 +51,7 @@ impl Spec {
                 .http
                 .clone()
                 .map(|http| Spec::Http(http, config.request_timeout)),
-            Source::Config | Source::Api => None,
+            Source::Config | Source::Api | Source::Webhook => None,
         }
     }
 }

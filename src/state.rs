@@ -14,10 +14,15 @@ mod expiry;
 mod json;
 mod membership;
 pub mod persist;
+mod webhook;
 pub mod writer;
 
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
+pub use webhook::{
+    Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, WebhookCounts, WebhookEvent,
+    WebhookWrite, Webhooks,
+};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -60,6 +65,14 @@ pub struct IntentState {
     pub expired_at: Option<f64>,
     /// When and why it was dropped (`not_found_ttl`); counted then, once.
     pub dropped: Option<Dropped>,
+    /// Whether a webhook or a poll saw its confirmation first (counted then, once).
+    pub confirmed_by: Option<ConfirmedBy>,
+    /// When the first verified webhook for it arrived.
+    pub webhook_at: Option<f64>,
+    /// Confirmed by a webhook and not yet checked by a status poll.
+    pub verify_pending: bool,
+    /// When its missing webhook was counted (`webhook.expected`).
+    pub webhook_missing_at: Option<f64>,
 }
 
 impl IntentState {
@@ -75,6 +88,11 @@ impl IntentState {
     pub fn is_terminal(&self) -> bool {
         self.terminal_at.is_some()
     }
+
+    /// Polled: not final, or confirmed by a webhook and not yet checked by a poll.
+    pub fn is_pollable(&self) -> bool {
+        !self.is_final() || self.verify_pending
+    }
 }
 
 /// What one observation changed, for logs.
@@ -83,12 +101,17 @@ pub struct Change {
     pub transition: Option<(StatusClass, StatusClass)>,
     pub newly_terminal: Option<Outcome>,
     pub first_seen: bool,
+    /// The poll after a webhook confirmation did not answer CONFIRMED.
+    pub webhook_disagreement: bool,
 }
 
 impl Change {
     /// Worth saving to the state database (statuses, outcomes).
     pub fn is_significant(&self) -> bool {
-        self.transition.is_some() || self.newly_terminal.is_some() || self.first_seen
+        self.transition.is_some()
+            || self.newly_terminal.is_some()
+            || self.first_seen
+            || self.webhook_disagreement
     }
 }
 
@@ -172,6 +195,7 @@ pub struct Counts {
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
     pub expired_total: u64,
     pub dropped_total: BTreeMap<DropReason, u64>,
+    pub webhooks: WebhookCounts,
 }
 
 /// Everything known about one store.
@@ -186,6 +210,7 @@ pub struct StoreState {
     pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
     pub expired_total: u64,
     pub dropped_total: BTreeMap<DropReason, u64>,
+    pub webhook_counts: WebhookCounts,
     /// The live counters as of the last save: what `/metrics` shows with a state file.
     pub exported: Counts,
     /// At least one request of this store got an answer or failed (readiness).
@@ -194,6 +219,8 @@ pub struct StoreState {
     pub dirty: IntentSet,
     /// Watch-list changes for the poller.
     delta: Delta,
+    /// Webhook nonces and ids seen, and the relay queue.
+    pub webhooks: Webhooks,
 }
 
 impl StoreState {
@@ -216,6 +243,7 @@ impl StoreState {
             transitions: self.transitions.clone(),
             expired_total: self.expired_total,
             dropped_total: self.dropped_total.clone(),
+            webhooks: self.webhook_counts.clone(),
         }
     }
 
@@ -241,6 +269,16 @@ impl StoreState {
     }
 
     fn observe(&mut self, id: &str, now: f64, apply: impl FnOnce(&mut IntentState)) -> Change {
+        if self.intents.get(id).is_some_and(|i| i.verify_pending) {
+            // Confirmed by a webhook: the answer is compared, not applied.
+            let mut answer = IntentState::default();
+            apply(&mut answer);
+            let status = answer.status.filter(|_| !answer.not_found);
+            return Change {
+                webhook_disagreement: self.verify_webhook(id, status),
+                ..Change::default()
+            };
+        }
         let Some(intent) = self.intents.get_mut(id).filter(|i| !i.is_given_up()) else {
             // Removed from the config while its request was in flight, or given up.
             return Change::default();
@@ -265,6 +303,10 @@ impl StoreState {
         {
             intent.terminal_at = Some(now);
             change.newly_terminal = Some(outcome);
+            if outcome == Outcome::Confirmed {
+                intent.confirmed_by = Some(ConfirmedBy::Poll);
+                self.webhook_counts.confirmed_by_poll += 1;
+            }
         }
         if let Some(key) = change.transition {
             *self.transitions.entry(key).or_insert(0) += 1;
@@ -285,11 +327,12 @@ impl StoreState {
         }
     }
 
-    /// Intents to poll: everything not yet final (terminal, expired or dropped).
+    /// Intents to poll: everything not yet final (terminal, expired or dropped), and
+    /// webhook confirmations to check.
     pub fn pollable(&self) -> impl Iterator<Item = &str> {
         self.intents
             .iter()
-            .filter(|(_, i)| !i.is_final())
+            .filter(|(_, i)| i.is_pollable())
             .map(|(id, _)| id.as_str())
     }
 }

@@ -260,6 +260,7 @@ fn kubernetes_state_volumes_hold_the_state_database_at_100k_intents() {
                 })
                 .collect(),
             counts: Default::default(),
+            ..StoreBatch::default()
         }],
         kept: vec!["main".into()],
     };

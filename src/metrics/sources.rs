@@ -134,8 +134,9 @@ impl SourceMetrics {
                         let shown = match source {
                             Source::Config => true,
                             Source::File | Source::Http => held,
-                            // Once the registration API was used for the store.
-                            Source::Api => cell.is_some() || intents > 0,
+                            // Once the registration API (or the webhook receiver) was
+                            // used for the store.
+                            Source::Api | Source::Webhook => cell.is_some() || intents > 0,
                         };
                         let cell = match source {
                             Source::Config => Some(&self.config),

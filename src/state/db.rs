@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Counts, DropReason, Dropped, IntentState, Sources};
+use super::{
+    ConfirmedBy, Counts, DropReason, Dropped, ForwardRequest, IntentState, Queued, Sources,
+    WebhookWrite,
+};
 use crate::api::{Outcome, Status, StatusClass};
 use crate::config::IntentId;
 
@@ -35,7 +38,8 @@ const SCHEMA: &str = include_str!("schema.sql");
 
 /// The columns of an intent row, in `intents` and `events` alike.
 const COLUMNS: &str = "sources, order_id, added_at, status, not_found, status_changed_at, \
-                       last_success_at, terminal_at, expired_at, dropped_reason, dropped_at";
+                       last_success_at, terminal_at, expired_at, dropped_reason, dropped_at, \
+                       confirmed_by, webhook_at, verify_pending, webhook_missing_at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -63,6 +67,11 @@ pub struct SavedStore {
     pub counts: Counts,
     /// Watched intents (some source names them) and retired ones (none does).
     pub intents: Vec<(IntentId, IntentState)>,
+    /// Webhook nonces and ids seen, with when.
+    pub nonces: Vec<(String, f64)>,
+    pub webhook_ids: Vec<(String, f64)>,
+    /// The relay queue, in order.
+    pub queue: Vec<Queued>,
 }
 
 /// One group commit: the rows of changed intents (`None`: forgotten) and the counters,
@@ -73,11 +82,16 @@ pub struct Batch {
     pub kept: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct StoreBatch {
     pub name: String,
     pub rows: Vec<(IntentId, Option<IntentState>)>,
     pub counts: Counts,
+    /// Changes to the webhook tables, in order.
+    pub webhooks: Vec<WebhookWrite>,
+    /// Webhook nonces and ids seen before these times are forgotten.
+    pub forget_nonces_before: f64,
+    pub forget_ids_before: f64,
 }
 
 /// An open state database.
@@ -262,7 +276,78 @@ impl Db {
         for name in self.store_ids.keys() {
             saved.stores.entry(name.clone()).or_default();
         }
+        if let Err(reason) = self.read_webhooks(&mut saved)? {
+            return Ok(Err(reason));
+        }
         Ok(Ok((saved, written)))
+    }
+
+    /// Reads the webhook nonces and ids seen and the relay queue of every store.
+    fn read_webhooks(&self, saved: &mut Saved) -> rusqlite::Result<Result<(), String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.name, w.kind, w.value, w.seen_at FROM webhook_seen w \
+             JOIN stores s ON s.id = w.store ORDER BY w.seen_at",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, f64>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (store, kind, value, at) = row?;
+            let store = saved.stores.entry(store).or_default();
+            match kind.as_str() {
+                "nonce" => store.nonces.push((value, at)),
+                "id" => store.webhook_ids.push((value, at)),
+                other => return Ok(Err(format!("unknown webhook_seen kind {other:?}"))),
+            }
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT s.name, q.seq, q.webhook_id, q.intent_id, q.received_at, q.path_and_query, \
+             q.headers, q.body FROM webhook_queue q JOIN stores s ON s.id = q.store \
+             ORDER BY q.store, q.seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, f64>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Vec<u8>>(7)?,
+            ))
+        })?;
+        for row in rows {
+            let (store, seq, webhook_id, intent_id, received_at, path_and_query, headers, body) =
+                row?;
+            let (Ok(seq), Some(intent_id), Some(headers)) = (
+                u64::try_from(seq),
+                IntentId::parse(&intent_id),
+                headers_from_json(&headers),
+            ) else {
+                return Ok(Err(format!(
+                    "store {store:?}: relay queue entry {seq} is not valid"
+                )));
+            };
+            saved.stores.entry(store).or_default().queue.push(Queued {
+                seq,
+                webhook_id,
+                intent_id,
+                received_at,
+                request: ForwardRequest {
+                    path_and_query,
+                    headers,
+                    body,
+                },
+                durable: true,
+            });
+        }
+        Ok(Ok(()))
     }
 
     /// Writes one batch in one transaction, then compacts when the events are due.
@@ -290,6 +375,7 @@ impl Db {
             appended += append_events(&tx, sid, &store.rows)?;
             let last = written.entry(store.name.clone()).or_default();
             write_counters(&tx, sid, &store.counts, last)?;
+            write_webhooks(&tx, sid, store)?;
         }
         let gone: Vec<(String, i64)> = store_ids
             .iter()
@@ -297,7 +383,13 @@ impl Db {
             .map(|(name, id)| (name.clone(), *id))
             .collect();
         for (name, sid) in gone {
-            for table in ["intents", "events", "counters"] {
+            for table in [
+                "intents",
+                "events",
+                "counters",
+                "webhook_seen",
+                "webhook_queue",
+            ] {
                 tx.execute(&format!("DELETE FROM {table} WHERE store = ?1"), [sid])?;
             }
             tx.execute("DELETE FROM stores WHERE id = ?1", [sid])?;
@@ -367,7 +459,7 @@ fn append_events(
 ) -> rusqlite::Result<i64> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO events (store, id, gone, {COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     ))?;
     for (id, intent) in rows {
         let gone = intent.is_none();
@@ -389,9 +481,81 @@ fn append_events(
             i.expired_at,
             i.dropped.map(|d| d.reason.as_str()),
             i.dropped.map(|d| d.at),
+            i.confirmed_by.map(ConfirmedBy::as_str),
+            i.webhook_at,
+            i.verify_pending,
+            i.webhook_missing_at,
         ])?;
     }
     Ok(rows.len() as i64)
+}
+
+/// Applies a store's webhook changes (seen nonces and ids, queued and relayed events)
+/// and forgets what is past remembering.
+fn write_webhooks(tx: &Transaction, store: i64, batch: &StoreBatch) -> rusqlite::Result<()> {
+    let mut seen = tx.prepare_cached(
+        "INSERT OR REPLACE INTO webhook_seen (store, kind, value, seen_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut queued = tx.prepare_cached(
+        "INSERT OR REPLACE INTO webhook_queue (store, seq, webhook_id, intent_id, received_at, \
+         path_and_query, headers, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut delivered =
+        tx.prepare_cached("DELETE FROM webhook_queue WHERE store = ?1 AND seq = ?2")?;
+    for write in &batch.webhooks {
+        match write {
+            WebhookWrite::Nonce(nonce, at) => seen.execute(params![store, "nonce", nonce, at])?,
+            WebhookWrite::Id(id, at) => seen.execute(params![store, "id", id, at])?,
+            WebhookWrite::Queued(q) => queued.execute(params![
+                store,
+                i64::try_from(q.seq).unwrap_or(i64::MAX),
+                q.webhook_id,
+                q.intent_id.as_str(),
+                q.received_at,
+                q.request.path_and_query,
+                headers_json(&q.request.headers),
+                q.request.body,
+            ])?,
+            WebhookWrite::Delivered(seq) => {
+                delivered.execute(params![store, i64::try_from(*seq).unwrap_or(i64::MAX)])?
+            }
+        };
+    }
+    tx.prepare_cached(
+        "DELETE FROM webhook_seen WHERE store = ?1 AND \
+         ((kind = 'nonce' AND seen_at < ?2) OR (kind = 'id' AND seen_at < ?3))",
+    )?
+    .execute(params![
+        store,
+        batch.forget_nonces_before,
+        batch.forget_ids_before
+    ])?;
+    Ok(())
+}
+
+/// Header values are bytes: kept as JSON arrays of numbers when not UTF-8.
+fn headers_json(headers: &[(String, Vec<u8>)]) -> String {
+    let list: Vec<serde_json::Value> = headers
+        .iter()
+        .map(|(name, value)| match std::str::from_utf8(value) {
+            Ok(text) => serde_json::json!([name, text]),
+            Err(_) => serde_json::json!([name, value]),
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+fn headers_from_json(text: &str) -> Option<Vec<(String, Vec<u8>)>> {
+    let list: Vec<(String, serde_json::Value)> = serde_json::from_str(text).ok()?;
+    list.into_iter()
+        .map(|(name, value)| {
+            let bytes = match value {
+                serde_json::Value::String(s) => s.into_bytes(),
+                other => serde_json::from_value::<Vec<u8>>(other).ok()?,
+            };
+            Some((name, bytes))
+        })
+        .collect()
 }
 
 /// Writes the counters of `counts` that differ from `last` (and notes them there).
@@ -428,6 +592,18 @@ fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)> {
     for (reason, v) in &counts.dropped_total {
         rows.push((("dropped", reason.as_str().to_string()), value(*v)));
     }
+    let w = &counts.webhooks;
+    for (by, v) in [
+        (ConfirmedBy::Webhook, w.confirmed_by_webhook),
+        (ConfirmedBy::Poll, w.confirmed_by_poll),
+    ] {
+        rows.push((("confirmation", by.as_str().to_string()), value(v)));
+    }
+    rows.push((("webhook_missing", String::new()), value(w.missing)));
+    rows.push((
+        ("webhook_disagreement", String::new()),
+        value(w.disagreements),
+    ));
     rows
 }
 
@@ -459,6 +635,21 @@ fn add_counter(
             counts.dropped_total.insert(DropReason::parse(label)?, v);
             "dropped"
         }
+        "confirmation" => {
+            match ConfirmedBy::parse(label)? {
+                ConfirmedBy::Webhook => counts.webhooks.confirmed_by_webhook = v,
+                ConfirmedBy::Poll => counts.webhooks.confirmed_by_poll = v,
+            }
+            "confirmation"
+        }
+        "webhook_missing" if label.is_empty() => {
+            counts.webhooks.missing = v;
+            "webhook_missing"
+        }
+        "webhook_disagreement" if label.is_empty() => {
+            counts.webhooks.disagreements = v;
+            "webhook_disagreement"
+        }
         _ => return None,
     };
     Some((name, label.to_string()))
@@ -477,6 +668,13 @@ fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentSt
         },
         _ => return Ok(Err("a drop without its reason or time".into())),
     };
+    let confirmed_by = match r.get::<_, Option<String>>(at + 11)? {
+        None => None,
+        Some(by) => match ConfirmedBy::parse(&by) {
+            Some(by) => Some(by),
+            None => return Ok(Err(format!("unknown confirmed_by {by:?}"))),
+        },
+    };
     Ok(Ok(IntentState {
         sources: Sources::from_bits(r.get(at)?),
         order_id: r.get(at + 1)?,
@@ -488,6 +686,10 @@ fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentSt
         terminal_at: r.get(at + 7)?,
         expired_at: r.get(at + 8)?,
         dropped,
+        confirmed_by,
+        webhook_at: r.get(at + 12)?,
+        verify_pending: r.get(at + 13)?,
+        webhook_missing_at: r.get(at + 14)?,
     }))
 }
 
@@ -520,6 +722,12 @@ mod tests {
             transitions: BTreeMap::from([((StatusClass::OnChain, StatusClass::Confirmed), 2)]),
             expired_total: 1,
             dropped_total: BTreeMap::from([(DropReason::NotFound, 3)]),
+            webhooks: crate::state::WebhookCounts {
+                confirmed_by_webhook: 4,
+                confirmed_by_poll: 5,
+                missing: 6,
+                disagreements: 7,
+            },
         }
     }
 
@@ -529,9 +737,57 @@ mod tests {
                 name: "main".into(),
                 rows,
                 counts: counts(),
+                ..StoreBatch::default()
             }],
             kept: vec!["main".into()],
         }
+    }
+
+    fn queued(seq: u64) -> Queued {
+        Queued {
+            seq,
+            webhook_id: format!("whk_{seq}"),
+            intent_id: id('a'),
+            received_at: 10.0 + seq as f64,
+            request: ForwardRequest {
+                path_and_query: "/webhooks/allscale?x=1".into(),
+                headers: vec![
+                    ("x-webhook-id".into(), format!("whk_{seq}").into_bytes()),
+                    ("x-odd".into(), vec![0xff, 0x00, 0x41]),
+                ],
+                body: b"{\"allscale_checkout_intent_id\": \"aaaa\"}".to_vec(),
+            },
+            durable: true,
+        }
+    }
+
+    /// Nonces and ids seen come back (those past remembering do not), and so does the
+    /// relay queue in order, byte for byte, without what was delivered.
+    #[test]
+    fn webhook_nonces_ids_and_the_relay_queue_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut db = Db::open(&path).unwrap();
+        let mut b = batch(vec![]);
+        b.stores[0].webhooks = vec![
+            WebhookWrite::Nonce("old".into(), 1.0),
+            WebhookWrite::Nonce("n1".into(), 100.0),
+            WebhookWrite::Id("whk_0".into(), 100.0),
+            WebhookWrite::Queued(queued(0)),
+            WebhookWrite::Queued(queued(1)),
+            WebhookWrite::Queued(queued(2)),
+            WebhookWrite::Delivered(0),
+        ];
+        b.stores[0].forget_nonces_before = 50.0;
+        b.stores[0].forget_ids_before = 0.0;
+        db.write(&b).unwrap();
+        drop(db);
+        let saved = Db::open(&path).unwrap().load().unwrap();
+        let main = &saved.stores["main"];
+        assert_eq!(main.nonces, [("n1".to_string(), 100.0)]);
+        assert_eq!(main.webhook_ids, [("whk_0".to_string(), 100.0)]);
+        assert_eq!(main.queue, [queued(1), queued(2)]);
+        assert_eq!(main.counts, counts());
     }
 
     fn intents_of(saved: &Saved) -> Vec<(IntentId, IntentState)> {

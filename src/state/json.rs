@@ -144,6 +144,7 @@ impl StoreRecord {
                 .collect(),
             expired_total: self.expired_total,
             dropped_total: self.dropped_total,
+            webhooks: Default::default(),
         };
         let mut config = Sources::default();
         config.insert(Source::Config);
@@ -158,6 +159,7 @@ impl StoreRecord {
         SavedStore {
             counts,
             intents: watched.chain(retired).collect(),
+            ..SavedStore::default()
         }
     }
 }
@@ -175,6 +177,7 @@ impl IntentRecord {
             added_at: self.added_at.or(Some(now)),
             expired_at: self.expired_at,
             dropped: self.dropped,
+            ..IntentState::default()
         }
     }
 }

@@ -24,10 +24,18 @@ pub enum Source {
     Http,
     /// A registration through `POST /api/v1/intents`.
     Api,
+    /// A verified webhook for an intent no other source named.
+    Webhook,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Source::Config, Source::File, Source::Http, Source::Api];
+    pub const ALL: [Source; 5] = [
+        Source::Config,
+        Source::File,
+        Source::Http,
+        Source::Api,
+        Source::Webhook,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +43,7 @@ impl Source {
             Source::File => "file",
             Source::Http => "http",
             Source::Api => "api",
+            Source::Webhook => "webhook",
         }
     }
 
@@ -121,7 +130,7 @@ pub enum Delta {
 impl Delta {
     const MAX: usize = 100_000;
 
-    fn push(&mut self, id: &IntentId) {
+    pub(super) fn push(&mut self, id: &IntentId) {
         match self {
             Delta::Empty => *self = Delta::Changed(vec![id.clone()]),
             Delta::Changed(ids) if ids.len() < Self::MAX => ids.push(id.clone()),
@@ -217,7 +226,13 @@ impl StoreState {
 
     /// Adds `source` to `id` (watching it if it was not): from the retired intents when
     /// it is one, else new and added `now`. A source that gives an order id sets it.
-    fn watch(&mut self, id: &IntentId, source: Source, order_id: Option<&String>, now: f64) {
+    pub(super) fn watch(
+        &mut self,
+        id: &IntentId,
+        source: Source,
+        order_id: Option<&String>,
+        now: f64,
+    ) {
         let intent = match self.intents.entry(id.clone()) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -359,8 +374,12 @@ mod tests {
 
     #[test]
     fn unknown_source_bits_are_dropped() {
-        assert_eq!(Sources::from_bits(0xff).names(), "config,file,http,api");
+        assert_eq!(
+            Sources::from_bits(0xff).names(),
+            "config,file,http,api,webhook"
+        );
         assert!(Sources::from_bits(-1).bits() != 0);
         assert!(Sources::from_bits(0x100).is_empty());
+        assert!(Sources::from_bits(0x40).is_empty());
     }
 }

@@ -179,7 +179,10 @@ pub fn restore(saved: Saved, state: &State) -> usize {
         st.transitions.extend(counts.transitions);
         st.expired_total = counts.expired_total;
         st.dropped_total.extend(counts.dropped_total);
+        st.webhook_counts = counts.webhooks;
         st.exported = st.counts();
+        st.webhooks
+            .restore(store.nonces, store.webhook_ids, store.queue);
         for (id, saved) in store.intents {
             let mut others = saved.sources;
             others.remove(Source::Config);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::db::{Batch, Db, DbError, StoreBatch};
-use super::{Counts, State, StoreHandle};
+use super::{Counts, State, StoreHandle, WebhookWrite};
 use crate::clock::unix_now;
 use crate::lock;
 
@@ -28,8 +28,9 @@ pub const RETRY_SAVE: Duration = Duration::from_secs(1);
 /// The open database, shared by the writer's restarts and the start-up restore.
 pub type DbSlot = Arc<Mutex<Option<Db>>>;
 
-/// What a commit took of each store: the live counters, to export once committed.
-type Committed = Vec<(StoreHandle, Counts)>;
+/// What a commit took of each store: the live counters, to export once committed, and
+/// the relay events it queued.
+type Committed = Vec<(StoreHandle, Counts, Vec<u64>)>;
 
 /// Commits changes as they come until `shutdown` flips, then once more. `path` follows
 /// the config (a reload may set, change or remove `state_file`; a new path gets the
@@ -164,19 +165,38 @@ pub(super) fn collect(state: &State) -> (Batch, Committed) {
             })
             .collect();
         let counts = st.counts();
+        let webhooks = std::mem::take(&mut st.webhooks.pending);
+        let memory = st.webhooks.memory;
         drop(st);
+        let now = unix_now();
         batch.kept.push(handle.name.clone());
         batch.stores.push(StoreBatch {
             name: handle.name.clone(),
             rows,
             counts: counts.clone(),
+            webhooks,
+            forget_nonces_before: now - memory.nonce_ttl,
+            forget_ids_before: now - memory.id_ttl,
         });
-        committed.push((handle, counts));
+        let queued = batch.stores.last().map(queued_seqs).unwrap_or_default();
+        committed.push((handle, counts, queued));
     }
     (batch, committed)
 }
 
-/// Marks a failed batch's intents dirty again, so the next commit writes them.
+fn queued_seqs(store: &StoreBatch) -> Vec<u64> {
+    store
+        .webhooks
+        .iter()
+        .filter_map(|w| match w {
+            WebhookWrite::Queued(q) => Some(q.seq),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Marks a failed batch's intents dirty again and puts its webhook changes back in
+/// front, so the next commit writes them.
 fn redirty(state: &State, batch: Batch) {
     for store in batch.stores {
         if let Some(handle) = state
@@ -184,17 +204,19 @@ fn redirty(state: &State, batch: Batch) {
             .into_iter()
             .find(|h| h.name == store.name)
         {
-            handle
-                .lock()
-                .dirty
-                .extend(store.rows.into_iter().map(|(id, _)| id));
+            let mut st = handle.lock();
+            st.dirty.extend(store.rows.into_iter().map(|(id, _)| id));
+            let later = std::mem::replace(&mut st.webhooks.pending, store.webhooks);
+            st.webhooks.pending.extend(later);
         }
     }
 }
 
-/// Makes committed counters the exported ones.
+/// Makes committed counters the exported ones, and committed relay events durable.
 fn publish(committed: Committed) {
-    for (handle, counts) in committed {
-        handle.lock().exported = counts;
+    for (handle, counts, queued) in committed {
+        let mut st = handle.lock();
+        st.exported = counts;
+        st.webhooks.committed(&queued);
     }
 }
