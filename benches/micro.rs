@@ -57,8 +57,10 @@ fn build_state(n: usize) -> Arc<State> {
                 })
                 .collect(),
             intent_sources: Default::default(),
+            webhook: Default::default(),
         }],
         registration: None,
+        webhook: Default::default(),
     };
     let state = State::new(&config);
     let store = &state.stores()[0];

@@ -65,6 +65,65 @@ pub struct Config {
     pub stores: Vec<StoreConfig>,
     /// The registration API (`POST /api/v1/intents`); off when `None`.
     pub registration: Option<RegistrationConfig>,
+    /// The webhook receiver (`webhook:`), on by default.
+    pub webhook: WebhookConfig,
+}
+
+/// Default `webhook.path`.
+pub const DEFAULT_WEBHOOK_PATH: &str = "/webhooks/allscale";
+/// Default `webhook.max_skew`: AllScale's ±5 minutes.
+pub const DEFAULT_WEBHOOK_MAX_SKEW: Duration = Duration::from_secs(300);
+/// Default `webhook.forward_queue_limit` (per store).
+pub const DEFAULT_FORWARD_QUEUE_LIMIT: usize = 10_000;
+/// Upper bound of `webhook.forward_queue_limit`: each queued event holds its body
+/// (at most 64 KiB) in memory and in the state database.
+pub(super) const MAX_FORWARD_QUEUE_LIMIT: usize = 100_000;
+/// Default `stores[].webhook.grace`.
+pub const DEFAULT_WEBHOOK_GRACE: Duration = Duration::from_secs(600);
+
+/// The `webhook:` block: the receiver of AllScale's signed webhooks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    /// `enabled: false` turns the receiver off (its path answers 404).
+    pub enabled: bool,
+    /// Where it listens, on the main listener or `--webhook.listen-address`.
+    pub path: String,
+    /// How far `X-Webhook-Timestamp` may be from the exporter's clock.
+    pub max_skew: Duration,
+    /// Relay events waiting per store, past which a webhook is answered 503.
+    pub forward_queue_limit: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: DEFAULT_WEBHOOK_PATH.to_owned(),
+            max_skew: DEFAULT_WEBHOOK_MAX_SKEW,
+            forward_queue_limit: DEFAULT_FORWARD_QUEUE_LIMIT,
+        }
+    }
+}
+
+/// A store's `webhook:` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreWebhookConfig {
+    /// AllScale sends this store webhooks: a confirmation polling sees without one within
+    /// `grace` is counted as missing.
+    pub expected: bool,
+    pub grace: Duration,
+    /// Where each verified webhook is relayed, unchanged.
+    pub forward_url: Option<url::Url>,
+}
+
+impl Default for StoreWebhookConfig {
+    fn default() -> Self {
+        Self {
+            expected: false,
+            grace: DEFAULT_WEBHOOK_GRACE,
+            forward_url: None,
+        }
+    }
 }
 
 /// The `registration:` block: who may register intents, and how many a store may hold.
@@ -95,6 +154,8 @@ pub struct StoreConfig {
     pub intents: Vec<IntentConfig>,
     /// Where else the store's intents come from (`intent_sources`): files, an HTTP list.
     pub intent_sources: IntentSources,
+    /// The store's webhook settings (`stores[].webhook`).
+    pub webhook: StoreWebhookConfig,
 }
 
 /// Default `intent_sources.http.refresh_interval`.
@@ -221,6 +282,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "state_file",
     "stores",
     "registration",
+    "webhook",
 ];
 pub(super) const STORE_KEYS: &[&str] = &[
     "name",
@@ -236,7 +298,10 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "not_found_ttl",
     "intents",
     "intent_sources",
+    "webhook",
 ];
+pub(super) const WEBHOOK_KEYS: &[&str] = &["enabled", "path", "max_skew", "forward_queue_limit"];
+pub(super) const STORE_WEBHOOK_KEYS: &[&str] = &["expected", "grace", "forward_url"];
 pub(super) const INTENT_SOURCES_KEYS: &[&str] = &["files", "http"];
 pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
     "url",

@@ -24,6 +24,7 @@ mod intents;
 mod registration;
 mod sources;
 mod store;
+mod webhook;
 
 /// Validates a parsed document (`None` when it is empty): the config, or every problem.
 pub(super) fn validate(
@@ -171,6 +172,7 @@ impl Validator<'_> {
         };
         let stores = self.stores(&f);
         let registration = self.registration(&f);
+        let webhook = self.webhook(&f);
 
         Some(Config {
             poll_interval: poll_interval?,
@@ -179,6 +181,7 @@ impl Validator<'_> {
             state_file: state_file?,
             stores: stores?,
             registration: registration?,
+            webhook: webhook?,
         })
     }
 

@@ -198,8 +198,10 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
                 })
                 .collect(),
             intent_sources: Default::default(),
+            webhook: Default::default(),
         }],
         registration: None,
+        webhook: Default::default(),
     }
 }
 

@@ -202,7 +202,7 @@ fn check_pattern(pattern: &Path) -> Result<(), String> {
 }
 
 /// An http(s) URL with a host, no user info and no fragment; a query is kept.
-fn parse_source_url(text: &str) -> Result<url::Url, &'static str> {
+pub(super) fn parse_source_url(text: &str) -> Result<url::Url, &'static str> {
     let lower = text.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return Err("must be an http:// or https:// URL");

@@ -80,6 +80,7 @@ impl Validator<'_> {
         );
         let intents = self.intents(&f);
         let intent_sources = self.intent_sources(&f);
+        let webhook = self.store_webhook(&f);
 
         Some(StoreConfig {
             name: name?,
@@ -94,6 +95,7 @@ impl Validator<'_> {
             not_found_ttl: not_found_ttl?,
             intents: intents?,
             intent_sources: intent_sources?,
+            webhook: webhook?,
         })
     }
 
