@@ -23,9 +23,11 @@ use crate::supervise::Task;
 
 mod plan;
 mod sources;
+mod webhooks;
 
 pub use plan::PlanCell;
 pub use sources::SourceRecorder;
+pub use webhooks::{ForwardResult, UNKNOWN_STORE, WebhookResult};
 
 /// The only API endpoint the exporter calls, as the `endpoint` label says it.
 pub const STATUS_ENDPOINT: &str = "status";
@@ -133,6 +135,7 @@ pub struct Metrics {
     extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
     plans: plan::Plans,
     sources: sources::SourceMetrics,
+    webhooks: webhooks::WebhookMetrics,
 }
 
 impl Metrics {
@@ -234,6 +237,7 @@ impl Metrics {
         ] {
             registry.register(collector).expect("unique metric names");
         }
+        let webhooks = webhooks::WebhookMetrics::new(&registry);
         Self {
             registry,
             api_requests,
@@ -249,6 +253,7 @@ impl Metrics {
             extra_error_codes: Mutex::new(HashMap::new()),
             plans: plan::Plans::default(),
             sources: sources::SourceMetrics::default(),
+            webhooks,
         }
     }
 
@@ -368,6 +373,33 @@ impl Metrics {
         self.sources.recorder(store, source)
     }
 
+    /// Creates a store's webhook series at 0 (kept when the store leaves: within a
+    /// process these counters never go lower than a value already served).
+    pub fn webhook_store(&self, store: &str, forwarding: bool) {
+        self.webhooks.init_store(store, forwarding);
+    }
+
+    /// Creates `allscale_webhook_requests_total{store="unknown",result="unknown_key"}` at 0.
+    pub fn webhook_unknown_store(&self) {
+        self.webhooks.init_unknown();
+    }
+
+    /// Counts what the receiver answered a webhook of `store` ([`UNKNOWN_STORE`] when its
+    /// key matched none).
+    pub fn webhook_received(&self, store: &str, result: WebhookResult) {
+        self.webhooks.received(store, result);
+    }
+
+    /// A webhook of `store` verified at `at` (unix seconds).
+    pub fn webhook_verified(&self, store: &str, at: f64) {
+        self.webhooks.verified(store, at);
+    }
+
+    /// Counts a relay attempt; `lag` (receipt to success) when it succeeded.
+    pub fn webhook_forwarded(&self, store: &str, result: ForwardResult, lag: Option<f64>) {
+        self.webhooks.forwarded(store, result, lag);
+    }
+
     /// The task restart counter, for the `Supervisor`.
     pub fn task_restarts(&self) -> IntCounterVec {
         self.task_restarts.clone()
@@ -423,6 +455,7 @@ impl Metrics {
         self.plans.render(&mut out, now);
         render_state(&mut out, state, now);
         self.sources.render(&mut out, state);
+        webhooks::render_state(&mut out, state);
         out
     }
 }

@@ -584,6 +584,13 @@ impl Pollers {
             }
         }
         let handles = self.state.apply_config(config);
+        if config.webhook.enabled {
+            for store in &config.stores {
+                self.metrics
+                    .webhook_store(&store.name, store.webhook.forward_url.is_some());
+            }
+            self.metrics.webhook_unknown_store();
+        }
         let kept: Vec<&str> = config.stores.iter().map(|s| s.name.as_str()).collect();
         let removed: Vec<String> = self
             .running

@@ -4,6 +4,7 @@
 
 mod registration;
 mod routes;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -490,9 +490,10 @@ impl State {
             let handle = kept
                 .or_else(back)
                 .unwrap_or_else(|| self.new_handle(&store_cfg.name));
-            handle
-                .lock()
-                .set_source(Source::Config, &store_cfg.intents, retention, now);
+            let mut st = handle.lock();
+            st.set_source(Source::Config, &store_cfg.intents, retention, now);
+            st.webhooks.memory = Memory::of(config, store_cfg);
+            drop(st);
             next.push(handle);
         }
         for gone in stores

@@ -34,6 +34,33 @@ pub fn request_canonical(
     [method, path, query, timestamp, nonce, body_sha256].join("\n")
 }
 
+/// The fields of a signed webhook, in canonical order (after the fixed first line).
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookFields<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub webhook_id: &'a str,
+    pub timestamp: &'a str,
+    pub nonce: &'a str,
+    pub body_sha256: &'a str,
+}
+
+/// The webhook canonical string: `allscale:webhook:v1` and seven fields, joined by LF.
+pub fn webhook_canonical(f: &WebhookFields<'_>) -> String {
+    [
+        "allscale:webhook:v1",
+        f.method,
+        f.path,
+        f.query,
+        f.webhook_id,
+        f.timestamp,
+        f.nonce,
+        f.body_sha256,
+    ]
+    .join("\n")
+}
+
 /// The fields of a signed response, in canonical order.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseFields<'a> {
@@ -241,17 +268,19 @@ mod tests {
 
     #[test]
     fn webhook_vector_w1_uses_same_mac() {
-        let c = [
-            "allscale:webhook:v1",
-            "POST",
-            "/webhooks/allscale",
-            "",
-            "whk_1",
-            "1716501000",
-            "nonce-1",
-            "bf8a840898a18bf80822b4792ad60ad5b13b211f5bf9123761bb09f568427a45",
-        ]
-        .join("\n");
+        let c = webhook_canonical(&WebhookFields {
+            method: "POST",
+            path: "/webhooks/allscale",
+            query: "",
+            webhook_id: "whk_1",
+            timestamp: "1716501000",
+            nonce: "nonce-1",
+            body_sha256: "bf8a840898a18bf80822b4792ad60ad5b13b211f5bf9123761bb09f568427a45",
+        });
+        assert_eq!(
+            c,
+            "allscale:webhook:v1\nPOST\n/webhooks/allscale\n\nwhk_1\n1716501000\nnonce-1\nbf8a840898a18bf80822b4792ad60ad5b13b211f5bf9123761bb09f568427a45"
+        );
         assert_eq!(
             sign(SECRET, &c),
             "v1=qBOsNEQRRB//JhCCTkgaS6HIbTFl2gWc7EC9SBEx+7U="

@@ -65,8 +65,9 @@ impl Shared {
     }
 }
 
-/// With basic auth configured, every route but the probes (`/healthz`, `/readyz`) and the
-/// registration API (its own token) needs credentials.
+/// With basic auth configured, every route but the probes (`/healthz`, `/readyz`), the
+/// registration API (its own token) and the webhook receiver (AllScale's signature)
+/// needs credentials.
 pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router {
     let protected = Router::new()
         .route("/", get(landing))
@@ -79,10 +80,12 @@ pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router 
         )),
         None => protected,
     };
+    let webhook_path = shared.config.borrow().webhook.path.clone();
     protected
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(super::registration::routes())
+        .merge(super::webhook::routes(&webhook_path))
         .with_state(shared)
 }
 

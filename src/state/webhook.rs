@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 
 use super::{IntentState, Source, StoreState};
 use crate::api::{Outcome, Status, StatusClass};
-use crate::config::{IntentConfig, IntentId};
+use crate::config::{Config, IntentConfig, IntentId, StoreConfig};
 
 /// Who saw an intent's confirmation first: the `source` label of
 /// `allscale_checkout_intent_confirmations_total`.
@@ -165,6 +165,21 @@ pub struct Memory {
     pub nonce_ttl: f64,
     pub id_ttl: f64,
     pub queue_limit: usize,
+    /// The store relays its webhooks (`forward_url`).
+    pub forwarding: bool,
+}
+
+impl Memory {
+    /// From the config: nonces for twice `max_skew` (at least AllScale's 600 s), ids for
+    /// `terminal_retention`.
+    pub fn of(config: &Config, store: &StoreConfig) -> Self {
+        Self {
+            nonce_ttl: (2.0 * config.webhook.max_skew.as_secs_f64()).max(600.0),
+            id_ttl: config.terminal_retention.as_secs_f64(),
+            queue_limit: config.webhook.forward_queue_limit,
+            forwarding: store.webhook.forward_url.is_some(),
+        }
+    }
 }
 
 impl Default for Memory {
@@ -174,6 +189,7 @@ impl Default for Memory {
             nonce_ttl: 600.0,
             id_ttl: 86_400.0,
             queue_limit: 10_000,
+            forwarding: false,
         }
     }
 }

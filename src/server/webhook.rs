@@ -1,0 +1,328 @@
+//! The webhook receiver: `POST /webhooks/allscale` (the path is configurable). AllScale
+//! signs each webhook with the store's API secret; the store is found by `X-API-Key`.
+//! A webhook without a valid, fresh signature changes nothing. A verified one confirms
+//! its intent (counted once with polling), is queued for the relay when the store has a
+//! `forward_url`, and is answered 200 once all of that is committed.
+//!
+//! Answers: 200; 401 unknown key, bad or missing signature, stale timestamp; 400 a body
+//! that is not the documented JSON; 409 a replayed nonce; 413 a body over 64 KiB; 503 the
+//! relay queue is full (AllScale retries). Each is counted under its result.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{OriginalUri, State as AxumState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::routes::Shared;
+use crate::api::signing::{WebhookFields, sha256_hex, verify, webhook_canonical};
+use crate::clock::unix_now;
+use crate::config::{Config, IntentConfig, IntentId, StoreConfig};
+use crate::metrics::{UNKNOWN_STORE, WebhookResult};
+use crate::state::{Accepted, ForwardRequest, Memory, Refused, WebhookEvent};
+use crate::text::prefix;
+
+/// Largest accepted body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest accepted `X-Webhook-*` header value.
+const MAX_HEADER_CHARS: usize = 256;
+/// How long a webhook waits for its commit before it is answered 503.
+const DURABLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// Headers relayed with the body, as received.
+const RELAYED: [&str; 6] = [
+    "content-type",
+    "x-api-key",
+    "x-webhook-id",
+    "x-webhook-timestamp",
+    "x-webhook-nonce",
+    "x-webhook-signature",
+];
+
+/// The receiver's route at `path`, outside basic auth (AllScale has no credentials for it).
+pub(super) fn routes(path: &str) -> Router<Shared> {
+    Router::new().route(path, post(receive))
+}
+
+/// Why a webhook was refused, with its answer.
+struct Refusal {
+    result: WebhookResult,
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(result: WebhookResult, status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            result,
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+async fn receive(
+    AxumState(shared): AxumState<Shared>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let config = shared.config.borrow().clone();
+    if !config.webhook.enabled {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Some(store) = store_of(&config, &headers) else {
+        shared
+            .metrics
+            .webhook_received(UNKNOWN_STORE, WebhookResult::UnknownKey);
+        tracing::warn!("webhook refused: its X-API-Key matches no store");
+        return answer(StatusCode::UNAUTHORIZED, "unknown X-API-Key");
+    };
+    let store = store.clone();
+    let outcome = take(&shared, &config, &store, &uri, &headers, body).await;
+    let (result, response) = match outcome {
+        Ok((accepted, durable)) => {
+            shared.metrics.webhook_verified(&store.name, unix_now());
+            let status = if durable {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            let body = json!({"result": accepted_name(accepted), "durable": durable});
+            (
+                WebhookResult::Ok,
+                (status, axum::Json(body)).into_response(),
+            )
+        }
+        Err(refusal) => {
+            tracing::warn!(store = %store.name, result = refusal.result.as_str(), reason = %refusal.message, "webhook refused");
+            let response = answer(refusal.status, &refusal.message);
+            (refusal.result, response)
+        }
+    };
+    shared.metrics.webhook_received(&store.name, result);
+    response
+}
+
+fn answer(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": message}))).into_response()
+}
+
+fn accepted_name(accepted: Accepted) -> &'static str {
+    match accepted {
+        Accepted::Confirmed => "confirmed",
+        Accepted::AlreadyFinal => "already_final",
+        Accepted::NotOwned => "relayed_only",
+        Accepted::Duplicate => "duplicate",
+    }
+}
+
+/// The store whose API key the webhook names.
+fn store_of<'c>(config: &'c Config, headers: &HeaderMap) -> Option<&'c StoreConfig> {
+    let key = headers.get("x-api-key")?.to_str().ok()?.trim();
+    config.stores.iter().find(|s| s.api_key == key)
+}
+
+/// Verifies and takes one webhook of `store`; returns what it did and whether it was
+/// committed in time.
+async fn take(
+    shared: &Shared,
+    config: &Config,
+    store: &StoreConfig,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Accepted, bool), Refusal> {
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            Refusal::new(
+                WebhookResult::TooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is larger than {} KiB (or could not be read)",
+                    MAX_BODY_BYTES / 1024
+                ),
+            )
+        })?;
+    let signed = Signed::from_headers(headers)?;
+    signed.verify(store, uri, &body)?;
+    signed.fresh(config.webhook.max_skew.as_secs_f64(), unix_now())?;
+    let intent = parse_body(&body)?;
+    let forward = store.webhook.forward_url.as_ref().map(|_| ForwardRequest {
+        path_and_query: uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        headers: RELAYED
+            .iter()
+            .filter_map(|name| Some((name.to_string(), headers.get(*name)?.as_bytes().to_vec())))
+            .collect(),
+        body: body.to_vec(),
+    });
+    let event = WebhookEvent {
+        webhook_id: signed.id.clone(),
+        nonce: signed.nonce.clone(),
+        owned: shared.shard.owns(intent.id.as_str()),
+        intent,
+        forward,
+    };
+    let Some(handle) = shared.state.store(&store.name) else {
+        return Err(Refusal::new(
+            WebhookResult::UnknownKey,
+            StatusCode::UNAUTHORIZED,
+            "unknown store",
+        ));
+    };
+    let memory = Memory::of(config, store);
+    let intent_id = event.intent.id.clone();
+    let (accepted, version) =
+        handle.edit_watch_list(true, |st| st.accept_webhook(event, memory, unix_now()));
+    let accepted = accepted.map_err(|refused| match refused {
+        Refused::ReplayedNonce => Refusal::new(
+            WebhookResult::ReplayedNonce,
+            StatusCode::CONFLICT,
+            "this X-Webhook-Nonce was seen already",
+        ),
+        Refused::QueueFull => Refusal::new(
+            WebhookResult::QueueFull,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the relay queue is full; retry later",
+        ),
+    })?;
+    tracing::info!(store = %store.name, intent_id = %intent_id, webhook_id = %signed.id, result = accepted_name(accepted), "webhook verified");
+    let durable =
+        !shared.state.write_ahead() || handle.durable(version, DURABLE_WITHIN).await.is_ok();
+    Ok((accepted, durable))
+}
+
+/// The signature headers of a webhook.
+struct Signed {
+    id: String,
+    timestamp: String,
+    nonce: String,
+    signature: String,
+}
+
+impl Signed {
+    fn from_headers(headers: &HeaderMap) -> Result<Signed, Refusal> {
+        let get = |name: &str| -> Result<String, Refusal> {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= MAX_HEADER_CHARS)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Refusal::new(
+                        WebhookResult::BadSignature,
+                        StatusCode::UNAUTHORIZED,
+                        format!("missing or invalid {name} header"),
+                    )
+                })
+        };
+        Ok(Signed {
+            id: get("x-webhook-id")?,
+            timestamp: get("x-webhook-timestamp")?,
+            nonce: get("x-webhook-nonce")?,
+            signature: get("x-webhook-signature")?,
+        })
+    }
+
+    fn verify(
+        &self,
+        store: &StoreConfig,
+        uri: &axum::http::Uri,
+        body: &[u8],
+    ) -> Result<(), Refusal> {
+        let canonical = webhook_canonical(&WebhookFields {
+            method: "POST",
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            webhook_id: &self.id,
+            timestamp: &self.timestamp,
+            nonce: &self.nonce,
+            body_sha256: &sha256_hex(body),
+        });
+        if verify(store.api_secret.expose(), &canonical, &self.signature) {
+            Ok(())
+        } else {
+            Err(Refusal::new(
+                WebhookResult::BadSignature,
+                StatusCode::UNAUTHORIZED,
+                "the signature does not verify with the store's API secret",
+            ))
+        }
+    }
+
+    /// The timestamp within `max_skew` seconds of `now`.
+    fn fresh(&self, max_skew: f64, now: f64) -> Result<(), Refusal> {
+        let fresh = self
+            .timestamp
+            .parse::<i64>()
+            .ok()
+            .is_some_and(|t| (now - t as f64).abs() <= max_skew);
+        if fresh {
+            Ok(())
+        } else {
+            Err(Refusal::new(
+                WebhookResult::StaleTimestamp,
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "X-Webhook-Timestamp {:?} is more than {max_skew} s from the exporter's clock",
+                    prefix(&self.timestamp, 32)
+                ),
+            ))
+        }
+    }
+}
+
+/// The intent a webhook body names: a JSON object with `allscale_checkout_intent_id`
+/// (or `all_scale_checkout_intent_id`, as the detail endpoint spells it) and, if present,
+/// string `order_id`, `amount_coins`, `coin_symbol`, `tx_hash` and an integer `chain_id`.
+fn parse_body(body: &[u8]) -> Result<IntentConfig, Refusal> {
+    let malformed =
+        |why: String| Refusal::new(WebhookResult::Malformed, StatusCode::BAD_REQUEST, why);
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        malformed(format!(
+            "the body is not JSON: {}",
+            prefix(&e.to_string(), 200)
+        ))
+    })?;
+    let Value::Object(fields) = value else {
+        return Err(malformed("the body is not a JSON object".into()));
+    };
+    let id = [
+        "allscale_checkout_intent_id",
+        "all_scale_checkout_intent_id",
+    ]
+    .iter()
+    .find_map(|k| fields.get(*k))
+    .ok_or_else(|| malformed("allscale_checkout_intent_id is missing".into()))?;
+    let id = id.as_str().and_then(IntentId::parse).ok_or_else(|| {
+        malformed(
+            "allscale_checkout_intent_id is not an intent id (24 hexadecimal characters)".into(),
+        )
+    })?;
+    for key in ["order_id", "amount_coins", "coin_symbol", "tx_hash"] {
+        if fields
+            .get(key)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(malformed(format!("{key} is not a string")));
+        }
+    }
+    if fields
+        .get("chain_id")
+        .is_some_and(|v| !v.is_i64() && !v.is_u64() && !v.is_null())
+    {
+        return Err(malformed("chain_id is not an integer".into()));
+    }
+    let order_id = fields
+        .get("order_id")
+        .and_then(Value::as_str)
+        .filter(|o| !o.is_empty() && o.chars().count() <= 256 && !o.chars().any(char::is_control))
+        .map(str::to_owned);
+    Ok(IntentConfig { id, order_id })
+}
