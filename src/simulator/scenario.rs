@@ -544,6 +544,59 @@ intents:
     }
 
     #[test]
+    fn webhook_settings_are_validated_and_named() {
+        let err = |yaml: &str| match Scenario::from_yaml_str(yaml) {
+            Err(ScenarioError::Invalid(msg)) => msg,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        let msg = err(r#"
+keys: [{api_key: st_a, api_secret: s}]
+webhook: {url: "https://example.test/hook", timeout: 0s, retries: 11}
+intents:
+  - {id: 6650a1b2c3d4e5f60718293a, key: st_a, amount_coins: "12,50", coin_symbol: ""}
+  - {id: 6650a1b2c3d4e5f60718293b, key: st_a, amount_coins: ".5"}
+"#);
+        for expected in [
+            "webhook.url: \"https://example.test/hook\": only http:// URLs are supported",
+            "webhook.timeout: must be greater than 0",
+            "webhook.retries: 11 is more than 10",
+            r#"intents[0]: amount_coins "12,50" is not a decimal"#,
+            "intents[0]: coin_symbol must be 1 to 256 bytes",
+            r#"intents[1]: amount_coins ".5" is not a decimal"#,
+        ] {
+            assert!(msg.contains(expected), "missing {expected:?} in {msg}");
+        }
+        assert!(err("keys: [{api_key: a, api_secret: b}]\nwebhook: {url: nope}").contains("webhook.url"));
+        let bad_kind = "keys: [{api_key: a, api_secret: b}]\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, webhook: loud}]";
+        assert!(err(bad_kind).contains("loud"));
+        let bad_start = "keys: [{api_key: a, api_secret: b}]\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, starts: later}]";
+        assert!(err(bad_start).contains("later"));
+    }
+
+    #[test]
+    fn webhook_defaults_and_the_url_flag() {
+        let s = Scenario::from_yaml_str(
+            "keys: [{api_key: a, api_secret: b}]\nwebhook: {delay: 2s}\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, starts: at_launch, webhook: duplicate, chain_id: 56}]",
+        )
+        .unwrap();
+        let w = s.webhook.clone().unwrap();
+        assert_eq!(w.url, None);
+        assert_eq!(w.delay, Duration::from_secs(2));
+        assert_eq!((w.timeout, w.retries), (default_webhook_timeout(), 3));
+        assert_eq!(w.retry_backoff, default_webhook_backoff());
+        assert_eq!(s.intents[0].starts, Some(Starts::AtLaunch));
+        assert_eq!(s.intents[0].webhook, Some(WebhookKind::Duplicate));
+        let s = s.with_webhook_url("http://127.0.0.1:9864/webhooks/allscale").unwrap();
+        let w = s.webhook.unwrap();
+        assert_eq!(w.url.as_deref(), Some("http://127.0.0.1:9864/webhooks/allscale"));
+        assert_eq!(w.delay, Duration::from_secs(2), "the flag keeps the block");
+        let plain = Scenario::from_yaml_str("keys: [{api_key: a, api_secret: b}]").unwrap();
+        assert!(plain.clone().with_webhook_url("ftp://x/").unwrap_err().to_string().contains("--webhook.url"));
+        assert!(plain.with_webhook_url("http://127.0.0.1:1/").unwrap().webhook.is_some());
+        assert_eq!(SimIntent::new("x", "k").lifecycle, default_lifecycle());
+    }
+
+    #[test]
     fn scenario_load_reports_path() {
         let missing = Path::new("/nonexistent/scenario.yaml");
         assert!(matches!(
@@ -566,6 +619,8 @@ intents:
             if path.extension().is_some_and(|e| e == "yaml") {
                 let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
                 assert!(!scenario.keys.is_empty());
+                let text = serde_saphyr::to_string(&scenario).unwrap();
+                assert_eq!(Scenario::from_yaml_str(&text).unwrap(), scenario, "{path:?}");
                 seen += 1;
             }
         }
