@@ -434,7 +434,10 @@ impl SimIntent {
                 "intents[{i}]: amount_coins {amount:?} is not a decimal such as \"12.50\""
             ));
         }
-        for (field, value) in [("order_id", &self.order_id), ("coin_symbol", &self.coin_symbol)] {
+        for (field, value) in [
+            ("order_id", &self.order_id),
+            ("coin_symbol", &self.coin_symbol),
+        ] {
             match value {
                 Some(v) if v.is_empty() || v.len() > 256 => {
                     out.push(format!("intents[{i}]: {field} must be 1 to 256 bytes"));
@@ -566,7 +569,10 @@ intents:
         ] {
             assert!(msg.contains(expected), "missing {expected:?} in {msg}");
         }
-        assert!(err("keys: [{api_key: a, api_secret: b}]\nwebhook: {url: nope}").contains("webhook.url"));
+        assert!(
+            err("keys: [{api_key: a, api_secret: b}]\nwebhook: {url: nope}")
+                .contains("webhook.url")
+        );
         let bad_kind = "keys: [{api_key: a, api_secret: b}]\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, webhook: loud}]";
         assert!(err(bad_kind).contains("loud"));
         let bad_start = "keys: [{api_key: a, api_secret: b}]\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, starts: later}]";
@@ -586,13 +592,31 @@ intents:
         assert_eq!(w.retry_backoff, default_webhook_backoff());
         assert_eq!(s.intents[0].starts, Some(Starts::AtLaunch));
         assert_eq!(s.intents[0].webhook, Some(WebhookKind::Duplicate));
-        let s = s.with_webhook_url("http://127.0.0.1:9864/webhooks/allscale").unwrap();
+        let s = s
+            .with_webhook_url("http://127.0.0.1:9864/webhooks/allscale")
+            .unwrap();
         let w = s.webhook.unwrap();
-        assert_eq!(w.url.as_deref(), Some("http://127.0.0.1:9864/webhooks/allscale"));
+        assert_eq!(
+            w.url.as_deref(),
+            Some("http://127.0.0.1:9864/webhooks/allscale")
+        );
         assert_eq!(w.delay, Duration::from_secs(2), "the flag keeps the block");
         let plain = Scenario::from_yaml_str("keys: [{api_key: a, api_secret: b}]").unwrap();
-        assert!(plain.clone().with_webhook_url("ftp://x/").unwrap_err().to_string().contains("--webhook.url"));
-        assert!(plain.with_webhook_url("http://127.0.0.1:1/").unwrap().webhook.is_some());
+        assert!(
+            plain
+                .clone()
+                .with_webhook_url("ftp://x/")
+                .unwrap_err()
+                .to_string()
+                .contains("--webhook.url")
+        );
+        assert!(
+            plain
+                .with_webhook_url("http://127.0.0.1:1/")
+                .unwrap()
+                .webhook
+                .is_some()
+        );
         assert_eq!(SimIntent::new("x", "k").lifecycle, default_lifecycle());
     }
 
@@ -620,7 +644,11 @@ intents:
                 let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
                 assert!(!scenario.keys.is_empty());
                 let text = serde_saphyr::to_string(&scenario).unwrap();
-                assert_eq!(Scenario::from_yaml_str(&text).unwrap(), scenario, "{path:?}");
+                assert_eq!(
+                    Scenario::from_yaml_str(&text).unwrap(),
+                    scenario,
+                    "{path:?}"
+                );
                 seen += 1;
             }
         }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::answer::padded;
 use super::scenario::check_webhook_url;
-use super::{Inner, SimIntent, SimWebhook, Starts, WebhookKind};
+use super::{Inner, SimWebhook, Starts, WebhookKind};
 use crate::api::signing::{WebhookFields, sha256_hex, sign, webhook_canonical};
 
 /// Most webhook sends in flight at once: many `at_launch` intents confirming together
@@ -32,61 +32,6 @@ const OVERSIZE_PADDING: usize = 80 * 1024;
 /// The key and secret of `unknown_key` webhooks: no scenario's store has them.
 const UNKNOWN_KEY: &str = "st_webhook_unknown_key";
 const UNKNOWN_SECRET: &str = "st_webhook_unknown_secret";
-
-/// The webhook body fields an intent sets in the scenario (absent: the defaults of
-/// [`WebhookBody`]).
-#[derive(Debug, Default)]
-pub(super) struct BodyDetails {
-    order_id: Option<String>,
-    amount_coins: Option<String>,
-    coin_symbol: Option<String>,
-    chain_id: Option<u64>,
-}
-
-impl BodyDetails {
-    /// `None` when the intent sets none of them, which is the common case.
-    pub(super) fn from_intent(i: &SimIntent) -> Option<BodyDetails> {
-        let d = BodyDetails {
-            order_id: i.order_id.clone(),
-            amount_coins: i.amount_coins.clone(),
-            coin_symbol: i.coin_symbol.clone(),
-            chain_id: i.chain_id,
-        };
-        let none = d.order_id.is_none()
-            && d.amount_coins.is_none()
-            && d.coin_symbol.is_none()
-            && d.chain_id.is_none();
-        (!none).then_some(d)
-    }
-}
-
-/// The documented body, in this field order.
-#[derive(Serialize)]
-struct WebhookBody<'a> {
-    allscale_checkout_intent_id: &'a str,
-    order_id: String,
-    amount_coins: &'a str,
-    coin_symbol: &'a str,
-    chain_id: u64,
-    /// Made up but stable per intent: `0x` and the SHA-256 of its id.
-    tx_hash: String,
-}
-
-impl<'a> WebhookBody<'a> {
-    /// The intent's body: its scenario fields, else `order_<id>`, `12.50`, `USDT`, 1.
-    fn new(id: &'a str, d: Option<&'a BodyDetails>) -> Self {
-        WebhookBody {
-            allscale_checkout_intent_id: id,
-            order_id: d
-                .and_then(|d| d.order_id.clone())
-                .unwrap_or_else(|| format!("order_{id}")),
-            amount_coins: d.and_then(|d| d.amount_coins.as_deref()).unwrap_or("12.50"),
-            coin_symbol: d.and_then(|d| d.coin_symbol.as_deref()).unwrap_or("USDT"),
-            chain_id: d.and_then(|d| d.chain_id).unwrap_or(1),
-            tx_hash: format!("0x{}", sha256_hex(id.as_bytes())),
-        }
-    }
-}
 
 /// The sender's shared part of the simulator.
 pub(super) struct WebhookRt {
@@ -103,13 +48,16 @@ pub(super) struct WebhookRt {
 impl WebhookRt {
     pub(super) fn new(config: Option<SimWebhook>) -> WebhookRt {
         let config = config.unwrap_or_default();
-        let url = config.url.as_deref().and_then(|u| match check_webhook_url(u) {
-            Ok(url) => Some(url),
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook.url unusable: no webhooks on confirmation");
-                None
-            }
-        });
+        let url = config
+            .url
+            .as_deref()
+            .and_then(|u| match check_webhook_url(u) {
+                Ok(url) => Some(url),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook.url unusable: no webhooks on confirmation");
+                    None
+                }
+            });
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -148,9 +96,7 @@ impl WebhookError {
     pub(super) fn http_status(&self) -> StatusCode {
         match self {
             WebhookError::UnknownIntent(_) => StatusCode::NOT_FOUND,
-            WebhookError::NoOwner(_) | WebhookError::Client(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            WebhookError::NoOwner(_) | WebhookError::Client(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -326,7 +272,11 @@ impl Inner {
         let ki = intent
             .owner
             .ok_or_else(|| WebhookError::NoOwner(intent.id.to_string()))?;
-        let client = self.webhooks.client.as_ref().map_err(|e| WebhookError::Client(e.clone()))?;
+        let client = self
+            .webhooks
+            .client
+            .as_ref()
+            .map_err(|e| WebhookError::Client(e.clone()))?;
         // The semaphore is never closed; should it be, send without a slot.
         let _slot = self.webhooks.slots.acquire().await.ok();
         let key = &self.keys[ki];
@@ -335,7 +285,7 @@ impl Inner {
             _ => (key.api_key.as_str(), key.api_secret.as_str()),
         };
         let json = serde_json::to_vec(&WebhookBody::new(&intent.id, intent.details.as_deref()))
-            .map_err(|e| WebhookError::Client(e.to_string()))?;
+            .expect("strings and integers serialize");
         let body = Bytes::from(match kind {
             WebhookKind::Oversize => padded(json, OVERSIZE_PADDING),
             WebhookKind::Malformed => json[..json.len() / 2].to_vec(),
@@ -361,7 +311,11 @@ impl Inner {
             webhook_id: webhook_id.clone(),
             deliveries: Vec::new(),
         };
-        let age = if kind == WebhookKind::Stale { STALE_AGE_SECS } else { 0 };
+        let age = if kind == WebhookKind::Stale {
+            STALE_AGE_SECS
+        } else {
+            0
+        };
         let first = signing.delivery(self.server_now(), age);
         match kind {
             WebhookKind::Replayed => {
@@ -406,7 +360,12 @@ impl Inner {
     }
 
     /// Makes one request and fills in the receiver's answer.
-    async fn post(&self, client: &reqwest::Client, url: &reqwest::Url, d: Delivery) -> DeliveryReport {
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        url: &reqwest::Url,
+        d: Delivery,
+    ) -> DeliveryReport {
         let Delivery { mut report, body } = d;
         let result = client
             .post(url.clone())
@@ -441,5 +400,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+mod body;
 #[cfg(test)]
 mod tests;
+
+pub(super) use body::BodyDetails;
+use body::WebhookBody;

@@ -63,7 +63,10 @@ struct Got {
 
 impl Got {
     fn h(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     /// Verifies with the canonical string built here, line by line as §6 and W1 show it,
     /// independently of `webhook_canonical`.
@@ -116,9 +119,7 @@ async fn setup(scenario: &str, answers: &[u16]) -> (TestSim, Recorder, String) {
         "http://{}/webhooks/allscale?store=a",
         listener.local_addr().unwrap()
     );
-    let app = axum::Router::new()
-        .fallback(record)
-        .with_state(r.clone());
+    let app = axum::Router::new().fallback(record).with_state(r.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let t = start(&scenario.replace("{url}", &url)).await;
     (t, r, url)
@@ -153,7 +154,10 @@ async fn normal_webhook_is_signed_as_documented() {
     let got = received(&r);
     assert_eq!(got.len(), 1);
     let g = &got[0];
-    assert_eq!((g.path.as_str(), g.query.as_str()), ("/webhooks/allscale", "store=a"));
+    assert_eq!(
+        (g.path.as_str(), g.query.as_str()),
+        ("/webhooks/allscale", "store=a")
+    );
     assert_eq!(g.h("x-api-key"), KEY_A);
     assert_eq!(g.h("content-type"), "application/json");
     assert!(g.h("x-webhook-id").starts_with("whk_"));
@@ -179,16 +183,29 @@ async fn normal_webhook_is_signed_as_documented() {
     let d = &report["deliveries"][0];
     assert_eq!(d["nonce"], g.h("x-webhook-nonce"));
     assert_eq!(d["signature"], g.h("x-webhook-signature"));
-    assert_eq!((d["status"].as_u64(), d["retry"].as_bool()), (Some(200), Some(false)));
+    assert_eq!(
+        (d["status"].as_u64(), d["retry"].as_bool()),
+        (Some(200), Some(false))
+    );
     assert_eq!(d["body_sha256"], sha256_hex(&g.body));
     let w = t.sim.stats().webhooks;
-    assert_eq!((w.sent_by_kind["normal"], w.requests, w.answers_by_status[&200]), (1, 1, 1));
+    assert_eq!(
+        (
+            w.sent_by_kind["normal"],
+            w.requests,
+            w.answers_by_status[&200]
+        ),
+        (1, 1, 1)
+    );
 
     // Defaults for an intent without body fields.
     t.admin(json!({"intent_id": NEVER})).await;
     let body: Value = serde_json::from_slice(&received(&r)[1].body).unwrap();
     assert_eq!(body["order_id"], format!("order_{NEVER}"));
-    assert_eq!((body["amount_coins"].as_str(), body["coin_symbol"].as_str()), (Some("12.50"), Some("USDT")));
+    assert_eq!(
+        (body["amount_coins"].as_str(), body["coin_symbol"].as_str()),
+        (Some("12.50"), Some("USDT"))
+    );
     assert_eq!(body["chain_id"], 1);
 }
 
@@ -223,7 +240,12 @@ async fn replayed_sends_identical_bytes_twice() {
     let report = t.send_kind("replayed").await;
     let got = received(&r);
     assert_eq!(got.len(), 2);
-    for name in ["x-webhook-id", "x-webhook-nonce", "x-webhook-timestamp", "x-webhook-signature"] {
+    for name in [
+        "x-webhook-id",
+        "x-webhook-nonce",
+        "x-webhook-timestamp",
+        "x-webhook-signature",
+    ] {
         assert_eq!(got[0].h(name), got[1].h(name), "{name}");
     }
     assert_eq!(got[0].body, got[1].body);
@@ -263,7 +285,10 @@ async fn normal_is_retried_with_fresh_signatures_bounded() {
     let report = t.send_kind("normal").await;
     let got = received(&r);
     assert_eq!(got.len(), 3, "one try and retries: 2");
-    assert!(got.iter().all(|g| g.h("x-webhook-id") == got[0].h("x-webhook-id")));
+    assert!(
+        got.iter()
+            .all(|g| g.h("x-webhook-id") == got[0].h("x-webhook-id"))
+    );
     let nonces: std::collections::HashSet<&str> =
         got.iter().map(|g| g.h("x-webhook-nonce")).collect();
     assert_eq!(nonces.len(), 3);
@@ -300,7 +325,11 @@ async fn connect_errors_are_reported_and_retried() {
     assert_eq!(status, 200);
     let deliveries = report["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 3);
-    assert!(deliveries.iter().all(|d| d["status"].is_null() && d["error"].is_string()));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d["status"].is_null() && d["error"].is_string())
+    );
     assert_eq!(t.sim.stats().webhooks.errors, 3);
 }
 
@@ -311,7 +340,11 @@ async fn admin_route_refuses_bad_requests_clearly() {
         (json!({"intent_id": UNKNOWN}), 404, "not in the scenario"),
         (json!({"intent_id": PLAIN, "kind": "none"}), 400, "none"),
         (json!({"intent_id": PLAIN, "kind": "loud"}), 400, "loud"),
-        (json!({"intent_id": PLAIN, "url": "https://x/"}), 400, "http://"),
+        (
+            json!({"intent_id": PLAIN, "url": "https://x/"}),
+            400,
+            "http://",
+        ),
         (json!({"intent_id": PLAIN, "url": "nope"}), 400, "not a URL"),
         (json!({"kind": "normal"}), 400, "intent_id"),
     ] {
@@ -322,7 +355,10 @@ async fn admin_route_refuses_bad_requests_clearly() {
     }
     assert!(received(&r).is_empty());
     // Without any url.
-    let t = start("keys: [{api_key: k, api_secret: s}]\nintents: [{id: c00000000000000000000004, key: k}]").await;
+    let t = start(
+        "keys: [{api_key: k, api_secret: s}]\nintents: [{id: c00000000000000000000004, key: k}]",
+    )
+    .await;
     let (status, body) = t.admin(json!({"intent_id": NEVER})).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("no url"));
@@ -331,14 +367,21 @@ async fn admin_route_refuses_bad_requests_clearly() {
 async fn wait_for(r: &Recorder, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while received(r).len() < n {
-        assert!(Instant::now() < deadline, "only {} webhooks", received(r).len());
+        assert!(
+            Instant::now() < deadline,
+            "only {} webhooks",
+            received(r).len()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 fn intent_of(g: &Got) -> String {
     let v: Value = serde_json::from_slice(&g.body).unwrap();
-    v["allscale_checkout_intent_id"].as_str().unwrap().to_owned()
+    v["allscale_checkout_intent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -350,7 +393,12 @@ async fn at_launch_lifecycle_reaching_20_sends_exactly_one_webhook() {
     assert!(launched.elapsed() >= Duration::from_millis(150));
     tokio::time::sleep(Duration::from_millis(400)).await;
     let got = received(&r);
-    assert_eq!(got.len(), 1, "{:?}", got.iter().map(intent_of).collect::<Vec<_>>());
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        got.iter().map(intent_of).collect::<Vec<_>>()
+    );
     assert_eq!(intent_of(&got[0]), LAUNCHED);
     assert!(got[0].verifies(SECRET_A));
     // Nobody polled it.
@@ -369,5 +417,8 @@ async fn at_launch_lifecycle_reaching_20_sends_exactly_one_webhook() {
     let got = received(&r);
     assert_eq!(got.len(), 2);
     assert_eq!(intent_of(&got[1]), POLLED);
-    assert!(!got.iter().any(|g| [SILENT, NEVER].contains(&intent_of(g).as_str())));
+    assert!(
+        !got.iter()
+            .any(|g| [SILENT, NEVER].contains(&intent_of(g).as_str()))
+    );
 }
