@@ -132,6 +132,10 @@ pub enum Command {
         /// Scenario file (YAML); without it, the demo scenario is served.
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
+        /// Where to POST confirmation webhooks (http://), overriding the scenario's
+        /// `webhook.url`, e.g. http://127.0.0.1:9864/webhooks/allscale.
+        #[arg(long = "webhook.url", value_name = "URL")]
+        webhook_url: Option<String>,
     },
     /// Start the simulator and the exporter together on loopback, with no credentials.
     Demo {

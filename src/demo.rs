@@ -70,11 +70,9 @@ pub fn scenario() -> Scenario {
         .map(|i| {
             let (lifecycle, step) = LIFECYCLES[i % LIFECYCLES.len()];
             SimIntent {
-                id: intent_id(i),
-                key: DEMO_API_KEY.to_string(),
                 lifecycle: lifecycle.to_vec(),
                 step: Duration::from_secs(step),
-                fail: None,
+                ..SimIntent::new(intent_id(i), DEMO_API_KEY)
             }
         })
         .collect();
@@ -97,6 +95,7 @@ pub fn scenario() -> Scenario {
             rate_limit_per_second: Some(50),
         }],
         intents,
+        webhook: None,
     }
 }
 

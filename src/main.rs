@@ -69,11 +69,18 @@ fn runtime_for(command: Option<&Command>) -> std::io::Result<tokio::runtime::Run
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => run_exporter(&cli).await,
-        Some(Command::Simulate { listen, scenario }) => {
-            let scenario = match scenario {
+        Some(Command::Simulate {
+            listen,
+            scenario,
+            webhook_url,
+        }) => {
+            let mut scenario = match scenario {
                 Some(path) => Scenario::load(&path)?,
                 None => demo::scenario(),
             };
+            if let Some(url) = webhook_url {
+                scenario = scenario.with_webhook_url(&url)?;
+            }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

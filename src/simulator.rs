@@ -5,6 +5,8 @@
 //! - `GET /v1/checkout_intents/{id}/status` — the status endpoint (payload: an integer).
 //! - `GET /v1/test/ping` — payload `{"pong":"ok"}`; checks key, clock and signing.
 //! - `GET /-/stats` — unauthenticated JSON of [`SimStats`] (not an API route: no envelope).
+//! - `POST /-/webhooks/send` — unauthenticated, for tests: sends one webhook of a given
+//!   kind now and answers with what was sent and what the receiver answered.
 //! - anything else — HTTP 404 with an error envelope (code 99999), before any auth check.
 //!
 //! Every API answer is the envelope `{"code","payload","error","request_id"}` with an
@@ -23,15 +25,17 @@
 //! Then the endpoint: an id not in the scenario → 50001 (HTTP 404); an intent owned by
 //! another key → 30001 (HTTP 403); then the intent's injected failure, if any; otherwise
 //! code 0 with the intent's current lifecycle status. The lifecycle clock starts at the
-//! intent's first authenticated poll by its owner; the status is
-//! `lifecycle[min(elapsed / step, len - 1)]`.
+//! intent's first authenticated poll by its owner (or at launch, `starts: at_launch`); the
+//! status is `lifecycle[min(elapsed / step, len - 1)]`. When it reaches 20 (CONFIRMED)
+//! and a webhook url is set, the intent's webhook is sent once (`webhook`).
 //!
 //! One concern a file: `scenario` (the scenario file: schema, loading, validation),
 //! `auth` (the request checks above, the nonce replay window and the clock), `lifecycle`
 //! (per-intent ownership, status sequence and injected failures), `answer` (what is
 //! answered and its exact bytes: the envelope, malformed and hostile bodies), `routes`
-//! (the axum handlers, rendering and response signing) and `stats` (the `/-/stats`
-//! counters).
+//! (the axum handlers, rendering and response signing), `stats` (the `/-/stats`
+//! counters) and `webhook` (confirmation webhooks: bodies, faulty kinds, signing,
+//! retries).
 
 mod answer;
 mod auth;
@@ -41,25 +45,28 @@ mod scenario;
 mod stats;
 #[cfg(test)]
 mod testkit;
+mod webhook;
 
 pub use scenario::{
-    Malformed, Scenario, ScenarioError, SimFailure, SimIntent, SimKey, default_lifecycle,
-    default_step, default_timestamp_window,
+    MAX_WEBHOOK_RETRIES, Malformed, Scenario, ScenarioError, SimFailure, SimIntent, SimKey,
+    SimWebhook, Starts, WebhookKind, default_lifecycle, default_step, default_timestamp_window,
+    default_webhook_backoff, default_webhook_retries, default_webhook_timeout,
 };
-pub use stats::{MALFORMED_STATS_CODE, SimStats, UNKNOWN_KEY_STATS};
+pub use stats::{MALFORMED_STATS_CODE, SimStats, UNKNOWN_KEY_STATS, WebhookStats};
 
 use crate::lock;
 use std::collections::HashMap;
 use std::hash::RandomState;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use auth::KeyRt;
 use lifecycle::IntentRt;
-use routes::{fallback_route, ping_route, stats_route, status_route};
+use routes::{fallback_route, ping_route, stats_route, status_route, webhook_send_route};
+use webhook::WebhookRt;
 
 /// A running simulator's shared state; cheap to clone.
 #[derive(Clone)]
@@ -80,10 +87,13 @@ struct Inner {
     /// Two independent keyed hashers: nonces are remembered as 128-bit hashes.
     nonce_hashers: (RandomState, RandomState),
     stats: Mutex<SimStats>,
+    webhooks: WebhookRt,
+    /// This simulator itself, for the tasks that send webhooks later.
+    me: Weak<Inner>,
 }
 
 impl Inner {
-    fn new(scenario: Scenario) -> Inner {
+    fn new(scenario: Scenario, me: Weak<Inner>) -> Inner {
         let mut key_index = HashMap::with_capacity(scenario.keys.len());
         let mut keys = Vec::with_capacity(scenario.keys.len());
         for k in scenario.keys {
@@ -109,22 +119,29 @@ impl Inner {
             intent_index,
             nonce_hashers: (RandomState::new(), RandomState::new()),
             stats: Mutex::new(SimStats::default()),
+            webhooks: WebhookRt::new(scenario.webhook),
+            me,
         }
     }
 }
 
 impl Simulator {
+    /// Inside an async runtime, this also schedules the webhooks of `at_launch` intents
+    /// (outside one, [`Simulator::router`] does).
     pub fn new(scenario: Scenario) -> Self {
-        Simulator {
-            inner: Arc::new(Inner::new(scenario)),
-        }
+        let inner = Arc::new_cyclic(|me| Inner::new(scenario, me.clone()));
+        inner.launch_webhooks();
+        Simulator { inner }
     }
-    /// The axum router serving the API (and `GET /-/stats` with [`SimStats`] as JSON).
+    /// The axum router serving the API (and `GET /-/stats` with [`SimStats`] as JSON,
+    /// `POST /-/webhooks/send` for tests).
     pub fn router(&self) -> axum::Router {
+        self.inner.launch_webhooks();
         Router::new()
             .route("/v1/checkout_intents/{id}/status", get(status_route))
             .route("/v1/test/ping", get(ping_route))
             .route("/-/stats", get(stats_route))
+            .route("/-/webhooks/send", post(webhook_send_route))
             .fallback(fallback_route)
             .with_state(self.clone())
     }

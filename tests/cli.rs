@@ -75,6 +75,27 @@ fn check_config_on_a_missing_file_names_it() {
 }
 
 #[test]
+fn simulate_refuses_a_webhook_url_that_is_not_http() {
+    // Refused before it listens: the scenario is checked first.
+    let out = Command::new(BIN)
+        .args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--webhook.url",
+            "https://x/",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--webhook.url") && stderr.contains("http://"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn running_without_config_file_is_a_clear_error() {
     let out = Command::new(BIN).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -25,11 +25,9 @@ async fn fifty_sigkills_still_count_each_outcome_once() {
     // 36 intents, finishing between ~1 s and ~13 s after their first poll.
     let intents: Vec<SimIntent> = (0..36u32)
         .map(|n| SimIntent {
-            id: format!("69000000000000000000{n:04x}"),
-            key: KEY.to_string(),
             lifecycle: vec![1, 2, 10, OUTCOMES[n as usize % 6].0],
             step: Duration::from_millis(300 + 100 * u64::from(n)),
-            fail: None,
+            ..SimIntent::new(format!("69000000000000000000{n:04x}"), KEY)
         })
         .collect();
     let ids: Vec<String> = intents.iter().map(|i| i.id.clone()).collect();
@@ -44,6 +42,7 @@ async fn fifty_sigkills_still_count_each_outcome_once() {
             rate_limit_per_second: None,
         }],
         intents,
+        webhook: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

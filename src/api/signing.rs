@@ -87,6 +87,38 @@ pub fn response_canonical(f: &ResponseFields<'_>) -> String {
     .join("\n")
 }
 
+/// The fixed first line of every webhook canonical string.
+pub const WEBHOOK_CANONICAL_PREFIX: &str = "allscale:webhook:v1";
+
+/// The fields of a signed webhook, in canonical order (`docs/allscale-api.md` §6).
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookFields<'a> {
+    pub method: &'a str,
+    /// Path and query of the URL the webhook is posted to, as on the request line.
+    pub path: &'a str,
+    pub query: &'a str,
+    pub webhook_id: &'a str,
+    pub timestamp: &'a str,
+    pub nonce: &'a str,
+    pub body_sha256: &'a str,
+}
+
+/// The webhook canonical string: [`WEBHOOK_CANONICAL_PREFIX`] and the seven fields,
+/// joined by LF, no trailing newline.
+pub fn webhook_canonical(f: &WebhookFields<'_>) -> String {
+    [
+        WEBHOOK_CANONICAL_PREFIX,
+        f.method,
+        f.path,
+        f.query,
+        f.webhook_id,
+        f.timestamp,
+        f.nonce,
+        f.body_sha256,
+    ]
+    .join("\n")
+}
+
 /// An HMAC-SHA256 key prepared once, so a signature costs hashing the message only,
 /// not the key schedule too. Its `Debug` shows nothing of the key.
 #[derive(Clone)]

@@ -119,16 +119,28 @@ impl Answer {
                 Malformed::Huge | Malformed::Trickle | Malformed::Reset | Malformed::Stall,
                 s,
             ) => (JSON, envelope(0, s, None, request_id)),
-            AnswerKind::Malformed(Malformed::Oversize, s) => {
-                let mut body = envelope(0, s, None, request_id);
-                body.pop(); // the closing '}'
-                body.extend_from_slice(b",\"padding\":\"");
-                body.resize(body.len() + OVERSIZE_PADDING, b'x');
-                body.extend_from_slice(b"\"}");
-                (JSON, body)
-            }
+            AnswerKind::Malformed(Malformed::Oversize, s) => (
+                JSON,
+                padded(envelope(0, s, None, request_id), OVERSIZE_PADDING),
+            ),
         }
     }
+}
+
+/// A JSON object's bytes with a last field `"padding":"xxx…"` of `padding` bytes, so it
+/// stays valid JSON while passing a size cap (oversize answers and webhooks).
+pub(super) fn padded(mut object: Vec<u8>, padding: usize) -> Vec<u8> {
+    if object.last() != Some(&b'}') {
+        return object;
+    }
+    object.pop();
+    if object.last() != Some(&b'{') {
+        object.push(b',');
+    }
+    object.extend_from_slice(b"\"padding\":\"");
+    object.resize(object.len() + padding, b'x');
+    object.extend_from_slice(b"\"}");
+    object
 }
 
 #[derive(Serialize)]

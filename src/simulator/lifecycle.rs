@@ -1,5 +1,6 @@
 //! Per intent: who owns it, where its lifecycle is (the clock starts at the owner's first
-//! authenticated poll) and which failure, if any, its answer carries.
+//! authenticated poll, or at launch with `starts: at_launch`), which failure, if any, its
+//! answer carries, and what its confirmation webhook says.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,27 +9,53 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 
 use super::answer::{Answer, AnswerKind, Endpoint, Payload};
-use super::{Inner, SimFailure, SimIntent, default_lifecycle};
+use super::webhook::BodyDetails;
+use super::{Inner, SimFailure, SimIntent, Starts, WebhookKind, default_lifecycle};
+
+/// The status the API calls CONFIRMED: reaching it sends the intent's webhook.
+const CONFIRMED: i64 = 20;
 
 pub(super) struct IntentRt {
-    owner: Option<usize>,
+    pub(super) id: Box<str>,
+    pub(super) owner: Option<usize>,
     lifecycle: Vec<i64>,
     step: Duration,
     fail: Option<SimFailure>,
-    first_poll: OnceLock<Instant>,
+    pub(super) starts: Starts,
+    /// The confirmation webhook's kind as the scenario set it (`None`: the default).
+    pub(super) webhook: Option<WebhookKind>,
+    /// Boxed and absent unless the scenario sets a body field: most intents have none.
+    pub(super) details: Option<Box<BodyDetails>>,
+    /// When the lifecycle clock started: the first poll, or launch.
+    pub(super) started: OnceLock<Instant>,
     polls: AtomicU64,
 }
 
 impl IntentRt {
     pub(super) fn new(i: SimIntent, owner: Option<usize>) -> IntentRt {
+        let details = BodyDetails::from_intent(&i).map(Box::new);
+        let started = OnceLock::new();
+        if i.starts == Some(Starts::AtLaunch) {
+            let _ = started.set(Instant::now());
+        }
         IntentRt {
+            id: i.id.into_boxed_str(),
             owner,
             lifecycle: i.lifecycle,
             step: i.step,
             fail: i.fail,
-            first_poll: OnceLock::new(),
+            starts: i.starts.unwrap_or_default(),
+            webhook: i.webhook,
+            details,
+            started,
             polls: AtomicU64::new(0),
         }
+    }
+
+    /// How long after its start the lifecycle first reaches CONFIRMED, if it does.
+    pub(super) fn confirmed_after(&self) -> Option<Duration> {
+        let index = self.lifecycle.iter().position(|&s| s == CONFIRMED)?;
+        self.step.checked_mul(u32::try_from(index).ok()?)
     }
 
     fn status_at(&self, started: Instant) -> i64 {
@@ -59,7 +86,14 @@ impl Inner {
             );
         }
         let poll = intent.polls.fetch_add(1, Ordering::Relaxed) + 1;
-        let started = *intent.first_poll.get_or_init(Instant::now);
+        let mut began = false;
+        let started = *intent.started.get_or_init(|| {
+            began = true;
+            Instant::now()
+        });
+        if began {
+            self.lifecycle_started(ii, started);
+        }
         let status = intent.status_at(started);
         let ok = Answer::ok(Payload::Status(status));
         let Some(fail) = &intent.fail else {

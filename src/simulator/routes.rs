@@ -144,6 +144,26 @@ pub(super) async fn stats_route(State(sim): State<Simulator>) -> Response {
     axum::Json(sim.stats()).into_response()
 }
 
+/// Largest `POST /-/webhooks/send` body: three short fields.
+const MAX_ADMIN_BODY: usize = 16 * 1024;
+
+/// `POST /-/webhooks/send`: 200 with the report of what was sent (whatever the receiver
+/// answered), or 400 / 404 / 500 with `{"error": "..."}`.
+pub(super) async fn webhook_send_route(State(sim): State<Simulator>, req: Request) -> Response {
+    let result = match axum::body::to_bytes(req.into_body(), MAX_ADMIN_BODY).await {
+        Ok(body) => sim.inner.admin_send(&body).await,
+        Err(e) => Err(super::webhook::WebhookError::BadRequest(e.to_string())),
+    };
+    match result {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(e) => (
+            e.http_status(),
+            axum::Json(serde_json::json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::simulator::testkit::*;

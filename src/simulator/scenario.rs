@@ -26,6 +26,10 @@ pub struct Scenario {
     pub keys: Vec<SimKey>,
     #[serde(default)]
     pub intents: Vec<SimIntent>,
+    /// Where and how confirmation webhooks are sent; absent = none are sent on their own
+    /// (`POST /-/webhooks/send` can still send one to the `url` it is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<SimWebhook>,
 }
 
 pub fn default_timestamp_window() -> Duration {
@@ -62,6 +66,146 @@ pub struct SimIntent {
     /// Injected failure, if any.
     #[serde(default)]
     pub fail: Option<SimFailure>,
+    /// When the lifecycle clock starts (default: at the first authenticated poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts: Option<Starts>,
+    /// The webhook sent when the lifecycle reaches 20 (default `normal` when a webhook
+    /// url is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookKind>,
+    /// Webhook body fields; defaults in `webhook::WebhookBody`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// A decimal string such as `12.50`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_coins: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coin_symbol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<u64>,
+}
+
+impl SimIntent {
+    /// The short form: `id` owned by `key`, every other field at its default.
+    pub fn new(id: impl Into<String>, key: impl Into<String>) -> SimIntent {
+        SimIntent {
+            id: id.into(),
+            key: key.into(),
+            lifecycle: default_lifecycle(),
+            step: default_step(),
+            fail: None,
+            starts: None,
+            webhook: None,
+            order_id: None,
+            amount_coins: None,
+            coin_symbol: None,
+            chain_id: None,
+        }
+    }
+}
+
+/// When an intent's lifecycle clock starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Starts {
+    /// At its owner's first authenticated poll (an intent nobody polls stays at its first
+    /// status).
+    #[default]
+    FirstPoll,
+    /// When the simulator starts, so an intent the exporter never polls still confirms
+    /// and sends its webhook (the exporter learns of it from the webhook alone).
+    AtLaunch,
+}
+
+/// The scenario's webhook sender: the merchant URL and AllScale's delivery model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimWebhook {
+    /// `http://` URL to POST to; absent = only `--webhook.url` or the admin route's
+    /// `url` say where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Wait after the intent turns CONFIRMED before sending.
+    #[serde(default, with = "humantime_serde")]
+    pub delay: Duration,
+    /// Per request (connect, send, answer headers).
+    #[serde(default = "default_webhook_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Further attempts of a `normal` delivery after a non-2xx answer or no answer.
+    #[serde(default = "default_webhook_retries")]
+    pub retries: u32,
+    /// Wait before the first retry; it doubles for each further one.
+    #[serde(default = "default_webhook_backoff", with = "humantime_serde")]
+    pub retry_backoff: Duration,
+}
+
+impl Default for SimWebhook {
+    fn default() -> Self {
+        SimWebhook {
+            url: None,
+            delay: Duration::ZERO,
+            timeout: default_webhook_timeout(),
+            retries: default_webhook_retries(),
+            retry_backoff: default_webhook_backoff(),
+        }
+    }
+}
+
+pub fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+pub fn default_webhook_retries() -> u32 {
+    3
+}
+
+pub fn default_webhook_backoff() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// Most retries a scenario may ask for: AllScale's retries are bounded, and so are ours.
+pub const MAX_WEBHOOK_RETRIES: u32 = 10;
+
+/// Which webhook an intent sends on confirmation, or the admin route sends now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookKind {
+    /// Correctly signed, documented body; retried on failure.
+    Normal,
+    /// No webhook for this intent.
+    #[serde(rename = "none")]
+    Off,
+    /// Signed with a wrong secret.
+    Forged,
+    /// Correctly signed, timestamp 10 minutes old.
+    Stale,
+    /// The same request (bytes, nonce and all) sent twice.
+    Replayed,
+    /// Correctly signed body over 64 KiB.
+    Oversize,
+    /// Signed with a key and secret the store does not have.
+    UnknownKey,
+    /// Correctly signed body that is not the documented JSON.
+    Malformed,
+    /// Two deliveries with one X-Webhook-Id, each freshly signed with its own nonce.
+    Duplicate,
+}
+
+impl WebhookKind {
+    /// The name used in scenarios, the admin route and `/-/stats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookKind::Normal => "normal",
+            WebhookKind::Off => "none",
+            WebhookKind::Forged => "forged",
+            WebhookKind::Stale => "stale",
+            WebhookKind::Replayed => "replayed",
+            WebhookKind::Oversize => "oversize",
+            WebhookKind::UnknownKey => "unknown_key",
+            WebhookKind::Malformed => "malformed",
+            WebhookKind::Duplicate => "duplicate",
+        }
+    }
 }
 
 pub fn default_lifecycle() -> Vec<i64> {
@@ -154,6 +298,15 @@ impl Scenario {
         }
     }
 
+    /// The scenario with its webhook url set to `url` (the `--webhook.url` flag), keeping
+    /// the block's other settings.
+    pub fn with_webhook_url(mut self, url: &str) -> Result<Scenario, ScenarioError> {
+        check_webhook_url(url)
+            .map_err(|e| ScenarioError::Invalid(format!("--webhook.url: {e}")))?;
+        self.webhook.get_or_insert_with(SimWebhook::default).url = Some(url.to_owned());
+        Ok(self)
+    }
+
     /// Every validation problem, each naming the offending item.
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -178,6 +331,9 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(w) = &self.webhook {
+            out.extend(w.problems());
+        }
         let mut ids: HashMap<&str, usize> = HashMap::with_capacity(self.intents.len());
         for (i, intent) in self.intents.iter().enumerate() {
             if intent.id.len() != 24 || !intent.id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -201,6 +357,7 @@ impl Scenario {
             if intent.step.is_zero() {
                 out.push(format!("intents[{i}]: step must be greater than 0"));
             }
+            out.extend(intent.webhook_problems(i));
             if let Some(f) = &intent.fail {
                 let at = format!("intents[{i}].fail");
                 if f.code.is_some() && f.malformed.is_some() {
@@ -237,6 +394,80 @@ impl Scenario {
         }
         out
     }
+}
+
+impl SimWebhook {
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(url) = &self.url
+            && let Err(e) = check_webhook_url(url)
+        {
+            out.push(format!("webhook.url: {e}"));
+        }
+        if self.timeout.is_zero() {
+            out.push("webhook.timeout: must be greater than 0".to_owned());
+        }
+        if self.retries > MAX_WEBHOOK_RETRIES {
+            out.push(format!(
+                "webhook.retries: {} is more than {MAX_WEBHOOK_RETRIES}",
+                self.retries
+            ));
+        }
+        if self.retry_backoff > Duration::from_secs(3600) {
+            out.push("webhook.retry_backoff: must be at most 1h".to_owned());
+        }
+        if self.delay > Duration::from_secs(24 * 3600) {
+            out.push("webhook.delay: must be at most 24h".to_owned());
+        }
+        out
+    }
+}
+
+impl SimIntent {
+    /// Problems of the webhook body fields, named `intents[i].FIELD`.
+    fn webhook_problems(&self, i: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(amount) = &self.amount_coins
+            && !is_decimal(amount)
+        {
+            out.push(format!(
+                "intents[{i}]: amount_coins {amount:?} is not a decimal such as \"12.50\""
+            ));
+        }
+        for (field, value) in [
+            ("order_id", &self.order_id),
+            ("coin_symbol", &self.coin_symbol),
+        ] {
+            match value {
+                Some(v) if v.is_empty() || v.len() > 256 => {
+                    out.push(format!("intents[{i}]: {field} must be 1 to 256 bytes"));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// `12`, `12.50`, `0.000001`: digits with at most one inner dot, as the API sends amounts.
+fn is_decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    s.len() <= 64
+        && !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+}
+
+/// An absolute `http://` URL with a host; the reason otherwise.
+pub(super) fn check_webhook_url(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL ({e})"))?;
+    if parsed.scheme() != "http" {
+        return Err(format!("{url:?}: only http:// URLs are supported"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(parsed)
 }
 
 /// Parser budgets sized for scenarios with hundreds of thousands of intents.
@@ -316,6 +547,80 @@ intents:
     }
 
     #[test]
+    fn webhook_settings_are_validated_and_named() {
+        let err = |yaml: &str| match Scenario::from_yaml_str(yaml) {
+            Err(ScenarioError::Invalid(msg)) => msg,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        let msg = err(r#"
+keys: [{api_key: st_a, api_secret: s}]
+webhook: {url: "https://example.test/hook", timeout: 0s, retries: 11}
+intents:
+  - {id: 6650a1b2c3d4e5f60718293a, key: st_a, amount_coins: "12,50", coin_symbol: ""}
+  - {id: 6650a1b2c3d4e5f60718293b, key: st_a, amount_coins: ".5"}
+"#);
+        for expected in [
+            "webhook.url: \"https://example.test/hook\": only http:// URLs are supported",
+            "webhook.timeout: must be greater than 0",
+            "webhook.retries: 11 is more than 10",
+            r#"intents[0]: amount_coins "12,50" is not a decimal"#,
+            "intents[0]: coin_symbol must be 1 to 256 bytes",
+            r#"intents[1]: amount_coins ".5" is not a decimal"#,
+        ] {
+            assert!(msg.contains(expected), "missing {expected:?} in {msg}");
+        }
+        assert!(
+            err("keys: [{api_key: a, api_secret: b}]\nwebhook: {url: nope}")
+                .contains("webhook.url")
+        );
+        let bad_kind = "keys: [{api_key: a, api_secret: b}]\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, webhook: loud}]";
+        assert!(err(bad_kind).contains("loud"));
+        let bad_start = "keys: [{api_key: a, api_secret: b}]\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, starts: later}]";
+        assert!(err(bad_start).contains("later"));
+    }
+
+    #[test]
+    fn webhook_defaults_and_the_url_flag() {
+        let s = Scenario::from_yaml_str(
+            "keys: [{api_key: a, api_secret: b}]\nwebhook: {delay: 2s}\nintents: [{id: 6650a1b2c3d4e5f60718293a, key: a, starts: at_launch, webhook: duplicate, chain_id: 56}]",
+        )
+        .unwrap();
+        let w = s.webhook.clone().unwrap();
+        assert_eq!(w.url, None);
+        assert_eq!(w.delay, Duration::from_secs(2));
+        assert_eq!((w.timeout, w.retries), (default_webhook_timeout(), 3));
+        assert_eq!(w.retry_backoff, default_webhook_backoff());
+        assert_eq!(s.intents[0].starts, Some(Starts::AtLaunch));
+        assert_eq!(s.intents[0].webhook, Some(WebhookKind::Duplicate));
+        let s = s
+            .with_webhook_url("http://127.0.0.1:9864/webhooks/allscale")
+            .unwrap();
+        let w = s.webhook.unwrap();
+        assert_eq!(
+            w.url.as_deref(),
+            Some("http://127.0.0.1:9864/webhooks/allscale")
+        );
+        assert_eq!(w.delay, Duration::from_secs(2), "the flag keeps the block");
+        let plain = Scenario::from_yaml_str("keys: [{api_key: a, api_secret: b}]").unwrap();
+        assert!(
+            plain
+                .clone()
+                .with_webhook_url("ftp://x/")
+                .unwrap_err()
+                .to_string()
+                .contains("--webhook.url")
+        );
+        assert!(
+            plain
+                .with_webhook_url("http://127.0.0.1:1/")
+                .unwrap()
+                .webhook
+                .is_some()
+        );
+        assert_eq!(SimIntent::new("x", "k").lifecycle, default_lifecycle());
+    }
+
+    #[test]
     fn scenario_load_reports_path() {
         let missing = Path::new("/nonexistent/scenario.yaml");
         assert!(matches!(
@@ -338,6 +643,12 @@ intents:
             if path.extension().is_some_and(|e| e == "yaml") {
                 let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
                 assert!(!scenario.keys.is_empty());
+                let text = serde_saphyr::to_string(&scenario).unwrap();
+                assert_eq!(
+                    Scenario::from_yaml_str(&text).unwrap(),
+                    scenario,
+                    "{path:?}"
+                );
                 seen += 1;
             }
         }

@@ -27,6 +27,24 @@ pub struct SimStats {
     pub per_second_by_key: BTreeMap<String, BTreeMap<u64, u64>>,
     /// Every request received, by protocol (`HTTP/1.1`, `HTTP/2.0`).
     pub requests_by_http_version: BTreeMap<String, u64>,
+    /// The webhooks the simulator sent.
+    pub webhooks: WebhookStats,
+}
+
+/// What the webhook sender did, for tests (`webhooks` in `/-/stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WebhookStats {
+    /// Webhooks sent (events, not requests: a `replayed` or `duplicate` one, or one
+    /// retried, counts once), by kind (`normal`, `forged`, …).
+    pub sent_by_kind: BTreeMap<String, u64>,
+    /// POST requests made, retries and second copies included.
+    pub requests: u64,
+    /// The receivers' answers, by HTTP status.
+    pub answers_by_status: BTreeMap<u16, u64>,
+    /// Requests that got no HTTP answer (connect error, timeout).
+    pub errors: u64,
+    /// Requests that were retries of a failed `normal` delivery.
+    pub retries: u64,
 }
 
 /// The `requests_by_key` key under which requests with a key the scenario does not know
@@ -74,6 +92,22 @@ fn bump_str(map: &mut BTreeMap<String, u64>, key: &str) {
 }
 
 impl Inner {
+    pub(super) fn record_webhook_sent(&self, kind: &str) {
+        bump_str(&mut lock(&self.stats).webhooks.sent_by_kind, kind);
+    }
+
+    /// One webhook request's outcome: its HTTP status, or `None` when none came.
+    pub(super) fn record_webhook_request(&self, status: Option<u16>, retry: bool) {
+        let mut stats = lock(&self.stats);
+        let w = &mut stats.webhooks;
+        w.requests += 1;
+        w.retries += u64::from(retry);
+        match status {
+            Some(code) => bump(&mut w.answers_by_status, code),
+            None => w.errors += 1,
+        }
+    }
+
     pub(super) fn record(
         &self,
         parts: &Parts,

@@ -20,11 +20,9 @@ pub fn id(n: u32) -> String {
 
 pub fn intent(n: u32, lifecycle: &[i64], step_ms: u64) -> SimIntent {
     SimIntent {
-        id: id(n),
-        key: KEY.to_string(),
         lifecycle: lifecycle.to_vec(),
         step: Duration::from_millis(step_ms),
-        fail: None,
+        ..SimIntent::new(id(n), KEY)
     }
 }
 
@@ -47,6 +45,7 @@ pub fn scenario(intents: Vec<SimIntent>) -> Scenario {
             },
         ],
         intents,
+        webhook: None,
     }
 }
 
