@@ -34,33 +34,6 @@ pub fn request_canonical(
     [method, path, query, timestamp, nonce, body_sha256].join("\n")
 }
 
-/// The fields of a signed webhook, in canonical order (after the fixed first line).
-#[derive(Debug, Clone, Copy)]
-pub struct WebhookFields<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub query: &'a str,
-    pub webhook_id: &'a str,
-    pub timestamp: &'a str,
-    pub nonce: &'a str,
-    pub body_sha256: &'a str,
-}
-
-/// The webhook canonical string: `allscale:webhook:v1` and seven fields, joined by LF.
-pub fn webhook_canonical(f: &WebhookFields<'_>) -> String {
-    [
-        "allscale:webhook:v1",
-        f.method,
-        f.path,
-        f.query,
-        f.webhook_id,
-        f.timestamp,
-        f.nonce,
-        f.body_sha256,
-    ]
-    .join("\n")
-}
-
 /// The fields of a signed response, in canonical order.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseFields<'a> {

@@ -405,6 +405,7 @@ mod tests {
         nonce_ttl: 600.0,
         id_ttl: 3600.0,
         queue_limit: 2,
+        forwarding: true,
     };
 
     #[test]
