@@ -14,6 +14,7 @@
 //! - [`metrics`]: every metric, declared once; intent families rendered from [`state`].
 //! - [`server`]: start, stop and the HTTP routes; [`web`]: the server's TLS, basic auth
 //!   and connection limits; `single_flight`: one render at a time.
+//! - [`relay`]: verified webhooks relayed, in order, to a store's `forward_url`.
 //! - `supervise`: restarts of the long-lived tasks, and the process's health.
 //! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],
 //!   [`simulator`]: the binary's commands.
@@ -48,6 +49,7 @@ pub mod demo;
 pub mod metrics;
 pub(crate) mod poller;
 mod redact;
+pub mod relay;
 pub mod reload;
 pub mod server;
 pub mod shard;

@@ -214,7 +214,7 @@ impl Metrics {
         let task_restarts = IntCounterVec::new(
             Opts::new(
                 "allscale_exporter_task_restarts_total",
-                "Restarts of a long-lived task (poller, reloader, state_writer, http_server, intent_source) after it panicked or ended unexpectedly.",
+                "Restarts of a long-lived task (poller, reloader, state_writer, http_server, intent_source, webhook_relay) after it panicked or ended unexpectedly.",
             ),
             &["task"],
         )

@@ -1,5 +1,5 @@
 //! The composition root: starts the pollers, the reloader, the intent sources, the
-//! state-file writer and the HTTP server (its routes are in `routes`, the registration API
+//! webhook relay, the state-file writer and the HTTP server (its routes are in `routes`, the registration API
 //! in `registration`) together, under supervision, and stops them gracefully together.
 
 mod registration;
@@ -19,6 +19,7 @@ use crate::clock::unix_now;
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
+use crate::relay::RelayManager;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
 use crate::sources::SourceManager;
 use crate::state::{self, State};
@@ -45,8 +46,8 @@ pub struct Exporter {
     addr: SocketAddr,
     reload: ReloadHandle,
     supervisor: Supervisor,
-    /// Stopped in this order on shutdown: the intent sources, polling, the state file,
-    /// then HTTP.
+    /// Stopped in this order on shutdown: the intent sources, the webhook relay, polling,
+    /// the state file, then HTTP.
     stages: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
@@ -108,6 +109,8 @@ impl Exporter {
             supervisor.clone(),
             &options,
         );
+        let relay_manager =
+            RelayManager::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());
         let (path_tx, path_rx) = watch::channel(state_path);
         let watches_signals = options.config_path.is_some();
         let shard = options.shard;
@@ -132,6 +135,18 @@ impl Exporter {
                 supervisor.supervise(Task::IntentSource, "sources".into(), stop, move |stop| {
                     source_manager.clone().run(live.clone(), stop)
                 })
+            })
+        };
+        let relay = {
+            let supervisor = supervisor.clone();
+            let live = live.clone();
+            stage(move |stop| {
+                supervisor.supervise(
+                    Task::WebhookRelay,
+                    "webhook_relay".into(),
+                    stop,
+                    move |stop| relay_manager.clone().run(live.clone(), stop),
+                )
             })
         };
         let writer = {
@@ -171,7 +186,7 @@ impl Exporter {
             addr,
             reload,
             supervisor,
-            stages: vec![sources, (reload_stop, reload_task), writer, server],
+            stages: vec![sources, relay, (reload_stop, reload_task), writer, server],
         })
     }
 
@@ -189,7 +204,8 @@ impl Exporter {
         self.reload.reload().await
     }
 
-    /// Stops the intent sources, stops polling (in-flight requests finish and are
+    /// Stops the intent sources and the webhook relay (an event in flight finishes), stops
+    /// polling (in-flight requests finish and are
     /// counted), saves the state file, then stops the server (open connections get a short grace, then are cut).
     pub async fn shutdown(self) {
         for (stop, task) in self.stages {

@@ -178,6 +178,11 @@ impl Changes {
         });
     }
 
+    /// Follows the committed version: `changed()` resolves after each commit.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.subscribe()
+    }
+
     /// Resolves once `version` is committed, or fails after `limit`.
     pub async fn durable(&self, version: u64, limit: Duration) -> Result<(), NotDurable> {
         let mut committed = self.committed.subscribe();
@@ -356,6 +361,11 @@ impl StoreHandle {
     /// Waits until the change of `version` is durable.
     pub async fn durable(&self, version: u64, limit: Duration) -> Result<(), NotDurable> {
         self.changes.durable(version, limit).await
+    }
+
+    /// Follows the state database's commits (the relay waits on it for durable events).
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.changes.committed()
     }
 
     pub fn lock(&self) -> MutexGuard<'_, StoreState> {

@@ -1,5 +1,5 @@
 //! Supervision of the long-lived tasks (each store's poller, the reloader, the state-file
-//! writer, the HTTP server, the intent sources): a task that ends before it was asked to stop, or panics, is
+//! writer, the HTTP server, the intent sources, the webhook relay): a task that ends before it was asked to stop, or panics, is
 //! logged at error level with its name, counted in
 //! `allscale_exporter_task_restarts_total{task}`, and run again after a backoff. A task
 //! that keeps failing, or that cannot be run again, marks the process failed: `/healthz`
@@ -25,15 +25,18 @@ pub enum Task {
     HttpServer,
     /// The intent sources' manager, and each store's file or HTTP source.
     IntentSource,
+    /// The webhook relay's manager, and each store's relay.
+    WebhookRelay,
 }
 
 impl Task {
-    pub const ALL: [Task; 5] = [
+    pub const ALL: [Task; 6] = [
         Task::Poller,
         Task::Reloader,
         Task::StateWriter,
         Task::HttpServer,
         Task::IntentSource,
+        Task::WebhookRelay,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Task {
             Task::StateWriter => "state_writer",
             Task::HttpServer => "http_server",
             Task::IntentSource => "intent_source",
+            Task::WebhookRelay => "webhook_relay",
         }
     }
 }

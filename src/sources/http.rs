@@ -158,7 +158,7 @@ fn kind(e: &reqwest::Error) -> &'static str {
 
 /// The error with its causes (`error sending request: … Connection refused`), without
 /// the URL (the caller shows it, without its query).
-fn chain(e: &reqwest::Error) -> String {
+pub(crate) fn chain(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {

@@ -58,7 +58,9 @@ pub async fn run_writer(
         let result = match target {
             None => {
                 *lock(&slot) = None;
-                state.changes().mark_committed(state.changes().version());
+                let version = state.changes().version();
+                discard_webhook_writes(&state);
+                state.changes().mark_committed(version);
                 Ok(())
             }
             Some(target) => commit(&state, &slot, target).await,
@@ -178,15 +180,19 @@ pub(super) fn collect(state: &State) -> (Batch, Committed) {
             forget_nonces_before: now - memory.nonce_ttl,
             forget_ids_before: now - memory.id_ttl,
         });
-        let queued = batch.stores.last().map(queued_seqs).unwrap_or_default();
+        let queued = batch
+            .stores
+            .last()
+            .map(|s| queued_seqs(&s.webhooks))
+            .unwrap_or_default();
         committed.push((handle, counts, queued));
     }
     (batch, committed)
 }
 
-fn queued_seqs(store: &StoreBatch) -> Vec<u64> {
-    store
-        .webhooks
+/// The relay events that `writes` queue.
+fn queued_seqs(writes: &[WebhookWrite]) -> Vec<u64> {
+    writes
         .iter()
         .filter_map(|w| match w {
             WebhookWrite::Queued(q) => Some(q.seq),
@@ -209,6 +215,16 @@ fn redirty(state: &State, batch: Batch) {
             let later = std::mem::replace(&mut st.webhooks.pending, store.webhooks);
             st.webhooks.pending.extend(later);
         }
+    }
+}
+
+/// Without a database: drops every store's pending webhook writes (nothing takes them)
+/// and makes the events they queued relayable at once.
+fn discard_webhook_writes(state: &State) {
+    for handle in state.all_stores() {
+        let mut st = handle.lock();
+        let pending = std::mem::take(&mut st.webhooks.pending);
+        st.webhooks.committed(&queued_seqs(&pending));
     }
 }
 
