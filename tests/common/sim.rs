@@ -52,6 +52,8 @@ pub fn scenario(intents: Vec<SimIntent>) -> Scenario {
 /// Simulator and exporter running on 127.0.0.1:0.
 pub struct Harness {
     pub sim: Simulator,
+    /// The simulator's base URL (`http://127.0.0.1:PORT`).
+    pub sim_url: String,
     pub exporter: Exporter,
     stop_sim: tokio::sync::oneshot::Sender<()>,
 }
@@ -84,6 +86,7 @@ impl Harness {
         tokio::spawn(sim.clone().serve(listener, async {
             let _ = stopped.await;
         }));
+        let sim_url = base.clone();
         let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut config = test_config(&base, KEY, SECRET, &id_refs);
         configure(&mut config, &ids);
@@ -91,6 +94,7 @@ impl Harness {
         let exporter = Exporter::start(config, listener, options).await.unwrap();
         Harness {
             sim,
+            sim_url,
             exporter,
             stop_sim,
         }
