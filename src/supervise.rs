@@ -1,9 +1,10 @@
 //! Supervision of the long-lived tasks (each store's poller, the reloader, the state-file
-//! writer, the HTTP server, the intent sources, the webhook relay): a task that ends before it was asked to stop, or panics, is
-//! logged at error level with its name, counted in
-//! `allscale_exporter_task_restarts_total{task}`, and run again after a backoff. A task
-//! that keeps failing, or that cannot be run again, marks the process failed: `/healthz`
-//! answers 503 and the process exits non-zero, so systemd or Kubernetes restarts it.
+//! writer, the HTTP server, the intent sources, the webhook relay): a task that ends
+//! before it was asked to stop, or panics, is logged at error level with its name,
+//! counted in `allscale_exporter_task_restarts_total{task}`, and run again after a
+//! backoff. A task that keeps failing, or that cannot be run again, marks the process
+//! failed: `/healthz` answers 503 and the process exits non-zero, so systemd or
+//! Kubernetes restarts it.
 
 use std::any::Any;
 use std::future::Future;
