@@ -8,6 +8,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use allscale_exporter::api::signing::{WebhookFields, sha256_hex, verify, webhook
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use common::processes::ExporterProcess;
+use common::processes::{ExporterProcess, rename_save};
 use common::sim::{Harness, KEY, SECRET, id, intent, scenario};
 use common::{Metrics, scrape, wait_for};
 use serde_json::{Value, json};
@@ -279,36 +280,52 @@ async fn webhooks_are_relayed_byte_for_byte_and_survive_an_outage_in_order() {
     running.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_queued_when_killed_are_relayed_after_the_restart() {
-    // The AllScale side: the simulator, polled and sending webhooks.
+/// The simulator of intents 1..=n on 127.0.0.1:0; its base URL.
+async fn start_sim(n: u32) -> String {
     let sim = allscale_exporter::simulator::Simulator::new(scenario(
-        (1..=3).map(|n| intent(n, &[10], 100)).collect(),
+        (1..=n).map(|n| intent(n, &[10], 100)).collect(),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim_url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(sim.serve(listener, std::future::pending()));
-    // A port for the backend, down at first.
-    let backend_addr = std::net::TcpListener::bind("127.0.0.1:0")
+    sim_url
+}
+
+/// A free port on 127.0.0.1 for a backend that is down at first.
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
-        .unwrap();
+        .unwrap()
+}
+
+/// Writes (or rewrites) `dir/config.yaml`: store `main` polling the simulator, with a
+/// state file, relaying to `forward` if given.
+fn write_config(dir: &Path, sim_url: &str, forward: Option<SocketAddr>) -> PathBuf {
+    let secret = dir.join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let webhook = forward
+        .map(|addr| format!("    webhook:\n      forward_url: http://{addr}\n"))
+        .unwrap_or_default();
+    let config = dir.join("config.yaml");
+    let text = format!(
+        "poll_interval: 300ms\nrequest_timeout: 2s\nstate_file: {}\nstores:\n  - name: main\n    base_url: {sim_url}\n    api_key: {KEY}\n    api_secret_file: {}\n{webhook}    intents: [{}]\n",
+        dir.join("state.db").display(),
+        secret.display(),
+        id(1),
+    );
+    rename_save(&config, &text);
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_queued_when_killed_are_relayed_after_the_restart() {
+    // The AllScale side: the simulator, polled and sending webhooks.
+    let sim_url = start_sim(3).await;
+    let backend_addr = free_addr();
 
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, SECRET).unwrap();
-    let state_file = dir.path().join("state.db");
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "poll_interval: 300ms\nrequest_timeout: 2s\nstate_file: {}\nstores:\n  - name: main\n    base_url: {sim_url}\n    api_key: {KEY}\n    api_secret_file: {}\n    webhook:\n      forward_url: http://{backend_addr}\n    intents: [{}]\n",
-            state_file.display(),
-            secret.display(),
-            id(1),
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), &sim_url, Some(backend_addr));
 
     let first = ExporterProcess::start(&config, &[]);
     let url = format!("http://{}/webhooks/allscale", first.addr);
@@ -341,5 +358,56 @@ async fn events_queued_when_killed_are_relayed_after_the_restart() {
     assert_eq!(queue(&m), 0.0);
     assert_eq!(lag_count(&m), 3.0);
     second.terminate();
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_without_forward_url_stops_the_relay_and_keeps_the_queue() {
+    let sim_url = start_sim(3).await;
+    let backend_addr = free_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim_url, Some(backend_addr));
+    let exporter = ExporterProcess::start(&config, &[]);
+    let url = format!("http://{}/webhooks/allscale", exporter.addr);
+    let mut order = Vec::new();
+    for n in 1..=2 {
+        let report = send(&sim_url, n, &url).await;
+        order.push(report["webhook_id"].as_str().unwrap().to_owned());
+    }
+    wait_metrics(exporter.addr, "two events queued, the backend down", |m| {
+        queue(m) == 2.0 && forwards(m, "connect_error") >= 1.0
+    })
+    .await;
+
+    // forward_url removed: the relay stops, the events stay queued.
+    write_config(dir.path(), &sim_url, None);
+    exporter.signal("HUP");
+    wait_metrics(exporter.addr, "the store no longer relays", |m| {
+        m.get("allscale_webhook_forward_queue", &[("store", "main")])
+            .is_none()
+    })
+    .await;
+    let backend = Backend::new();
+    let (_, running) = backend.serve(backend_addr).await;
+    // Not queued: the store does not relay now.
+    send(&sim_url, 3, &url).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(backend.attempts(), 0, "nothing relayed without forward_url");
+
+    // Put back: the queued events go out, in order; the one taken meanwhile does not.
+    write_config(dir.path(), &sim_url, Some(backend_addr));
+    exporter.signal("HUP");
+    let m = wait_metrics(exporter.addr, "the queue relayed", |m| {
+        forwards(m, "ok") == 2.0 && queue(m) == 0.0
+    })
+    .await;
+    assert_exactly_once_in_order(&backend, &order);
+    assert_eq!(lag_count(&m), 2.0);
+    let logs = exporter.logs();
+    assert!(
+        logs.contains("webhook relay stopped (no forward_url)"),
+        "{logs}"
+    );
+    exporter.terminate();
     running.stop().await;
 }
