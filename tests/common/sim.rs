@@ -52,6 +52,8 @@ pub fn scenario(intents: Vec<SimIntent>) -> Scenario {
 /// Simulator and exporter running on 127.0.0.1:0.
 pub struct Harness {
     pub sim: Simulator,
+    /// The simulator's `http://host:port`.
+    pub sim_base: String,
     pub exporter: Exporter,
     stop_sim: tokio::sync::oneshot::Sender<()>,
 }
@@ -86,11 +88,13 @@ impl Harness {
         }));
         let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut config = test_config(&base, KEY, SECRET, &id_refs);
+        let base = base.clone();
         configure(&mut config, &ids);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let exporter = Exporter::start(config, listener, options).await.unwrap();
         Harness {
             sim,
+            sim_base: base,
             exporter,
             stop_sim,
         }
