@@ -285,3 +285,48 @@ async fn a_confirmation_without_its_webhook_is_counted_missing_after_the_grace()
     );
     h.stop().await;
 }
+
+/// `--webhook.listen-address`: the receiver answers there (with `/healthz`), and only
+/// there; `/metrics` stays on the main listener.
+#[tokio::test]
+async fn the_receiver_can_have_a_listener_of_its_own() {
+    use allscale_exporter::server::Exporter;
+    let sim =
+        allscale_exporter::simulator::Simulator::new(scenario(vec![intent(1, &[10], 60_000)]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(sim.serve(listener, std::future::pending()));
+    let config = common::test_config(&base, KEY, SECRET, &[&id(1)]);
+    let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks_addr = hooks.local_addr().unwrap();
+    let exporter = Exporter::start_with_listeners(
+        config,
+        main,
+        Some(hooks),
+        allscale_exporter::reload::ReloadOptions::none(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let request = signed(&id(1), "whk_1", "nonce-1", now);
+    assert_eq!(
+        post(exporter.local_addr(), &request).await,
+        404,
+        "not on the main listener"
+    );
+    assert_eq!(post(hooks_addr, &request).await, 200);
+    let get = |addr, path: &str| {
+        let url = format!("http://{addr}{path}");
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(hooks_addr, "/healthz").await, 200);
+    assert_eq!(get(hooks_addr, "/metrics").await, 404);
+    let m = scrape(exporter.local_addr()).await;
+    assert_eq!(m.outcome("confirmed"), 1.0);
+    exporter.shutdown().await;
+}
