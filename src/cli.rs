@@ -37,6 +37,11 @@ pub struct Cli {
     )]
     pub listen_address: SocketAddr,
 
+    /// Serve the webhook receiver (and /healthz) on this address instead of the main one,
+    /// so it can face the internet while /metrics does not.
+    #[arg(long = "webhook.listen-address", value_name = "ADDR")]
+    pub webhook_listen_address: Option<SocketAddr>,
+
     /// TLS and basic-auth settings for the HTTP server, in the Prometheus exporter-toolkit
     /// format; re-read when it or a certificate changes. `check-config` validates it too.
     #[arg(long = "web.config.file", value_name = "PATH", global = true)]

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, ConfigError};
 use crate::reload::ReloadOptions;
 use crate::server::{Exporter, StartError};
-use crate::simulator::{Scenario, SimFailure, SimIntent, SimKey, Simulator};
+use crate::simulator::{Scenario, SimFailure, SimIntent, SimKey, Simulator, WebhookKind};
 
 /// The demo store's key and (made-up) secret, shared by simulator and exporter.
 pub const DEMO_API_KEY: &str = "st_demo_key";
@@ -76,6 +76,11 @@ pub fn scenario() -> Scenario {
             }
         })
         .collect();
+    // AllScale sends the others a webhook when they confirm: the demo shows
+    // confirmations by webhook and by poll side by side.
+    for intent in intents.iter_mut().skip(1).step_by(2) {
+        intent.webhook = Some(WebhookKind::Off);
+    }
     // A flaky one: the first three polls hit an internal error.
     intents[2].fail = Some(SimFailure {
         code: Some(90000),
@@ -243,10 +248,17 @@ pub async fn run(
     exporter_addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DemoError> {
+    let listener = TcpListener::bind(exporter_addr).await?;
+    let webhook_url = format!("http://{}/webhooks/allscale", listener.local_addr()?);
     let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
     let sim_addr = sim_listener.local_addr()?;
     let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
-    let simulator = tokio::spawn(Simulator::new(scenario()).serve(sim_listener, async {
+    let scenario = scenario();
+    let scenario = scenario
+        .clone()
+        .with_webhook_url(&webhook_url)
+        .unwrap_or(scenario);
+    let simulator = tokio::spawn(Simulator::new(scenario).serve(sim_listener, async {
         let _ = sim_stopped.await;
     }));
     let base_url = format!("http://{sim_addr}");
@@ -260,7 +272,6 @@ pub async fn run(
         shard: crate::shard::Shard::ALL,
         web_config: None,
     };
-    let listener = TcpListener::bind(exporter_addr).await?;
     let exporter = Exporter::start(config, listener, options).await?;
     let url = format!("http://{}", exporter.local_addr());
     println!("allscale-exporter demo is running (Ctrl-C to stop)");
@@ -270,6 +281,8 @@ pub async fn run(
     println!("  generated config:         {}", config_path.display());
     println!("Every terminal outcome shows up within 30 s, e.g.:");
     println!("  curl -s {url}/metrics | grep allscale_checkout_intent_terminal_total");
+    println!("Half the intents confirm by a signed webhook, the others by a poll:");
+    println!("  curl -s {url}/metrics | grep -E 'confirmations_total|webhook_requests_total'");
     println!(
         "A new checkout intent is registered every {} s through the registration API, e.g.:",
         NEW_INTENT_EVERY.as_secs()

@@ -115,8 +115,27 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
     };
     // Listening before the start, so that no signal is missed.
     let mut signals = cli::StopSignals::new().context("cannot listen for SIGTERM and SIGINT")?;
-    let exporter = Exporter::start_with(config, listener, options, cli.server_limits()).await?;
+    let webhook_listener = match cli.webhook_listen_address {
+        None => None,
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--webhook.listen-address)"))?,
+        ),
+    };
+    let webhook_address = webhook_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let exporter = Exporter::start_with_listeners(
+        config,
+        listener,
+        webhook_listener,
+        options,
+        cli.server_limits(),
+    )
+    .await?;
     tracing::info!(address = %exporter.local_addr(), "exporter listening");
+    if let Some(address) = webhook_address {
+        tracing::info!(%address, "webhook receiver listening");
+    }
     let failure = tokio::select! {
         first = signals.recv() => {
             tracing::info!(signal = ?first, "shutting down: finishing in-flight requests (send the signal again to exit at once)");

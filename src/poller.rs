@@ -28,6 +28,9 @@ use calendar::Calendar;
 /// New intents from a reload are spread over this window (or the poll interval if shorter).
 const NEW_INTENT_WINDOW: Duration = Duration::from_secs(1);
 
+/// How often a store with `webhook.expected` looks for confirmations without a webhook.
+const MISSING_WEBHOOK_CHECK: Duration = Duration::from_secs(1);
+
 /// First retry delay after a failure; doubles per failure, capped at the poll interval.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 
@@ -92,6 +95,8 @@ pub struct StorePoller {
     interval: Duration,
     /// `max_watch_age` and `not_found_ttl`, checked before each poll.
     limits: WatchLimits,
+    /// `webhook.grace` of a store with `webhook.expected: true`.
+    webhook_grace: Option<Duration>,
     drain_timeout: Duration,
     state: StoreHandle,
     recorder: StoreRecorder,
@@ -116,6 +121,7 @@ impl StorePoller {
             budget_ready_at: None,
             interval: settings.poll_interval,
             limits: WatchLimits::from(store),
+            webhook_grace: webhook_grace(store),
             drain_timeout: settings.drain_timeout,
             state,
             recorder: metrics.store_recorder(&store.name),
@@ -174,6 +180,7 @@ impl StorePoller {
         }
         self.concurrency = store.max_concurrency;
         self.limits = WatchLimits::from(&store);
+        self.webhook_grace = webhook_grace(&store);
         self.drain_timeout = drain_timeout;
         self.state.lock().take_delta(); // the rescan sees every change
         let new = self.rescan();
@@ -289,6 +296,8 @@ impl StorePoller {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut in_flight = FuturesUnordered::new();
+        let mut webhook_check = tokio::time::interval(MISSING_WEBHOOK_CHECK);
+        webhook_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.publish_plan();
             let next = self.next_dispatch_at(in_flight.len());
@@ -301,6 +310,7 @@ impl StorePoller {
                     self.update(update);
                 }
                 _ = self.state.watch_list_changed() => self.take_watch_list_changes(),
+                _ = webhook_check.tick(), if self.webhook_grace.is_some() => self.count_missing_webhooks(),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     while in_flight.len() < self.concurrency {
                         let Some(id) = self.take_due() else { break };
@@ -366,6 +376,22 @@ impl StorePoller {
         };
         tracing::warn!(store = %self.name, intent_id = %id, limit = %humantime::format_duration(limit), "{message}");
         true
+    }
+
+    /// Counts (once each, and logs) the confirmations polling saw more than
+    /// `webhook.grace` ago for which no webhook came.
+    fn count_missing_webhooks(&mut self) {
+        let Some(grace) = self.webhook_grace else {
+            return;
+        };
+        let missing = self
+            .state
+            .lock()
+            .count_missing_webhooks(grace.as_secs_f64(), unix_now());
+        if missing > 0 {
+            self.state.record_change(false);
+            tracing::warn!(store = %self.name, missing, grace = %humantime::format_duration(grace), "confirmed intents without a webhook within webhook.grace: is AllScale's webhook URL right, and its secret current?");
+        }
     }
 
     fn complete(&mut self, done: Completion) {
@@ -499,6 +525,10 @@ impl StorePoller {
             tracing::warn!(store = %self.name, intent_id = %id, request_id, webhook_id = webhook_id.as_deref().unwrap_or("-"), answer, "a webhook confirmed this intent but its status poll does not say CONFIRMED");
         }
     }
+}
+
+fn webhook_grace(store: &StoreConfig) -> Option<Duration> {
+    store.webhook.expected.then_some(store.webhook.grace)
 }
 
 /// What a store's poller runs with; a reload sends new settings.

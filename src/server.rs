@@ -1,6 +1,7 @@
 //! The composition root: starts the pollers, the reloader, the intent sources, the
-//! webhook relay, the state-file writer and the HTTP server (its routes are in `routes`, the registration API
-//! in `registration`) together, under supervision, and stops them gracefully together.
+//! webhook relay, the state-file writer and the HTTP server (its routes are in `routes`,
+//! the registration API in `registration`) together, under supervision, and stops them
+//! gracefully together.
 
 mod registration;
 mod routes;
@@ -60,6 +61,24 @@ where
     (stop, tokio::spawn(task(stop_rx)))
 }
 
+/// Serves `app` on `listener` until stopped; an end before that fails the process (the
+/// listener is gone with it: it cannot be run again).
+fn server_stage(
+    supervisor: &Supervisor,
+    listener: TcpListener,
+    app: axum::Router,
+    web: Option<Arc<LiveWebConfig>>,
+    limits: ServerLimits,
+) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let supervisor = supervisor.clone();
+    stage(move |stop| async move {
+        serve(listener, app, web, limits, stop.clone()).await;
+        if !*stop.borrow() {
+            supervisor.fail(Task::HttpServer, "http_server", "ended unexpectedly");
+        }
+    })
+}
+
 impl Exporter {
     /// [`Exporter::start_with`] the default [`ServerLimits`].
     pub async fn start(
@@ -75,6 +94,19 @@ impl Exporter {
     pub async fn start_with(
         config: Config,
         listener: TcpListener,
+        options: ReloadOptions,
+        limits: ServerLimits,
+    ) -> Result<Exporter, StartError> {
+        Self::start_with_listeners(config, listener, None, options, limits).await
+    }
+
+    /// [`Exporter::start_with`], with the webhook receiver on `webhook_listener` (alone,
+    /// with `/healthz`) instead of the main listener when one is given
+    /// (`--webhook.listen-address`): it can face the internet while `/metrics` does not.
+    pub async fn start_with_listeners(
+        config: Config,
+        listener: TcpListener,
+        webhook_listener: Option<TcpListener>,
         options: ReloadOptions,
         limits: ServerLimits,
     ) -> Result<Exporter, StartError> {
@@ -171,22 +203,24 @@ impl Exporter {
             live,
             shard,
         );
-        let app = routes::router(shared, web.clone());
-        let server = {
-            let supervisor = supervisor.clone();
-            stage(move |stop| async move {
-                serve(listener, app, web, limits, stop.clone()).await;
-                // The listener is gone with it: it cannot be run again.
-                if !*stop.borrow() {
-                    supervisor.fail(Task::HttpServer, "http_server", "ended unexpectedly");
-                }
-            })
-        };
+        let app = routes::router(shared.clone(), web.clone(), webhook_listener.is_none());
+        let mut stages = vec![sources, relay, (reload_stop, reload_task), writer];
+        if let Some(webhook_listener) = webhook_listener {
+            let app = routes::webhook_router(shared);
+            stages.push(server_stage(
+                &supervisor,
+                webhook_listener,
+                app,
+                web.clone(),
+                limits,
+            ));
+        }
+        stages.push(server_stage(&supervisor, listener, app, web, limits));
         Ok(Exporter {
             addr,
             reload,
             supervisor,
-            stages: vec![sources, relay, (reload_stop, reload_task), writer, server],
+            stages,
         })
     }
 
@@ -205,8 +239,8 @@ impl Exporter {
     }
 
     /// Stops the intent sources and the webhook relay (an event in flight finishes), stops
-    /// polling (in-flight requests finish and are
-    /// counted), saves the state file, then stops the server (open connections get a short grace, then are cut).
+    /// polling (in-flight requests finish and are counted), saves the state file, then
+    /// stops the server (open connections get a short grace, then are cut).
     pub async fn shutdown(self) {
         for (stop, task) in self.stages {
             let _ = stop.send(true);

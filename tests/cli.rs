@@ -185,6 +185,27 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
         ),
         0.0
     );
+    // The simulator sends signed webhooks for half the confirming intents, and every one
+    // verifies; confirmations by webhook and by poll add up to the confirmed outcomes.
+    let webhook = |result| {
+        m.value(
+            "allscale_webhook_requests_total",
+            &[("store", "demo"), ("result", result)],
+        )
+    };
+    assert!(webhook("ok") >= 1.0, "no webhook verified in the demo");
+    assert_eq!(webhook("bad_signature"), 0.0);
+    let by = |source| {
+        m.value(
+            "allscale_checkout_intent_confirmations_total",
+            &[("store", "demo"), ("source", source)],
+        )
+    };
+    let confirmed = m.value(
+        "allscale_checkout_intent_terminal_total",
+        &[("store", "demo"), ("outcome", "confirmed")],
+    );
+    assert_eq!(by("webhook") + by("poll"), confirmed);
     // The demo keeps registering intents through the registration API (19 + 1 unknown
     // at start).
     assert!(

@@ -221,7 +221,7 @@ async fn webhooks_are_relayed_byte_for_byte_and_survive_an_outage_in_order() {
 
     // Relayed as received: path and query, headers and body; the backend's check passes.
     for n in [1, 2] {
-        let report = send(&h.sim_url, n, &url).await;
+        let report = send(&h.sim_base, n, &url).await;
         order.push(report["webhook_id"].as_str().unwrap().to_owned());
         let got = wait_for(Duration::from_secs(10), "the relay", || async {
             backend.accepted().get(n as usize - 1).cloned()
@@ -242,7 +242,7 @@ async fn webhooks_are_relayed_byte_for_byte_and_survive_an_outage_in_order() {
     // The backend answers 500: the events wait, the first one is retried.
     backend.answer.store(500, Ordering::SeqCst);
     for n in [3, 4] {
-        let report = send(&h.sim_url, n, &url).await;
+        let report = send(&h.sim_base, n, &url).await;
         order.push(report["webhook_id"].as_str().unwrap().to_owned());
     }
     let m = wait_metrics(addr, "http errors", |m| forwards(m, "http_error") >= 1.0).await;
@@ -250,7 +250,7 @@ async fn webhooks_are_relayed_byte_for_byte_and_survive_an_outage_in_order() {
     // Then it is gone altogether.
     running.stop().await;
     let attempts = backend.attempts();
-    let report = send(&h.sim_url, 5, &url).await;
+    let report = send(&h.sim_base, 5, &url).await;
     order.push(report["webhook_id"].as_str().unwrap().to_owned());
     let m = wait_metrics(addr, "connect errors", |m| {
         forwards(m, "connect_error") >= 1.0

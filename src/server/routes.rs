@@ -68,7 +68,11 @@ impl Shared {
 /// With basic auth configured, every route but the probes (`/healthz`, `/readyz`), the
 /// registration API (its own token) and the webhook receiver (AllScale's signature)
 /// needs credentials.
-pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router {
+pub(super) fn router(
+    shared: Shared,
+    web: Option<Arc<LiveWebConfig>>,
+    with_webhook: bool,
+) -> Router {
     let protected = Router::new()
         .route("/", get(landing))
         .route("/metrics", get(metrics))
@@ -81,11 +85,23 @@ pub(super) fn router(shared: Shared, web: Option<Arc<LiveWebConfig>>) -> Router 
         None => protected,
     };
     let webhook_path = shared.config.borrow().webhook.path.clone();
-    protected
+    let router = protected
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(super::registration::routes())
-        .merge(super::webhook::routes(&webhook_path))
+        .merge(super::registration::routes());
+    let router = if with_webhook {
+        router.merge(super::webhook::routes(&webhook_path))
+    } else {
+        router
+    };
+    router.with_state(shared)
+}
+
+/// The webhook listener's routes: the receiver and `/healthz`.
+pub(super) fn webhook_router(shared: Shared) -> Router {
+    let webhook_path = shared.config.borrow().webhook.path.clone();
+    super::webhook::routes(&webhook_path)
+        .route("/healthz", get(healthz))
         .with_state(shared)
 }
 

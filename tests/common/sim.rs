@@ -52,8 +52,8 @@ pub fn scenario(intents: Vec<SimIntent>) -> Scenario {
 /// Simulator and exporter running on 127.0.0.1:0.
 pub struct Harness {
     pub sim: Simulator,
-    /// The simulator's base URL (`http://127.0.0.1:PORT`).
-    pub sim_url: String,
+    /// The simulator's `http://host:port`.
+    pub sim_base: String,
     pub exporter: Exporter,
     stop_sim: tokio::sync::oneshot::Sender<()>,
 }
@@ -86,15 +86,15 @@ impl Harness {
         tokio::spawn(sim.clone().serve(listener, async {
             let _ = stopped.await;
         }));
-        let sim_url = base.clone();
         let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut config = test_config(&base, KEY, SECRET, &id_refs);
+        let base = base.clone();
         configure(&mut config, &ids);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let exporter = Exporter::start(config, listener, options).await.unwrap();
         Harness {
             sim,
-            sim_url,
+            sim_base: base,
             exporter,
             stop_sim,
         }

@@ -519,14 +519,16 @@ def run_stack(exporter_bin, workdir, dashboards, procs, webhook):
     env = dict(os.environ, ALLSCALE_E2E_API_SECRET=API_SECRET, NO_COLOR="1")
 
     (workdir / "exporter.yaml").write_text(fill(E2E / "exporter.yaml", SIM_URL=f"http://127.0.0.1:{sim_port}",
-                                                STATE_FILE=str(workdir / "state.json")))
+                                                STATE_FILE=str(workdir / "state.db"),
+                                                FORWARD_URL=f"http://127.0.0.1:{webhook.port}"))
     (workdir / "alertmanager.yml").write_text(fill(E2E / "alertmanager.yml", WEBHOOK_URL=f"http://127.0.0.1:{webhook.port}/alerts"))
     (workdir / "prometheus.yml").write_text(fill(
         E2E / "prometheus.yml", ALERTS=ALERTS, RULES=RULES, AM_PORT=am_port, EXPORTER_PORT=exp_port))
     run(["promtool", "check", "config", workdir / "prometheus.yml"], "promtool check config (test config)")
 
     log("starting simulator and Alertmanager")
-    procs.start("simulator", [exporter_bin, "simulate", "--listen", f"127.0.0.1:{sim_port}", "--scenario", E2E / "scenario.yaml"], env=env)
+    procs.start("simulator", [exporter_bin, "simulate", "--listen", f"127.0.0.1:{sim_port}", "--scenario", E2E / "scenario.yaml",
+                              f"--webhook.url=http://127.0.0.1:{exp_port}/webhooks/allscale"], env=env)
     procs.start("alertmanager", [
         "prometheus-alertmanager", f"--config.file={workdir / 'alertmanager.yml'}",
         f"--storage.path={workdir / 'am-data'}", f"--web.listen-address=127.0.0.1:{am_port}",
