@@ -365,6 +365,7 @@ impl Metrics {
             .remove_label_values(&[store, STATUS_ENDPOINT]);
         self.lock_extra_codes().remove(store);
         self.plans.remove(store);
+        self.webhooks.remove_store(store);
     }
 
     /// The recorder of `store`'s `source` (file, http, api): while one is held, the
@@ -373,8 +374,8 @@ impl Metrics {
         self.sources.recorder(store, source)
     }
 
-    /// Creates a store's webhook series at 0 (kept when the store leaves: within a
-    /// process these counters never go lower than a value already served).
+    /// Creates a store's webhook series at 0, or continues them where they were when the
+    /// store left the config.
     pub fn webhook_store(&self, store: &str, forwarding: bool) {
         self.webhooks.init_store(store, forwarding);
     }

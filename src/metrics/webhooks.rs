@@ -6,9 +6,13 @@
 //! counters); confirmations, missing webhooks and disagreements are state counters,
 //! exported write-ahead with a state file and counted once per intent in its life.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 use super::{Family, header, store_sample};
+use crate::lock;
 use crate::state::{ConfirmedBy, State};
 
 /// The `result` label of `allscale_webhook_requests_total`.
@@ -108,6 +112,16 @@ pub(super) struct WebhookMetrics {
     last_received: GaugeVec,
     forwards: IntCounterVec,
     forward_lag: HistogramVec,
+    /// Request and forward counts of stores that left the config, continued if they
+    /// come back: within a process a counter never goes lower than a value served.
+    departed: Mutex<HashMap<String, Departed>>,
+}
+
+/// A departed store's counts, by result label.
+#[derive(Default)]
+struct Departed {
+    requests: Vec<(&'static str, u64)>,
+    forwards: Vec<(&'static str, u64)>,
 }
 
 impl WebhookMetrics {
@@ -160,12 +174,21 @@ impl WebhookMetrics {
             last_received,
             forwards,
             forward_lag,
+            departed: Mutex::new(HashMap::new()),
         }
     }
 
     /// Creates a store's series at 0: every result of the receiver, and of the relay when
     /// the store relays.
     pub(super) fn init_store(&self, store: &str, forwarding: bool) {
+        if let Some(saved) = lock(&self.departed).remove(store) {
+            for (result, n) in saved.requests {
+                self.requests.with_label_values(&[store, result]).inc_by(n);
+            }
+            for (result, n) in saved.forwards {
+                self.forwards.with_label_values(&[store, result]).inc_by(n);
+            }
+        }
         for result in WebhookResult::ALL {
             self.requests.with_label_values(&[store, result.as_str()]);
         }
@@ -175,6 +198,30 @@ impl WebhookMetrics {
             }
             self.forward_lag.with_label_values(&[store]);
         }
+    }
+
+    /// Drops a store's series (it left the config), keeping its counts in case it comes
+    /// back; the lag histogram starts afresh then, like the API latency histogram.
+    pub(super) fn remove_store(&self, store: &str) {
+        let take = |vec: &IntCounterVec, results: &[&'static str]| -> Vec<(&'static str, u64)> {
+            results
+                .iter()
+                .filter_map(|r| {
+                    let n = vec.get_metric_with_label_values(&[store, r]).ok()?.get();
+                    let _ = vec.remove_label_values(&[store, r]);
+                    (n > 0).then_some((*r, n))
+                })
+                .collect()
+        };
+        let requests: Vec<&'static str> = WebhookResult::ALL.iter().map(|r| r.as_str()).collect();
+        let forwards: Vec<&'static str> = ForwardResult::ALL.iter().map(|r| r.as_str()).collect();
+        let saved = Departed {
+            requests: take(&self.requests, &requests),
+            forwards: take(&self.forwards, &forwards),
+        };
+        lock(&self.departed).insert(store.to_owned(), saved);
+        let _ = self.last_received.remove_label_values(&[store]);
+        let _ = self.forward_lag.remove_label_values(&[store]);
     }
 
     pub(super) fn init_unknown(&self) {
