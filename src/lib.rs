@@ -10,10 +10,13 @@
 //! - [`api`]: signing, the envelope, the status enum, the signed client and its
 //!   HTTP/1.1 and HTTP/2 transport.
 //! - `poller`: one scheduler per store (budget, calendar queue, backoff).
-//! - [`state`]: what is known per intent and store; `state::file` saves it, write-ahead.
+//! - [`state`]: what is known per intent and store (the watch list as the union of its
+//!   sources, webhooks counted once with polling); [`state::writer`] commits it to the
+//!   SQLite state database ([`state::db`]), write-ahead; [`state::persist`] restores it.
 //! - [`metrics`]: every metric, declared once; intent families rendered from [`state`].
-//! - [`server`]: start, stop and the HTTP routes; [`web`]: the server's TLS, basic auth
-//!   and connection limits; `single_flight`: one render at a time.
+//! - [`server`]: start, stop and the HTTP routes (the registration API, the webhook
+//!   receiver); [`web`]: the server's TLS, basic auth and connection limits;
+//!   `single_flight`: one render at a time.
 //! - [`relay`]: verified webhooks relayed, in order, to a store's `forward_url`.
 //! - `supervise`: restarts of the long-lived tasks, and the process's health.
 //! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],

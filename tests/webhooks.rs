@@ -330,3 +330,23 @@ async fn the_receiver_can_have_a_listener_of_its_own() {
     assert_eq!(m.outcome("confirmed"), 1.0);
     exporter.shutdown().await;
 }
+
+/// `webhook.enabled: false`: the receiver's path answers 404 and nothing is counted.
+#[tokio::test]
+async fn a_disabled_receiver_answers_404() {
+    let sc = scenario(vec![intent(1, &[10], 60_000)]);
+    let h = Harness::start(sc, |config, _| config.webhook.enabled = false).await;
+    // The simulator retries a normal delivery that was not answered 2xx.
+    let statuses = send(&h, 1, "normal").await;
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|s| *s == 404),
+        "{statuses:?}"
+    );
+    let m = h.scrape().await;
+    assert_eq!(m.outcome("confirmed"), 0.0);
+    assert!(
+        !m.text.contains("allscale_webhook_requests_total{"),
+        "no receiver series"
+    );
+    h.stop().await;
+}
