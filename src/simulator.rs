@@ -3,6 +3,9 @@
 //!
 //! Routes:
 //! - `GET /v1/checkout_intents/{id}/status` — the status endpoint (payload: an integer).
+//! - `GET /v1/checkout_intents/{id}` — the intent detail endpoint (payload: an object with
+//!   the id, the current status and the amounts; `detail`); the same auth, ownership,
+//!   failures and lifecycle as the status endpoint.
 //! - `GET /v1/test/ping` — payload `{"pong":"ok"}`; checks key, clock and signing.
 //! - `GET /-/stats` — unauthenticated JSON of [`SimStats`] (not an API route: no envelope).
 //! - `POST /-/webhooks/send` — unauthenticated, for tests: sends one webhook of a given
@@ -31,7 +34,8 @@
 //!
 //! One concern a file: `scenario` (the scenario file: schema, loading, validation),
 //! `auth` (the request checks above, the nonce replay window and the clock), `lifecycle`
-//! (per-intent ownership, status sequence and injected failures), `answer` (what is
+//! (per-intent ownership, status sequence and injected failures), `detail` (the detail
+//! payload: amounts, exact defaults, broken payloads), `answer` (what is
 //! answered and its exact bytes: the envelope, malformed and hostile bodies), `routes`
 //! (the axum handlers, rendering and response signing), `stats` (the `/-/stats`
 //! counters) and `webhook` (confirmation webhooks: bodies, faulty kinds, signing,
@@ -39,6 +43,7 @@
 
 mod answer;
 mod auth;
+mod detail;
 mod lifecycle;
 mod routes;
 mod scenario;
@@ -48,7 +53,7 @@ mod testkit;
 mod webhook;
 
 pub use scenario::{
-    MAX_WEBHOOK_RETRIES, Malformed, Scenario, ScenarioError, SimFailure, SimIntent, SimKey,
+    DetailMalformed, MAX_WEBHOOK_RETRIES, Malformed, SimDetail, Scenario, ScenarioError, SimFailure, SimIntent, SimKey,
     SimWebhook, Starts, WebhookKind, default_lifecycle, default_step, default_timestamp_window,
     default_webhook_backoff, default_webhook_retries, default_webhook_timeout,
 };
@@ -65,7 +70,9 @@ use axum::routing::{get, post};
 
 use auth::KeyRt;
 use lifecycle::IntentRt;
-use routes::{fallback_route, ping_route, stats_route, status_route, webhook_send_route};
+use routes::{
+    detail_route, fallback_route, ping_route, stats_route, status_route, webhook_send_route,
+};
 use webhook::WebhookRt;
 
 /// A running simulator's shared state; cheap to clone.
@@ -138,6 +145,7 @@ impl Simulator {
     pub fn router(&self) -> axum::Router {
         self.inner.launch_webhooks();
         Router::new()
+            .route("/v1/checkout_intents/{id}", get(detail_route))
             .route("/v1/checkout_intents/{id}/status", get(status_route))
             .route("/v1/test/ping", get(ping_route))
             .route("/-/stats", get(stats_route))

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::Malformed;
+use super::detail::DetailPayload;
 
 /// Size of the padding field of a [`Malformed::Oversize`] answer.
 const OVERSIZE_PADDING: usize = 100 * 1024;
@@ -51,12 +52,31 @@ pub(super) fn hostile_body(kind: Malformed, body: Vec<u8>) -> Option<Body> {
 #[derive(Clone, Copy)]
 pub(super) enum Endpoint<'a> {
     Status(&'a str),
+    Detail(&'a str),
     Ping,
 }
 
 pub(super) enum Payload {
     Status(i64),
+    Detail(Box<DetailPayload>),
     Pong,
+}
+
+impl Payload {
+    /// A payload broken on purpose (`detail.malformed`), counted as malformed.
+    pub(super) fn is_malformed(&self) -> bool {
+        matches!(self, Payload::Detail(d) if d.malformed)
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Payload::Status(status) => status.serialize(s),
+            Payload::Detail(detail) => detail.serialize(s),
+            Payload::Pong => serde_json::json!({"pong": "ok"}).serialize(s),
+        }
+    }
 }
 
 /// What to answer, decided synchronously (no lock is held across an `.await`).
@@ -70,7 +90,8 @@ pub(super) struct Answer {
 pub(super) enum AnswerKind {
     Ok(Payload),
     Error(i64, String),
-    Malformed(Malformed, i64),
+    /// A malformed answer carrying what the normal answer's payload would have been.
+    Malformed(Malformed, Payload),
 }
 
 impl Answer {
@@ -96,11 +117,7 @@ impl Answer {
     pub(super) fn body(&self, request_id: &str) -> (&'static str, Vec<u8>) {
         const JSON: &str = "application/json";
         match &self.kind {
-            AnswerKind::Ok(Payload::Status(s)) => (JSON, envelope(0, s, None, request_id)),
-            AnswerKind::Ok(Payload::Pong) => (
-                JSON,
-                envelope(0, &serde_json::json!({"pong": "ok"}), None, request_id),
-            ),
+            AnswerKind::Ok(payload) => (JSON, envelope(0, payload, None, request_id)),
             AnswerKind::Error(code, message) => {
                 (JSON, envelope(*code, &(), Some(message), request_id))
             }
@@ -113,7 +130,8 @@ impl Answer {
                     .expect("JSON values serialize"),
             ),
             AnswerKind::Malformed(Malformed::StringPayload, s) => {
-                (JSON, envelope(0, &s.to_string(), None, request_id))
+                let text = serde_json::to_string(s).expect("payloads serialize");
+                (JSON, envelope(0, &text, None, request_id))
             }
             AnswerKind::Malformed(
                 Malformed::Huge | Malformed::Trickle | Malformed::Reset | Malformed::Stall,

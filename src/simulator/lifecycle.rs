@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 
 use super::answer::{Answer, AnswerKind, Endpoint, Payload};
+use super::detail::Detail;
 use super::webhook::BodyDetails;
 use super::{Inner, SimFailure, SimIntent, Starts, WebhookKind, default_lifecycle};
 
@@ -26,14 +27,21 @@ pub(super) struct IntentRt {
     pub(super) webhook: Option<WebhookKind>,
     /// Boxed and absent unless the scenario sets a body field: most intents have none.
     pub(super) details: Option<Box<BodyDetails>>,
+    /// The detail endpoint's fields; absent unless the scenario sets one (the defaults
+    /// are then computed per request).
+    detail: Option<Box<Detail>>,
     /// When the lifecycle clock started: the first poll, or launch.
     pub(super) started: OnceLock<Instant>,
+    /// Authenticated requests by the owner, status and detail counted apart (each route
+    /// fails its own first N with `fail.first`).
     polls: AtomicU64,
+    detail_polls: AtomicU64,
 }
 
 impl IntentRt {
     pub(super) fn new(i: SimIntent, owner: Option<usize>) -> IntentRt {
         let details = BodyDetails::from_intent(&i).map(Box::new);
+        let detail = Detail::sets_any(&i).then(|| Box::new(Detail::resolve_or_default(&i)));
         let started = OnceLock::new();
         if i.starts == Some(Starts::AtLaunch) {
             let _ = started.set(Instant::now());
@@ -47,8 +55,10 @@ impl IntentRt {
             starts: i.starts.unwrap_or_default(),
             webhook: i.webhook,
             details,
+            detail,
             started,
             polls: AtomicU64::new(0),
+            detail_polls: AtomicU64::new(0),
         }
     }
 
@@ -56,6 +66,13 @@ impl IntentRt {
     pub(super) fn confirmed_after(&self) -> Option<Duration> {
         let index = self.lifecycle.iter().position(|&s| s == CONFIRMED)?;
         self.step.checked_mul(u32::try_from(index).ok()?)
+    }
+
+    fn detail_payload(&self, status: i64) -> super::detail::DetailPayload {
+        match &self.detail {
+            Some(d) => d.payload(&self.id, status),
+            None => Detail::default_for(self.lifecycle.last().copied()).payload(&self.id, status),
+        }
     }
 
     fn status_at(&self, started: Instant) -> i64 {
@@ -72,7 +89,7 @@ impl Inner {
     pub(super) fn endpoint(&self, ki: usize, endpoint: Endpoint<'_>) -> Answer {
         let id = match endpoint {
             Endpoint::Ping => return Answer::ok(Payload::Pong),
-            Endpoint::Status(id) => id,
+            Endpoint::Status(id) | Endpoint::Detail(id) => id,
         };
         let Some(&ii) = self.intent_index.get(id) else {
             return Answer::error(50001, StatusCode::NOT_FOUND, "checkout intent not found");
@@ -85,7 +102,11 @@ impl Inner {
                 "forbidden: no permission to view this checkout intent",
             );
         }
-        let poll = intent.polls.fetch_add(1, Ordering::Relaxed) + 1;
+        let polls = match endpoint {
+            Endpoint::Detail(_) => &intent.detail_polls,
+            _ => &intent.polls,
+        };
+        let poll = polls.fetch_add(1, Ordering::Relaxed) + 1;
         let mut began = false;
         let started = *intent.started.get_or_init(|| {
             began = true;
@@ -95,12 +116,15 @@ impl Inner {
             self.lifecycle_started(ii, started);
         }
         let status = intent.status_at(started);
-        let ok = Answer::ok(Payload::Status(status));
+        let payload = match endpoint {
+            Endpoint::Detail(_) => Payload::Detail(Box::new(intent.detail_payload(status))),
+            _ => Payload::Status(status),
+        };
         let Some(fail) = &intent.fail else {
-            return ok;
+            return Answer::ok(payload);
         };
         if fail.first.is_some_and(|n| poll > u64::from(n)) {
-            return ok;
+            return Answer::ok(payload);
         }
         let http = fail
             .http_status
@@ -109,14 +133,14 @@ impl Inner {
         let mut answer = if let Some(kind) = fail.malformed {
             Answer {
                 http,
-                kind: AnswerKind::Malformed(kind, status),
+                kind: AnswerKind::Malformed(kind, payload),
                 retry_after: false,
                 bad_signature: false,
             }
         } else if let Some(code) = fail.code {
             Answer::error(code, http, format!("injected failure (code {code})"))
         } else {
-            ok
+            Answer::ok(payload)
         };
         answer.bad_signature = fail.bad_signature;
         answer

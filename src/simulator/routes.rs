@@ -132,6 +132,14 @@ pub(super) async fn status_route(
     sim.inner.handle(Some(Endpoint::Status(&id)), req).await
 }
 
+pub(super) async fn detail_route(
+    State(sim): State<Simulator>,
+    UrlPath(id): UrlPath<String>,
+    req: Request,
+) -> Response {
+    sim.inner.handle(Some(Endpoint::Detail(&id)), req).await
+}
+
 pub(super) async fn ping_route(State(sim): State<Simulator>, req: Request) -> Response {
     sim.inner.handle(Some(Endpoint::Ping), req).await
 }

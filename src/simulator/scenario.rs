@@ -83,6 +83,25 @@ pub struct SimIntent {
     pub coin_symbol: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_id: Option<u64>,
+    /// Intent detail fields (`GET /v1/checkout_intents/{id}`); defaults in
+    /// `detail::Detail`. The fiat currency of the order, e.g. `USD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency_symbol: Option<String>,
+    /// The order amount in the currency's cents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_cents: Option<u64>,
+    /// The amount actually paid, a decimal string (`actual_paid_amount`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_coins: Option<String>,
+    /// The service fee, a decimal string (`service_fee_amount`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_coins: Option<String>,
+    /// What the store nets, a decimal string (`net_income_amount`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_coins: Option<String>,
+    /// A broken detail answer instead of the documented one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<SimDetail>,
 }
 
 impl SimIntent {
@@ -100,8 +119,37 @@ impl SimIntent {
             amount_coins: None,
             coin_symbol: None,
             chain_id: None,
+            currency_symbol: None,
+            amount_cents: None,
+            paid_coins: None,
+            fee_coins: None,
+            net_coins: None,
+            detail: None,
         }
     }
+}
+
+/// How an intent's detail answers are broken (`detail:` in a scenario).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimDetail {
+    pub malformed: DetailMalformed,
+}
+
+/// Kinds of broken detail payloads: a valid `code: 0` envelope whose payload is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetailMalformed {
+    /// `actual_paid_amount` is a negative decimal string (`"-12.50"`).
+    NegativeAmount,
+    /// `actual_paid_amount` is a JSON number (`12.5`), not a string.
+    FloatAmount,
+    /// `actual_paid_amount` is absent.
+    MissingField,
+    /// The payload is an array holding the object, not the object.
+    NotAnObject,
+    /// `coin_symbol` is a number (`12345`), not a string.
+    BadCoin,
 }
 
 /// When an intent's lifecycle clock starts.
@@ -358,6 +406,7 @@ impl Scenario {
                 out.push(format!("intents[{i}]: step must be greater than 0"));
             }
             out.extend(intent.webhook_problems(i));
+            out.extend(intent.detail_problems(i));
             if let Some(f) = &intent.fail {
                 let at = format!("intents[{i}].fail");
                 if f.code.is_some() && f.malformed.is_some() {
@@ -437,6 +486,7 @@ impl SimIntent {
         for (field, value) in [
             ("order_id", &self.order_id),
             ("coin_symbol", &self.coin_symbol),
+            ("currency_symbol", &self.currency_symbol),
         ] {
             match value {
                 Some(v) if v.is_empty() || v.len() > 256 => {
@@ -449,8 +499,38 @@ impl SimIntent {
     }
 }
 
+impl SimIntent {
+    /// Problems of the detail amounts, named `intents[i]`: each must be a decimal, and
+    /// the defaults computed from them must fit.
+    fn detail_problems(&self, i: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut bad = false;
+        for (field, value) in [
+            ("paid_coins", &self.paid_coins),
+            ("fee_coins", &self.fee_coins),
+            ("net_coins", &self.net_coins),
+        ] {
+            if let Some(v) = value
+                && !is_decimal(v)
+            {
+                bad = true;
+                out.push(format!(
+                    "intents[{i}]: {field} {v:?} is not a decimal such as \"12.50\""
+                ));
+            }
+        }
+        if !bad
+            && self.amount_coins.as_deref().is_none_or(is_decimal)
+            && let Err(e) = super::detail::Detail::resolve(self)
+        {
+            out.push(format!("intents[{i}]: {e}"));
+        }
+        out
+    }
+}
+
 /// `12`, `12.50`, `0.000001`: digits with at most one inner dot, as the API sends amounts.
-fn is_decimal(s: &str) -> bool {
+pub(super) fn is_decimal(s: &str) -> bool {
     let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
     s.len() <= 64
         && !int.is_empty()

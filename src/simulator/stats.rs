@@ -18,10 +18,17 @@ pub struct SimStats {
     /// header was missing, any other value under [`UNKNOWN_KEY_STATS`]. Keyed only by
     /// known keys so that a client sending made-up keys cannot grow the map.
     pub requests_by_key: BTreeMap<String, u64>,
-    /// Requests that passed authentication, by intent id.
+    /// Status requests that passed authentication, by intent id (detail requests are
+    /// counted apart, in `detail_authenticated_by_intent`).
     pub authenticated_by_intent: BTreeMap<String, u64>,
-    /// Answers by envelope code (0 = success). Malformed answers (`fail.malformed`) are
-    /// counted under [`MALFORMED_STATS_CODE`] (-1000), never under 0.
+    /// Intent detail requests (`GET /v1/checkout_intents/{id}`) received, by API key as
+    /// in `requests_by_key` (which counts them too).
+    pub detail_requests_by_key: BTreeMap<String, u64>,
+    /// Intent detail requests that passed authentication, by intent id.
+    pub detail_authenticated_by_intent: BTreeMap<String, u64>,
+    /// Answers by envelope code (0 = success). Malformed answers (`fail.malformed`, and
+    /// the broken detail payloads of `detail.malformed`) are counted under
+    /// [`MALFORMED_STATS_CODE`] (-1000), never under 0.
     pub answers_by_code: BTreeMap<i64, u64>,
     /// Authenticated requests per unix second, by API key.
     pub per_second_by_key: BTreeMap<String, BTreeMap<u64, u64>>,
@@ -57,6 +64,7 @@ pub const MALFORMED_STATS_CODE: i64 = -1000;
 impl Answer {
     fn stats_code(&self) -> i64 {
         match &self.kind {
+            AnswerKind::Ok(payload) if payload.is_malformed() => MALFORMED_STATS_CODE,
             AnswerKind::Ok(_) => 0,
             AnswerKind::Error(code, _) => *code,
             AnswerKind::Malformed(..) => MALFORMED_STATS_CODE,
@@ -126,9 +134,16 @@ impl Inner {
             &mut stats.requests_by_http_version,
             http_version_name(parts.version),
         );
+        if matches!(endpoint, Some(Endpoint::Detail(_))) {
+            bump_str(&mut stats.detail_requests_by_key, key);
+        }
         if d.authenticated {
-            if let Some(Endpoint::Status(id)) = endpoint {
-                bump_str(&mut stats.authenticated_by_intent, id);
+            match endpoint {
+                Some(Endpoint::Status(id)) => bump_str(&mut stats.authenticated_by_intent, id),
+                Some(Endpoint::Detail(id)) => {
+                    bump_str(&mut stats.detail_authenticated_by_intent, id);
+                }
+                _ => {}
             }
             if let Some(ki) = d.key {
                 let key = &self.keys[ki].api_key;

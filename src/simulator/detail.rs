@@ -1,0 +1,310 @@
+//! The intent detail endpoint's payload (`GET /v1/checkout_intents/{id}`): the amounts an
+//! intent sets in the scenario, their exact defaults, and the broken payloads of
+//! `detail.malformed`.
+//!
+//! Amounts are decimal strings and every default is computed exactly, on integers scaled
+//! by a power of ten (never `f64`).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{DetailMalformed, SimIntent};
+
+/// The status the API calls UNDERPAID: an intent ending there defaults to paying less.
+const UNDERPAID: i64 = -3;
+
+/// A non-negative decimal: `units / 10^scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dec {
+    units: u128,
+    scale: u32,
+}
+
+impl Dec {
+    /// `12`, `12.50`: digits with at most one dot (checked by `scenario::is_decimal`).
+    fn parse(s: &str) -> Result<Dec, String> {
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let mut units: u128 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            if !b.is_ascii_digit() {
+                return Err(format!("{s:?} is not a decimal"));
+            }
+            units = units
+                .checked_mul(10)
+                .and_then(|u| u.checked_add(u128::from(b - b'0')))
+                .ok_or_else(|| format!("{s:?} has too many digits"))?;
+        }
+        Ok(Dec {
+            units,
+            scale: frac.len() as u32,
+        })
+    }
+
+    /// `self / 10^n`, exactly.
+    fn shift(self, n: u32) -> Dec {
+        Dec {
+            units: self.units,
+            scale: self.scale + n,
+        }
+    }
+
+    fn times(self, k: u128) -> Option<Dec> {
+        Some(Dec {
+            units: self.units.checked_mul(k)?,
+            scale: self.scale,
+        })
+    }
+
+    fn rescale(self, scale: u32) -> Option<u128> {
+        self.units.checked_mul(10u128.checked_pow(scale - self.scale)?)
+    }
+
+    /// `self - other`, `None` when negative or too large.
+    fn minus(self, other: Dec) -> Option<Dec> {
+        let scale = self.scale.max(other.scale);
+        let units = self.rescale(scale)?.checked_sub(other.rescale(scale)?)?;
+        Some(Dec { units, scale })
+    }
+
+    /// `floor(self × 100)`, as an integer (cents of a 1:1 stablecoin).
+    fn cents(self) -> Option<u64> {
+        let hundred = self.times(100)?;
+        let whole = hundred.units / 10u128.checked_pow(hundred.scale)?;
+        u64::try_from(whole).ok()
+    }
+
+    /// The exact value with trailing zeros trimmed, but never below `min_scale` places.
+    fn render(mut self, min_scale: u32) -> String {
+        while self.scale > min_scale && self.units % 10 == 0 {
+            self.units /= 10;
+            self.scale -= 1;
+        }
+        let digits = format!("{:0>width$}", self.units, width = self.scale as usize + 1);
+        if self.scale == 0 {
+            return digits;
+        }
+        let (int, frac) = digits.split_at(digits.len() - self.scale as usize);
+        format!("{int}.{frac}")
+    }
+}
+
+/// An intent's detail fields, resolved once (scenario values, else the defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Detail {
+    pub(super) amount_coins: String,
+    pub(super) coin_symbol: String,
+    pub(super) chain_id: u64,
+    pub(super) currency_symbol: String,
+    pub(super) amount_cents: u64,
+    pub(super) paid_coins: String,
+    pub(super) fee_coins: String,
+    pub(super) net_coins: String,
+    pub(super) malformed: Option<DetailMalformed>,
+}
+
+impl Detail {
+    /// The defaults: amount `12.50` USDT on chain 1, currency USD, amount_cents =
+    /// floor(amount × 100), paid = the amount (90 % of it when the lifecycle ends in -3,
+    /// UNDERPAID), fee = 1 % of paid, net = paid − fee. The reason when the scenario's
+    /// values do not allow them (too many digits, a fee above what was paid).
+    pub(super) fn resolve(i: &SimIntent) -> Result<Detail, String> {
+        let amount_coins = i.amount_coins.clone().unwrap_or_else(|| "12.50".to_owned());
+        let amount = Dec::parse(&amount_coins).map_err(|e| format!("amount_coins {e}"))?;
+        let amount_cents = match i.amount_cents {
+            Some(c) => c,
+            None => amount.cents().ok_or_else(|| {
+                format!("amount_coins {amount_coins:?} is too large for a default amount_cents")
+            })?,
+        };
+        let paid_coins = match &i.paid_coins {
+            Some(p) => p.clone(),
+            None if i.lifecycle.last() == Some(&UNDERPAID) => amount
+                .times(9)
+                .ok_or_else(|| format!("amount_coins {amount_coins:?} has too many digits"))?
+                .shift(1)
+                .render(amount.scale),
+            None => amount_coins.clone(),
+        };
+        let paid = Dec::parse(&paid_coins).map_err(|e| format!("paid_coins {e}"))?;
+        let fee_coins = match &i.fee_coins {
+            Some(f) => f.clone(),
+            None => paid.shift(2).render(paid.scale),
+        };
+        let net_coins = match &i.net_coins {
+            Some(n) => n.clone(),
+            None => {
+                let fee = Dec::parse(&fee_coins).map_err(|e| format!("fee_coins {e}"))?;
+                paid.minus(fee)
+                    .ok_or_else(|| {
+                        format!(
+                            "fee_coins {fee_coins:?} is more than paid_coins {paid_coins:?} \
+                             (set net_coins to say what the store nets)"
+                        )
+                    })?
+                    .render(paid.scale)
+            }
+        };
+        Ok(Detail {
+            amount_coins,
+            coin_symbol: i.coin_symbol.clone().unwrap_or_else(|| "USDT".to_owned()),
+            chain_id: i.chain_id.unwrap_or(1),
+            currency_symbol: i.currency_symbol.clone().unwrap_or_else(|| "USD".to_owned()),
+            amount_cents,
+            paid_coins,
+            fee_coins,
+            net_coins,
+            malformed: i.detail.as_ref().map(|d| d.malformed),
+        })
+    }
+
+    /// Whether the intent sets any field the detail answer carries.
+    pub(super) fn sets_any(i: &SimIntent) -> bool {
+        i.amount_coins.is_some()
+            || i.coin_symbol.is_some()
+            || i.chain_id.is_some()
+            || i.currency_symbol.is_some()
+            || i.amount_cents.is_some()
+            || i.paid_coins.is_some()
+            || i.fee_coins.is_some()
+            || i.net_coins.is_some()
+            || i.detail.is_some()
+    }
+
+    /// [`Detail::resolve`], or the defaults when an unvalidated scenario's values do not
+    /// resolve.
+    pub(super) fn resolve_or_default(i: &SimIntent) -> Detail {
+        Detail::resolve(i).unwrap_or_else(|_| Detail::default_for(i.lifecycle.last().copied()))
+    }
+
+    /// The defaults of an intent that sets no detail field and whose lifecycle ends at
+    /// `last`.
+    pub(super) fn default_for(last: Option<i64>) -> Detail {
+        let mut i = SimIntent::new("", "");
+        i.lifecycle = last.into_iter().collect();
+        Detail::resolve(&i).expect("the defaults resolve")
+    }
+
+    /// The payload for intent `id` at `status`: the documented object, or the broken one
+    /// of `detail.malformed`.
+    pub(super) fn payload(&self, id: &str, status: i64) -> DetailPayload {
+        let mut body = DetailBody {
+            all_scale_checkout_intent_id: id.to_owned(),
+            status,
+            amount_coins: self.amount_coins.clone(),
+            coin_symbol: Value::from(self.coin_symbol.as_str()),
+            chain_id: self.chain_id,
+            currency_symbol: self.currency_symbol.clone(),
+            amount_cents: self.amount_cents,
+            actual_paid_amount: Some(Value::from(self.paid_coins.as_str())),
+            service_fee_amount: self.fee_coins.clone(),
+            net_income_amount: self.net_coins.clone(),
+        };
+        let mut in_array = false;
+        match self.malformed {
+            None => {}
+            Some(DetailMalformed::NegativeAmount) => {
+                body.actual_paid_amount = Some(Value::from(format!("-{}", self.paid_coins)));
+            }
+            Some(DetailMalformed::FloatAmount) => {
+                // A decimal string is valid JSON number text: the same value, unquoted.
+                body.actual_paid_amount = serde_json::from_str(&self.paid_coins).ok();
+            }
+            Some(DetailMalformed::MissingField) => body.actual_paid_amount = None,
+            Some(DetailMalformed::NotAnObject) => in_array = true,
+            Some(DetailMalformed::BadCoin) => body.coin_symbol = Value::from(12345),
+        }
+        DetailPayload {
+            body,
+            in_array,
+            malformed: self.malformed.is_some(),
+        }
+    }
+}
+
+/// The documented detail object, in this field order.
+#[derive(Debug, Serialize)]
+pub(super) struct DetailBody {
+    all_scale_checkout_intent_id: String,
+    status: i64,
+    amount_coins: String,
+    coin_symbol: Value,
+    chain_id: u64,
+    currency_symbol: String,
+    amount_cents: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual_paid_amount: Option<Value>,
+    service_fee_amount: String,
+    net_income_amount: String,
+}
+
+/// A detail payload as answered: the object, or (`not_an_object`) an array holding it.
+#[derive(Debug)]
+pub(super) struct DetailPayload {
+    body: DetailBody,
+    in_array: bool,
+    /// Broken on purpose (`detail.malformed`): counted as a malformed answer.
+    pub(super) malformed: bool,
+}
+
+impl Serialize for DetailPayload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.in_array {
+            [&self.body].serialize(s)
+        } else {
+            self.body.serialize(s)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Dec {
+        Dec::parse(s).unwrap()
+    }
+
+    #[test]
+    fn decimal_arithmetic_is_exact() {
+        assert_eq!(dec("0.3").shift(2).render(1), "0.003");
+        assert_eq!(dec("0.3").minus(dec("0.003")).unwrap().render(1), "0.297");
+        assert_eq!(dec("12.50").shift(2).render(2), "0.125");
+        assert_eq!(dec("10.00").shift(2).render(2), "0.10");
+        assert_eq!(dec("10.00").minus(dec("0.10")).unwrap().render(2), "9.90");
+        assert_eq!(dec("12.50").times(9).unwrap().shift(1).render(2), "11.25");
+        assert_eq!(dec("7").shift(2).render(0), "0.07");
+        assert_eq!(dec("7").render(0), "7");
+        assert_eq!(dec("0.1").minus(dec("0.2")), None);
+        assert_eq!(dec("12.509").cents(), Some(1250));
+        assert_eq!(dec("0").cents(), Some(0));
+        assert!(Dec::parse(&"9".repeat(40)).is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let mut i = SimIntent::new("65b2f3d0d2d9c0a1b2c3d4e5", "k");
+        let d = Detail::resolve(&i).unwrap();
+        assert_eq!(
+            (d.amount_coins.as_str(), d.coin_symbol.as_str(), d.chain_id),
+            ("12.50", "USDT", 1)
+        );
+        assert_eq!((d.currency_symbol.as_str(), d.amount_cents), ("USD", 1250));
+        assert_eq!(
+            (d.paid_coins.as_str(), d.fee_coins.as_str(), d.net_coins.as_str()),
+            ("12.50", "0.125", "12.375")
+        );
+        i.lifecycle = vec![2, -3];
+        let d = Detail::resolve(&i).unwrap();
+        assert_eq!(
+            (d.paid_coins.as_str(), d.fee_coins.as_str(), d.net_coins.as_str()),
+            ("11.25", "0.1125", "11.1375")
+        );
+        i.paid_coins = Some("0.3".into());
+        let d = Detail::resolve(&i).unwrap();
+        assert_eq!((d.fee_coins.as_str(), d.net_coins.as_str()), ("0.003", "0.297"));
+        i.fee_coins = Some("0.5".into());
+        assert!(Detail::resolve(&i).unwrap_err().contains("more than paid_coins"));
+        i.net_coins = Some("0".into());
+        assert_eq!(Detail::resolve(&i).unwrap().net_coins, "0");
+    }
+}
