@@ -308,3 +308,264 @@ mod tests {
         assert_eq!(Detail::resolve(&i).unwrap().net_coins, "0");
     }
 }
+
+#[cfg(test)]
+mod http_tests {
+    use crate::simulator::testkit::*;
+    use crate::simulator::{MALFORMED_STATS_CODE, Scenario, ScenarioError};
+    use serde_json::{Value, json};
+
+    const FULL: &str = "d00000000000000000000001";
+    const DEFAULTS: &str = "d00000000000000000000002";
+    const SMALL: &str = "d00000000000000000000003";
+    const UNDERPAID: &str = "d00000000000000000000004";
+    const FAILING: &str = "d00000000000000000000005";
+    const NEGATIVE: &str = "d00000000000000000000010";
+    const FLOAT: &str = "d00000000000000000000011";
+    const MISSING: &str = "d00000000000000000000012";
+    const NOT_OBJECT: &str = "d00000000000000000000013";
+    const BAD_COIN: &str = "d00000000000000000000014";
+    const OTHERS: &str = "d00000000000000000000020";
+
+    const DETAIL_SCENARIO: &str = r#"
+sign_responses: true
+keys:
+  - {api_key: st_key_a, api_secret: st_secret_a}
+  - {api_key: st_key_b, api_secret: st_secret_b}
+intents:
+  - id: d00000000000000000000001
+    key: st_key_a
+    lifecycle: [10]
+    amount_coins: "99.90"
+    coin_symbol: USDC
+    chain_id: 56
+    currency_symbol: EUR
+    amount_cents: 9990
+    paid_coins: "99.95"
+    fee_coins: "0.95"
+    net_coins: "99.00"
+  - {id: d00000000000000000000002, key: st_key_a, lifecycle: [20]}
+  - {id: d00000000000000000000003, key: st_key_a, paid_coins: "0.3"}
+  - {id: d00000000000000000000004, key: st_key_a, lifecycle: [2, -3], amount_coins: "10.00"}
+  - {id: d00000000000000000000005, key: st_key_a, fail: {code: 90000, http_status: 500, first: 1}}
+  - {id: d00000000000000000000010, key: st_key_a, detail: {malformed: negative_amount}}
+  - {id: d00000000000000000000011, key: st_key_a, paid_coins: "12.5", detail: {malformed: float_amount}}
+  - {id: d00000000000000000000012, key: st_key_a, detail: {malformed: missing_field}}
+  - {id: d00000000000000000000013, key: st_key_a, detail: {malformed: not_an_object}}
+  - {id: d00000000000000000000014, key: st_key_a, detail: {malformed: bad_coin}}
+  - {id: d00000000000000000000020, key: st_key_b}
+"#;
+
+    async fn detail(t: &TestSim, id: &str) -> Reply {
+        t.get_as(KEY_A, SECRET_A, &detail_path(id)).await
+    }
+
+    #[tokio::test]
+    async fn detail_payload_has_the_scenario_values() {
+        let t = start(DETAIL_SCENARIO).await;
+        let path = detail_path(FULL);
+        let nonce = fresh_nonce();
+        let r = t
+            .send(&path, &signed(KEY_A, SECRET_A, &path, unix_secs(), &nonce))
+            .await;
+        assert_eq!((r.status, r.code()), (200, 0));
+        assert!(response_signature_ok(&r, SECRET_A, &path, &nonce));
+        let v = r.json();
+        assert_eq!(v["error"], Value::Null);
+        assert_eq!(r.header("x-request-id"), v["request_id"].as_str());
+        assert_eq!(
+            v["payload"],
+            json!({
+                "all_scale_checkout_intent_id": FULL,
+                "status": 10,
+                "amount_coins": "99.90",
+                "coin_symbol": "USDC",
+                "chain_id": 56,
+                "currency_symbol": "EUR",
+                "amount_cents": 9990,
+                "actual_paid_amount": "99.95",
+                "service_fee_amount": "0.95",
+                "net_income_amount": "99.00",
+            })
+        );
+        // Field order as documented.
+        let text = String::from_utf8(r.body.clone()).unwrap();
+        let expected = format!(
+            r#"{{"code":0,"payload":{{"all_scale_checkout_intent_id":"{FULL}","status":10,"#
+        );
+        assert!(text.starts_with(&expected), "{text}");
+    }
+
+    #[tokio::test]
+    async fn detail_defaults_are_exact() {
+        let t = start(DETAIL_SCENARIO).await;
+        let p = detail(&t, DEFAULTS).await.json()["payload"].clone();
+        assert_eq!(
+            p,
+            json!({
+                "all_scale_checkout_intent_id": DEFAULTS,
+                "status": 20,
+                "amount_coins": "12.50",
+                "coin_symbol": "USDT",
+                "chain_id": 1,
+                "currency_symbol": "USD",
+                "amount_cents": 1250,
+                "actual_paid_amount": "12.50",
+                "service_fee_amount": "0.125",
+                "net_income_amount": "12.375",
+            })
+        );
+        let p = detail(&t, SMALL).await.json()["payload"].clone();
+        assert_eq!(p["actual_paid_amount"], "0.3");
+        assert_eq!(p["service_fee_amount"], "0.003");
+        assert_eq!(p["net_income_amount"], "0.297");
+        // UNDERPAID: 90 % of the amount arrived.
+        let p = detail(&t, UNDERPAID).await.json()["payload"].clone();
+        assert_eq!(p["amount_coins"], "10.00");
+        assert_eq!(p["amount_cents"], 1000);
+        assert_eq!(p["actual_paid_amount"], "9.00");
+        assert_eq!(p["service_fee_amount"], "0.09");
+        assert_eq!(p["net_income_amount"], "8.91");
+    }
+
+    #[tokio::test]
+    async fn detail_status_follows_the_lifecycle() {
+        let t = start(
+            "keys: [{api_key: st_key_a, api_secret: st_secret_a}]\nintents: [{id: d00000000000000000000001, key: st_key_a, lifecycle: [1, 20], step: 100ms}]",
+        )
+        .await;
+        // A detail request starts the lifecycle like a status poll.
+        assert_eq!(detail(&t, FULL).await.json()["payload"]["status"], 1);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        assert_eq!(detail(&t, FULL).await.json()["payload"]["status"], 20);
+        assert_eq!(t.poll(FULL).await.json()["payload"], 20);
+    }
+
+    #[tokio::test]
+    async fn malformed_detail_payloads() {
+        let t = start(DETAIL_SCENARIO).await;
+        let payload = |r: Reply| {
+            assert_eq!((r.status, r.code()), (200, 0));
+            r.json()["payload"].clone()
+        };
+        let p = payload(detail(&t, NEGATIVE).await);
+        assert_eq!(p["actual_paid_amount"], "-12.50");
+        assert_eq!(p["amount_coins"], "12.50");
+        let p = payload(detail(&t, FLOAT).await);
+        assert_eq!(p["actual_paid_amount"], json!(12.5));
+        assert!(p["actual_paid_amount"].is_f64());
+        let p = payload(detail(&t, MISSING).await);
+        assert!(p.get("actual_paid_amount").is_none(), "{p}");
+        assert_eq!(p["service_fee_amount"], "0.125");
+        let p = payload(detail(&t, NOT_OBJECT).await);
+        assert!(p.is_array(), "{p}");
+        assert_eq!(p[0]["all_scale_checkout_intent_id"], NOT_OBJECT);
+        let p = payload(detail(&t, BAD_COIN).await);
+        assert_eq!(p["coin_symbol"], 12345);
+        // The status route of such an intent is unaffected.
+        assert_eq!(payload(t.poll(BAD_COIN).await), 1);
+        let s = t.sim.stats();
+        assert_eq!(s.answers_by_code[&MALFORMED_STATS_CODE], 5);
+        assert_eq!(s.answers_by_code[&0], 1);
+    }
+
+    #[tokio::test]
+    async fn detail_errors_and_faults_as_on_the_status_route() {
+        let t = start(DETAIL_SCENARIO).await;
+        let r = detail(&t, "ffffffffffffffffffffffff").await;
+        assert_eq!((r.status, r.code()), (404, 50001));
+        assert_eq!(r.json()["payload"], Value::Null);
+        let r = detail(&t, OTHERS).await;
+        assert_eq!((r.status, r.code()), (403, 30001));
+        let r = t.get_as(KEY_B, SECRET_B, &detail_path(OTHERS)).await;
+        assert_eq!((r.status, r.code()), (200, 0));
+        let r = t.send(&detail_path(FULL), &[]).await;
+        assert_eq!((r.status, r.code()), (401, 20001));
+        let r = t.get_as(KEY_A, SECRET_B, &detail_path(FULL)).await;
+        assert_eq!((r.status, r.code()), (401, 20002));
+        // fail.first counts each route's requests apart.
+        let r = detail(&t, FAILING).await;
+        assert_eq!((r.status, r.code()), (500, 90000));
+        assert_eq!(detail(&t, FAILING).await.code(), 0);
+        assert_eq!(t.poll(FAILING).await.code(), 90000);
+        assert_eq!(t.poll(FAILING).await.code(), 0);
+    }
+
+    #[tokio::test]
+    async fn fail_malformed_carries_the_detail_payload() {
+        let t = start(
+            "keys: [{api_key: st_key_a, api_secret: st_secret_a}]\nintents:\n  - {id: d00000000000000000000001, key: st_key_a, fail: {malformed: string_payload}}\n  - {id: d00000000000000000000002, key: st_key_a, fail: {malformed: no_code}}",
+        )
+        .await;
+        let v = detail(&t, FULL).await.json();
+        let inner: Value = serde_json::from_str(v["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["all_scale_checkout_intent_id"], FULL);
+        let v = detail(&t, DEFAULTS).await.json();
+        assert!(v.get("code").is_none());
+        assert_eq!(v["payload"]["amount_coins"], "12.50");
+    }
+
+    #[tokio::test]
+    async fn stats_count_detail_requests_apart() {
+        let t = start(DETAIL_SCENARIO).await;
+        detail(&t, FULL).await;
+        detail(&t, FULL).await;
+        detail(&t, OTHERS).await;
+        t.send(&detail_path(FULL), &[]).await;
+        t.poll(FULL).await;
+        let s = t.sim.stats();
+        assert_eq!(s.detail_requests_by_key[KEY_A], 3);
+        assert_eq!(s.detail_requests_by_key[""], 1);
+        assert_eq!(s.detail_requests_by_key.len(), 2);
+        assert_eq!(s.detail_authenticated_by_intent[FULL], 2);
+        assert_eq!(s.detail_authenticated_by_intent[OTHERS], 1);
+        // The existing counters: every request by key, status polls by intent.
+        assert_eq!(s.requests_by_key[KEY_A], 4);
+        assert_eq!(s.authenticated_by_intent[FULL], 1);
+        assert_eq!(s.authenticated_by_intent.len(), 1);
+        assert_eq!(s.per_second_by_key[KEY_A].values().sum::<u64>(), 4);
+        let v: Value = t
+            .client
+            .get(format!("{}/-/stats", t.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["detail_requests_by_key"][KEY_A], 3);
+        assert_eq!(v["detail_authenticated_by_intent"][FULL], 2);
+    }
+
+    #[test]
+    fn detail_values_are_validated_and_named() {
+        let err = |yaml: &str| match Scenario::from_yaml_str(yaml) {
+            Err(ScenarioError::Invalid(msg)) => msg,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        let msg = err(r#"
+keys: [{api_key: a, api_secret: b}]
+intents:
+  - {id: d00000000000000000000001, key: a}
+  - {id: d00000000000000000000002, key: a}
+  - {id: d00000000000000000000003, key: a}
+  - {id: d00000000000000000000004, key: a, paid_coins: "1,5", fee_coins: "-1", net_coins: "x"}
+  - {id: d00000000000000000000005, key: a, paid_coins: "1", fee_coins: "2"}
+  - {id: d00000000000000000000006, key: a, currency_symbol: ""}
+  - {id: d00000000000000000000007, key: a, amount_coins: "99999999999999999999999999999999999999999"}
+"#);
+        for expected in [
+            r#"intents[3]: paid_coins "1,5" is not a decimal"#,
+            r#"intents[3]: fee_coins "-1" is not a decimal"#,
+            r#"intents[3]: net_coins "x" is not a decimal"#,
+            r#"intents[4]: fee_coins "2" is more than paid_coins "1""#,
+            "intents[5]: currency_symbol must be 1 to 256 bytes",
+            "intents[6]: amount_coins",
+        ] {
+            assert!(msg.contains(expected), "missing {expected:?} in {msg}");
+        }
+        assert!(!msg.contains("intents[0]"), "{msg}");
+        assert!(err("keys: [{api_key: a, api_secret: b}]\nintents: [{id: d00000000000000000000001, key: a, detail: {malformed: weird}}]").contains("weird"));
+        assert!(err("keys: [{api_key: a, api_secret: b}]\nintents: [{id: d00000000000000000000001, key: a, amount_cents: -1}]").contains("amount_cents"));
+    }
+}

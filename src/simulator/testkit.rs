@@ -115,6 +115,10 @@ pub(super) fn status_path(id: &str) -> String {
     format!("/v1/checkout_intents/{id}/status")
 }
 
+pub(super) fn detail_path(id: &str) -> String {
+    format!("/v1/checkout_intents/{id}")
+}
+
 /// The four auth headers for a GET of `path`, signed with `secret`.
 pub(super) fn signed(
     key: &str,
