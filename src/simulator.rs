@@ -53,9 +53,10 @@ mod testkit;
 mod webhook;
 
 pub use scenario::{
-    DetailMalformed, MAX_WEBHOOK_RETRIES, Malformed, SimDetail, Scenario, ScenarioError, SimFailure, SimIntent, SimKey,
-    SimWebhook, Starts, WebhookKind, default_lifecycle, default_step, default_timestamp_window,
-    default_webhook_backoff, default_webhook_retries, default_webhook_timeout,
+    DetailMalformed, MAX_WEBHOOK_RETRIES, Malformed, Scenario, ScenarioError, SimDetail,
+    SimFailure, SimIntent, SimKey, SimWebhook, Starts, WebhookKind, default_lifecycle,
+    default_step, default_timestamp_window, default_webhook_backoff, default_webhook_retries,
+    default_webhook_timeout,
 };
 pub use stats::{MALFORMED_STATS_CODE, SimStats, UNKNOWN_KEY_STATS, WebhookStats};
 

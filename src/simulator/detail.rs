@@ -56,7 +56,8 @@ impl Dec {
     }
 
     fn rescale(self, scale: u32) -> Option<u128> {
-        self.units.checked_mul(10u128.checked_pow(scale - self.scale)?)
+        self.units
+            .checked_mul(10u128.checked_pow(scale - self.scale)?)
     }
 
     /// `self - other`, `None` when negative or too large.
@@ -75,7 +76,7 @@ impl Dec {
 
     /// The exact value with trailing zeros trimmed, but never below `min_scale` places.
     fn render(mut self, min_scale: u32) -> String {
-        while self.scale > min_scale && self.units % 10 == 0 {
+        while self.scale > min_scale && self.units.is_multiple_of(10) {
             self.units /= 10;
             self.scale -= 1;
         }
@@ -148,7 +149,10 @@ impl Detail {
             amount_coins,
             coin_symbol: i.coin_symbol.clone().unwrap_or_else(|| "USDT".to_owned()),
             chain_id: i.chain_id.unwrap_or(1),
-            currency_symbol: i.currency_symbol.clone().unwrap_or_else(|| "USD".to_owned()),
+            currency_symbol: i
+                .currency_symbol
+                .clone()
+                .unwrap_or_else(|| "USD".to_owned()),
             amount_cents,
             paid_coins,
             fee_coins,
@@ -290,20 +294,35 @@ mod tests {
         );
         assert_eq!((d.currency_symbol.as_str(), d.amount_cents), ("USD", 1250));
         assert_eq!(
-            (d.paid_coins.as_str(), d.fee_coins.as_str(), d.net_coins.as_str()),
+            (
+                d.paid_coins.as_str(),
+                d.fee_coins.as_str(),
+                d.net_coins.as_str()
+            ),
             ("12.50", "0.125", "12.375")
         );
         i.lifecycle = vec![2, -3];
         let d = Detail::resolve(&i).unwrap();
         assert_eq!(
-            (d.paid_coins.as_str(), d.fee_coins.as_str(), d.net_coins.as_str()),
+            (
+                d.paid_coins.as_str(),
+                d.fee_coins.as_str(),
+                d.net_coins.as_str()
+            ),
             ("11.25", "0.1125", "11.1375")
         );
         i.paid_coins = Some("0.3".into());
         let d = Detail::resolve(&i).unwrap();
-        assert_eq!((d.fee_coins.as_str(), d.net_coins.as_str()), ("0.003", "0.297"));
+        assert_eq!(
+            (d.fee_coins.as_str(), d.net_coins.as_str()),
+            ("0.003", "0.297")
+        );
         i.fee_coins = Some("0.5".into());
-        assert!(Detail::resolve(&i).unwrap_err().contains("more than paid_coins"));
+        assert!(
+            Detail::resolve(&i)
+                .unwrap_err()
+                .contains("more than paid_coins")
+        );
         i.net_coins = Some("0".into());
         assert_eq!(Detail::resolve(&i).unwrap().net_coins, "0");
     }
@@ -489,6 +508,30 @@ intents:
         assert_eq!(detail(&t, FAILING).await.code(), 0);
         assert_eq!(t.poll(FAILING).await.code(), 90000);
         assert_eq!(t.poll(FAILING).await.code(), 0);
+    }
+
+    #[tokio::test]
+    async fn detail_requests_share_the_rate_limit() {
+        let t = start(
+            "keys: [{api_key: st_key_a, api_secret: st_secret_a, rate_limit_per_second: 2}]\nintents: [{id: d00000000000000000000001, key: st_key_a}]",
+        )
+        .await;
+        // Retry the burst if it straddles a second boundary.
+        for _ in 0..3 {
+            let second = unix_secs();
+            let a = t.poll(FULL).await.code();
+            let b = detail(&t, FULL).await;
+            let c = detail(&t, FULL).await;
+            if unix_secs() != second {
+                tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+                continue;
+            }
+            assert_eq!((a, b.code()), (0, 0));
+            assert_eq!((c.status, c.code()), (429, 40001));
+            assert_eq!(c.header("retry-after"), Some("1"));
+            return;
+        }
+        panic!("no burst fitted in one second");
     }
 
     #[tokio::test]
