@@ -59,7 +59,7 @@ pub async fn run_writer(
             None => {
                 *lock(&slot) = None;
                 let version = state.changes().version();
-                discard_webhook_writes(&state);
+                discard_writes(&state);
                 state.changes().mark_committed(version);
                 Ok(())
             }
@@ -218,11 +218,14 @@ fn redirty(state: &State, batch: Batch) {
     }
 }
 
-/// Without a database: drops every store's pending webhook writes (nothing takes them)
-/// and makes the events they queued relayable at once.
-fn discard_webhook_writes(state: &State) {
+/// Without a database: drops every store's dirty intents and pending webhook writes
+/// (nothing takes them; at 100k intents the dirty set alone held megabytes) and makes
+/// the events they queued relayable at once.
+fn discard_writes(state: &State) {
     for handle in state.all_stores() {
         let mut st = handle.lock();
+        // Nothing to write to: a database opened later gets the whole state anyway.
+        st.dirty = Default::default();
         let pending = std::mem::take(&mut st.webhooks.pending);
         st.webhooks.committed(&queued_seqs(&pending));
     }
@@ -234,5 +237,43 @@ fn publish(committed: Committed) {
         let mut st = handle.lock();
         st.exported = counts;
         st.webhooks.committed(&queued);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a state file nothing keeps the dirty marks: they are dropped, not kept
+    /// for a database that never comes.
+    #[tokio::test]
+    async fn without_a_state_file_the_dirty_marks_are_dropped() {
+        let yaml = "stores:\n  - name: main\n    base_url: http://127.0.0.1:1\n    api_key: k\n    \
+                    api_secret_env: S\n    intents: [aaaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbb]\n";
+        let config =
+            crate::config::Config::parse(yaml, std::path::Path::new("."), &|_| Some("s".into()))
+                .unwrap();
+        let state = State::new(&config);
+        let handle = state.stores()[0].clone();
+        assert_eq!(handle.lock().dirty.len(), 2);
+        let (_path, path_rx) = watch::channel(None);
+        let (stop, stop_rx) = watch::channel(false);
+        let writer = tokio::spawn(run_writer(
+            Arc::clone(&state),
+            Arc::new(Mutex::new(None)),
+            path_rx,
+            stop_rx,
+        ));
+        state.changes().record(true);
+        let emptied = async {
+            while !handle.lock().dirty.is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), emptied)
+            .await
+            .expect("dirty marks dropped");
+        let _ = stop.send(true);
+        writer.await.unwrap();
     }
 }
