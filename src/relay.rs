@@ -84,16 +84,10 @@ impl RelayManager {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut running: HashMap<String, Running> = HashMap::new();
-        loop {
-            let config = Arc::clone(&live.borrow_and_update());
-            self.apply(&config, &mut running).await;
-            tokio::select! {
-                _ = crate::stopped(&mut stop) => break,
-                changed = live.changed() => if changed.is_err() {
-                    crate::stopped(&mut stop).await;
-                    break;
-                },
-            }
+        let mut config = Some(Arc::clone(&live.borrow_and_update()));
+        while let Some(current) = config {
+            self.apply(&current, &mut running).await;
+            config = crate::reload::next_config(&mut live, &mut stop).await;
         }
         for (_, relay) in running.drain() {
             relay.stop().await;

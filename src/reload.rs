@@ -51,6 +51,24 @@ impl ReloadOptions {
     }
 }
 
+/// The running config once it changes, for the tasks that follow it (the intent sources,
+/// the relay); `None` once `stop` flips (or the reloader is gone, then at stop).
+pub(crate) async fn next_config(
+    live: &mut watch::Receiver<Arc<Config>>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Arc<Config>> {
+    tokio::select! {
+        _ = crate::stopped(stop) => None,
+        changed = live.changed() => match changed {
+            Ok(()) => Some(Arc::clone(&live.borrow_and_update())),
+            Err(_) => {
+                crate::stopped(stop).await;
+                None
+            }
+        },
+    }
+}
+
 /// What a reload did, as `POST /-/reload` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
