@@ -44,7 +44,46 @@ pub(super) const MAX_CONCURRENCY_LIMIT: usize = 1024;
 /// Longest store name (it becomes the `store` label value), in characters.
 pub(super) const MAX_STORE_NAME_CHARS: usize = 64;
 /// Longest `order_id` (it becomes a label value), in characters.
-pub(crate) const MAX_ORDER_ID_CHARS: usize = 256;
+const MAX_ORDER_ID_CHARS: usize = 256;
+
+/// Why a text cannot be an order id (it becomes a label value): one rule for the config,
+/// the intent sources, the registration API and webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrderIdProblem {
+    Empty,
+    ControlCharacters,
+    /// Longer than [`MAX_ORDER_ID_CHARS`]: this many characters.
+    TooLong(usize),
+}
+
+impl OrderIdProblem {
+    /// What is wrong with `text` as an order id, if anything.
+    pub(crate) fn of(text: &str) -> Option<OrderIdProblem> {
+        let chars = text.chars().count();
+        if text.trim().is_empty() {
+            Some(OrderIdProblem::Empty)
+        } else if text.chars().any(char::is_control) {
+            Some(OrderIdProblem::ControlCharacters)
+        } else if chars > MAX_ORDER_ID_CHARS {
+            Some(OrderIdProblem::TooLong(chars))
+        } else {
+            None
+        }
+    }
+
+    /// The problem in words, the text shown as `shown` (quoted or shortened by the caller).
+    pub(crate) fn message(self, shown: &str) -> String {
+        match self {
+            OrderIdProblem::Empty => "must not be empty (leave order_id out instead)".to_owned(),
+            OrderIdProblem::ControlCharacters => {
+                format!("{shown} must not contain control characters")
+            }
+            OrderIdProblem::TooLong(chars) => {
+                format!("{shown} is too long ({chars} characters, at most {MAX_ORDER_ID_CHARS})")
+            }
+        }
+    }
+}
 /// Default `registration.max_intents_per_store`: what one replica polls comfortably.
 pub const DEFAULT_MAX_INTENTS_PER_STORE: usize = 200_000;
 /// Upper bound of `registration.max_intents_per_store`: a cap that protects memory and the

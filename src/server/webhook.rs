@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::routes::Shared;
 use crate::api::signing::{WebhookFields, sha256_hex, verify, webhook_canonical};
 use crate::clock::unix_now;
-use crate::config::{Config, IntentConfig, IntentId, StoreConfig};
+use crate::config::{Config, IntentConfig, IntentId, OrderIdProblem, StoreConfig};
 use crate::metrics::{UNKNOWN_STORE, WebhookResult};
 use crate::state::{Accepted, ForwardRequest, Memory, Refused, WebhookEvent};
 use crate::text::prefix;
@@ -322,7 +322,7 @@ fn parse_body(body: &[u8]) -> Result<IntentConfig, Refusal> {
     let order_id = fields
         .get("order_id")
         .and_then(Value::as_str)
-        .filter(|o| !o.is_empty() && o.chars().count() <= 256 && !o.chars().any(char::is_control))
+        .filter(|o| OrderIdProblem::of(o).is_none())
         .map(str::to_owned);
     Ok(IntentConfig { id, order_id })
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::config::{IntentConfig, IntentId, MAX_ORDER_ID_CHARS, quote};
+use crate::config::{IntentConfig, IntentId, OrderIdProblem, quote};
 
 /// Why a list was refused. Messages quote at most a shortened item value, with anything
 /// that looks like a secret replaced (see [`quote`]).
@@ -98,23 +98,10 @@ fn intent_id(text: &str) -> Result<IntentId, String> {
 
 /// As the config's `order_id`: 1–`MAX_ORDER_ID_CHARS` characters, no control characters.
 fn order_id(text: &str) -> Result<String, String> {
-    if text.trim().is_empty() {
-        return Err("order_id must not be empty (leave it out instead)".to_owned());
+    match OrderIdProblem::of(text) {
+        None => Ok(text.to_owned()),
+        Some(problem) => Err(format!("order_id {}", problem.message(&quote(text)))),
     }
-    if text.chars().any(char::is_control) {
-        return Err(format!(
-            "order_id {} must not contain control characters",
-            quote(text)
-        ));
-    }
-    let chars = text.chars().count();
-    if chars > MAX_ORDER_ID_CHARS {
-        return Err(format!(
-            "order_id {} is too long ({chars} characters, at most {MAX_ORDER_ID_CHARS})",
-            quote(text)
-        ));
-    }
-    Ok(text.to_owned())
 }
 
 fn kind(value: &Value) -> &'static str {

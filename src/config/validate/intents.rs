@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use super::{Fields, Validator};
 use crate::config::IntentId;
-use crate::config::schema::{INTENT_KEYS, IntentConfig, MAX_ORDER_ID_CHARS};
+use crate::config::OrderIdProblem;
+use crate::config::schema::{INTENT_KEYS, IntentConfig};
 use crate::config::yaml::{Node, Value, index, quote};
 
 impl Validator<'_> {
@@ -109,28 +110,12 @@ impl Validator<'_> {
 
     fn order_id(&mut self, path: &str, node: &Node) -> Option<String> {
         let text = self.text(path, node, "an order id (text)")?;
-        if text.trim().is_empty() {
-            self.problem(path, "must not be empty (leave order_id out instead)");
-            return None;
+        match OrderIdProblem::of(&text) {
+            None => Some(text),
+            Some(problem) => {
+                self.problem(path, problem.message(&quote(&text)));
+                None
+            }
         }
-        if text.chars().any(char::is_control) {
-            self.problem(
-                path,
-                format!("{} must not contain control characters", quote(&text)),
-            );
-            return None;
-        }
-        if text.chars().count() > MAX_ORDER_ID_CHARS {
-            self.problem(
-                path,
-                format!(
-                    "{} is too long ({} characters, at most {MAX_ORDER_ID_CHARS})",
-                    quote(&text),
-                    text.chars().count()
-                ),
-            );
-            return None;
-        }
-        Some(text)
     }
 }

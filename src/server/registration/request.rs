@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use crate::config::{IntentConfig, IntentId, MAX_ORDER_ID_CHARS};
+use crate::config::{IntentConfig, IntentId, OrderIdProblem};
 use crate::text::prefix;
 
 /// Largest accepted body: 1,000 items with long order ids fit.
@@ -126,24 +126,12 @@ pub(super) fn intent_id(field: &str, text: &str) -> Result<IntentId, String> {
 
 /// The same rules as an `order_id` in the config (it becomes a label value).
 fn validate_order_id(i: usize, order_id: String) -> Result<String, String> {
-    let field = format!("intents[{i}].order_id");
-    let chars = order_id.chars().count();
-    if order_id.trim().is_empty() {
-        Err(format!(
-            "{field}: must not be empty (leave order_id out instead)"
-        ))
-    } else if order_id.chars().any(char::is_control) {
-        let shown = shown(&order_id);
-        Err(format!(
-            "{field}: {shown} must not contain control characters"
-        ))
-    } else if chars > MAX_ORDER_ID_CHARS {
-        let shown = shown(&order_id);
-        Err(format!(
-            "{field}: {shown} is too long ({chars} characters, at most {MAX_ORDER_ID_CHARS})"
-        ))
-    } else {
-        Ok(order_id)
+    match OrderIdProblem::of(&order_id) {
+        None => Ok(order_id),
+        Some(problem) => Err(format!(
+            "intents[{i}].order_id: {}",
+            problem.message(&shown(&order_id))
+        )),
     }
 }
 
@@ -183,7 +171,7 @@ mod tests {
 
     #[test]
     fn every_bad_item_is_named_with_its_problem() {
-        let long = "é".repeat(MAX_ORDER_ID_CHARS + 1);
+        let long = "é".repeat(257); // one over MAX_ORDER_ID_CHARS
         let items = format!(
             r#"[{{"id": "{A}"}}, {{"id": "{A}", "order_id": "{long}"}}, {{"id": "{A}", "order_id": "a\u0007"}}, {{"id": "xyz"}}]"#
         );
