@@ -185,6 +185,45 @@ impl Validator<'_> {
         })
     }
 
+    /// An integer from 1 to `max` (`default` when the key is absent).
+    fn count(&mut self, f: &Fields, key: &str, default: usize, max: usize) -> Option<usize> {
+        let Some(node) = f.get(key) else {
+            return Some(default);
+        };
+        let n = match node.value {
+            Value::Int(n) => usize::try_from(n).ok().filter(|n| (1..=max).contains(n)),
+            _ => None,
+        };
+        if n.is_none() {
+            self.problem(
+                f.path(key),
+                format!(
+                    "expected an integer ≥ 1 (at most {max}), got {}",
+                    node.describe()
+                ),
+            );
+        }
+        n
+    }
+
+    /// `true` or `false` (`default` when the key is absent).
+    fn flag(&mut self, f: &Fields, key: &str, default: bool) -> Option<bool> {
+        match f.get(key) {
+            None => Some(default),
+            Some(Node {
+                value: Value::Bool(b),
+                ..
+            }) => Some(*b),
+            Some(other) => {
+                self.problem(
+                    f.path(key),
+                    format!("expected true or false, got {}", other.describe()),
+                );
+                None
+            }
+        }
+    }
+
     fn duration(&mut self, f: &Fields, key: &str, default: Duration) -> Option<Duration> {
         self.bounded_duration(f, key, default, (MAX_DURATION, "10 years"))
     }

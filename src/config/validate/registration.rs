@@ -64,25 +64,8 @@ impl Validator<'_> {
     }
 
     fn max_intents_per_store(&mut self, f: &Fields) -> Option<usize> {
-        let Some(node) = f.get("max_intents_per_store") else {
-            return Some(DEFAULT_MAX_INTENTS_PER_STORE);
-        };
-        let n = match node.value {
-            Value::Int(n) => usize::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_INTENTS_PER_STORE_LIMIT).contains(n)),
-            _ => None,
-        };
-        if n.is_none() {
-            self.problem(
-                f.path("max_intents_per_store"),
-                format!(
-                    "expected an integer ≥ 1 (at most {MAX_INTENTS_PER_STORE_LIMIT}), got {}",
-                    node.describe()
-                ),
-            );
-        }
-        n
+        let (default, max) = (DEFAULT_MAX_INTENTS_PER_STORE, MAX_INTENTS_PER_STORE_LIMIT);
+        self.count(f, "max_intents_per_store", default, max)
     }
 }
 

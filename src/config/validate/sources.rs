@@ -124,9 +124,21 @@ impl Validator<'_> {
             );
             return None;
         };
-        let text = self.text(&path, node, "an http(s) URL")?;
+        let credentials = "must not contain credentials; use bearer_token_file or bearer_token_env";
+        self.http_url(&path, node, credentials)
+    }
+
+    /// An http(s) URL (see [`parse_source_url`]); `credentials` says what to do instead
+    /// of user info in it.
+    pub(super) fn http_url(
+        &mut self,
+        path: &str,
+        node: &Node,
+        credentials: &'static str,
+    ) -> Option<url::Url> {
+        let text = self.text(path, node, "an http(s) URL")?;
         let text = text.trim();
-        match parse_source_url(text) {
+        match parse_source_url(text, credentials) {
             Ok(url) => Some(url),
             Err(why) => {
                 let shown = quote(&redact_userinfo(text));
@@ -201,8 +213,9 @@ fn check_pattern(pattern: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// An http(s) URL with a host, no user info and no fragment; a query is kept.
-pub(super) fn parse_source_url(text: &str) -> Result<url::Url, &'static str> {
+/// An http(s) URL with a host, no user info (refused with `credentials`) and no
+/// fragment; a query is kept.
+fn parse_source_url(text: &str, credentials: &'static str) -> Result<url::Url, &'static str> {
     let lower = text.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return Err("must be an http:// or https:// URL");
@@ -212,7 +225,7 @@ pub(super) fn parse_source_url(text: &str) -> Result<url::Url, &'static str> {
         return Err("has no host");
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials; use bearer_token_file or bearer_token_env");
+        return Err(credentials);
     }
     if url.fragment().is_some() {
         return Err("must not have a fragment (#...)");
@@ -237,10 +250,10 @@ mod tests {
 
     #[test]
     fn source_urls_are_http_without_credentials() {
-        assert!(parse_source_url("https://b.internal/list?x=1").is_ok());
-        assert!(parse_source_url("ftp://b/list").is_err());
-        assert!(parse_source_url("https://u:p@b/list").is_err());
-        assert!(parse_source_url("https://b/list#f").is_err());
-        assert!(parse_source_url("http://").is_err());
+        assert!(parse_source_url("https://b.internal/list?x=1", "no credentials").is_ok());
+        assert!(parse_source_url("ftp://b/list", "no credentials").is_err());
+        assert!(parse_source_url("https://u:p@b/list", "no credentials").is_err());
+        assert!(parse_source_url("https://b/list#f", "no credentials").is_err());
+        assert!(parse_source_url("http://", "no credentials").is_err());
     }
 }

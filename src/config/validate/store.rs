@@ -51,20 +51,7 @@ impl Validator<'_> {
         let api_secret = self.secret(&f, inline_secret);
         let max_requests_per_second = self.max_rps(&f);
         let max_concurrency = self.max_concurrency(&f);
-        let verify_response_signature = match f.get("verify_response_signature") {
-            None => Some(false),
-            Some(Node {
-                value: Value::Bool(b),
-                ..
-            }) => Some(*b),
-            Some(other) => {
-                self.problem(
-                    f.path("verify_response_signature"),
-                    format!("expected true or false, got {}", other.describe()),
-                );
-                None
-            }
-        };
+        let verify_response_signature = self.flag(&f, "verify_response_signature", false);
         let http_version = self.http_version(&f);
         let max_watch_age = self.bounded_duration(
             &f,
@@ -287,25 +274,8 @@ impl Validator<'_> {
     }
 
     fn max_concurrency(&mut self, f: &Fields) -> Option<usize> {
-        let Some(node) = f.get("max_concurrency") else {
-            return Some(DEFAULT_MAX_CONCURRENCY);
-        };
-        let n = match node.value {
-            Value::Int(n) => usize::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_CONCURRENCY_LIMIT).contains(n)),
-            _ => None,
-        };
-        if n.is_none() {
-            self.problem(
-                f.path("max_concurrency"),
-                format!(
-                    "expected an integer ≥ 1 (at most {MAX_CONCURRENCY_LIMIT}), got {}",
-                    node.describe()
-                ),
-            );
-        }
-        n
+        let (default, max) = (DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT);
+        self.count(f, "max_concurrency", default, max)
     }
 }
 

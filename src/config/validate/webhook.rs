@@ -1,8 +1,6 @@
 //! Validation of the `webhook:` blocks: the receiver's (top level) and each store's
 //! (whether webhooks are expected, and where they are relayed).
 
-use super::sources::parse_source_url;
-use super::store::redact_userinfo;
 use super::{Fields, Validator};
 use crate::config::quote;
 use crate::config::schema::{
@@ -10,7 +8,7 @@ use crate::config::schema::{
     DEFAULT_WEBHOOK_PATH, MAX_FORWARD_QUEUE_LIMIT, STORE_WEBHOOK_KEYS, StoreWebhookConfig,
     WEBHOOK_KEYS, WebhookConfig,
 };
-use crate::config::yaml::{Node, Value};
+use crate::config::yaml::Value;
 use std::time::Duration;
 
 /// Longest `max_skew`: AllScale signs with a ±5 minute window; an hour is already lax.
@@ -47,19 +45,9 @@ impl Validator<'_> {
         let forward_url = match f.get("forward_url") {
             None => Some(None),
             Some(node) => {
-                let path = f.path("forward_url");
-                let text = self.text(&path, node, "an http(s) URL")?;
-                match parse_source_url(text.trim()) {
-                    Ok(url) => Some(Some(url)),
-                    Err(why) => {
-                        let why = why.replace(
-                            "bearer_token_file or bearer_token_env",
-                            "no credentials in the URL",
-                        );
-                        self.problem(path, format!("{} {why}", quote(&redact_userinfo(&text))));
-                        None
-                    }
-                }
+                let credentials = "must not contain credentials (user:password@)";
+                self.http_url(&f.path("forward_url"), node, credentials)
+                    .map(Some)
             }
         };
         Some(StoreWebhookConfig {
@@ -92,23 +80,6 @@ impl Validator<'_> {
             return None;
         };
         Some(Some(self.fields(&path, entries, keys, &mut |_, _| false)))
-    }
-
-    fn flag(&mut self, f: &Fields, key: &str, default: bool) -> Option<bool> {
-        match f.get(key) {
-            None => Some(default),
-            Some(Node {
-                value: Value::Bool(b),
-                ..
-            }) => Some(*b),
-            Some(other) => {
-                self.problem(
-                    f.path(key),
-                    format!("expected true or false, got {}", other.describe()),
-                );
-                None
-            }
-        }
     }
 
     fn webhook_path(&mut self, f: &Fields) -> Option<String> {
@@ -147,24 +118,77 @@ impl Validator<'_> {
     }
 
     fn forward_queue_limit(&mut self, f: &Fields) -> Option<usize> {
-        let Some(node) = f.get("forward_queue_limit") else {
-            return Some(DEFAULT_FORWARD_QUEUE_LIMIT);
-        };
-        let n = match node.value {
-            Value::Int(n) => usize::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_FORWARD_QUEUE_LIMIT).contains(n)),
-            _ => None,
-        };
-        if n.is_none() {
-            self.problem(
-                f.path("forward_queue_limit"),
-                format!(
-                    "expected an integer from 1 to {MAX_FORWARD_QUEUE_LIMIT}, got {}",
-                    node.describe()
-                ),
-            );
-        }
-        n
+        let (default, max) = (DEFAULT_FORWARD_QUEUE_LIMIT, MAX_FORWARD_QUEUE_LIMIT);
+        self.count(f, "forward_queue_limit", default, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigError};
+    use std::path::Path;
+
+    fn parse(top: &str, store: &str) -> Result<Config, ConfigError> {
+        let yaml =
+            format!("{top}stores:\n  - name: main\n    api_key: k\n    api_secret_env: S\n{store}");
+        Config::parse(&yaml, Path::new("."), &|_| Some("secret".into()))
+    }
+
+    fn problems(top: &str, store: &str) -> Vec<String> {
+        let err = parse(top, store).unwrap_err();
+        err.problems().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_blocks_are_optional_with_documented_defaults() {
+        let config = parse("", "").unwrap();
+        assert!(config.webhook.enabled);
+        assert_eq!(config.webhook.path, "/webhooks/allscale");
+        assert_eq!(config.webhook.max_skew.as_secs(), 300);
+        assert_eq!(config.webhook.forward_queue_limit, 10_000);
+        let store = &config.stores[0].webhook;
+        assert!(!store.expected && store.forward_url.is_none());
+        assert_eq!(store.grace.as_secs(), 600);
+        let config = parse(
+            "webhook:\n  path: /hooks/a\n  forward_queue_limit: 5\n",
+            "    webhook:\n      expected: true\n      forward_url: https://b.internal/x?y=1\n",
+        )
+        .unwrap();
+        assert_eq!(config.webhook.path, "/hooks/a");
+        let url = config.stores[0].webhook.forward_url.as_ref().unwrap();
+        assert_eq!(url.as_str(), "https://b.internal/x?y=1");
+    }
+
+    #[test]
+    fn bad_values_are_named_and_credentials_not_shown() {
+        let got = problems(
+            "webhook:\n  path: /metrics\n  enabled: yes please\n  forward_queue_limit: 0\n",
+            "    webhook:\n      expected: 1\n      forward_url: https://user:hunter2@b.internal/\n",
+        );
+        let all = got.join("\n");
+        assert!(
+            all.contains("webhook.path: \"/metrics\" must be a path"),
+            "{all}"
+        );
+        assert!(
+            all.contains("webhook.enabled: expected true or false"),
+            "{all}"
+        );
+        assert!(
+            all.contains(
+                "webhook.forward_queue_limit: expected an integer ≥ 1 (at most 100000), got 0"
+            ),
+            "{all}"
+        );
+        assert!(
+            all.contains("stores[0].webhook.expected: expected true or false"),
+            "{all}"
+        );
+        assert!(
+            all.contains("stores[0].webhook.forward_url:")
+                && all.contains("must not contain credentials (user:password@)"),
+            "{all}"
+        );
+        assert!(!all.contains("hunter2"), "{all}");
     }
 }
