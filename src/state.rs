@@ -311,6 +311,7 @@ impl StoreState {
             if outcome == Outcome::Confirmed {
                 intent.confirmed_by = Some(ConfirmedBy::Poll);
                 self.webhook_counts.confirmed_by_poll += 1;
+                self.await_webhook(id, now);
             }
         }
         if let Some(key) = change.transition {
@@ -502,7 +503,7 @@ impl State {
                 .unwrap_or_else(|| self.new_handle(&store_cfg.name));
             let mut st = handle.lock();
             st.set_source(Source::Config, &store_cfg.intents, retention, now);
-            st.webhooks.memory = Memory::of(config, store_cfg);
+            st.webhooks.set_memory(Memory::of(config, store_cfg));
             drop(st);
             next.push(handle);
         }

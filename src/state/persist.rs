@@ -224,6 +224,7 @@ pub fn restore(saved: Saved, state: &State) -> usize {
             st.intents.insert(id, intent);
             restored += 1;
         }
+        st.await_restored_webhooks();
     }
     restored
 }

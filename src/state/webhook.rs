@@ -116,6 +116,9 @@ pub struct Webhooks {
     pub memory: Memory,
     /// The webhook id of each confirmation a poll has yet to check.
     confirmed: HashMap<IntentId, String>,
+    /// Confirmations polling saw first, oldest first, whose webhook is awaited
+    /// (`webhook.expected`): popped once their grace passed.
+    awaiting: VecDeque<(f64, IntentId)>,
 }
 
 /// A change to the webhook tables.
@@ -167,6 +170,8 @@ pub struct Memory {
     pub queue_limit: usize,
     /// The store relays its webhooks (`forward_url`).
     pub forwarding: bool,
+    /// AllScale sends the store webhooks (`webhook.expected`): a poll confirmation awaits one.
+    pub expect_webhooks: bool,
 }
 
 impl Memory {
@@ -178,6 +183,7 @@ impl Memory {
             id_ttl: config.terminal_retention.as_secs_f64(),
             queue_limit: config.webhook.forward_queue_limit,
             forwarding: store.webhook.forward_url.is_some(),
+            expect_webhooks: store.webhook.expected,
         }
     }
 }
@@ -190,6 +196,7 @@ impl Default for Memory {
             id_ttl: 86_400.0,
             queue_limit: 10_000,
             forwarding: false,
+            expect_webhooks: false,
         }
     }
 }
@@ -210,6 +217,14 @@ impl Webhooks {
         }
         self.next_seq = queue.iter().map(|q| q.seq + 1).max().unwrap_or(0);
         self.queue = queue.into();
+    }
+
+    /// Takes the store's settings; without `webhook.expected` nothing awaits a webhook.
+    pub fn set_memory(&mut self, memory: Memory) {
+        if !memory.expect_webhooks {
+            self.awaiting.clear();
+        }
+        self.memory = memory;
     }
 
     /// The oldest durable event in the relay queue.
@@ -246,7 +261,7 @@ impl StoreState {
         now: f64,
     ) -> Result<Accepted, Refused> {
         let hooks = &mut self.webhooks;
-        hooks.memory = memory;
+        hooks.set_memory(memory);
         hooks.nonces.forget_before(now - memory.nonce_ttl);
         hooks.ids.forget_before(now - memory.id_ttl);
         if hooks.nonces.contains(&event.nonce) {
@@ -332,20 +347,54 @@ impl StoreState {
         self.webhooks.confirmed.remove(intent)
     }
 
+    /// Notes a confirmation polling saw first, to look for its webhook once the grace
+    /// passed (stores with `webhook.expected` only).
+    pub(super) fn await_webhook(&mut self, id: &str, at: f64) {
+        if self.webhooks.memory.expect_webhooks
+            && let Some(id) = IntentId::parse(id)
+        {
+            self.webhooks.awaiting.push_back((at, id));
+        }
+    }
+
+    /// After a restore: the confirmations polling saw that still wait for their webhook.
+    pub(super) fn await_restored_webhooks(&mut self) {
+        let mut waiting: Vec<(f64, IntentId)> = self
+            .intents
+            .iter()
+            .filter(|(_, i)| is_missing(i, 0.0, f64::INFINITY))
+            .filter_map(|(id, i)| Some((i.terminal_at?, id.clone())))
+            .collect();
+        waiting.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (at, id) in waiting {
+            self.await_webhook(id.as_str(), at);
+        }
+    }
+
     /// Counts, once each, the intents polling saw CONFIRMED more than `grace` ago with no
-    /// webhook since (`webhook.expected`); returns how many it counted now.
+    /// webhook since (`webhook.expected`); returns how many it counted now. Looks only at
+    /// the confirmations whose grace just ended, oldest first, not the whole watch list.
     pub fn count_missing_webhooks(&mut self, grace: f64, now: f64) -> u64 {
-        let mut counted = Vec::new();
-        for (id, intent) in self.intents.iter_mut() {
-            if is_missing(intent, grace, now) {
+        let mut counted = 0;
+        while let Some((at, _)) = self.webhooks.awaiting.front() {
+            if now - at < grace {
+                break;
+            }
+            let Some((_, id)) = self.webhooks.awaiting.pop_front() else {
+                break;
+            };
+            if let Some(intent) = self
+                .intents
+                .get_mut(&id)
+                .filter(|i| is_missing(i, grace, now))
+            {
                 intent.webhook_missing_at = Some(now);
-                counted.push(id.clone());
+                self.dirty.insert(id);
+                counted += 1;
             }
         }
-        self.webhook_counts.missing += counted.len() as u64;
-        let n = counted.len() as u64;
-        self.dirty.extend(counted);
-        n
+        self.webhook_counts.missing += counted;
+        counted
     }
 
     /// The status poll after a webhook confirmation answered: counts a disagreement
@@ -406,6 +455,7 @@ mod tests {
         id_ttl: 3600.0,
         queue_limit: 2,
         forwarding: true,
+        expect_webhooks: true,
     };
 
     #[test]
@@ -443,6 +493,7 @@ mod tests {
     #[test]
     fn a_poll_first_then_the_webhook_counts_once_under_poll() {
         let mut s = store();
+        s.webhooks.set_memory(M);
         s.observe_status(A, Status::Confirmed, 1.0);
         assert_eq!(
             s.accept_webhook(event(A, "w1", "n1", false), M, 2.0),
@@ -520,10 +571,26 @@ mod tests {
     #[test]
     fn a_poll_confirmation_without_a_webhook_is_missing_after_the_grace_once() {
         let mut s = store();
+        s.webhooks.set_memory(M);
         s.observe_status(A, Status::Confirmed, 100.0);
         assert_eq!(s.count_missing_webhooks(600.0, 699.0), 0);
         assert_eq!(s.count_missing_webhooks(600.0, 700.0), 1);
         assert_eq!(s.count_missing_webhooks(600.0, 800.0), 0, "once");
         assert_eq!(s.webhook_counts.missing, 1);
+    }
+
+    /// Only confirmations awaiting their webhook are looked at: none without
+    /// `webhook.expected`; after a restore, those the database says still wait.
+    #[test]
+    fn only_awaited_confirmations_are_checked_and_a_restore_awaits_them_again() {
+        let mut s = store();
+        s.observe_status(A, Status::Confirmed, 100.0);
+        assert_eq!(s.count_missing_webhooks(600.0, 10_000.0), 0, "not expected");
+        assert!(s.webhooks.awaiting.is_empty());
+        s.webhooks.set_memory(M);
+        s.await_restored_webhooks();
+        assert_eq!(s.webhooks.awaiting.len(), 1);
+        assert_eq!(s.count_missing_webhooks(600.0, 10_000.0), 1);
+        assert!(s.webhooks.awaiting.is_empty());
     }
 }
