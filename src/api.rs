@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod code;
+pub mod detail;
 pub mod envelope;
 pub mod httpdate;
 pub mod signing;
@@ -11,6 +12,7 @@ pub mod transport;
 
 pub use client::{ApiClient, Fetch, FetchError, RequestResult};
 pub use code::ApiCode;
+pub use detail::Detail;
 pub use envelope::{DecodeError, Envelope};
 pub use status::{Outcome, Status, StatusClass};
 

@@ -14,13 +14,14 @@ use prometheus::{
 };
 
 use crate::api::ApiCode;
-use crate::api::client::{Fetch, FetchError, RequestResult};
+use crate::api::client::{Endpoint, Fetch, FetchError, RequestResult};
 use crate::api::{Outcome, StatusClass};
 use crate::lock;
 use crate::shard::Shard;
 use crate::state::{DropReason, Source, State, StoreState};
 use crate::supervise::Task;
 
+mod money;
 mod plan;
 mod sources;
 mod webhooks;
@@ -28,9 +29,6 @@ mod webhooks;
 pub use plan::PlanCell;
 pub use sources::SourceRecorder;
 pub use webhooks::{ForwardResult, UNKNOWN_STORE, WebhookResult};
-
-/// The only API endpoint the exporter calls, as the `endpoint` label says it.
-pub const STATUS_ENDPOINT: &str = "status";
 
 /// Undocumented codes get their own series up to this many per store, then `other`:
 /// a misbehaving API must not blow up cardinality.
@@ -111,8 +109,8 @@ const WATCHED_INTENTS: Family = Family {
 /// A store's request counters, kept while it is out of the config.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreCounters {
-    /// `result` label → count.
-    pub requests: BTreeMap<String, u64>,
+    /// `endpoint` and `result` labels → count.
+    pub requests: BTreeMap<(Endpoint, RequestResult), u64>,
     /// `code` label → count.
     pub errors: BTreeMap<String, u64>,
 }
@@ -144,7 +142,7 @@ impl Metrics {
         let api_requests = IntCounterVec::new(
             Opts::new(
                 "allscale_api_requests_total",
-                "Requests to the AllScale API by result (ok, api_error, http_error, timeout, connect_error, decode_error, bad_response_signature).",
+                "Requests to the AllScale API by endpoint (status, detail) and result (ok, api_error, http_error, timeout, connect_error, decode_error, bad_response_signature).",
             ),
             &["store", "endpoint", "result"],
         )
@@ -269,13 +267,19 @@ impl Metrics {
                 .with_label_values(&[store, &code.to_string()]);
         }
         StoreRecorder {
-            requests: RequestResult::ALL.map(|result| {
-                self.api_requests
-                    .with_label_values(&[store, STATUS_ENDPOINT, result.as_str()])
+            requests: Endpoint::ALL.map(|endpoint| {
+                RequestResult::ALL.map(|result| {
+                    self.api_requests.with_label_values(&[
+                        store,
+                        endpoint.as_str(),
+                        result.as_str(),
+                    ])
+                })
             }),
-            duration: self
-                .api_duration
-                .with_label_values(&[store, STATUS_ENDPOINT]),
+            duration: Endpoint::ALL.map(|endpoint| {
+                self.api_duration
+                    .with_label_values(&[store, endpoint.as_str()])
+            }),
             up: None,
             skew: None,
             plan: self.plans.cell(store),
@@ -302,13 +306,14 @@ impl Metrics {
 
     /// The request counters of a store.
     fn store_counters(&self, store: &str) -> StoreCounters {
-        let requests = RequestResult::ALL
-            .iter()
-            .map(|r| {
-                let c = self
-                    .api_requests
-                    .with_label_values(&[store, STATUS_ENDPOINT, r.as_str()]);
-                (r.as_str().to_string(), c.get())
+        let requests = request_labels()
+            .map(|(endpoint, result)| {
+                let c = self.api_requests.with_label_values(&[
+                    store,
+                    endpoint.as_str(),
+                    result.as_str(),
+                ]);
+                ((endpoint, result), c.get())
             })
             .collect();
         let errors = self
@@ -327,12 +332,10 @@ impl Metrics {
 
     /// Continues a store's request counters (called before polling).
     fn restore_store_counters(&self, store: &str, saved: &StoreCounters) {
-        for (result, n) in &saved.requests {
-            if RequestResult::ALL.iter().any(|r| r.as_str() == result) {
-                self.api_requests
-                    .with_label_values(&[store, STATUS_ENDPOINT, result])
-                    .inc_by(*n);
-            }
+        for ((endpoint, result), n) in &saved.requests {
+            self.api_requests
+                .with_label_values(&[store, endpoint.as_str(), result.as_str()])
+                .inc_by(*n);
         }
         for (code, n) in &saved.errors {
             let label = match code.parse::<i64>() {
@@ -350,19 +353,21 @@ impl Metrics {
     pub fn remove_store(&self, store: &str) {
         let saved = self.store_counters(store);
         lock(&self.departed).insert(store.to_string(), saved);
-        for result in RequestResult::ALL {
+        for (endpoint, result) in request_labels() {
             let _ =
                 self.api_requests
-                    .remove_label_values(&[store, STATUS_ENDPOINT, result.as_str()]);
+                    .remove_label_values(&[store, endpoint.as_str(), result.as_str()]);
         }
         for code in self.error_labels(store) {
             let _ = self.api_errors.remove_label_values(&[store, &code]);
         }
         let _ = self.api_up.remove_label_values(&[store]);
         let _ = self.api_clock_skew.remove_label_values(&[store]);
-        let _ = self
-            .api_duration
-            .remove_label_values(&[store, STATUS_ENDPOINT]);
+        for endpoint in Endpoint::ALL {
+            let _ = self
+                .api_duration
+                .remove_label_values(&[store, endpoint.as_str()]);
+        }
         self.lock_extra_codes().remove(store);
         self.plans.remove(store);
         self.webhooks.remove_store(store);
@@ -457,6 +462,7 @@ impl Metrics {
         render_state(&mut out, state, now);
         self.sources.render(&mut out, state);
         webhooks::render_state(&mut out, state);
+        money::render_state(&mut out, state);
         out
     }
 }
@@ -467,10 +473,18 @@ impl Default for Metrics {
     }
 }
 
+/// Every `(endpoint, result)` label pair of `allscale_api_requests_total`.
+fn request_labels() -> impl Iterator<Item = (Endpoint, RequestResult)> {
+    Endpoint::ALL
+        .into_iter()
+        .flat_map(|e| RequestResult::ALL.map(|r| (e, r)))
+}
+
 /// A store's request series, resolved once: recording a request hashes no labels.
 pub struct StoreRecorder {
-    requests: [IntCounter; RequestResult::ALL.len()],
-    duration: Histogram,
+    /// Built from `Endpoint::ALL` and `RequestResult::ALL`, in declaration order.
+    requests: [[IntCounter; RequestResult::ALL.len()]; Endpoint::ALL.len()],
+    duration: [Histogram; Endpoint::ALL.len()],
     /// Created with the first request, so a store that never polls has no `api_up`.
     up: Option<IntGauge>,
     skew: Option<Gauge>,
@@ -485,12 +499,11 @@ impl StoreRecorder {
         &self.plan
     }
 
-    /// Records one finished request.
-    pub fn record(&mut self, fetch: &Fetch) {
+    /// Records one finished request to `endpoint`.
+    pub fn record<T>(&mut self, endpoint: Endpoint, fetch: &Fetch<T>) {
         let result = fetch.result();
-        // `requests` is built from `RequestResult::ALL`, in declaration order.
-        self.requests[result as usize].inc();
-        self.duration.observe(fetch.elapsed.as_secs_f64());
+        self.requests[endpoint as usize][result as usize].inc();
+        self.duration[endpoint as usize].observe(fetch.elapsed.as_secs_f64());
         if let Err(FetchError::Api { code, .. }) = &fetch.outcome {
             let label = self.metrics.error_code_label(&self.store, *code);
             self.metrics
@@ -514,7 +527,7 @@ impl StoreRecorder {
 }
 
 /// `allscale_api_up` semantics: reachable, authenticated, and not a server error.
-fn api_reachable(outcome: &Result<crate::api::Status, FetchError>) -> bool {
+fn api_reachable<T>(outcome: &Result<T, FetchError>) -> bool {
     match outcome {
         Ok(_) => true,
         Err(FetchError::Api { code, .. }) => !code.means_api_down(),

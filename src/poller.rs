@@ -14,13 +14,13 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 mod budget;
 mod calendar;
 
-use crate::api::ApiCode;
-use crate::api::client::{ApiClient, ClientError, Fetch, FetchError, RequestResult};
+use crate::api::client::{ApiClient, ClientError, Endpoint, Fetch, FetchError, RequestResult};
+use crate::api::{ApiCode, Detail};
 use crate::clock::unix_now;
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
-use crate::state::{Change, Delta, GiveUp, State, StoreHandle, WatchLimits};
+use crate::state::{Change, Delta, DetailRecorded, GiveUp, State, StoreHandle, WatchLimits};
 use crate::supervise::{Supervisor, Task};
 use budget::Budget;
 use calendar::Calendar;
@@ -33,6 +33,10 @@ const MISSING_WEBHOOK_CHECK: Duration = Duration::from_secs(1);
 
 /// First retry delay after a failure; doubles per failure, capped at the poll interval.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
+
+/// Detail fetches back off up to this (or the poll interval, if longer): a detail that
+/// keeps failing is tried for `terminal_retention`, not every interval.
+const DETAIL_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 /// Retries back off exponentially from [`BACKOFF_BASE`], capped at `cap`.
 fn backoff(failures: u32, cap: Duration) -> Duration {
@@ -72,15 +76,24 @@ struct Sched {
     logged_failure: Option<FailureKind>,
 }
 
-struct Completion {
-    id: Arc<str>,
-    fetch: Fetch,
+/// A finished request: a status poll or a detail fetch.
+enum Completion {
+    Status(Arc<str>, Fetch),
+    Detail(Arc<str>, Fetch<Detail>),
 }
 
-/// One status request, as a future the poller drives itself.
-async fn request(client: ApiClient, id: Arc<str>) -> Completion {
-    let fetch = client.fetch_status(&id).await;
-    Completion { id, fetch }
+/// One request, as a future the poller drives itself.
+async fn request(client: ApiClient, id: Arc<str>, endpoint: Endpoint) -> Completion {
+    match endpoint {
+        Endpoint::Status => {
+            let fetch = client.fetch_status(&id).await;
+            Completion::Status(id, fetch)
+        }
+        Endpoint::Detail => {
+            let fetch = client.fetch_detail(&id).await;
+            Completion::Detail(id, fetch)
+        }
+    }
 }
 
 /// The poller of one store.
@@ -97,6 +110,8 @@ pub struct StorePoller {
     limits: WatchLimits,
     /// `webhook.grace` of a store with `webhook.expected: true`.
     webhook_grace: Option<Duration>,
+    /// A detail is fetched until `terminal_retention` after the intent finished.
+    retention: Duration,
     drain_timeout: Duration,
     state: StoreHandle,
     recorder: StoreRecorder,
@@ -122,6 +137,7 @@ impl StorePoller {
             interval: settings.poll_interval,
             limits: WatchLimits::from(store),
             webhook_grace: webhook_grace(store),
+            retention: settings.retention,
             drain_timeout: settings.drain_timeout,
             state,
             recorder: metrics.store_recorder(&store.name),
@@ -170,9 +186,11 @@ impl StorePoller {
         let Settings {
             store,
             poll_interval,
+            retention,
             drain_timeout,
             client,
         } = settings;
+        self.retention = retention;
         self.client = client;
         if store.max_requests_per_second != self.budget.per_second() {
             self.budget = Budget::new(store.max_requests_per_second);
@@ -313,8 +331,8 @@ impl StorePoller {
                 _ = webhook_check.tick(), if self.webhook_grace.is_some() => self.count_missing_webhooks(),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     while in_flight.len() < self.concurrency {
-                        let Some(id) = self.take_due() else { break };
-                        in_flight.push(request(self.client.clone(), id));
+                        let Some((id, endpoint)) = self.take_due() else { break };
+                        in_flight.push(request(self.client.clone(), id, endpoint));
                     }
                 }
             }
@@ -325,9 +343,9 @@ impl StorePoller {
         }
     }
 
-    /// The next intent to poll, if one is due, the store is not paused and the budget
-    /// has room; otherwise notes when to look again.
-    fn take_due(&mut self) -> Option<Arc<str>> {
+    /// The next intent to poll and what to ask, if one is due, the store is not paused
+    /// and the budget has room; otherwise notes when to look again.
+    fn take_due(&mut self) -> Option<(Arc<str>, Endpoint)> {
         let now = Instant::now();
         if self.paused_until.is_some_and(|p| p > now) {
             return None;
@@ -338,18 +356,46 @@ impl StorePoller {
             let (ticket, id) = self.queue.peek_started(now)?;
             if self.sched.get(id).is_some_and(|s| s.ticket == *ticket) {
                 let id = id.clone();
-                if !self.give_up_if_due(&id) {
-                    break;
+                if let Some(endpoint) = self.endpoint_if_due(&id) {
+                    if let Err(ready_at) = self.budget.try_acquire() {
+                        self.budget_ready_at = Some(ready_at);
+                        return None;
+                    }
+                    self.budget_ready_at = None;
+                    self.queue.pop_started(now);
+                    return Some((id, endpoint));
                 }
             }
             self.queue.pop_started(now); // superseded, or given up
         }
-        if let Err(ready_at) = self.budget.try_acquire() {
-            self.budget_ready_at = Some(ready_at);
-            return None;
+    }
+
+    /// What to ask about a due intent: its status, or (terminal) its detail; `None` when
+    /// it is given up instead (past its limits, or its detail past `terminal_retention`).
+    fn endpoint_if_due(&mut self, id: &Arc<str>) -> Option<Endpoint> {
+        let asks = {
+            let st = self.state.lock();
+            let Some(intent) = st.intents.get(&**id) else {
+                drop(st);
+                self.sched.remove(id); // left while queued; a return reschedules it
+                return None;
+            };
+            let past_retention = intent
+                .terminal_at
+                .is_some_and(|t| unix_now() - t >= self.retention.as_secs_f64());
+            (intent.needs_status(), past_retention)
+        };
+        match asks {
+            (true, _) if self.give_up_if_due(id) => None,
+            (true, _) => Some(Endpoint::Status),
+            (false, false) => Some(Endpoint::Detail),
+            (false, true) => {
+                self.state.lock().abandon_detail(id);
+                self.sched.remove(id);
+                tracing::warn!(store = %self.name, intent_id = %id, "intent detail not fetched within terminal_retention; its money is not counted");
+                None
+            }
         }
-        self.budget_ready_at = None;
-        self.queue.pop_started(now).map(|(_, id)| id)
     }
 
     /// Expires or drops a due intent past its store's limits instead of polling it;
@@ -395,8 +441,68 @@ impl StorePoller {
     }
 
     fn complete(&mut self, done: Completion) {
-        let Completion { id, fetch } = done;
-        self.recorder.record(&fetch);
+        match done {
+            Completion::Status(id, fetch) => self.complete_status(id, fetch),
+            Completion::Detail(id, fetch) => self.complete_detail(id, fetch),
+        }
+    }
+
+    /// Counts a fetched detail's money (once), or retries it with backoff.
+    fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
+        self.recorder.record(Endpoint::Detail, &fetch);
+        let detail = match &fetch.outcome {
+            Ok(detail) => detail.clone(),
+            Err(error) => {
+                self.state.lock().polled_once = true;
+                if self.sched.contains_key(&id) {
+                    self.on_failure(id, error, &fetch, Endpoint::Detail);
+                }
+                return;
+            }
+        };
+        let request_id = fetch.request_id.as_deref().unwrap_or("-");
+        let recorded = {
+            let mut st = self.state.lock();
+            st.polled_once = true;
+            st.record_detail(&id, detail, unix_now())
+        };
+        match recorded {
+            DetailRecorded::Counted { short: true, .. } => {
+                tracing::warn!(store = %self.name, intent_id = %id, request_id, "confirmed intent paid less than asked: hold the order");
+            }
+            DetailRecorded::Counted { outcome, .. } => {
+                tracing::debug!(store = %self.name, intent_id = %id, outcome = outcome.as_str(), request_id, "intent detail counted");
+            }
+            DetailRecorded::Refused(e) => {
+                tracing::warn!(store = %self.name, intent_id = %id, request_id, error = %e, "intent detail not counted");
+            }
+            DetailRecorded::Ignored => {}
+        }
+        if matches!(recorded, DetailRecorded::Counted { .. }) {
+            self.state.record_change(false);
+        }
+        self.reschedule_if_pollable(id, &fetch);
+    }
+
+    /// After an answer: the intent's next regular slot, or off the schedule when there is
+    /// nothing more to ask.
+    fn reschedule_if_pollable<T>(&mut self, id: Arc<str>, fetch: &Fetch<T>) {
+        let pollable = {
+            let st = self.state.lock();
+            st.intents.get(&*id).is_some_and(|i| i.is_pollable())
+        };
+        if !self.sched.contains_key(&id) {
+            return; // removed from the watch list while in flight
+        }
+        if pollable {
+            self.on_answer(id, fetch);
+        } else {
+            self.sched.remove(&id);
+        }
+    }
+
+    fn complete_status(&mut self, id: Arc<str>, fetch: Fetch) {
+        self.recorder.record(Endpoint::Status, &fetch);
         let now = unix_now();
         let (change, pollable) = {
             let mut st = self.state.lock();
@@ -437,12 +543,12 @@ impl StorePoller {
                 code: ApiCode::NotFound,
                 ..
             }) => self.on_answer(id, &fetch),
-            Err(error) => self.on_failure(id, error, &fetch),
+            Err(error) => self.on_failure(id, error, &fetch, Endpoint::Status),
         }
     }
 
     /// A usable answer: reset back-offs and keep the intent's regular slot.
-    fn on_answer(&mut self, id: Arc<str>, fetch: &Fetch) {
+    fn on_answer<T>(&mut self, id: Arc<str>, fetch: &Fetch<T>) {
         self.store_failures = 0;
         let now = Instant::now();
         let interval = self.interval;
@@ -459,7 +565,13 @@ impl StorePoller {
         self.schedule(id, slot, slot, now + interval);
     }
 
-    fn on_failure(&mut self, id: Arc<str>, error: &FetchError, fetch: &Fetch) {
+    fn on_failure<T>(
+        &mut self,
+        id: Arc<str>,
+        error: &FetchError,
+        fetch: &Fetch<T>,
+        endpoint: Endpoint,
+    ) {
         let now = Instant::now();
         let kind = failure_kind(error);
         let Some(s) = self.sched.get_mut(&id) else {
@@ -473,22 +585,30 @@ impl StorePoller {
                 request_id = fetch.request_id.as_deref().unwrap_or("-"),
                 result = kind.0.as_str(),
                 error = %error,
-                "status poll failed (logged once per intent until it changes)"
+                "{} failed (logged once per intent until it changes)",
+                match endpoint {
+                    Endpoint::Status => "status poll",
+                    Endpoint::Detail => "detail fetch",
+                }
             );
         }
         let slot = s.slot;
+        let cap = match endpoint {
+            Endpoint::Status => self.interval,
+            Endpoint::Detail => self.interval.max(DETAIL_BACKOFF_CAP),
+        };
         let retry_at = if fetch.is_rate_limited() {
             self.pause_store(fetch)
         } else {
             s.failures += 1;
             self.store_failures = 0;
-            now + jitter(backoff(s.failures, self.interval))
+            now + jitter(backoff(s.failures, cap))
         };
         self.schedule(id, retry_at, slot, retry_at);
     }
 
     /// 40001 / HTTP 429: hold every request of the store until the pause ends.
-    fn pause_store(&mut self, fetch: &Fetch) -> Instant {
+    fn pause_store<T>(&mut self, fetch: &Fetch<T>) -> Instant {
         self.store_failures += 1;
         let delay = fetch
             .retry_after()
@@ -536,6 +656,8 @@ fn webhook_grace(store: &StoreConfig) -> Option<Duration> {
 struct Settings {
     store: StoreConfig,
     poll_interval: Duration,
+    /// `terminal_retention`: how long a detail is fetched for.
+    retention: Duration,
     drain_timeout: Duration,
     /// Replaced only when its settings changed, so the poller keeps its connections.
     client: ApiClient,
@@ -646,6 +768,7 @@ impl Pollers {
             let settings = Settings {
                 store: store.clone(),
                 poll_interval: config.poll_interval,
+                retention: config.terminal_retention,
                 drain_timeout: drain_timeout(config),
                 client,
             };

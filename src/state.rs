@@ -13,12 +13,14 @@ pub mod db;
 mod expiry;
 mod json;
 mod membership;
+mod money;
 pub mod persist;
 mod webhook;
 pub mod writer;
 
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
+pub use money::{CoinKey, DetailRecorded, Fetched, MAX_LABEL_VALUES, Money, NotCounted, OTHER};
 pub use webhook::{
     Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, WebhookCounts, WebhookEvent,
     WebhookWrite, Webhooks,
@@ -73,6 +75,10 @@ pub struct IntentState {
     pub verify_pending: bool,
     /// When its missing webhook was counted (`webhook.expected`).
     pub webhook_missing_at: Option<f64>,
+    /// Its detail, once fetched and its money counted (`fetch_details`).
+    pub fetched: Option<Box<Fetched>>,
+    /// Terminal and its detail still to be fetched (not saved: derived again at start).
+    pub detail_pending: bool,
 }
 
 impl IntentState {
@@ -89,8 +95,14 @@ impl IntentState {
         self.terminal_at.is_some()
     }
 
-    /// Polled: not final, or confirmed by a webhook and not yet checked by a poll.
+    /// Polled: not final, or confirmed by a webhook and not yet checked by a poll, or
+    /// its detail still to be fetched.
     pub fn is_pollable(&self) -> bool {
+        self.needs_status() || self.detail_pending
+    }
+
+    /// Its next request is a status poll (else, if pollable, its detail fetch).
+    pub fn needs_status(&self) -> bool {
         !self.is_final() || self.verify_pending
     }
 }
@@ -201,6 +213,7 @@ pub struct Counts {
     pub expired_total: u64,
     pub dropped_total: BTreeMap<DropReason, u64>,
     pub webhooks: WebhookCounts,
+    pub money: Money,
 }
 
 /// Everything known about one store.
@@ -216,6 +229,9 @@ pub struct StoreState {
     pub expired_total: u64,
     pub dropped_total: BTreeMap<DropReason, u64>,
     pub webhook_counts: WebhookCounts,
+    pub money: Money,
+    /// Terminal intents get their detail fetched (`fetch_details`).
+    pub fetch_details: bool,
     /// The live counters as of the last save: what `/metrics` shows with a state file.
     pub exported: Counts,
     /// At least one request of this store got an answer or failed (readiness).
@@ -249,6 +265,7 @@ impl StoreState {
             expired_total: self.expired_total,
             dropped_total: self.dropped_total.clone(),
             webhooks: self.webhook_counts.clone(),
+            money: self.money.clone(),
         }
     }
 
@@ -319,6 +336,7 @@ impl StoreState {
         }
         if let Some(outcome) = change.newly_terminal {
             *self.terminal_total.entry(outcome).or_insert(0) += 1;
+            self.want_detail(id);
         }
         if change.is_significant() {
             self.mark_dirty(id);
@@ -504,6 +522,7 @@ impl State {
             let mut st = handle.lock();
             st.set_source(Source::Config, &store_cfg.intents, retention, now);
             st.webhooks.set_memory(Memory::of(config, store_cfg));
+            st.set_fetch_details(store_cfg.fetch_details, retention, now);
             drop(st);
             next.push(handle);
         }
@@ -712,7 +731,14 @@ pub(crate) mod tests {
         let back = state.apply_config(&config(&[("main", &[A, B]), ("other", &[A])]));
         let st = back[0].lock();
         assert!(st.intents[A].is_terminal(), "still final");
-        assert_eq!(st.pollable().collect::<Vec<_>>(), [B]);
+        assert!(!st.intents[A].needs_status(), "not polled again");
+        assert!(
+            st.intents[A].detail_pending,
+            "its detail is still to be fetched"
+        );
+        let mut pollable: Vec<&str> = st.pollable().collect();
+        pollable.sort_unstable();
+        assert_eq!(pollable, [A, B]);
         assert_eq!(st.intents[B].status, None);
         assert_eq!(st.terminal_total[&Outcome::Failed], 1);
         drop(st);

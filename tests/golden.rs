@@ -3,13 +3,16 @@
 //! label, HELP text or order. The scenario covers every status class, every outcome,
 //! `not_found`, an undocumented status, order ids, label escaping, request results of
 //! every kind, documented and undocumented error codes, clock skew and an intent past
-//! `terminal_retention`. Only the `process_*` family (CPU, memory of this test process)
+//! `terminal_retention`, and money from intent details (an underpaid intent, a short
+//! confirmation, a malformed detail). Only the `process_*` family (CPU, memory of this test process)
 //! is left out, and the git revision is written as `REVISION`. Set `GOLDEN_UPDATE=1` to rewrite the file after an intended change.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use allscale_exporter::api::{ApiCode, Fetch, FetchError, Status};
+use allscale_exporter::api::client::Endpoint;
+use allscale_exporter::api::detail::parse_amount;
+use allscale_exporter::api::{ApiCode, DecodeError, Detail, Fetch, FetchError, Status};
 use allscale_exporter::config::Config;
 use allscale_exporter::metrics::Metrics;
 use allscale_exporter::state::State;
@@ -50,12 +53,32 @@ stores:
 "#;
 
 fn fetch(outcome: Result<Status, FetchError>, millis: u64) -> Fetch {
+    fetch_with(outcome, millis)
+}
+
+fn fetch_with<T>(outcome: Result<T, FetchError>, millis: u64) -> Fetch<T> {
     Fetch {
         elapsed: Duration::from_millis(millis),
         request_id: Some("req".into()),
         http_status: Some(200),
         clock_skew: Some(1.5),
         outcome,
+    }
+}
+
+/// A detail of `coin` on `chain`, asking `amount` and paid `paid` (1 % fee).
+fn detail(coin: &str, chain: u64, amount: &str, paid: &str) -> Detail {
+    let dec = |s| parse_amount(s).expect("a decimal");
+    let (paid, fee) = (dec(paid), dec(paid) / rust_decimal::Decimal::ONE_HUNDRED);
+    Detail {
+        coin: coin.into(),
+        chain,
+        currency: "USD".into(),
+        amount: dec(amount),
+        paid,
+        fee,
+        net: paid - fee,
+        amount_cents: 1250,
     }
 }
 
@@ -113,13 +136,30 @@ fn render() -> String {
             3,
         ),
     ] {
-        recorder.record(&fetch(outcome, millis));
+        recorder.record(Endpoint::Status, &fetch(outcome, millis));
     }
+    // Details: the confirmed one came in short, the underpaid one at 90 %; one malformed.
+    for (id, d) in [
+        (
+            "650000000000000000000001",
+            detail("USDT", 1, "12.50", "12.25"),
+        ),
+        ("650000000000000000000004", detail("USDC", 137, "10", "9")),
+    ] {
+        let counted = main.lock().record_detail(id, d.clone(), NOW - 10.0);
+        assert!(matches!(
+            counted,
+            allscale_exporter::state::DetailRecorded::Counted { .. }
+        ));
+        recorder.record(Endpoint::Detail, &fetch_with(Ok(d), 25));
+    }
+    let malformed = Err(FetchError::Decode(DecodeError::BadDetail("x".into())));
+    recorder.record(Endpoint::Detail, &fetch_with::<Detail>(malformed, 9));
     // Over budget and behind: 45 intents every 30 s within 0.6/s; the next poll 2.25 s late.
     recorder.plan().set(45, Duration::from_secs(30), 0.6);
     recorder.plan().set_first_due(Some(NOW - 2.25));
     let mut second_recorder = metrics.store_recorder("second");
-    second_recorder.record(&fetch(Ok(Status::Created), 15));
+    second_recorder.record(Endpoint::Status, &fetch(Ok(Status::Created), 15));
     // Within budget, the next poll not due yet.
     second_recorder.plan().set(1, Duration::from_secs(30), 10.0);
     second_recorder.plan().set_first_due(Some(NOW + 4.0));

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent, strict mock of the AllScale Open API checkout-intent status endpoint.
+"""Independent, strict mock of the AllScale Open API checkout-intent status and detail
+endpoints.
 
 Python 3.11 standard library only.  Written from docs/allscale-api.md
 (sections 1-4 and 8); it shares no code with the Rust exporter.  Its job is to
@@ -15,6 +16,7 @@ stdout, then serves until SIGTERM/SIGINT and exits 0.
 
 Routes:
     GET /v1/checkout_intents/<24 lowercase hex>/status   signed API endpoint
+    GET /v1/checkout_intents/<24 lowercase hex>          signed API endpoint (detail)
     GET /-/stats                                         unauthenticated test stats
 
 Intents file (JSON object), id -> one of:
@@ -24,7 +26,13 @@ Intents file (JSON object), id -> one of:
     {"owner": "other"}                          another store's intent -> 30001 / 403
     {"timed": [[0, 10], [5.0, 20]]}             status by seconds since the mock started
     {"hostile": KIND}                           a malformed or abusive answer, every poll
-Ids that are not in the file -> 50001 / 404.
+    {"statuses": [1, 20], "detail": ANY}        statuses as above; the detail endpoint's
+                                                payload is ANY, served as given (an
+                                                object, or anything malformed); "detail"
+                                                may also go with "timed"
+Ids that are not in the file -> 50001 / 404.  The detail of an intent whose spec has no
+"detail" is DEFAULT_DETAIL (12.50 USDT on chain 1, paid in full) with its id and status;
+an error or hostile intent answers its detail as its status.
 
 Hostile answers are served only after the request passed every check above (auth,
 replay, validation, rate limit), so the client's signing is still verified.  With
@@ -49,7 +57,7 @@ so a client that read them to the end (or waited for them) would show a status.
 A client that hangs up mid-answer is normal here: the broken pipe or reset is counted
 in /-/stats (hostile_client_gone) and never logged as an error.
 
-/-/stats (JSON): accepted {id: n}, rejected [...], violations [...], total, per_second,
+/-/stats (JSON): accepted {id: n} (status requests), detail_accepted {id: n}, rejected [...], violations [...], total, per_second,
 accepted_per_second, scripted_errors {id: n}, hostile_served {kind: n} (counted when the
 answer starts), hostile_client_gone {kind: n} (the client hung up before the answer
 was fully written).
@@ -141,6 +149,10 @@ def verify_response(secret, status_code, path, request_nonce, request_body: byte
 # ---------------------------------------------------------------------------
 
 STATUS_PATH_RE = re.compile(r"/v1/checkout_intents/([^/]*)/status")
+DETAIL_PATH_RE = re.compile(r"/v1/checkout_intents/([^/]*)")
+DEFAULT_DETAIL = {"amount_coins": "12.50", "coin_symbol": "USDT", "chain_id": 1,
+                  "currency_symbol": "USD", "amount_cents": 1250, "actual_paid_amount": "12.50",
+                  "service_fee_amount": "0.125", "net_income_amount": "12.375"}
 INTENT_ID_RE = re.compile(r"[0-9a-f]{24}")
 TIMESTAMP_RE = re.compile(r"[0-9]+")
 SIG_B64_RE = re.compile(r"[A-Za-z0-9+/]{43}=")
@@ -223,6 +235,8 @@ class State:
         self.seen_nonces: set[str] = set()
         self.poll_index: dict[str, int] = {}
         self.accepted: dict[str, int] = {}
+        self.detail_accepted: dict[str, int] = {}
+        self.last_status: dict[str, int] = {}
         self.scripted_errors: dict[str, int] = {}
         self.rejected: list[dict] = []
         self.violations: list[str] = []
@@ -236,6 +250,7 @@ class State:
         with self.lock:
             return {
                 "accepted": dict(self.accepted),
+                "detail_accepted": dict(self.detail_accepted),
                 "rejected": [dict(r) for r in self.rejected],
                 "total": self.total,
                 "per_second": dict(self.per_second),
@@ -254,6 +269,14 @@ def load_intents(path: str) -> dict:
         raise ValueError("intents file must be a JSON object")
     out = {}
     for iid, spec in data.items():
+        detail = None
+        if isinstance(spec, dict) and "detail" in spec:
+            spec = dict(spec)
+            detail = {"payload": spec.pop("detail")}
+            if set(spec) == {"statuses"}:
+                spec = spec["statuses"]
+            elif set(spec) != {"timed"}:
+                raise ValueError(f"intent {iid}: detail goes with statuses or timed only")
         if isinstance(spec, list):
             if not spec or not all(isinstance(s, int) and not isinstance(s, bool) for s in spec):
                 raise ValueError(f"intent {iid}: status list must be a non-empty list of ints")
@@ -283,6 +306,8 @@ def load_intents(path: str) -> dict:
                         "message": str(spec.get("message", f"scripted error {code}"))}
         else:
             raise ValueError(f"intent {iid}: unsupported spec {spec!r}")
+        if detail is not None:
+            out[iid]["detail"] = detail["payload"]
     return out
 
 
@@ -360,8 +385,8 @@ class Handler(BaseHTTPRequestHandler):
             except Exception:
                 nonce_hdr = ""
             body = self._read_body()
-            iid = self._check(now, target, path, qmark, query, body)
-            self._answer(iid, path, nonce_hdr, body)
+            iid, endpoint = self._check(now, target, path, qmark, query, body)
+            self._answer(iid, endpoint, path, nonce_hdr, body)
         except Rejection as rej:
             self._record_rejection(rej, target)
             env = {"code": rej.code, "payload": None, "error": {"message": rej.message},
@@ -373,6 +398,10 @@ class Handler(BaseHTTPRequestHandler):
     def _check(self, now, target, path, qmark, query, body) -> str:
         st = self.state
         m = STATUS_PATH_RE.fullmatch(path)
+        endpoint = "status"
+        if not m:
+            m = DETAIL_PATH_RE.fullmatch(path)
+            endpoint = "detail"
         if not m:
             raise Rejection(404, 10001, "Route not found", f"unknown route {path!r}")
         if self.command != "GET":
@@ -441,7 +470,7 @@ class Handler(BaseHTTPRequestHandler):
 
         # --- validation (10001) -------------------------------------------
         if body or self.headers.get("Content-Length", "0") != "0":
-            raise Rejection(400, 10001, "Validation error", "request body not allowed on GET status")
+            raise Rejection(400, 10001, "Validation error", f"request body not allowed on GET {endpoint}")
         if qmark:
             raise Rejection(400, 10001, "Validation error",
                             f"query string not allowed on this endpoint: {query!r}")
@@ -459,14 +488,15 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 limited = False
                 st.accepted_per_second[sec] = used + 1
-                st.accepted[iid] = st.accepted.get(iid, 0) + 1
+                counts = st.accepted if endpoint == "status" else st.detail_accepted
+                counts[iid] = counts.get(iid, 0) + 1
         if limited:
             raise Rejection(429, 40001, "Rate limit exceeded",
                             f"rate limit {st.rate_limit}/s exceeded in second {sec}",
                             headers={"Retry-After": "1"})
-        return iid
+        return iid, endpoint
 
-    def _answer(self, iid: str, path: str, nonce: str, body: bytes):
+    def _answer(self, iid: str, endpoint: str, path: str, nonce: str, body: bytes):
         st = self.state
         spec = st.intents.get(iid)
         rid = new_request_id()
@@ -484,6 +514,14 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(spec["http_status"], env, path, nonce, body)
         if spec["kind"] == "hostile":
             return self._hostile(spec["hostile"], rid, path, nonce, body)
+        if endpoint == "detail":
+            with st.lock:
+                status = st.last_status.get(iid)
+            payload = spec.get("detail")
+            if payload is None:
+                payload = {"all_scale_checkout_intent_id": iid, "status": status, **DEFAULT_DETAIL}
+            env = {"code": 0, "payload": payload, "error": None, "request_id": rid}
+            return self._send(200, env, path, nonce, body)
         if spec["kind"] == "timed":
             elapsed = time.monotonic() - st.started
             status = spec["steps"][0][1]
@@ -496,6 +534,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.poll_index[iid] = i + 1
             statuses = spec["statuses"]
             status = statuses[min(i, len(statuses) - 1)]
+        with st.lock:
+            st.last_status[iid] = status
         env = {"code": 0, "payload": status, "error": None, "request_id": rid}
         return self._send(200, env, path, nonce, body)
 

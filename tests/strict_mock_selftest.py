@@ -27,6 +27,8 @@ ID_DONE = "6650a1b2c3d4e5f60718293a"
 ID_OTHER = "aaaaaaaaaaaaaaaaaaaaaaaa"
 ID_BOOM = "bbbbbbbbbbbbbbbbbbbbbbbb"
 ID_MISSING = "cccccccccccccccccccccccc"
+ID_PAID = "dddddddddddddddddddddddd"
+PAID_DETAIL = {"amount_coins": "0.1", "coin_symbol": "ETH", "chain_id": 8453}
 # One intent per hostile kind: 6800000000000000000000<index as 2 hex digits>.
 HOSTILE = {kind: "68%022x" % i for i, kind in enumerate(sm.HOSTILE_KINDS)}
 INTENTS = {
@@ -34,6 +36,7 @@ INTENTS = {
     ID_DONE: [20],
     ID_OTHER: {"owner": "other"},
     ID_BOOM: {"error_code": 90000, "http_status": 500},
+    ID_PAID: {"statuses": [20], "detail": PAID_DETAIL},
     **{iid: {"hostile": kind} for kind, iid in HOSTILE.items()},
 }
 
@@ -289,6 +292,31 @@ class PlainServerTests(unittest.TestCase):
     def test_wrong_method_and_route(self):
         self.expect_reject(405, 10001, "method POST", method="POST")
         self.expect_reject(404, 10001, "unknown route", path=status_path(ID_SCRIPT) + "/")
+
+    def test_detail_as_scripted_or_the_default(self):
+        path = f"/v1/checkout_intents/{ID_PAID}"
+        self.assertEnvelope(*self.mock.signed(ID_PAID, path=path)[:3], 200, 0, PAID_DETAIL)
+        self.mock.signed(ID_DONE)
+        path = f"/v1/checkout_intents/{ID_DONE}"
+        env = self.assertEnvelope(*self.mock.signed(ID_DONE, path=path)[:3], 200, 0,
+                                  {"all_scale_checkout_intent_id": ID_DONE, "status": 20,
+                                   **sm.DEFAULT_DETAIL})
+        self.assertEqual(env["payload"]["actual_paid_amount"], "12.50")
+        stats = self.mock.stats()
+        self.assertEqual(stats["detail_accepted"], {ID_PAID: 1, ID_DONE: 1})
+        missing = f"/v1/checkout_intents/{ID_MISSING}"
+        self.assertEnvelope(*self.mock.signed(ID_MISSING, path=missing)[:3], 404, 50001)
+        self.expect_reject(400, 10001, "query string", path=path, query="x=1")
+
+    def test_detail_goes_with_statuses_or_timed_only(self):
+        for spec in ({"detail": {}}, {"statuses": [1], "owner": "other", "detail": {}}):
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+                json.dump({ID_PAID: spec}, fh)
+            try:
+                with self.assertRaises(ValueError):
+                    sm.load_intents(fh.name)
+            finally:
+                os.unlink(fh.name)
 
     def test_stats_shape(self):
         self.mock.signed(ID_DONE)

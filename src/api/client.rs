@@ -1,4 +1,4 @@
-//! The signed HTTP client: one per store, one request per status poll.
+//! The signed HTTP client: one per store, one request per status poll or detail fetch.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use hyper::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use super::code::ApiCode;
+use super::detail::Detail;
 use super::envelope::{DecodeError, Envelope};
 use super::header_str;
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields, Signer};
@@ -18,11 +19,32 @@ use super::status::Status;
 use super::transport::{BodyError, SetupError, Transport, TransportError};
 use crate::config::StoreConfig;
 
-/// Answers larger than this are refused: a status envelope is under 200 bytes.
+/// Answers larger than this are refused: a status envelope is under 200 bytes, a detail
+/// under 1 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The longest `Retry-After` honoured: a hostile or buggy value must not mute a store.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// The API endpoints the exporter calls, as the `endpoint` label says them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// `GET /v1/checkout_intents/{id}/status`.
+    Status,
+    /// `GET /v1/checkout_intents/{id}`, once per terminal intent (`fetch_details`).
+    Detail,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 2] = [Endpoint::Status, Endpoint::Detail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Status => "status",
+            Endpoint::Detail => "detail",
+        }
+    }
+}
 
 /// Closed set of values of the `result` label of `allscale_api_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,7 +82,7 @@ impl RequestResult {
     }
 }
 
-/// Why a poll produced no status.
+/// Why a request produced no status (or detail).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
     #[error("API error {code}: {}", message.as_deref().unwrap_or("(no message)"))]
@@ -97,9 +119,9 @@ impl FetchError {
     }
 }
 
-/// The result of one status request.
+/// The result of one request: a status, or (`Fetch<Detail>`) an intent's detail.
 #[derive(Debug, Clone)]
-pub struct Fetch {
+pub struct Fetch<T = Status> {
     pub elapsed: Duration,
     /// The API's `request_id` (envelope, else `X-Request-Id`), for logs.
     pub request_id: Option<String>,
@@ -108,10 +130,10 @@ pub struct Fetch {
     /// Server clock minus ours, in seconds, from `X-Response-Timestamp` (or `Date`);
     /// read from the first answer of each second only.
     pub clock_skew: Option<f64>,
-    pub outcome: Result<Status, FetchError>,
+    pub outcome: Result<T, FetchError>,
 }
 
-impl Fetch {
+impl<T> Fetch<T> {
     /// 40001 or HTTP 429: the whole store must slow down.
     pub fn is_rate_limited(&self) -> bool {
         self.http_status == Some(429)
@@ -201,17 +223,32 @@ impl ApiClient {
 
     /// `GET /v1/checkout_intents/{id}/status`, freshly signed.
     pub async fn fetch_status(&self, intent_id: &str) -> Fetch {
-        self.0.fetch_status(intent_id).await
+        let path = format!("{}/v1/checkout_intents/{intent_id}/status", self.0.prefix);
+        self.0
+            .fetch(&path, |e| e.status_payload().map(Status::from_code))
+            .await
+    }
+
+    /// `GET /v1/checkout_intents/{id}`, freshly signed: the intent's amounts.
+    pub async fn fetch_detail(&self, intent_id: &str) -> Fetch<Detail> {
+        let path = format!("{}/v1/checkout_intents/{intent_id}", self.0.prefix);
+        self.0
+            .fetch(&path, |e| Detail::from_payload(&e.payload, intent_id))
+            .await
     }
 }
 
 impl ClientInner {
-    async fn fetch_status(&self, intent_id: &str) -> Fetch {
-        let path = format!("{}/v1/checkout_intents/{intent_id}/status", self.prefix);
+    /// One signed GET of `path`, its answer's payload read by `payload`.
+    async fn fetch<T>(
+        &self,
+        path: &str,
+        payload: impl FnOnce(&Envelope) -> Result<T, DecodeError>,
+    ) -> Fetch<T> {
         let started = Instant::now();
-        let (http_status, request_id, clock_skew, outcome) = match self.get(&path).await {
+        let (http_status, request_id, clock_skew, outcome) = match self.get(path).await {
             Ok(answer) => {
-                let (request_id, outcome) = self.interpret(&answer);
+                let (request_id, outcome) = self.interpret(&answer, payload);
                 let skew = self
                     .skew_due()
                     .then(|| clock_skew(&answer.headers))
@@ -287,8 +324,13 @@ impl ClientInner {
         self.skew_read_at.swap(now, Ordering::Relaxed) != now
     }
 
-    /// Turns an answer into a status or an error, following the result rules of docs/contract.md (Request results).
-    fn interpret(&self, answer: &Answer) -> (Option<String>, Result<Status, FetchError>) {
+    /// Turns an answer into a payload (read by `payload`) or an error, following the
+    /// result rules of docs/contract.md (Request results).
+    fn interpret<T>(
+        &self,
+        answer: &Answer,
+        payload: impl FnOnce(&Envelope) -> Result<T, DecodeError>,
+    ) -> (Option<String>, Result<T, FetchError>) {
         let header_request_id = header_str(&answer.headers, "x-request-id").map(str::to_owned);
         let retry_after = retry_after(&answer.headers);
         let body = match &answer.body {
@@ -341,10 +383,7 @@ impl ClientInner {
                 retry_after,
             })
         } else {
-            envelope
-                .status_payload()
-                .map(Status::from_code)
-                .map_err(FetchError::from)
+            payload(&envelope).map_err(FetchError::from)
         };
         (request_id, outcome)
     }
@@ -454,6 +493,9 @@ mod tests {
     fn result_discriminants_index_all() {
         for (i, result) in RequestResult::ALL.iter().enumerate() {
             assert_eq!(*result as usize, i, "{}", result.as_str());
+        }
+        for (i, endpoint) in Endpoint::ALL.iter().enumerate() {
+            assert_eq!(*endpoint as usize, i, "{}", endpoint.as_str());
         }
     }
 

@@ -26,6 +26,8 @@ pub enum DecodeError {
     NoCode,
     #[error("status payload is not an integer: {0}")]
     PayloadNotInteger(String),
+    #[error("detail payload: {0}")]
+    BadDetail(String),
 }
 
 /// The envelope's fields as sent; every other field is ignored. Decoding into this

@@ -185,6 +185,8 @@ pub struct StoreConfig {
     pub max_requests_per_second: f64,
     pub max_concurrency: usize,
     pub verify_response_signature: bool,
+    /// Terminal intents get one detail request each, for their amounts (default on).
+    pub fetch_details: bool,
     pub http_version: HttpVersion,
     /// A non-terminal intent watched this long (since it was added) is no longer polled.
     pub max_watch_age: Duration,
@@ -332,6 +334,7 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "max_requests_per_second",
     "max_concurrency",
     "verify_response_signature",
+    "fetch_details",
     "http_version",
     "max_watch_age",
     "not_found_ttl",

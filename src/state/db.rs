@@ -20,8 +20,15 @@ use super::{
 use crate::api::{Outcome, Status, StatusClass};
 use crate::config::IntentId;
 
-/// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+mod money;
+
+use money::MoneyWritten;
+
+/// The counters as last written, per store: `(name, label)` → value.
+type CountersWritten = BTreeMap<(&'static str, String), i64>;
+
+/// The schema this build writes and reads (version 1, without money, is upgraded).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of the exporter's databases ("ASCX").
 const APPLICATION_ID: i64 = 0x4153_4358;
@@ -35,11 +42,20 @@ pub const COMPACT_MIN_EVENTS: i64 = 20_000;
 pub(super) const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 
 const SCHEMA: &str = include_str!("schema.sql");
+const VIEW: &str = include_str!("view.sql");
+
+/// Version 1 → 2: intent details and money sums (the view is made anew).
+const UPGRADE_FROM_1: &str = "ALTER TABLE intents ADD COLUMN detail TEXT; \
+    ALTER TABLE events ADD COLUMN detail TEXT; \
+    CREATE TABLE money (store INTEGER NOT NULL, name TEXT NOT NULL, outcome TEXT NOT NULL, \
+    symbol TEXT NOT NULL, chain TEXT NOT NULL, value TEXT NOT NULL, \
+    PRIMARY KEY (store, name, outcome, symbol, chain)) WITHOUT ROWID; \
+    DROP VIEW intent_state;";
 
 /// The columns of an intent row, in `intents` and `events` alike.
 const COLUMNS: &str = "sources, order_id, added_at, status, not_found, status_changed_at, \
                        last_success_at, terminal_at, expired_at, dropped_reason, dropped_at, \
-                       confirmed_by, webhook_at, verify_pending, webhook_missing_at";
+                       confirmed_by, webhook_at, verify_pending, webhook_missing_at, detail";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -100,8 +116,10 @@ pub struct Db {
     conn: Connection,
     path: PathBuf,
     store_ids: HashMap<String, i64>,
-    /// The counters as last written, per store: only changed ones are written again.
-    written: HashMap<String, BTreeMap<(&'static str, String), i64>>,
+    /// The counters and money sums as last written, per store: only changed ones are
+    /// written again.
+    written: HashMap<String, CountersWritten>,
+    money_written: HashMap<String, MoneyWritten>,
     events: i64,
     rows: i64,
 }
@@ -120,6 +138,7 @@ impl Db {
             path: path.to_path_buf(),
             store_ids: HashMap::new(),
             written: HashMap::new(),
+            money_written: HashMap::new(),
             events: 0,
             rows: 0,
         };
@@ -148,6 +167,7 @@ impl Db {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             let tx = self.conn.transaction()?;
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(VIEW)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -169,6 +189,7 @@ impl Db {
             .optional()?;
         match version {
             Some(SCHEMA_VERSION) => {}
+            Some(1) => self.upgrade_from_1()?,
             Some(found) if found > SCHEMA_VERSION => {
                 return Ok(Err(DbError::FutureVersion {
                     path: self.path.clone(),
@@ -177,6 +198,7 @@ impl Db {
             }
             other => return Ok(Err(self.invalid(format!("schema version {other:?}")))),
         }
+        let conn = &self.conn;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Ok(Err(self.invalid(format!("integrity check: {check}"))));
@@ -197,6 +219,19 @@ impl Db {
         Ok(Ok(()))
     }
 
+    /// Adds what version 2 keeps (details, money) to a version 1 database, in one
+    /// transaction: interrupted, it is still version 1.
+    fn upgrade_from_1(&mut self) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(UPGRADE_FROM_1)?;
+        tx.execute_batch(VIEW)?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            [SCHEMA_VERSION],
+        )?;
+        tx.commit()
+    }
+
     /// Everything the database holds.
     pub fn load(&mut self) -> Result<Saved, DbError> {
         let sqlite = |source| DbError::Sqlite {
@@ -204,8 +239,9 @@ impl Db {
             source,
         };
         let loaded = self.read().map_err(sqlite)?;
-        let (saved, written) = loaded.map_err(|reason| self.invalid(reason))?;
+        let (saved, written, money_written) = loaded.map_err(|reason| self.invalid(reason))?;
         self.written = written;
+        self.money_written = money_written.into_iter().collect();
         Ok(saved)
     }
 
@@ -218,7 +254,8 @@ impl Db {
         Result<
             (
                 Saved,
-                HashMap<String, BTreeMap<(&'static str, String), i64>>,
+                HashMap<String, CountersWritten>,
+                BTreeMap<String, MoneyWritten>,
             ),
             String,
         >,
@@ -266,13 +303,17 @@ impl Db {
                 .or_insert_with(BTreeMap::new)
                 .insert(key, value);
         }
+        let money_written = match money::read_money(&self.conn, &mut saved)? {
+            Ok(written) => written,
+            Err(reason) => return Ok(Err(reason)),
+        };
         for name in self.store_ids.keys() {
             saved.stores.entry(name.clone()).or_default();
         }
         if let Err(reason) = self.read_webhooks(&mut saved)? {
             return Ok(Err(reason));
         }
-        Ok(Ok((saved, written)))
+        Ok(Ok((saved, written, money_written)))
     }
 
     /// Reads the webhook nonces and ids seen and the relay queue of every store.
@@ -354,6 +395,7 @@ impl Db {
     fn write_batch(&mut self, batch: &Batch) -> rusqlite::Result<i64> {
         let mut store_ids = self.store_ids.clone();
         let mut written = self.written.clone();
+        let mut money_written = self.money_written.clone();
         let tx = self.conn.transaction()?;
         let mut appended = 0;
         for store in &batch.stores {
@@ -361,6 +403,8 @@ impl Db {
             appended += append_events(&tx, sid, &store.rows)?;
             let last = written.entry(store.name.clone()).or_default();
             write_counters(&tx, sid, &store.counts, last)?;
+            let last = money_written.entry(store.name.clone()).or_default();
+            money::write_money(&tx, sid, &store.counts.money, last)?;
             write_webhooks(&tx, sid, store)?;
         }
         let gone: Vec<(String, i64)> = store_ids
@@ -373,6 +417,7 @@ impl Db {
                 "intents",
                 "events",
                 "counters",
+                "money",
                 "webhook_seen",
                 "webhook_queue",
             ] {
@@ -381,10 +426,12 @@ impl Db {
             tx.execute("DELETE FROM stores WHERE id = ?1", [sid])?;
             store_ids.remove(&name);
             written.remove(&name);
+            money_written.remove(&name);
         }
         tx.commit()?;
         self.store_ids = store_ids;
         self.written = written;
+        self.money_written = money_written;
         Ok(appended)
     }
 
@@ -445,7 +492,7 @@ fn append_events(
 ) -> rusqlite::Result<i64> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO events (store, id, gone, {COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     ))?;
     for (id, intent) in rows {
         let gone = intent.is_none();
@@ -471,6 +518,7 @@ fn append_events(
             i.webhook_at,
             i.verify_pending,
             i.webhook_missing_at,
+            money::detail_column(i.fetched.as_deref()),
         ])?;
     }
     Ok(rows.len() as i64)
@@ -590,6 +638,10 @@ fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)> {
         ("webhook_disagreement", String::new()),
         value(w.disagreements),
     ));
+    rows.push((
+        ("confirmed_short", String::new()),
+        value(counts.money.confirmed_short),
+    ));
     rows
 }
 
@@ -636,6 +688,10 @@ fn add_counter(
             counts.webhooks.disagreements = v;
             "webhook_disagreement"
         }
+        "confirmed_short" if label.is_empty() => {
+            counts.money.confirmed_short = v;
+            "confirmed_short"
+        }
         _ => return None,
     };
     Some((name, label.to_string()))
@@ -661,6 +717,10 @@ fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentSt
             None => return Ok(Err(format!("unknown confirmed_by {by:?}"))),
         },
     };
+    let fetched = match money::read_detail(r.get(at + 15)?) {
+        Ok(fetched) => fetched,
+        Err(reason) => return Ok(Err(reason)),
+    };
     Ok(Ok(IntentState {
         sources: Sources::from_bits(r.get(at)?),
         order_id: r.get(at + 1)?,
@@ -676,6 +736,8 @@ fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentSt
         webhook_at: r.get(at + 12)?,
         verify_pending: r.get(at + 13)?,
         webhook_missing_at: r.get(at + 14)?,
+        fetched,
+        detail_pending: false,
     }))
 }
 

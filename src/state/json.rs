@@ -145,6 +145,7 @@ impl StoreRecord {
             expired_total: self.expired_total,
             dropped_total: self.dropped_total,
             webhooks: Default::default(),
+            money: Default::default(),
         };
         let mut config = Sources::default();
         config.insert(Source::Config);

@@ -180,6 +180,7 @@ pub fn restore(saved: Saved, state: &State) -> usize {
         st.expired_total = counts.expired_total;
         st.dropped_total.extend(counts.dropped_total);
         st.webhook_counts = counts.webhooks;
+        st.money = counts.money;
         st.exported = st.counts();
         st.webhooks
             .restore(store.nonces, store.webhook_ids, store.queue);
@@ -225,6 +226,8 @@ pub fn restore(saved: Saved, state: &State) -> usize {
             restored += 1;
         }
         st.await_restored_webhooks();
+        let fetch = st.fetch_details;
+        st.set_fetch_details(fetch, state.terminal_retention(), now);
     }
     restored
 }

@@ -1,4 +1,4 @@
--- The state database, schema version 1 (docs/operations.md shows queries against it).
+-- The state database, schema version 2 (the view is in view.sql) (docs/operations.md shows queries against it).
 --
 -- `intents` holds one row per intent as of the last compaction; `events` holds every row
 -- written since, appended in order (a status change is one short row at the end of the
@@ -10,6 +10,9 @@
 -- Times are unix seconds (REAL). `sources` is a bit set: 1 config, 2 file, 4 http, 8 api,
 -- 16 webhook; 0 means the intent left the watch list and is remembered (retired) because
 -- it is final. `confirmed_by` is `webhook` or `poll`: which saw the confirmation first.
+-- `detail` is the intent's detail once fetched and its money counted, a JSON object
+-- (`at`, `coin`, `chain`, `currency`, `amount_cents`, and the decimal strings `amount`,
+-- `paid`, `fee`, `net`); NULL until then.
 
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
@@ -39,6 +42,7 @@ CREATE TABLE intents (
     webhook_at REAL,
     verify_pending INTEGER NOT NULL,
     webhook_missing_at REAL,
+    detail TEXT,
     PRIMARY KEY (store, id)
 ) WITHOUT ROWID;
 
@@ -64,18 +68,32 @@ CREATE TABLE events (
     confirmed_by TEXT,
     webhook_at REAL,
     verify_pending INTEGER NOT NULL,
-    webhook_missing_at REAL
+    webhook_missing_at REAL,
+    detail TEXT
 );
 
 -- Outcome, transition, expiry, drop and webhook counters: `name` is the counter, `label`
 -- its label value (`outcome`, `from>to`, `reason`, `webhook`/`poll` for `confirmation`;
--- empty for `expired`, `webhook_missing` and `webhook_disagreement`).
+-- empty for `expired`, `webhook_missing`, `webhook_disagreement` and `confirmed_short`).
 CREATE TABLE counters (
     store INTEGER NOT NULL,
     name TEXT NOT NULL,
     label TEXT NOT NULL,
     value INTEGER NOT NULL,
     PRIMARY KEY (store, name, label)
+) WITHOUT ROWID;
+
+-- Money sums from intent details, exact decimal text: `name` is amount, paid, shortfall,
+-- fee, net or fiat; `outcome`, `symbol` (the coin, or for fiat the currency) and `chain`
+-- are its label values, empty where the counter has no such label.
+CREATE TABLE money (
+    store INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    chain TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (store, name, outcome, symbol, chain)
 ) WITHOUT ROWID;
 
 -- Webhook nonces (`kind` 'nonce', kept 10 minutes) and webhook ids ('id', kept for
@@ -112,37 +130,3 @@ INSERT INTO status_names (code, name) VALUES
     (1, 'CREATED'), (2, 'VIEWED'), (3, 'TEMP_WALLET_RECEIVED'),
     (4, 'PENDING_MANUAL_OPERATION'), (5, 'SEND_BACK'), (10, 'ON_CHAIN'), (20, 'CONFIRMED');
 
--- Every intent as the exporter knows it now, with its store's and status's names.
-CREATE VIEW intent_state AS
-WITH latest AS (
-    SELECT * FROM (
-        SELECT store, lower(hex(id)) AS id, gone, sources, order_id, added_at, status,
-               not_found, status_changed_at, last_success_at, terminal_at, expired_at,
-               dropped_reason, dropped_at, confirmed_by, webhook_at, verify_pending,
-               webhook_missing_at,
-               row_number() OVER (PARTITION BY store, id ORDER BY seq DESC) AS newest
-        FROM events
-    ) WHERE newest = 1
-),
-current AS (
-    SELECT store, id, sources, order_id, added_at, status, not_found, status_changed_at,
-           last_success_at, terminal_at, expired_at, dropped_reason, dropped_at,
-           confirmed_by, webhook_at, verify_pending, webhook_missing_at
-    FROM latest WHERE gone = 0
-    UNION ALL
-    SELECT i.store, i.id, i.sources, i.order_id, i.added_at, i.status, i.not_found,
-           i.status_changed_at, i.last_success_at, i.terminal_at, i.expired_at,
-           i.dropped_reason, i.dropped_at, i.confirmed_by, i.webhook_at, i.verify_pending,
-           i.webhook_missing_at
-    FROM intents i
-    WHERE NOT EXISTS (SELECT 1 FROM latest l WHERE l.store = i.store AND l.id = i.id)
-)
-SELECT s.name AS store, c.id, c.order_id, c.sources, c.sources != 0 AS watched,
-       c.status, CASE WHEN c.not_found THEN 'NOT_FOUND' ELSE n.name END AS status_name,
-       c.not_found,
-       c.added_at, c.status_changed_at, c.last_success_at, c.terminal_at, c.expired_at,
-       c.dropped_reason, c.dropped_at, c.confirmed_by, c.webhook_at, c.verify_pending,
-       c.webhook_missing_at
-FROM current c
-JOIN stores s ON s.id = c.store
-LEFT JOIN status_names n ON n.code = c.status;

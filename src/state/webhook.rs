@@ -335,6 +335,7 @@ impl StoreState {
             self.webhooks
                 .confirmed
                 .insert(intent.id.clone(), webhook_id.to_owned());
+            self.want_detail(intent.id.as_str());
             Accepted::Confirmed
         };
         self.dirty.insert(intent.id.clone());

@@ -52,6 +52,7 @@ impl Validator<'_> {
         let max_requests_per_second = self.max_rps(&f);
         let max_concurrency = self.max_concurrency(&f);
         let verify_response_signature = self.flag(&f, "verify_response_signature", false);
+        let fetch_details = self.flag(&f, "fetch_details", true);
         let http_version = self.http_version(&f);
         let max_watch_age = self.bounded_duration(
             &f,
@@ -77,6 +78,7 @@ impl Validator<'_> {
             max_requests_per_second: max_requests_per_second?,
             max_concurrency: max_concurrency?,
             verify_response_signature: verify_response_signature?,
+            fetch_details: fetch_details?,
             http_version: http_version?,
             max_watch_age: max_watch_age?,
             not_found_ttl: not_found_ttl?,

@@ -31,7 +31,45 @@ fn counts() -> Counts {
             missing: 6,
             disagreements: 7,
         },
+        money: money(),
     }
+}
+
+fn dec(s: &str) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_str_exact(s).unwrap()
+}
+
+fn money() -> crate::state::Money {
+    let coin = |o| (o, "USDT".to_string(), "1".to_string());
+    crate::state::Money {
+        amount: BTreeMap::from([
+            (coin(Outcome::Confirmed), dec("0.30")),
+            (coin(Outcome::Underpaid), dec("10")),
+        ]),
+        paid: BTreeMap::from([(coin(Outcome::Confirmed), dec("0.3"))]),
+        shortfall: BTreeMap::from([(("USDT".into(), "1".into()), dec("2.5"))]),
+        fee: BTreeMap::from([("USDT".into(), dec("0.003"))]),
+        net: BTreeMap::from([("USDT".into(), dec("0.297"))]),
+        fiat: BTreeMap::from([((Outcome::Confirmed, "EUR".into()), dec("0.30"))]),
+        confirmed_short: 8,
+    }
+}
+
+/// A fetched detail, as the intent keeps it.
+fn fetched() -> Box<crate::state::Fetched> {
+    Box::new(crate::state::Fetched {
+        detail: crate::api::Detail {
+            coin: "USDC.e".into(),
+            chain: 137,
+            currency: "EUR".into(),
+            amount: dec("12.50"),
+            paid: dec("11.25"),
+            fee: dec("0.1125"),
+            net: dec("11.1375"),
+            amount_cents: 1250,
+        },
+        at: 5.25,
+    })
 }
 
 fn batch(rows: Vec<(IntentId, Option<IntentState>)>) -> Batch {
@@ -113,17 +151,16 @@ fn what_is_written_reads_back_before_and_after_compaction() {
         reason: DropReason::NotFound,
         at: 9.0,
     });
+    let mut confirmed = intent(Status::Confirmed, 4.0);
+    confirmed.fetched = Some(fetched());
     db.write(&batch(vec![
-        (id('a'), Some(intent(Status::Confirmed, 4.0))),
+        (id('a'), Some(confirmed.clone())),
         (id('b'), None),
         (id('c'), Some(dropped.clone())),
     ]))
     .unwrap();
     drop(db);
-    let expected = vec![
-        (id('a'), intent(Status::Confirmed, 4.0)),
-        (id('c'), dropped),
-    ];
+    let expected = vec![(id('a'), confirmed), (id('c'), dropped)];
     let mut db = Db::open(&path).unwrap();
     let saved = db.load().unwrap();
     assert_eq!(intents_of(&saved), expected);
@@ -188,4 +225,81 @@ fn an_unknown_counter_is_invalid() {
         .unwrap();
     let err = db.load().unwrap_err().to_string();
     assert!(err.contains("counter outcome{won}"), "{err}");
+}
+
+#[test]
+fn money_text_reads_back_exactly_and_an_unknown_row_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut db = Db::open(&path).unwrap();
+    db.write(&batch(vec![])).unwrap();
+    let value: String = db
+        .conn
+        .query_row(
+            "SELECT value FROM money WHERE name = 'amount' AND outcome = 'confirmed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(value, "0.30", "the exact text, scale kept");
+    db.conn
+        .execute("UPDATE money SET value = '-1' WHERE name = 'fee'", [])
+        .unwrap();
+    let err = db.load().unwrap_err().to_string();
+    assert!(err.contains("money fee{,USDT,} = \"-1\""), "{err}");
+}
+
+/// A database of the first schema (no details, no money) is upgraded in place and keeps
+/// what it held.
+#[test]
+fn a_version_1_database_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(include_str!("schema_v1.sql")).unwrap();
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .unwrap();
+    conn.execute_batch(
+        "INSERT INTO meta VALUES ('schema_version', 1); INSERT INTO stores VALUES (1, 'main'); \
+         INSERT INTO intents (store, id, sources, status, not_found, terminal_at, verify_pending) \
+         VALUES (1, 'aaaaaaaaaaaaaaaaaaaaaaaa', 1, 20, 0, 3.0, 0); \
+         INSERT INTO counters VALUES (1, 'outcome', 'confirmed', 1);",
+    )
+    .unwrap();
+    drop(conn);
+    let mut db = Db::open(&path).unwrap();
+    let saved = db.load().unwrap();
+    let (got, intent) = &saved.stores["main"].intents[0];
+    assert_eq!(
+        (got, intent.status, intent.fetched.as_ref()),
+        (&id('a'), Some(Status::Confirmed), None)
+    );
+    assert_eq!(
+        saved.stores["main"].counts.terminal_total[&Outcome::Confirmed],
+        1
+    );
+    let mut with_detail = intent.clone();
+    with_detail.fetched = Some(fetched());
+    db.write(&batch(vec![(id('a'), Some(with_detail.clone()))]))
+        .unwrap();
+    drop(db);
+    let saved = Db::open(&path).unwrap().load().unwrap();
+    assert_eq!(saved.stores["main"].intents[0].1, with_detail);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let paid: String = conn
+        .query_row(
+            "SELECT json_extract(detail, '$.paid') FROM intent_state",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(paid, "11.25");
 }

@@ -1,0 +1,287 @@
+//! Money from intent details (`fetch_details`): what each terminal intent asked, was paid,
+//! fell short, cost in fees and netted, summed exactly per store and counted once per
+//! intent in its life (the intent keeps what was fetched, so a restart neither fetches
+//! nor counts it again).
+//!
+//! Label values come from the API, so they are capped: at most [`MAX_LABEL_VALUES`] coins,
+//! chains and currencies per store, every later one counted as `other`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use super::{IntentState, StoreState};
+use crate::api::detail::MAX_SYMBOL_CHARS;
+use crate::api::{Detail, Outcome, Status};
+
+/// Distinct `coin`, `chain` and `currency` label values per store, `other` beyond.
+pub const MAX_LABEL_VALUES: usize = 16;
+
+/// The label of values past the cap, and of symbols that are not label-safe.
+pub const OTHER: &str = "other";
+
+/// What an intent's detail said, and when it was counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    pub detail: Detail,
+    /// Unix seconds.
+    pub at: f64,
+}
+
+/// `(outcome, coin, chain)`.
+pub type CoinKey = (Outcome, String, String);
+
+/// A store's money counters: exact sums by label values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Money {
+    pub amount: BTreeMap<CoinKey, Decimal>,
+    pub paid: BTreeMap<CoinKey, Decimal>,
+    /// `(coin, chain)`: asked minus paid, for underpaid intents and short confirmations
+    /// (every coin and chain seen has a series, at 0 until something falls short).
+    pub shortfall: BTreeMap<(String, String), Decimal>,
+    pub fee: BTreeMap<String, Decimal>,
+    pub net: BTreeMap<String, Decimal>,
+    /// `(outcome, currency)`: `amount_cents / 100`.
+    pub fiat: BTreeMap<(Outcome, String), Decimal>,
+    /// Confirmed intents paid less than asked.
+    pub confirmed_short: u64,
+}
+
+/// Why a detail was not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotCounted {
+    #[error("a sum would exceed the largest decimal")]
+    Overflow,
+}
+
+impl Money {
+    /// Counts one intent's detail under `outcome`: every sum or none (an overflow leaves
+    /// them as they were). Returns whether it was a short confirmation.
+    pub fn count(&mut self, outcome: Outcome, d: &Detail) -> Result<bool, NotCounted> {
+        let coin = self.label(&d.coin, |k| &k.1, |m| &m.amount);
+        let chain = self.label(&d.chain.to_string(), |k| &k.2, |m| &m.amount);
+        let currency = capped(
+            &d.currency,
+            self.fiat.keys().map(|k| k.1.as_str()).collect(),
+        );
+        let short = d.paid < d.amount;
+        let shortfall = match outcome {
+            Outcome::Underpaid | Outcome::Confirmed => d.shortfall(),
+            _ => Decimal::ZERO,
+        };
+        let coin_key = (outcome, coin.clone(), chain.clone());
+        let mut next = self.clone();
+        add(&mut next.amount, coin_key.clone(), d.amount)?;
+        add(&mut next.paid, coin_key, d.paid)?;
+        add(&mut next.shortfall, (coin.clone(), chain), shortfall)?;
+        add(&mut next.fee, coin.clone(), d.fee)?;
+        add(&mut next.net, coin, d.net)?;
+        add(&mut next.fiat, (outcome, currency), d.fiat())?;
+        let confirmed_short = outcome == Outcome::Confirmed && short;
+        next.confirmed_short += u64::from(confirmed_short);
+        *self = next;
+        Ok(confirmed_short)
+    }
+
+    /// The label for `value` among those `part` picks out of `map`'s keys.
+    fn label(
+        &self,
+        value: &str,
+        part: impl Fn(&CoinKey) -> &String,
+        map: impl Fn(&Money) -> &BTreeMap<CoinKey, Decimal>,
+    ) -> String {
+        capped(value, map(self).keys().map(|k| part(k).as_str()).collect())
+    }
+}
+
+/// `value` when it is already a label, or there is room for one more and it is safe as
+/// one; otherwise [`OTHER`].
+fn capped(value: &str, seen: BTreeSet<&str>) -> String {
+    let safe = !value.is_empty()
+        && value.len() <= MAX_SYMBOL_CHARS
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let known = seen.contains(value);
+    let room = seen.iter().filter(|v| **v != OTHER).count() < MAX_LABEL_VALUES;
+    if safe && value != OTHER && (known || room) {
+        value.to_owned()
+    } else {
+        OTHER.to_owned()
+    }
+}
+
+fn add<K: Ord>(map: &mut BTreeMap<K, Decimal>, key: K, value: Decimal) -> Result<(), NotCounted> {
+    let sum = map.entry(key).or_insert(Decimal::ZERO);
+    *sum = sum.checked_add(value).ok_or(NotCounted::Overflow)?;
+    Ok(())
+}
+
+/// What [`StoreState::record_detail`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailRecorded {
+    /// Counted under this outcome; `short` for a confirmation paid less than asked.
+    Counted { outcome: Outcome, short: bool },
+    /// Not wanted any more (left the watch list, counted already, or not terminal).
+    Ignored,
+    /// Refused: counting it would overflow a sum.
+    Refused(NotCounted),
+}
+
+impl IntentState {
+    /// Terminal, its detail not counted yet: one is to be fetched.
+    pub fn wants_detail(&self) -> bool {
+        self.is_terminal() && !self.is_given_up() && self.fetched.is_none()
+    }
+}
+
+impl StoreState {
+    /// Turns detail fetching on or off (`fetch_details`) and marks every terminal intent
+    /// still without a counted detail, finished within `retention`, as pending.
+    pub fn set_fetch_details(&mut self, on: bool, retention: Duration, now: f64) {
+        self.fetch_details = on;
+        for intent in self.intents.values_mut() {
+            intent.detail_pending = on
+                && intent.wants_detail()
+                && intent
+                    .terminal_at
+                    .is_some_and(|t| now - t < retention.as_secs_f64());
+        }
+        self.delta = super::Delta::Rescan;
+    }
+
+    /// A newly terminal intent wants its detail, if the store fetches them.
+    pub(super) fn want_detail(&mut self, id: &str) {
+        let on = self.fetch_details;
+        if let Some(intent) = self.intents.get_mut(id) {
+            intent.detail_pending = on && intent.wants_detail();
+        }
+    }
+
+    /// Counts a fetched detail, once in the intent's life.
+    pub fn record_detail(&mut self, id: &str, detail: Detail, now: f64) -> DetailRecorded {
+        let Some(intent) = self.intents.get_mut(id).filter(|i| i.wants_detail()) else {
+            return DetailRecorded::Ignored;
+        };
+        let Some(outcome) = intent.status.and_then(Status::outcome) else {
+            return DetailRecorded::Ignored;
+        };
+        intent.detail_pending = false;
+        let short = match self.money.count(outcome, &detail) {
+            Ok(short) => short,
+            Err(e) => return DetailRecorded::Refused(e),
+        };
+        intent.fetched = Some(Box::new(Fetched { detail, at: now }));
+        self.mark_dirty(id);
+        DetailRecorded::Counted { outcome, short }
+    }
+
+    /// Stops wanting an intent's detail: its fetch failed until `terminal_retention`
+    /// ended. Returns whether it was pending.
+    pub fn abandon_detail(&mut self, id: &str) -> bool {
+        self.intents
+            .get_mut(id)
+            .is_some_and(|i| std::mem::take(&mut i.detail_pending))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(coin: &str, chain: u64, amount: &str, paid: &str) -> Detail {
+        let dec = |s: &str| Decimal::from_str_exact(s).unwrap();
+        Detail {
+            coin: coin.into(),
+            chain,
+            currency: "USD".into(),
+            amount: dec(amount),
+            paid: dec(paid),
+            fee: dec("0.01"),
+            net: dec(paid) - dec("0.01"),
+            amount_cents: 1250,
+        }
+    }
+
+    #[test]
+    fn sums_are_exact_and_shortfalls_counted_for_underpaid_and_short_confirmations() {
+        let mut m = Money::default();
+        assert_eq!(
+            m.count(Outcome::Confirmed, &detail("USDT", 1, "0.1", "0.1")),
+            Ok(false)
+        );
+        assert_eq!(
+            m.count(Outcome::Confirmed, &detail("USDT", 1, "0.2", "0.2")),
+            Ok(false)
+        );
+        assert_eq!(
+            m.count(Outcome::Confirmed, &detail("USDT", 1, "1", "0.9")),
+            Ok(true)
+        );
+        assert_eq!(
+            m.count(Outcome::Underpaid, &detail("USDT", 1, "10", "7.5")),
+            Ok(false)
+        );
+        assert_eq!(
+            m.count(Outcome::Failed, &detail("USDT", 1, "3", "0")),
+            Ok(false)
+        );
+        let key = |o| (o, "USDT".to_string(), "1".to_string());
+        assert_eq!(m.amount[&key(Outcome::Confirmed)].to_string(), "1.3");
+        assert_eq!(m.paid[&key(Outcome::Confirmed)].to_string(), "1.2");
+        assert_eq!(
+            m.shortfall[&("USDT".to_string(), "1".to_string())].to_string(),
+            "2.6",
+            "0.1 short confirmed + 2.5 underpaid; a failed intent is no shortfall"
+        );
+        assert_eq!(m.confirmed_short, 1);
+        assert_eq!(m.fee["USDT"].to_string(), "0.05");
+        assert_eq!(
+            m.fiat[&(Outcome::Confirmed, "USD".into())].to_string(),
+            "37.50"
+        );
+    }
+
+    #[test]
+    fn label_values_are_capped_per_store() {
+        let mut m = Money::default();
+        for i in 0..100u64 {
+            let coin = format!("C{i}");
+            m.count(Outcome::Confirmed, &detail(&coin, i, "1", "1"))
+                .unwrap();
+        }
+        m.count(Outcome::Confirmed, &detail("C3", 3, "1", "1"))
+            .unwrap();
+        m.count(Outcome::Confirmed, &detail("bad symbol\"", 3, "1", "1"))
+            .unwrap();
+        assert_eq!(m.fee.len(), MAX_LABEL_VALUES + 1);
+        assert_eq!(m.fee["other"].to_string(), "0.85", "84 + the unsafe one");
+        assert_eq!(
+            m.fee["C3"].to_string(),
+            "0.02",
+            "a known value keeps its label"
+        );
+        let chains: BTreeSet<&str> = m.amount.keys().map(|k| k.2.as_str()).collect();
+        assert_eq!(chains.len(), MAX_LABEL_VALUES + 1);
+        assert_eq!(
+            m.amount.len(),
+            MAX_LABEL_VALUES + 2,
+            "C0..C15 on their chains, other on other, other on the known chain 3"
+        );
+    }
+
+    #[test]
+    fn an_overflow_counts_nothing() {
+        let mut m = Money::default();
+        let mut huge = detail("USDT", 1, "1", "1");
+        huge.amount = Decimal::MAX;
+        m.count(Outcome::Confirmed, &huge).unwrap();
+        let before = m.clone();
+        assert_eq!(
+            m.count(Outcome::Confirmed, &huge),
+            Err(NotCounted::Overflow)
+        );
+        assert_eq!(m, before);
+    }
+}

@@ -1,0 +1,284 @@
+//! Money from intent details (issue #15): exact sums, shortfalls, malformed details
+//! refused, label caps, and no refetch or recount after a SIGKILL, against the built-in
+//! simulator and against the real binary with the independent strict mock.
+
+mod common;
+
+use std::time::Duration;
+
+use allscale_exporter::simulator::{DetailMalformed, SimDetail, SimIntent};
+use common::processes::{ExporterProcess, MOCK_SECRET, StrictMock, mock_config_yaml};
+use common::sim::{Harness, intent, scenario};
+use common::{Metrics, scrape, wait_for};
+use serde_json::{Value, json};
+
+/// The exact text of one sample's value, as served.
+fn served(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> Option<String> {
+    let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    m.text.lines().find_map(|line| {
+        let (head, value) = line.rsplit_once(' ')?;
+        let (n, rest) = head.split_once('{')?;
+        let got: Vec<&str> = rest.trim_end_matches('}').split(',').collect();
+        let same = n == name
+            && got.len() == wanted.len() + 1
+            && wanted.iter().all(|w| got.contains(&w.as_str()));
+        same.then(|| value.to_string())
+    })
+}
+
+/// The value of store `main`'s series of `name` with `labels`.
+fn main(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let mut all = vec![("store", "main")];
+    all.extend_from_slice(labels);
+    m.value(name, &all)
+}
+
+fn detail_requests(m: &Metrics, result: &str) -> f64 {
+    m.sum(
+        "allscale_api_requests_total",
+        &[("endpoint", "detail"), ("result", result)],
+    )
+}
+
+fn with_amount(n: u32, lifecycle: &[i64], coin: &str, chain: u64, amount: &str) -> SimIntent {
+    SimIntent {
+        coin_symbol: Some(coin.into()),
+        chain_id: Some(chain),
+        amount_coins: Some(amount.into()),
+        ..intent(n, lifecycle, 100)
+    }
+}
+
+fn malformed(n: u32, kind: DetailMalformed) -> SimIntent {
+    SimIntent {
+        detail: Some(SimDetail { malformed: kind }),
+        ..intent(n, &[1, 20], 100)
+    }
+}
+
+/// Several coins, chains and currencies: `0.1 + 0.2` is served as exactly `0.3`; a short
+/// confirmation and an underpaid intent count their shortfall; malformed details are
+/// `decode_error`s that count no money and are retried, not invented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sums_are_exact_shortfalls_counted_and_malformed_details_refused() {
+    let short = SimIntent {
+        paid_coins: Some("4.5".into()),
+        currency_symbol: Some("EUR".into()),
+        ..with_amount(3, &[1, 20], "ETH", 8453, "5")
+    };
+    let underpaid = SimIntent {
+        currency_symbol: Some("GBP".into()),
+        ..with_amount(4, &[1, -3], "USDC", 137, "10")
+    };
+    let failed = SimIntent {
+        paid_coins: Some("0".into()),
+        ..with_amount(5, &[1, -1], "USDT", 1, "7")
+    };
+    let sc = scenario(vec![
+        with_amount(1, &[1, 20], "USDT", 1, "0.1"),
+        with_amount(2, &[1, 20], "USDT", 1, "0.2"),
+        short,
+        underpaid,
+        failed,
+        malformed(6, DetailMalformed::NegativeAmount),
+        malformed(7, DetailMalformed::BadCoin),
+        malformed(8, DetailMalformed::FloatAmount),
+        intent(9, &[1, 10], 100),
+    ]);
+    let h = Harness::start(sc, |_, _| {}).await;
+    let m = h
+        .wait_metrics("five details counted, the malformed ones retried", |m| {
+            detail_requests(m, "ok") == 5.0 && detail_requests(m, "decode_error") >= 6.0
+        })
+        .await;
+    let coin = |outcome, coin, chain| [("outcome", outcome), ("coin", coin), ("chain", chain)];
+    let amount = "allscale_checkout_amount_coins_total";
+    let paid = "allscale_checkout_paid_coins_total";
+    assert_eq!(
+        served(&m, amount, &coin("confirmed", "USDT", "1")).as_deref(),
+        Some("0.3")
+    );
+    assert_eq!(
+        served(&m, paid, &coin("confirmed", "USDT", "1")).as_deref(),
+        Some("0.3")
+    );
+    assert_eq!(main(&m, amount, &coin("confirmed", "ETH", "8453")), 5.0);
+    assert_eq!(main(&m, paid, &coin("confirmed", "ETH", "8453")), 4.5);
+    assert_eq!(main(&m, paid, &coin("underpaid", "USDC", "137")), 9.0);
+    assert_eq!(main(&m, amount, &coin("failed", "USDT", "1")), 7.0);
+    assert_eq!(main(&m, paid, &coin("failed", "USDT", "1")), 0.0);
+    let total: f64 = m.sum(amount, &[]);
+    assert!(
+        (total - 22.3).abs() < 1e-9,
+        "no money from malformed details: {total}"
+    );
+    let shortfall = "allscale_checkout_shortfall_coins_total";
+    assert_eq!(
+        main(&m, shortfall, &[("coin", "ETH"), ("chain", "8453")]),
+        0.5
+    );
+    assert_eq!(
+        main(&m, shortfall, &[("coin", "USDC"), ("chain", "137")]),
+        1.0
+    );
+    assert_eq!(
+        main(&m, shortfall, &[("coin", "USDT"), ("chain", "1")]),
+        0.0
+    );
+    assert_eq!(
+        main(&m, "allscale_checkout_confirmed_short_total", &[]),
+        1.0
+    );
+    let fee = served(&m, "allscale_checkout_fee_coins_total", &[("coin", "USDT")]);
+    assert_eq!(fee.as_deref(), Some("0.003"), "1 % of 0.1 + 0.2 + 0");
+    let net = served(
+        &m,
+        "allscale_checkout_net_income_coins_total",
+        &[("coin", "USDT")],
+    );
+    assert_eq!(net.as_deref(), Some("0.297"));
+    let fiat = "allscale_checkout_amount_fiat_total";
+    let currency = |outcome, c| [("outcome", outcome), ("currency", c)];
+    assert_eq!(
+        served(&m, fiat, &currency("confirmed", "USD")).as_deref(),
+        Some("0.30")
+    );
+    assert_eq!(main(&m, fiat, &currency("confirmed", "EUR")), 5.0);
+    assert_eq!(main(&m, fiat, &currency("underpaid", "GBP")), 10.0);
+    assert_eq!(main(&m, fiat, &currency("failed", "USD")), 7.0);
+    // The detail has its own latency series; a non-terminal intent is never fetched.
+    let count = main(
+        &m,
+        "allscale_api_request_duration_seconds_count",
+        &[("endpoint", "detail")],
+    );
+    assert!(count >= 11.0, "{count}");
+    let (status, body) = common::get(h.exporter.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    if let Some((code, findings)) = common::promtool_check_metrics(&body) {
+        assert_eq!(code, 0, "{findings}");
+    }
+    let stats = h.stop().await;
+    let fetched = stats.detail_requests_by_key.values().sum::<u64>();
+    assert!(fetched >= 11, "{stats:?}");
+}
+
+/// Against the real binary and the strict mock: 100 different coin symbols (and chains
+/// and currencies) stay within 16 label values each plus `other`, summed exactly; after
+/// a SIGKILL and restart nothing is fetched or counted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
+    let ids: Vec<String> = (0..100).map(|n| format!("67{n:022x}")).collect();
+    let intents: serde_json::Map<String, Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let detail = json!({
+                "all_scale_checkout_intent_id": id,
+                "status": 20,
+                "amount_coins": "0.1",
+                "coin_symbol": format!("COIN{n}"),
+                "chain_id": n,
+                "currency_symbol": format!("F{n}"),
+                "amount_cents": 10,
+                "actual_paid_amount": if n == 0 { "0.05" } else { "0.1" },
+                "service_fee_amount": "0.001",
+                "net_income_amount": "0.099"
+            });
+            (id.clone(), json!({"statuses": [1, 20], "detail": detail}))
+        })
+        .collect();
+    let mock = StrictMock::start(&Value::Object(intents), false);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, MOCK_SECRET).unwrap();
+    let state_file = dir.path().join("state.db");
+    let extra = format!("state_file: {}\n", state_file.display());
+    let config = dir.path().join("config.yaml");
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    std::fs::write(&config, mock_config_yaml(&mock, &secret, &extra, &refs)).unwrap();
+
+    let first = ExporterProcess::start(&config, &[]);
+    // Money is exported once committed: seen here, it survives a SIGKILL.
+    let before = wait_for(Duration::from_secs(30), "every detail counted", || async {
+        let m = scrape(first.addr).await;
+        let amount = m.sum("allscale_checkout_amount_coins_total", &[]);
+        ((amount - 10.0).abs() < 1e-9).then_some(m)
+    })
+    .await;
+    first.kill();
+    let fetched = mock.stats().await["detail_accepted"].clone();
+    assert_eq!(fetched.as_object().unwrap().len(), 100);
+    assert!(
+        fetched.as_object().unwrap().values().all(|n| n == 1),
+        "{fetched}"
+    );
+
+    let amount = "allscale_checkout_amount_coins_total";
+    let coins: Vec<&String> = before
+        .series
+        .keys()
+        .filter(|(name, _)| name == amount)
+        .map(|(_, labels)| &labels["coin"])
+        .collect();
+    assert_eq!(coins.len(), 17, "16 coins and other: {coins:?}");
+    let other = [
+        ("outcome", "confirmed"),
+        ("coin", "other"),
+        ("chain", "other"),
+    ];
+    assert_eq!(served(&before, amount, &other).as_deref(), Some("8.4"));
+    let fiat = "allscale_checkout_amount_fiat_total";
+    let currencies = before.series.keys().filter(|(n, _)| n == fiat).count();
+    assert_eq!(currencies, 17);
+    assert_eq!(
+        main(&before, "allscale_checkout_confirmed_short_total", &[]),
+        1.0
+    );
+    let shortfall = before.sum("allscale_checkout_shortfall_coins_total", &[]);
+    assert_eq!(shortfall, 0.05);
+    let saved = common::statedb::saved_intent(&state_file, "main", &ids[0]).unwrap();
+    let detail: Value = serde_json::from_str(saved["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (detail["paid"].as_str(), detail["coin"].as_str()),
+        (Some("0.05"), Some("COIN0"))
+    );
+
+    let second = ExporterProcess::start(&config, &[]);
+    let m = scrape(second.addr).await;
+    let money = [
+        amount,
+        "allscale_checkout_paid_coins_total",
+        "allscale_checkout_shortfall_coins_total",
+        "allscale_checkout_fee_coins_total",
+        "allscale_checkout_net_income_coins_total",
+        fiat,
+        "allscale_checkout_confirmed_short_total",
+    ];
+    let restored = before
+        .series
+        .iter()
+        .filter(|(k, _)| money.contains(&k.0.as_str()));
+    for (key, value) in restored {
+        assert_eq!(m.series.get(key), Some(value), "{key:?} restored");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = scrape(second.addr).await;
+    assert_eq!(
+        after.sum(amount, &[]),
+        before.sum(amount, &[]),
+        "not counted again"
+    );
+    assert_eq!(
+        main(&after, "allscale_checkout_confirmed_short_total", &[]),
+        1.0
+    );
+    assert_eq!(detail_requests(&after, "ok"), 0.0, "nothing fetched again");
+    let stats = mock.stats().await;
+    assert_eq!(
+        stats["detail_accepted"], fetched,
+        "the mock saw no second detail request"
+    );
+    assert_eq!(stats["violations"], json!([]));
+    second.terminate();
+}
