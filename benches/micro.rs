@@ -47,6 +47,7 @@ fn build_state(n: usize) -> Arc<State> {
             max_requests_per_second: 10.0,
             max_concurrency: 2,
             verify_response_signature: false,
+            fetch_details: true,
             http_version: Default::default(),
             max_watch_age: allscale_exporter::config::DEFAULT_MAX_WATCH_AGE,
             not_found_ttl: allscale_exporter::config::DEFAULT_NOT_FOUND_TTL,

@@ -44,6 +44,14 @@ const LIFECYCLES: &[(&[i64], u64)] = &[
     (&[1, 2], 10),
 ];
 
+/// What the demo intents pay in, in turn (coin, chain, amount, currency, amount in its
+/// cents): the money metrics show several coins, chains and currencies.
+const COINS: &[(&str, u64, &str, &str, u64)] = &[
+    ("USDT", 1, "25.00", "USD", 2500),
+    ("USDC", 137, "49.90", "USD", 4990),
+    ("ETH", 8453, "0.015", "EUR", 4200),
+];
+
 /// Intents the simulator knows beyond the first ones: the demo registers one every
 /// [`NEW_INTENT_EVERY`], for about three hours.
 const FUTURE_INTENTS: usize = 3600;
@@ -69,13 +77,22 @@ pub fn scenario() -> Scenario {
     let mut intents: Vec<SimIntent> = (0..LIFECYCLES.len() + FUTURE_INTENTS)
         .map(|i| {
             let (lifecycle, step) = LIFECYCLES[i % LIFECYCLES.len()];
+            let (coin, chain, amount, currency, cents) = COINS[i % COINS.len()];
             SimIntent {
                 lifecycle: lifecycle.to_vec(),
                 step: Duration::from_secs(step),
+                coin_symbol: Some(coin.to_owned()),
+                chain_id: Some(chain),
+                amount_coins: Some(amount.to_owned()),
+                currency_symbol: Some(currency.to_owned()),
+                amount_cents: Some(cents),
                 ..SimIntent::new(intent_id(i), DEMO_API_KEY)
             }
         })
         .collect();
+    // One confirmation comes in short (25.00 USDT asked): the demo shows the alert's
+    // counter and the shortfall of a confirmed intent.
+    intents[3].paid_coins = Some("24.50".to_owned());
     // AllScale sends the others a webhook when they confirm: the demo shows
     // confirmations by webhook and by poll side by side.
     for intent in intents.iter_mut().skip(1).step_by(2) {

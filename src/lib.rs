@@ -7,11 +7,13 @@
 //!   out of its messages.
 //! - [`sources`]: intents pulled from files and a backend's HTTP list, per store, into
 //!   the watch list (each source its own part of it).
-//! - [`api`]: signing, the envelope, the status enum, the signed client and its
-//!   HTTP/1.1 and HTTP/2 transport.
-//! - `poller`: one scheduler per store (budget, calendar queue, backoff).
+//! - [`api`]: signing, the envelope, the status enum and the intent detail (exact
+//!   decimal amounts), the signed client and its HTTP/1.1 and HTTP/2 transport.
+//! - `poller`: one scheduler per store (budget, calendar queue, backoff): status polls,
+//!   and one detail fetch per terminal intent.
 //! - [`state`]: what is known per intent and store (the watch list as the union of its
-//!   sources, webhooks counted once with polling); [`state::writer`] commits it to the
+//!   sources, webhooks counted once with polling, money counted once per intent);
+//!   [`state::writer`] commits it to the
 //!   SQLite state database ([`state::db`]), write-ahead; [`state::persist`] restores it.
 //! - [`metrics`]: every metric, declared once; intent families rendered from [`state`].
 //! - [`server`]: start, stop and the HTTP routes (the registration API, the webhook
