@@ -76,9 +76,10 @@ struct Sched {
     logged_failure: Option<FailureKind>,
 }
 
-/// A finished request: a status poll or a detail fetch.
+/// A finished request: a status poll (and when it was sent, unix seconds) or a detail
+/// fetch.
 enum Completion {
-    Status(Arc<str>, Fetch),
+    Status(Arc<str>, Fetch, f64),
     Detail(Arc<str>, Fetch<Detail>),
 }
 
@@ -86,8 +87,9 @@ enum Completion {
 async fn request(client: ApiClient, id: Arc<str>, endpoint: Endpoint) -> Completion {
     match endpoint {
         Endpoint::Status => {
+            let sent_at = unix_now();
             let fetch = client.fetch_status(&id).await;
-            Completion::Status(id, fetch)
+            Completion::Status(id, fetch, sent_at)
         }
         Endpoint::Detail => {
             let fetch = client.fetch_detail(&id).await;
@@ -442,7 +444,7 @@ impl StorePoller {
 
     fn complete(&mut self, done: Completion) {
         match done {
-            Completion::Status(id, fetch) => self.complete_status(id, fetch),
+            Completion::Status(id, fetch, sent_at) => self.complete_status(id, fetch, sent_at),
             Completion::Detail(id, fetch) => self.complete_detail(id, fetch),
         }
     }
@@ -501,13 +503,16 @@ impl StorePoller {
         }
     }
 
-    fn complete_status(&mut self, id: Arc<str>, fetch: Fetch) {
+    /// Applies a status answer (one sent before the webhook that confirmed the intent is
+    /// ignored: the poll after it checks the confirmation).
+    fn complete_status(&mut self, id: Arc<str>, fetch: Fetch, sent_at: f64) {
         self.recorder.record(Endpoint::Status, &fetch);
         let now = unix_now();
         let (change, pollable) = {
             let mut st = self.state.lock();
             st.polled_once = true;
             let change = match &fetch.outcome {
+                _ if st.predates_webhook(&id, sent_at) => None,
                 Ok(status) => Some(st.observe_status(&id, *status, now)),
                 Err(FetchError::Api {
                     code: ApiCode::NotFound,

@@ -350,3 +350,36 @@ async fn a_disabled_receiver_answers_404() {
     );
     h.stop().await;
 }
+
+/// A status poll already in flight when the webhook arrives was answered before the
+/// confirmation: it does not check the webhook (no disagreement); the poll after it does.
+#[tokio::test]
+async fn a_poll_sent_before_the_webhook_does_not_count_as_a_disagreement() {
+    // The API answers 1.5 s late with the status of when the request arrived: ON_CHAIN
+    // for the first poll, CONFIRMED from 1 s after it on.
+    let mut sc = scenario(vec![intent(1, &[10, 20], 1000)]);
+    sc.latency = Duration::from_millis(1500);
+    let h = Harness::start(sc, |config, _| {
+        config.poll_interval = Duration::from_secs(3)
+    })
+    .await;
+    // The first poll is in flight: the webhook overtakes its answer.
+    assert_eq!(send(&h, 1, "normal").await, [200]);
+    let m = h
+        .wait_metrics("the first poll's answer and the checking poll", |m| {
+            m.sum(
+                "allscale_api_requests_total",
+                &[("endpoint", "status"), ("result", "ok")],
+            ) >= 2.0
+        })
+        .await;
+    let main = [("store", "main")];
+    assert_eq!(
+        m.value("allscale_webhook_disagreements_total", &main),
+        0.0,
+        "the on_chain answer predates the webhook"
+    );
+    assert_eq!(m.status(&id(1)), Some(20.0));
+    assert_eq!(confirmations(&m, "webhook"), 1.0);
+    h.stop().await;
+}

@@ -398,6 +398,16 @@ impl StoreState {
         counted
     }
 
+    /// Whether an answer to a request sent at `sent_at` (unix seconds) is older than the
+    /// webhook that confirmed the intent: such an answer cannot check that confirmation.
+    pub fn predates_webhook(&self, id: &str, sent_at: f64) -> bool {
+        self.intents
+            .get(id)
+            .filter(|i| i.verify_pending)
+            .and_then(|i| i.webhook_at)
+            .is_some_and(|webhook_at| sent_at < webhook_at)
+    }
+
     /// The status poll after a webhook confirmation answered: counts a disagreement
     /// (anything but CONFIRMED); returns whether there was one.
     pub(super) fn verify_webhook(&mut self, id: &str, status: Option<Status>) -> bool {
