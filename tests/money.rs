@@ -164,8 +164,10 @@ async fn sums_are_exact_shortfalls_counted_and_malformed_details_refused() {
 }
 
 /// Against the real binary and the strict mock: 100 different coin symbols (and chains
-/// and currencies) stay within 16 label values each plus `other`, summed exactly; after
-/// a SIGKILL and restart nothing is fetched or counted again.
+/// and currencies) stay within 16 label values each plus `other`, summed exactly; an
+/// underpaid intent and a short confirmation count their shortfall; malformed details
+/// are refused, counted as `decode_error` and add nothing; after a SIGKILL and restart
+/// nothing counted is fetched or counted again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
     let ids: Vec<String> = (0..100).map(|n| format!("67{n:022x}")).collect();
@@ -188,6 +190,32 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
             (id.clone(), json!({"statuses": [1, 20], "detail": detail}))
         })
         .collect();
+    let mut intents = intents;
+    let underpaid = "670000000000000000000a01";
+    intents.insert(
+        underpaid.into(),
+        json!({"statuses": [1, -3], "detail": {
+            "amount_coins": "10", "coin_symbol": "COIN1", "chain_id": 1,
+            "currency_symbol": "F1", "amount_cents": 1000, "actual_paid_amount": "7.5",
+            "service_fee_amount": "0.075", "net_income_amount": "7.425"}}),
+    );
+    let broken = [
+        (
+            "670000000000000000000b01",
+            "actual_paid_amount",
+            json!("-0.1"),
+        ),
+        ("670000000000000000000b02", "actual_paid_amount", json!(0.1)),
+        ("670000000000000000000b03", "coin_symbol", json!(7)),
+    ];
+    for (id, key, value) in &broken {
+        let mut detail = json!({
+            "amount_coins": "5", "coin_symbol": "COIN2", "chain_id": 2,
+            "currency_symbol": "F2", "amount_cents": 500, "actual_paid_amount": "5",
+            "service_fee_amount": "0.05", "net_income_amount": "4.95"});
+        detail[*key] = value.clone();
+        intents.insert((*id).into(), json!({"statuses": [20], "detail": detail}));
+    }
     let mock = StrictMock::start(&Value::Object(intents), false);
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
@@ -195,7 +223,9 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
     let state_file = dir.path().join("state.db");
     let extra = format!("state_file: {}\n", state_file.display());
     let config = dir.path().join("config.yaml");
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    refs.push(underpaid);
+    refs.extend(broken.iter().map(|b| b.0));
     std::fs::write(&config, mock_config_yaml(&mock, &secret, &extra, &refs)).unwrap();
 
     let first = ExporterProcess::start(&config, &[]);
@@ -203,40 +233,54 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
     let before = wait_for(Duration::from_secs(30), "every detail counted", || async {
         let m = scrape(first.addr).await;
         let amount = m.sum("allscale_checkout_amount_coins_total", &[]);
-        ((amount - 10.0).abs() < 1e-9).then_some(m)
+        let refused = detail_requests(&m, "decode_error") >= 3.0;
+        ((amount - 20.0).abs() < 1e-9 && refused).then_some(m)
     })
     .await;
     first.kill();
-    let fetched = mock.stats().await["detail_accepted"].clone();
-    assert_eq!(fetched.as_object().unwrap().len(), 100);
-    assert!(
-        fetched.as_object().unwrap().values().all(|n| n == 1),
-        "{fetched}"
-    );
+    let mut fetched = mock.stats().await["detail_accepted"].clone();
+    let fetched = fetched.as_object_mut().unwrap();
+    for (id, _, _) in &broken {
+        assert!(fetched.remove(*id).is_some(), "{id} fetched");
+    }
+    assert_eq!(fetched.len(), 101);
+    assert!(fetched.values().all(|n| n == 1), "{fetched:?}");
 
     let amount = "allscale_checkout_amount_coins_total";
-    let coins: Vec<&String> = before
-        .series
-        .keys()
-        .filter(|(name, _)| name == amount)
-        .map(|(_, labels)| &labels["coin"])
-        .collect();
+    let values = |name: &str, label: &str| -> std::collections::BTreeSet<String> {
+        let series = before.series.keys().filter(|(n, _)| n == name);
+        series.map(|(_, labels)| labels[label].clone()).collect()
+    };
+    let coins = values(amount, "coin");
     assert_eq!(coins.len(), 17, "16 coins and other: {coins:?}");
+    assert!(coins.contains("other"));
+    assert_eq!(values(amount, "chain").len(), 17);
     let other = [
         ("outcome", "confirmed"),
         ("coin", "other"),
         ("chain", "other"),
     ];
     assert_eq!(served(&before, amount, &other).as_deref(), Some("8.4"));
+    let underpaid_coin = [("outcome", "underpaid"), ("coin", "COIN1"), ("chain", "1")];
+    let paid = "allscale_checkout_paid_coins_total";
+    assert_eq!(main(&before, paid, &underpaid_coin), 7.5);
     let fiat = "allscale_checkout_amount_fiat_total";
-    let currencies = before.series.keys().filter(|(n, _)| n == fiat).count();
-    assert_eq!(currencies, 17);
+    assert_eq!(values(fiat, "currency").len(), 17);
     assert_eq!(
         main(&before, "allscale_checkout_confirmed_short_total", &[]),
         1.0
     );
-    let shortfall = before.sum("allscale_checkout_shortfall_coins_total", &[]);
-    assert_eq!(shortfall, 0.05);
+    let shortfall = "allscale_checkout_shortfall_coins_total";
+    assert_eq!(
+        main(&before, shortfall, &[("coin", "COIN0"), ("chain", "0")]),
+        0.05
+    );
+    assert_eq!(
+        main(&before, shortfall, &[("coin", "COIN1"), ("chain", "1")]),
+        2.5
+    );
+    let short = before.sum(shortfall, &[]);
+    assert!((short - 2.55).abs() < 1e-9, "nothing from the malformed details: {short}");
     let saved = common::statedb::saved_intent(&state_file, "main", &ids[0]).unwrap();
     let detail: Value = serde_json::from_str(saved["detail"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -275,10 +319,9 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
     );
     assert_eq!(detail_requests(&after, "ok"), 0.0, "nothing fetched again");
     let stats = mock.stats().await;
-    assert_eq!(
-        stats["detail_accepted"], fetched,
-        "the mock saw no second detail request"
-    );
+    for (id, n) in fetched.iter() {
+        assert_eq!(&stats["detail_accepted"][id], n, "{id} fetched again");
+    }
     assert_eq!(stats["violations"], json!([]));
     second.terminate();
 }
