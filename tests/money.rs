@@ -280,7 +280,10 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
         2.5
     );
     let short = before.sum(shortfall, &[]);
-    assert!((short - 2.55).abs() < 1e-9, "nothing from the malformed details: {short}");
+    assert!(
+        (short - 2.55).abs() < 1e-9,
+        "nothing from the malformed details: {short}"
+    );
     let saved = common::statedb::saved_intent(&state_file, "main", &ids[0]).unwrap();
     let detail: Value = serde_json::from_str(saved["detail"].as_str().unwrap()).unwrap();
     assert_eq!(

@@ -71,16 +71,25 @@ impl Money {
             _ => Decimal::ZERO,
         };
         let coin_key = (outcome, coin.clone(), chain.clone());
-        let mut next = self.clone();
-        add(&mut next.amount, coin_key.clone(), d.amount)?;
-        add(&mut next.paid, coin_key, d.paid)?;
-        add(&mut next.shortfall, (coin.clone(), chain), shortfall)?;
-        add(&mut next.fee, coin.clone(), d.fee)?;
-        add(&mut next.net, coin, d.net)?;
-        add(&mut next.fiat, (outcome, currency), d.fiat())?;
+        let chain_key = (coin.clone(), chain);
+        let fiat_key = (outcome, currency);
+        // Every sum first: one that would overflow leaves them all as they were.
+        let amount = sum(&self.amount, &coin_key, d.amount)?;
+        let paid = sum(&self.paid, &coin_key, d.paid)?;
+        let shortfall = sum(&self.shortfall, &chain_key, shortfall)?;
+        let fee = sum(&self.fee, &coin, d.fee)?;
+        let net = sum(&self.net, &coin, d.net)?;
+        let fiat = sum(&self.fiat, &fiat_key, d.fiat())?;
+        self.amount.insert(coin_key.clone(), amount);
+        self.paid.insert(coin_key, paid);
+        self.shortfall.insert(chain_key, shortfall);
+        self.fee.insert(coin.clone(), fee);
+        self.net.insert(coin, net);
+        self.fiat.insert(fiat_key, fiat);
         let confirmed_short = outcome == Outcome::Confirmed && short;
-        next.confirmed_short += u64::from(confirmed_short);
-        *self = next;
+        self.confirmed_short = self
+            .confirmed_short
+            .saturating_add(u64::from(confirmed_short));
         Ok(confirmed_short)
     }
 
@@ -112,10 +121,10 @@ fn capped(value: &str, seen: BTreeSet<&str>) -> String {
     }
 }
 
-fn add<K: Ord>(map: &mut BTreeMap<K, Decimal>, key: K, value: Decimal) -> Result<(), NotCounted> {
-    let sum = map.entry(key).or_insert(Decimal::ZERO);
-    *sum = sum.checked_add(value).ok_or(NotCounted::Overflow)?;
-    Ok(())
+/// `map[key] + value`, or an error when it does not fit.
+fn sum<K: Ord>(map: &BTreeMap<K, Decimal>, key: &K, value: Decimal) -> Result<Decimal, NotCounted> {
+    let current = map.get(key).copied().unwrap_or(Decimal::ZERO);
+    current.checked_add(value).ok_or(NotCounted::Overflow)
 }
 
 /// What [`StoreState::record_detail`] did.
