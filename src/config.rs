@@ -41,8 +41,8 @@ pub use intent_id::IntentId;
 pub use schema::{
     Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
     DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, HttpVersion, IntentConfig,
-    IntentSources, MAX_CONFIG_BYTES, RegistrationConfig, Secret, StoreConfig, StoreWebhookConfig,
-    WebhookConfig,
+    IntentSources, MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, Secret, StoreConfig,
+    StoreWebhookConfig, WebhookConfig,
 };
 
 pub(crate) use paths::{base_dir, dir_of};

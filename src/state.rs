@@ -232,6 +232,8 @@ pub struct StoreState {
     pub money: Money,
     /// Terminal intents get their detail fetched (`fetch_details`).
     pub fetch_details: bool,
+    /// Which per-intent series `/metrics` shows (`per_intent_metrics`).
+    pub per_intent_metrics: crate::config::PerIntentMetrics,
     /// The live counters as of the last save: what `/metrics` shows with a state file.
     pub exported: Counts,
     /// At least one request of this store got an answer or failed (readiness).
@@ -523,6 +525,7 @@ impl State {
             st.set_source(Source::Config, &store_cfg.intents, retention, now);
             st.webhooks.set_memory(Memory::of(config, store_cfg));
             st.set_fetch_details(store_cfg.fetch_details, retention, now);
+            st.per_intent_metrics = store_cfg.per_intent_metrics;
             drop(st);
             next.push(handle);
         }

@@ -188,6 +188,8 @@ pub struct StoreConfig {
     /// Terminal intents get one detail request each, for their amounts (default on).
     pub fetch_details: bool,
     pub http_version: HttpVersion,
+    /// Which per-intent series the store exports.
+    pub per_intent_metrics: PerIntentMetrics,
     /// A non-terminal intent watched this long (since it was added) is no longer polled.
     pub max_watch_age: Duration,
     /// An intent still `not_found` this long after it was added is no longer polled.
@@ -252,18 +254,35 @@ pub enum HttpVersion {
 }
 
 impl HttpVersion {
-    const NAMES: [(&str, HttpVersion); 3] = [
+    pub(super) const NAMES: [(&str, HttpVersion); 3] = [
         ("auto", HttpVersion::Auto),
         ("http1", HttpVersion::Http1),
         ("http2", HttpVersion::Http2),
     ];
+}
 
-    pub(super) fn parse(text: &str) -> Option<HttpVersion> {
-        Self::NAMES
-            .iter()
-            .find(|(name, _)| *name == text)
-            .map(|(_, v)| *v)
-    }
+/// Which per-intent series a store exports (`per_intent_metrics`): drill-down against
+/// the series a Prometheus keeps. Aggregates are exported in every mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PerIntentMetrics {
+    /// Every watched intent's series, terminal ones also past `terminal_retention`.
+    All,
+    /// Non-terminal intents, and terminal ones within `terminal_retention`.
+    #[default]
+    Active,
+    /// Like `active`, but only `allscale_checkout_intent_status`.
+    StatusOnly,
+    /// None: aggregates only.
+    None,
+}
+
+impl PerIntentMetrics {
+    pub(super) const NAMES: [(&str, PerIntentMetrics); 4] = [
+        ("all", PerIntentMetrics::All),
+        ("active", PerIntentMetrics::Active),
+        ("status_only", PerIntentMetrics::StatusOnly),
+        ("none", PerIntentMetrics::None),
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,6 +355,7 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "verify_response_signature",
     "fetch_details",
     "http_version",
+    "per_intent_metrics",
     "max_watch_age",
     "not_found_ttl",
     "intents",

@@ -8,7 +8,8 @@ use crate::config::schema::{
     DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND,
     DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HttpVersion, MAX_CONCURRENCY_LIMIT,
     MAX_REQUESTS_PER_SECOND_LIMIT, MAX_STORE_NAME_CHARS, MAX_WATCH_AGE_LIMIT,
-    MIN_REQUESTS_PER_SECOND, NOT_FOUND_TTL_LIMIT, STORE_KEYS, Secret, StoreConfig,
+    MIN_REQUESTS_PER_SECOND, NOT_FOUND_TTL_LIMIT, PerIntentMetrics, STORE_KEYS, Secret,
+    StoreConfig,
 };
 use crate::config::secrets;
 use crate::config::yaml::{Node, Value, child, quote};
@@ -53,7 +54,13 @@ impl Validator<'_> {
         let max_concurrency = self.max_concurrency(&f);
         let verify_response_signature = self.flag(&f, "verify_response_signature", false);
         let fetch_details = self.flag(&f, "fetch_details", true);
-        let http_version = self.http_version(&f);
+        let http_version = self.choice(&f, "http_version", &HttpVersion::NAMES, HttpVersion::Auto);
+        let per_intent_metrics = self.choice(
+            &f,
+            "per_intent_metrics",
+            &PerIntentMetrics::NAMES,
+            PerIntentMetrics::Active,
+        );
         let max_watch_age = self.bounded_duration(
             &f,
             "max_watch_age",
@@ -80,6 +87,7 @@ impl Validator<'_> {
             verify_response_signature: verify_response_signature?,
             fetch_details: fetch_details?,
             http_version: http_version?,
+            per_intent_metrics: per_intent_metrics?,
             max_watch_age: max_watch_age?,
             not_found_ttl: not_found_ttl?,
             intents: intents?,
@@ -261,16 +269,31 @@ impl Validator<'_> {
         }
     }
 
-    fn http_version(&mut self, f: &Fields) -> Option<HttpVersion> {
-        let Some(node) = f.get("http_version") else {
-            return Some(HttpVersion::Auto);
+    /// One of `names` at `key` (`default` when absent); a problem naming every choice.
+    fn choice<T: Copy>(
+        &mut self,
+        f: &Fields,
+        key: &str,
+        names: &[(&str, T)],
+        default: T,
+    ) -> Option<T> {
+        let Some(node) = f.get(key) else {
+            return Some(default);
         };
-        let parsed = node.scalar_text().and_then(|t| HttpVersion::parse(&t));
+        let text = node.scalar_text();
+        let parsed = names
+            .iter()
+            .find(|(name, _)| text.as_deref() == Some(*name))
+            .map(|(_, v)| *v);
         if parsed.is_none() {
-            self.problem(
-                f.path("http_version"),
-                format!("expected auto, http1 or http2, got {}", node.describe()),
+            let mut choices: Vec<&str> = names.iter().map(|(name, _)| *name).collect();
+            let last = choices.pop().unwrap_or_default();
+            let message = format!(
+                "expected {} or {last}, got {}",
+                choices.join(", "),
+                node.describe()
             );
+            self.problem(f.path(key), message);
         }
         parsed
     }

@@ -1,0 +1,274 @@
+//! The intent families rendered from [`State`] at scrape time: the per-intent series
+//! (as many as `per_intent_metrics` asks for) and the per-store aggregates, copied out
+//! under each store's lock and written without it.
+
+use std::fmt::Write as _;
+
+use super::{Family, escape, header, store_sample};
+use crate::api::{Outcome, StatusClass};
+use crate::state::{DropReason, State, StoreState};
+
+const INTENT_STATUS: Family = Family {
+    name: "allscale_checkout_intent_status",
+    kind: "gauge",
+    help: "Current status of the checkout intent, the integer the API returned (-5..20; absent until a well-formed answer).",
+};
+const INTENT_STATUS_CHANGE: Family = Family {
+    name: "allscale_checkout_intent_status_change_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time when the exporter first saw the intent's current status.",
+};
+const INTENT_LAST_SUCCESS: Family = Family {
+    name: "allscale_checkout_intent_last_success_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time of the last successful status poll of the intent.",
+};
+const INTENT_INFO: Family = Family {
+    name: "allscale_checkout_intent_info",
+    kind: "gauge",
+    help: "Always 1; carries the order_id configured for the intent.",
+};
+const INTENTS_BY_STATUS: Family = Family {
+    name: "allscale_checkout_intents",
+    kind: "gauge",
+    help: "Watched intents per current status (not_found = API error 50001; unknown = an undocumented status).",
+};
+const TERMINAL_TOTAL: Family = Family {
+    name: "allscale_checkout_intent_terminal_total",
+    kind: "counter",
+    help: "Intents that reached a terminal status, by outcome; each intent is counted once in its life.",
+};
+const TRANSITIONS_TOTAL: Family = Family {
+    name: "allscale_checkout_intent_transitions_total",
+    kind: "counter",
+    help: "Status changes seen by the exporter, by previous and new status.",
+};
+const EXPIRED_TOTAL: Family = Family {
+    name: "allscale_checkout_intent_expired_total",
+    kind: "counter",
+    help: "Intents that were not terminal max_watch_age after they were added, and are no longer polled; each intent is counted once.",
+};
+const DROPPED_TOTAL: Family = Family {
+    name: "allscale_exporter_intents_dropped_total",
+    kind: "counter",
+    help: "Intents dropped from polling, by reason (not_found = still API error 50001 not_found_ttl after they were added); each intent is counted once.",
+};
+const STATE_SAVE_OK: Family = Family {
+    name: "allscale_exporter_state_file_last_save_successful",
+    kind: "gauge",
+    help: "1 when the last attempt to save the state file succeeded (outcome and transition counters are exported only once saved); absent without state_file.",
+};
+const STATE_SAVE_TIME: Family = Family {
+    name: "allscale_exporter_state_file_last_save_success_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time of the last successful save of the state file; absent until one.",
+};
+const WATCHED_INTENTS: Family = Family {
+    name: "allscale_exporter_watched_intents",
+    kind: "gauge",
+    help: "Intents in the watch list of the store.",
+};
+
+/// One intent's per-intent series, copied out of the store so rendering the text holds
+/// no lock (a scrape of 100k intents must not stall polling).
+struct Row {
+    id: String,
+    /// `None` when the intent has no status or is not_found.
+    status: Option<i64>,
+    changed: Option<f64>,
+    success: Option<f64>,
+    order_id: Option<String>,
+}
+
+/// A store's part of the page: its rows and the aggregate lines, taken under its lock.
+struct StoreSnapshot {
+    store: String,
+    rows: Vec<Row>,
+    by_status: [u64; StatusClass::ALL.len()],
+    terminal: Vec<(Outcome, u64)>,
+    transitions: Vec<((StatusClass, StatusClass), u64)>,
+    expired: u64,
+    dropped: Vec<(DropReason, u64)>,
+    watched: usize,
+}
+
+/// `write_ahead`: export the counters as last saved, not as live.
+fn snapshot(
+    name: &str,
+    s: &StoreState,
+    now: f64,
+    retention: f64,
+    write_ahead: bool,
+) -> StoreSnapshot {
+    let live;
+    let counts = if write_ahead {
+        &s.exported
+    } else {
+        live = s.counts();
+        &live
+    };
+    let mut by_status = [0u64; StatusClass::ALL.len()];
+    let mut rows = Vec::with_capacity(s.intents.len());
+    for (id, intent) in &s.intents {
+        if intent.is_given_up() {
+            continue; // expired or dropped: counted, no longer shown
+        }
+        if let Some(class) = intent.class() {
+            by_status[class as usize] += 1;
+        }
+        if intent.terminal_at.is_some_and(|t| now - t >= retention) {
+            continue; // past terminal_retention: aggregates only
+        }
+        rows.push(Row {
+            id: escape(id.as_str()),
+            status: intent
+                .status
+                .filter(|_| !intent.not_found)
+                .map(|st| st.code()),
+            changed: intent.status_changed_at,
+            success: intent.last_success_at,
+            order_id: intent.order_id.as_deref().map(escape),
+        });
+    }
+    StoreSnapshot {
+        store: escape(name),
+        rows,
+        by_status,
+        terminal: Outcome::ALL
+            .iter()
+            .map(|o| (*o, counts.terminal_total.get(o).copied().unwrap_or(0)))
+            .collect(),
+        transitions: counts.transitions.iter().map(|(k, n)| (*k, *n)).collect(),
+        expired: counts.expired_total,
+        dropped: DropReason::ALL
+            .iter()
+            .map(|r| (*r, counts.dropped_total.get(r).copied().unwrap_or(0)))
+            .collect(),
+        watched: s.intents.len(),
+    }
+}
+
+pub(super) fn render_state(out: &mut String, state: &State, now: f64) {
+    let retention = state.terminal_retention().as_secs_f64();
+    let write_ahead = state.write_ahead();
+    let stores: Vec<StoreSnapshot> = state
+        .stores()
+        .iter()
+        .map(|handle| snapshot(&handle.name, &handle.lock(), now, retention, write_ahead))
+        .collect();
+    out.reserve(stores.iter().map(|s| s.rows.len() * 360).sum());
+    type Value = fn(&Row) -> Option<Sample>;
+    let per_intent: [(&Family, Value); 3] = [
+        (&INTENT_STATUS, |r| r.status.map(Sample::Int)),
+        (&INTENT_STATUS_CHANGE, |r| r.changed.map(Sample::Time)),
+        (&INTENT_LAST_SUCCESS, |r| r.success.map(Sample::Time)),
+    ];
+    for (family, value) in per_intent {
+        header(out, family);
+        for s in &stores {
+            for row in &s.rows {
+                if let Some(v) = value(row) {
+                    intent_sample(out, family, &s.store, row, None, v);
+                }
+            }
+        }
+    }
+    header(out, &INTENT_INFO);
+    for s in &stores {
+        for row in &s.rows {
+            if let Some(order_id) = &row.order_id {
+                intent_sample(
+                    out,
+                    &INTENT_INFO,
+                    &s.store,
+                    row,
+                    Some(order_id),
+                    Sample::Int(1),
+                );
+            }
+        }
+    }
+    render_aggregates(out, &stores);
+    if let Some(saves) = state.saves() {
+        header(out, &STATE_SAVE_OK);
+        let _ = writeln!(out, "{} {}", STATE_SAVE_OK.name, u8::from(saves.ok));
+        if let Some(t) = saves.last_success {
+            header(out, &STATE_SAVE_TIME);
+            let _ = writeln!(out, "{} {t}", STATE_SAVE_TIME.name);
+        }
+    }
+}
+
+fn render_aggregates(out: &mut String, stores: &[StoreSnapshot]) {
+    header(out, &INTENTS_BY_STATUS);
+    for s in stores {
+        for (class, n) in StatusClass::ALL.iter().zip(s.by_status) {
+            let status = [("status", class.as_str())];
+            store_sample(out, &INTENTS_BY_STATUS, &s.store, &status, n);
+        }
+    }
+    header(out, &TERMINAL_TOTAL);
+    for s in stores {
+        for (outcome, n) in &s.terminal {
+            let outcome = [("outcome", outcome.as_str())];
+            store_sample(out, &TERMINAL_TOTAL, &s.store, &outcome, n);
+        }
+    }
+    header(out, &TRANSITIONS_TOTAL);
+    for s in stores {
+        for ((from, to), n) in &s.transitions {
+            let labels = [("from", from.as_str()), ("to", to.as_str())];
+            store_sample(out, &TRANSITIONS_TOTAL, &s.store, &labels, n);
+        }
+    }
+    header(out, &EXPIRED_TOTAL);
+    for s in stores {
+        store_sample(out, &EXPIRED_TOTAL, &s.store, &[], s.expired);
+    }
+    header(out, &DROPPED_TOTAL);
+    for s in stores {
+        for (reason, n) in &s.dropped {
+            let reason = [("reason", reason.as_str())];
+            store_sample(out, &DROPPED_TOTAL, &s.store, &reason, n);
+        }
+    }
+    header(out, &WATCHED_INTENTS);
+    for s in stores {
+        store_sample(out, &WATCHED_INTENTS, &s.store, &[], s.watched);
+    }
+}
+
+/// A sample value: integers as they are, unix times with millisecond precision (written
+/// with integer formatting, several times faster than `f64`'s).
+#[derive(Clone, Copy)]
+enum Sample {
+    Int(i64),
+    Time(f64),
+}
+
+fn intent_sample(
+    out: &mut String,
+    family: &Family,
+    store: &str,
+    row: &Row,
+    order_id: Option<&str>,
+    value: Sample,
+) {
+    out.push_str(family.name);
+    out.push_str("{store=\"");
+    out.push_str(store);
+    out.push_str("\",intent_id=\"");
+    out.push_str(&row.id);
+    if let Some(order_id) = order_id {
+        out.push_str("\",order_id=\"");
+        out.push_str(order_id);
+    }
+    out.push_str("\"} ");
+    let _ = match value {
+        Sample::Int(n) => writeln!(out, "{n}"),
+        Sample::Time(t) => {
+            let ms = (t * 1000.0).round() as i64;
+            writeln!(out, "{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+        }
+    };
+}
