@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Family, escape, header, store_sample};
 use crate::api::{Outcome, StatusClass};
+use crate::config::PerIntentMetrics;
 use crate::state::{DropReason, State, StoreState};
 
 const INTENT_STATUS: Family = Family {
@@ -63,6 +64,11 @@ const STATE_SAVE_TIME: Family = Family {
     kind: "gauge",
     help: "Unix time of the last successful save of the state file; absent until one.",
 };
+const OLDEST_STATUS_CHANGE: Family = Family {
+    name: "allscale_checkout_oldest_status_change_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time the longest-waiting watched non-terminal intent entered its current status, per status (absent for a status no such intent is in): the stuck-intent alerts without per-intent series.",
+};
 const WATCHED_INTENTS: Family = Family {
     name: "allscale_exporter_watched_intents",
     kind: "gauge",
@@ -85,6 +91,8 @@ struct StoreSnapshot {
     store: String,
     rows: Vec<Row>,
     by_status: [u64; StatusClass::ALL.len()],
+    /// The earliest status change of the non-terminal intents in each status.
+    oldest: [Option<f64>; StatusClass::ALL.len()],
     terminal: Vec<(Outcome, u64)>,
     transitions: Vec<((StatusClass, StatusClass), u64)>,
     expired: u64,
@@ -107,33 +115,53 @@ fn snapshot(
         live = s.counts();
         &live
     };
+    let mode = s.per_intent_metrics;
     let mut by_status = [0u64; StatusClass::ALL.len()];
-    let mut rows = Vec::with_capacity(s.intents.len());
+    let mut oldest = [None; StatusClass::ALL.len()];
+    let mut rows = Vec::with_capacity(if mode == PerIntentMetrics::None {
+        0
+    } else {
+        s.intents.len()
+    });
     for (id, intent) in &s.intents {
         if intent.is_given_up() {
             continue; // expired or dropped: counted, no longer shown
         }
         if let Some(class) = intent.class() {
             by_status[class as usize] += 1;
+            if !intent.is_terminal()
+                && let Some(at) = intent.status_changed_at
+            {
+                let first: &mut Option<f64> = &mut oldest[class as usize];
+                *first = Some(first.map_or(at, |f| f.min(at)));
+            }
         }
-        if intent.terminal_at.is_some_and(|t| now - t >= retention) {
-            continue; // past terminal_retention: aggregates only
+        let past_retention = intent.terminal_at.is_some_and(|t| now - t >= retention);
+        let shown = match mode {
+            PerIntentMetrics::None => false,
+            PerIntentMetrics::All => true,
+            PerIntentMetrics::Active | PerIntentMetrics::StatusOnly => !past_retention,
+        };
+        if !shown {
+            continue;
         }
+        let full = mode != PerIntentMetrics::StatusOnly;
         rows.push(Row {
             id: escape(id.as_str()),
             status: intent
                 .status
                 .filter(|_| !intent.not_found)
                 .map(|st| st.code()),
-            changed: intent.status_changed_at,
-            success: intent.last_success_at,
-            order_id: intent.order_id.as_deref().map(escape),
+            changed: intent.status_changed_at.filter(|_| full),
+            success: intent.last_success_at.filter(|_| full),
+            order_id: intent.order_id.as_deref().filter(|_| full).map(escape),
         });
     }
     StoreSnapshot {
         store: escape(name),
         rows,
         by_status,
+        oldest,
         terminal: Outcome::ALL
             .iter()
             .map(|o| (*o, counts.terminal_total.get(o).copied().unwrap_or(0)))
@@ -207,6 +235,21 @@ fn render_aggregates(out: &mut String, stores: &[StoreSnapshot]) {
             store_sample(out, &INTENTS_BY_STATUS, &s.store, &status, n);
         }
     }
+    header(out, &OLDEST_STATUS_CHANGE);
+    for s in stores {
+        for (class, at) in StatusClass::ALL.iter().zip(s.oldest) {
+            if let Some(at) = at {
+                let status = [("status", class.as_str())];
+                store_sample(
+                    out,
+                    &OLDEST_STATUS_CHANGE,
+                    &s.store,
+                    &status,
+                    Sample::Time(at),
+                );
+            }
+        }
+    }
     header(out, &TERMINAL_TOTAL);
     for s in stores {
         for (outcome, n) in &s.terminal {
@@ -264,11 +307,17 @@ fn intent_sample(
         out.push_str(order_id);
     }
     out.push_str("\"} ");
-    let _ = match value {
-        Sample::Int(n) => writeln!(out, "{n}"),
-        Sample::Time(t) => {
-            let ms = (t * 1000.0).round() as i64;
-            writeln!(out, "{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+    let _ = writeln!(out, "{value}");
+}
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Sample::Int(n) => write!(f, "{n}"),
+            Sample::Time(t) => {
+                let ms = (t * 1000.0).round() as i64;
+                write!(f, "{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+            }
         }
-    };
+    }
 }
