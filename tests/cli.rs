@@ -226,7 +226,7 @@ async fn demo_reaches_every_outcome_within_30_seconds() {
 fn sharded_statefulset_shard_count_matches_replicas() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/deploy/kubernetes/sharded/statefulset.yaml"
+        "/deploy/kubernetes-sharded/statefulset.yaml"
     );
     let text = std::fs::read_to_string(path).unwrap();
     let replicas: u32 = text
@@ -249,10 +249,7 @@ fn sharded_statefulset_shard_count_matches_replicas() {
 
 /// Mebibytes in a Kubernetes quantity such as `128Mi` on the line after `key: `.
 fn mebibytes(manifest: &str, key: &str) -> u64 {
-    let path = format!(
-        "{}/deploy/kubernetes/{manifest}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/deploy/{manifest}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     text.lines()
         .find_map(|l| l.trim().strip_prefix(key)?.strip_suffix("Mi"))
@@ -336,8 +333,8 @@ fn kubernetes_state_volumes_hold_the_state_database_at_100k_intents() {
     );
     let needed = 2 * largest;
     for (manifest, key) in [
-        ("deployment.yaml", "sizeLimit: "),
-        ("sharded/statefulset.yaml", "storage: "),
+        ("kubernetes/deployment.yaml", "sizeLimit: "),
+        ("kubernetes-sharded/statefulset.yaml", "storage: "),
     ] {
         let have = mebibytes(manifest, key) * 1024 * 1024;
         assert!(

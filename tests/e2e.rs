@@ -630,16 +630,31 @@ fn kubernetes_manifests_are_consistent() {
         "the Secret example must not be applied"
     );
     if on_path("kubectl") {
-        let out = Command::new("kubectl")
-            .arg("kustomize")
-            .arg(&dir)
-            .output()
-            .expect("kubectl kustomize");
-        assert!(
-            out.status.success(),
-            "kubectl kustomize: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // The base, and the sharded overlay beside it (the StatefulSet instead of the
+        // Deployment).
+        for (overlay, kinds) in [
+            (dir.clone(), "Deployment"),
+            (root().join("deploy/kubernetes-sharded"), "StatefulSet"),
+        ] {
+            let out = Command::new("kubectl")
+                .arg("kustomize")
+                .arg(&overlay)
+                .output()
+                .expect("kubectl kustomize");
+            assert!(
+                out.status.success(),
+                "kubectl kustomize {}: {}",
+                overlay.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let rendered = String::from_utf8_lossy(&out.stdout);
+            let workloads: Vec<&str> = rendered
+                .lines()
+                .filter_map(|l| l.strip_prefix("kind: "))
+                .filter(|k| ["Deployment", "StatefulSet"].contains(k))
+                .collect();
+            assert_eq!(workloads, [kinds], "{}", overlay.display());
+        }
     }
 }
 
