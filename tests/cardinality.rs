@@ -65,15 +65,15 @@ async fn each_mode_exports_its_per_intent_series_and_every_aggregate() {
     let status = "allscale_checkout_intent_status";
     let changed = "allscale_checkout_intent_status_change_timestamp_seconds";
     let success = "allscale_checkout_intent_last_success_timestamp_seconds";
-    assert_eq!(ids(&m, status, "all"), [one.clone(), two.clone()]);
-    assert_eq!(ids(&m, changed, "all"), [one.clone(), two.clone()]);
+    assert_eq!(ids(&m, status, "all"), [one.as_str(), two.as_str()]);
+    assert_eq!(ids(&m, changed, "all"), [one.as_str(), two.as_str()]);
     assert_eq!(
         ids(&m, status, "active"),
-        [two.clone()],
+        [two.as_str()],
         "1 is past the retention"
     );
-    assert_eq!(ids(&m, success, "active"), [two.clone()]);
-    assert_eq!(ids(&m, status, "status_only"), [two.clone()]);
+    assert_eq!(ids(&m, success, "active"), [two.as_str()]);
+    assert_eq!(ids(&m, status, "status_only"), [two.as_str()]);
     assert!(ids(&m, changed, "status_only").is_empty());
     assert!(ids(&m, success, "status_only").is_empty());
     for family in [status, changed, success] {
