@@ -38,7 +38,7 @@ fn have_tools(tools: &[&str], what: &str) -> bool {
         return true;
     }
     let msg = format!(
-        "{what}: missing {} (Debian packages prometheus, prometheus-alertmanager, python3)",
+        "{what}: missing {} (Debian packages prometheus, prometheus-alertmanager, jsonnet, python3)",
         missing.join(", ")
     );
     if std::env::var_os("CI").is_some() {
@@ -69,6 +69,26 @@ fn assert_config_valid(what: &str, config: &str, secret_path: &str) {
     assert!(
         out.status.success(),
         "{what}: check-config failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The mixin is the one source: the shipped rule files, dashboards and PrometheusRule
+/// are what `mixin/generate.py` makes of it (a stale one fails here).
+#[test]
+fn the_shipped_rules_and_dashboards_are_generated_from_the_mixin() {
+    if !have_tools(&["python3", "jsonnet"], "mixin") {
+        return;
+    }
+    let out = Command::new("python3")
+        .arg(root().join("mixin/generate.py"))
+        .arg("--check")
+        .output()
+        .expect("python3 mixin/generate.py --check");
+    assert!(
+        out.status.success(),
+        "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

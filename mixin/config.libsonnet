@@ -1,0 +1,32 @@
+// The mixin's settings: override any of them when you vendor it, e.g.
+//   (import 'allscale-exporter-mixin/mixin.libsonnet') + { _config+:: { stuckOnChainSeconds: 3600 } }
+local age(seconds) =
+  if seconds % 3600 == 0 then '%dh' % (seconds / 3600)
+  else if seconds % 60 == 0 then '%dm' % (seconds / 60)
+  else '%ds' % seconds;
+
+{
+  _config+:: {
+    // Selects the exporter's scrape targets in `up` (AllScaleExporterDown, ...Absent).
+    jobSelector: 'job="allscale-exporter"',
+    // Where each alert's runbook section lives; the alert name, lower-cased, is appended.
+    runbookUrlBase: 'https://github.com/allscale/allscale-exporter/blob/main/docs/runbook.md#',
+    // Time in a status after which an intent counts as stuck.
+    stuckOnChainSeconds: 1800,
+    stuckManualReviewSeconds: 3600,
+    stuckBeforePaymentSeconds: 7200,
+    // Share of canceled and timed-out checkouts in an hour that is a spike, and the
+    // volume below which no ratio is trusted.
+    abandonmentRatio: 0.5,
+    abandonmentMinFinished: 10,
+    // Coins per hour lost to short payments (per store and coin) that warn: a placeholder
+    // sized for stablecoins (see docs/runbook.md#allscalecheckoutshortfall).
+    shortfallCoinsPerHour: 100,
+
+    // Derived, for the alert descriptions.
+    stuckOnChainAge:: age(self.stuckOnChainSeconds),
+    stuckManualReviewAge:: age(self.stuckManualReviewSeconds),
+    stuckBeforePaymentAge:: age(self.stuckBeforePaymentSeconds),
+    abandonmentPercent:: self.abandonmentRatio * 100,
+  },
+}
