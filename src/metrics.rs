@@ -453,7 +453,7 @@ impl StoreRecorder {
         let up = self
             .up
             .get_or_insert_with(|| self.metrics.api_up.with_label_values(&[&self.store]));
-        up.set(i64::from(api_reachable(&fetch.outcome)));
+        up.set(i64::from(fetch.api_reachable()));
         if let Some(skew) = fetch.clock_skew {
             let gauge = self.skew.get_or_insert_with(|| {
                 self.metrics
@@ -462,15 +462,6 @@ impl StoreRecorder {
             });
             gauge.set(skew);
         }
-    }
-}
-
-/// `allscale_api_up` semantics: reachable, authenticated, and not a server error.
-fn api_reachable<T>(outcome: &Result<T, FetchError>) -> bool {
-    match outcome {
-        Ok(_) => true,
-        Err(FetchError::Api { code, .. }) => !code.means_api_down(),
-        Err(_) => false,
     }
 }
 

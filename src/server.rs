@@ -3,6 +3,7 @@
 //! the registration API in `registration`) together, under supervision, and stops them
 //! gracefully together.
 
+mod landing;
 mod registration;
 mod routes;
 mod webhook;

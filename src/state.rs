@@ -14,6 +14,7 @@ mod expiry;
 mod json;
 mod membership;
 mod money;
+mod oncall;
 pub mod persist;
 mod webhook;
 pub mod writer;
@@ -21,6 +22,7 @@ pub mod writer;
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
 pub use money::{CoinKey, DetailRecorded, Fetched, MAX_LABEL_VALUES, Money, NotCounted, OTHER};
+pub use oncall::{ApiHealth, Finished, LastError, RECENT_OUTCOMES};
 pub use webhook::{
     Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, WebhookCounts, WebhookEvent,
     WebhookWrite, Webhooks,
@@ -232,6 +234,10 @@ pub struct StoreState {
     pub money: Money,
     /// Terminal intents get their detail fetched (`fetch_details`).
     pub fetch_details: bool,
+    /// The latest terminal outcomes, oldest first (the landing page).
+    pub recent: std::collections::VecDeque<Finished>,
+    /// How the store's API requests go (the landing page).
+    pub api: ApiHealth,
     /// Which per-intent series `/metrics` shows (`per_intent_metrics`).
     pub per_intent_metrics: crate::config::PerIntentMetrics,
     /// The live counters as of the last save: what `/metrics` shows with a state file.
@@ -339,6 +345,7 @@ impl StoreState {
         if let Some(outcome) = change.newly_terminal {
             *self.terminal_total.entry(outcome).or_insert(0) += 1;
             self.want_detail(id);
+            self.remember_outcome(id, outcome, now);
         }
         if change.is_significant() {
             self.mark_dirty(id);

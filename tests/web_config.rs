@@ -170,7 +170,10 @@ async fn basic_auth_protects_everything_but_the_probes() {
                 .contains("allscale_exporter_build_info")
         );
     }
-    assert_eq!(http.get(url("/")).send().await.unwrap().status(), 401);
+    for page in ["/", "/intents/main/65f0a1b2c3d4e5f6a7b8c9d0"] {
+        let status = http.get(url(page)).send().await.unwrap().status();
+        assert_eq!(status, 401, "{page} is behind the basic auth");
+    }
     let reload = http.post(url("/-/reload")).send().await.unwrap();
     assert_eq!(reload.status(), 401);
     let reload = http

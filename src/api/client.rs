@@ -162,6 +162,15 @@ impl<T> Fetch<T> {
             Err(e) => e.result(),
         }
     }
+
+    /// `allscale_api_up` semantics: reachable, authenticated, and not a server error.
+    pub fn api_reachable(&self) -> bool {
+        match &self.outcome {
+            Ok(_) => true,
+            Err(FetchError::Api { code, .. }) => !code.means_api_down(),
+            Err(_) => false,
+        }
+    }
 }
 
 /// A store's API client. Cheap to clone: one `Arc` (the connection pool is shared).

@@ -179,10 +179,26 @@ impl IntentView {
 async fn show(
     AxumState(shared): AxumState<Shared>,
     headers: HeaderMap,
-    Path((store_name, id)): Path<(String, String)>,
+    path: Path<(String, String)>,
 ) -> Result<Json<IntentView>, ApiError> {
     authorize(&shared, &headers)?;
-    let (handle, id) = owned_intent(&shared, &store_name, &id)?;
+    view(&shared, path)
+}
+
+/// `GET /intents/{store}/{id}`: the same view, read-only, behind the `/metrics` basic
+/// auth instead of the registration token (the landing page links to it).
+pub(super) async fn intent_json(
+    AxumState(shared): AxumState<Shared>,
+    path: Path<(String, String)>,
+) -> Response {
+    view(&shared, path).into_response()
+}
+
+fn view(
+    shared: &Shared,
+    Path((store_name, id)): Path<(String, String)>,
+) -> Result<Json<IntentView>, ApiError> {
+    let (handle, id) = owned_intent(shared, &store_name, &id)?;
     let st = handle.lock();
     let found = match st.intents.get(&id) {
         Some(intent) => Some((intent, true)),

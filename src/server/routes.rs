@@ -2,7 +2,6 @@
 //! (behind basic auth when configured), the open probes `/healthz` and `/readyz`, and the
 //! registration API (`/api/v1/intents`, behind its own bearer token; see `registration`).
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -13,7 +12,6 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::api::StatusClass;
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -41,6 +39,8 @@ pub(super) struct Shared {
     /// One render of each page at a time, shared by the requests that arrive meanwhile.
     metrics_page: SingleFlight<Bytes>,
     landing_page: SingleFlight<Bytes>,
+    /// The landing page's counts and longest waits, walked at most every 10 s.
+    summaries: Arc<super::landing::SummaryCache>,
 }
 
 impl Shared {
@@ -61,6 +61,7 @@ impl Shared {
             shard,
             metrics_page: SingleFlight::default(),
             landing_page: SingleFlight::default(),
+            summaries: Arc::default(),
         }
     }
 }
@@ -75,6 +76,10 @@ pub(super) fn router(
 ) -> Router {
     let protected = Router::new()
         .route("/", get(landing))
+        .route(
+            "/intents/{store}/{id}",
+            get(super::registration::intent_json),
+        )
         .route("/metrics", get(metrics))
         .route("/-/reload", post(reload_config));
     let protected = match web {
@@ -220,54 +225,11 @@ async fn readyz(AxumState(shared): AxumState<Shared>) -> Response {
     }
 }
 
-/// Off the async thread: it walks every intent under the stores' locks.
+/// The on-call status page, off the async thread (its summary walk is shared).
 async fn landing(AxumState(shared): AxumState<Shared>) -> Response {
     let flight = shared.landing_page.clone();
-    let render = move || landing_page(&shared.state);
+    let render = move || super::landing::page(&shared.state, &shared.summaries, unix_now());
     rendered(&flight, HTML_CONTENT_TYPE, render).await
-}
-
-/// A small page: version, per-store status counts, links.
-fn landing_page(state: &State) -> String {
-    let mut rows = String::new();
-    for handle in state.stores() {
-        let st = handle.lock();
-        let mut cells = String::new();
-        for class in StatusClass::ALL {
-            let n = st
-                .intents
-                .values()
-                .filter(|i| i.shown_class() == Some(class))
-                .count();
-            let _ = write!(cells, "<td>{n}</td>");
-        }
-        let _ = write!(
-            rows,
-            "<tr><th>{}</th><td>{}</td>{cells}</tr>",
-            html_escape(&handle.name),
-            st.intents.len()
-        );
-    }
-    let headers: String = StatusClass::ALL
-        .iter()
-        .map(|c| format!("<th>{c}</th>"))
-        .collect();
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>AllScale exporter</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;text-align:right}}</style></head>\
-         <body><h1>AllScale Checkout exporter</h1><p>Version {} (revision {})</p>\
-         <p><a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/readyz\">Readiness</a></p>\
-         <h2>Watched intents</h2><table><tr><th>store</th><th>watched</th>{headers}</tr>{rows}</table></body></html>",
-        crate::VERSION,
-        crate::REVISION
-    )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

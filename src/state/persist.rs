@@ -226,6 +226,7 @@ pub fn restore(saved: Saved, state: &State) -> usize {
             restored += 1;
         }
         st.await_restored_webhooks();
+        st.remember_restored_outcomes();
         let fetch = st.fetch_details;
         st.set_fetch_details(fetch, state.terminal_retention(), now);
     }

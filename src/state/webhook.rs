@@ -336,6 +336,7 @@ impl StoreState {
                 .confirmed
                 .insert(intent.id.clone(), webhook_id.to_owned());
             self.want_detail(intent.id.as_str());
+            self.remember_outcome(intent.id.as_str(), Outcome::Confirmed, now);
             Accepted::Confirmed
         };
         self.dirty.insert(intent.id.clone());

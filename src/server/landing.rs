@@ -1,0 +1,342 @@
+//! The landing page `/`: an on-call status page, per store. API health (up, the last
+//! error with its `request_id`, clock skew), intents by status, the latest terminal
+//! outcomes (failures first) and the intents waiting longest in a non-terminal status,
+//! each linked to its JSON (`/intents/{store}/{id}`). Server-rendered HTML with inline CSS,
+//! no script and no external assets, laid out for a 1280-pixel screen.
+//!
+//! Bounded work per request: the outcomes and the API health are kept as they happen
+//! (`state::oncall`); the counts and the longest waits need a walk of the store's
+//! intents, which is made at most once per [`SUMMARY_MAX_AGE`] whatever the number of
+//! requests, and shared by them.
+
+use std::collections::BinaryHeap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::api::{Outcome, StatusClass};
+use crate::config::IntentId;
+use crate::lock;
+use crate::state::{ApiHealth, Finished, State, StoreState};
+
+/// How old the counts and longest waits on the page may be.
+pub(super) const SUMMARY_MAX_AGE: Duration = Duration::from_secs(10);
+
+/// Longest-waiting intents shown per store.
+const STUCK_SHOWN: usize = 10;
+
+/// A store's counts and longest waits, from one walk of its intents.
+#[derive(Debug, Clone)]
+struct Summary {
+    watched: usize,
+    by_status: [u64; StatusClass::ALL.len()],
+    /// Longest waiting first.
+    stuck: Vec<Waiting>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Waiting {
+    since: f64,
+    id: IntentId,
+    order_id: Option<String>,
+    class: StatusClass,
+}
+
+impl Eq for Waiting {}
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiting {
+    /// By `since`: the heap's top is the most recent of the kept ones, dropped first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.since
+            .total_cmp(&other.since)
+            .then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+fn summarize(st: &StoreState) -> Summary {
+    let mut by_status = [0u64; StatusClass::ALL.len()];
+    let mut heap: BinaryHeap<Waiting> = BinaryHeap::with_capacity(STUCK_SHOWN + 1);
+    for (id, intent) in &st.intents {
+        let Some(class) = intent.shown_class() else {
+            continue;
+        };
+        by_status[class as usize] += 1;
+        let Some(since) = intent.status_changed_at.filter(|_| !intent.is_final()) else {
+            continue;
+        };
+        if heap.len() == STUCK_SHOWN && heap.peek().is_some_and(|top| top.since <= since) {
+            continue;
+        }
+        heap.push(Waiting {
+            since,
+            id: id.clone(),
+            order_id: intent.order_id.clone(),
+            class,
+        });
+        if heap.len() > STUCK_SHOWN {
+            heap.pop();
+        }
+    }
+    Summary {
+        watched: st.intents.len(),
+        by_status,
+        stuck: heap.into_sorted_vec(),
+    }
+}
+
+/// Every store's summary, by store name, and when the walk was made.
+type Summaries = (Instant, Vec<(String, Summary)>);
+
+/// The summaries of the last walk.
+#[derive(Debug, Default)]
+pub(super) struct SummaryCache(Mutex<Option<Summaries>>);
+
+impl SummaryCache {
+    /// The stores' summaries, walked again only when older than [`SUMMARY_MAX_AGE`].
+    fn get(&self, state: &State) -> Summaries {
+        let mut cached = lock(&self.0);
+        if let Some((at, summaries)) = cached.as_ref()
+            && at.elapsed() < SUMMARY_MAX_AGE
+        {
+            return (*at, summaries.clone());
+        }
+        let summaries: Vec<(String, Summary)> = state
+            .stores()
+            .iter()
+            .map(|h| (h.name.clone(), summarize(&h.lock())))
+            .collect();
+        let now = Instant::now();
+        *cached = Some((now, summaries.clone()));
+        (now, summaries)
+    }
+}
+
+/// What the page shows of one store.
+struct StoreView {
+    name: String,
+    summary: Summary,
+    recent: Vec<Finished>,
+    api: ApiHealth,
+}
+
+/// The whole page at `now` (unix seconds).
+pub(super) fn page(state: &State, cache: &SummaryCache, now: f64) -> String {
+    let (walked, summaries) = cache.get(state);
+    let stores: Vec<StoreView> = summaries
+        .into_iter()
+        .filter_map(|(name, summary)| {
+            let handle = state.store(&name)?;
+            let st = handle.lock();
+            Some(StoreView {
+                recent: st.recent.iter().cloned().collect(),
+                api: st.api.clone(),
+                name,
+                summary,
+            })
+        })
+        .collect();
+    let age = walked.elapsed().as_secs();
+    let mut out = String::with_capacity(32 * 1024);
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>AllScale exporter</title><style>{CSS}</style></head><body><main>\
+         <header><h1>AllScale Checkout exporter</h1><p>Version {} (revision {}) · \
+         <a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">Health</a> · \
+         <a href=\"/readyz\">Readiness</a> · counts as of {age} s ago</p></header>",
+        escape(crate::VERSION),
+        escape(crate::REVISION)
+    );
+    if stores.is_empty() {
+        out.push_str("<p>No store is configured.</p>");
+    }
+    for store in &stores {
+        store_section(&mut out, store, now);
+    }
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+const CSS: &str = "body{margin:0;font:14px/1.4 system-ui,sans-serif;color:#1d2330;background:#f4f5f7}\
+main{max-width:1240px;margin:0 auto;padding:12px 16px}h1{font-size:20px;margin:4px 0}\
+h2{font-size:17px;margin:0 8px 0 0;display:inline}h3{font-size:14px;margin:12px 0 4px}\
+header p{margin:0 0 8px;color:#555}section{background:#fff;border:1px solid #dde;border-radius:6px;padding:10px 14px;margin:10px 0}\
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}\
+.up{background:#2e7d32}.down{background:#c62828}.unknown{background:#777}\
+.counts{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0}.counts div{border:1px solid #dde;border-radius:4px;padding:2px 8px;min-width:90px}\
+.counts b{display:block;font-size:16px}.zero{color:#aaa}\
+.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}\
+table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{padding:2px 6px;text-align:left;border-bottom:1px solid #eee;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
+th{font-weight:600;color:#555}code{font:12px ui-monospace,monospace}.bad{color:#c62828;font-weight:600}\
+.err{color:#c62828;overflow-wrap:anywhere}";
+
+fn store_section(out: &mut String, s: &StoreView, now: f64) {
+    let name = escape(&s.name);
+    let (class, text) = match s.api.up {
+        Some(true) => ("up", "API up"),
+        Some(false) => ("down", "API down"),
+        None => ("unknown", "no request yet"),
+    };
+    let _ = write!(
+        out,
+        "<section><h2>{name}</h2><span class=\"badge {class}\">{text}</span> {} watched",
+        s.summary.watched
+    );
+    if let Some(skew) = s.api.clock_skew {
+        let _ = write!(out, " · clock skew {skew:+.1} s");
+    }
+    if let Some(e) = &s.api.last_error {
+        let _ = write!(
+            out,
+            "<p class=\"err\">Last error {} ago ({} {}): {} · request_id <code>{}</code></p>",
+            ago(now - e.at),
+            e.endpoint,
+            e.result,
+            escape(&e.detail),
+            escape(e.request_id.as_deref().unwrap_or("-"))
+        );
+    }
+    out.push_str("<div class=\"counts\">");
+    for (class, n) in StatusClass::ALL.iter().zip(s.summary.by_status) {
+        let zero = if n == 0 { " class=\"zero\"" } else { "" };
+        let _ = write!(out, "<div{zero}><b>{n}</b>{}</div>", class.as_str());
+    }
+    out.push_str("</div><div class=\"cols\"><div>");
+    recent_table(out, &s.name, &s.recent, now);
+    out.push_str("</div><div>");
+    stuck_table(out, &s.name, &s.summary.stuck, now);
+    out.push_str("</div></div></section>");
+}
+
+/// The latest terminal outcomes, failures (every outcome but confirmed) first, newest first.
+fn recent_table(out: &mut String, store: &str, recent: &[Finished], now: f64) {
+    let mut rows: Vec<&Finished> = recent.iter().collect();
+    rows.sort_by(|a, b| {
+        let failed = |f: &Finished| f.outcome != Outcome::Confirmed;
+        failed(b).cmp(&failed(a)).then(b.at.total_cmp(&a.at))
+    });
+    let _ = write!(out, "<h3>Latest outcomes ({})</h3>", rows.len());
+    out.push_str("<table><tr><th style=\"width:15%\">when</th><th style=\"width:17%\">outcome</th><th>intent</th><th style=\"width:24%\">order</th></tr>");
+    for f in rows {
+        let bad = if f.outcome == Outcome::Confirmed {
+            ""
+        } else {
+            " class=\"bad\""
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{} ago</td><td{bad}>{}</td><td>{}</td><td>{}</td></tr>",
+            ago(now - f.at),
+            f.outcome.as_str(),
+            intent_link(store, &f.id),
+            escape(f.order_id.as_deref().unwrap_or("-"))
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn stuck_table(out: &mut String, store: &str, stuck: &[Waiting], now: f64) {
+    out.push_str("<h3>Waiting longest</h3><table><tr><th style=\"width:22%\">status</th><th style=\"width:11%\">for</th><th>intent</th><th style=\"width:23%\">order</th></tr>");
+    for w in stuck {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            w.class.as_str(),
+            ago(now - w.since),
+            intent_link(store, &w.id),
+            escape(w.order_id.as_deref().unwrap_or("-"))
+        );
+    }
+    out.push_str("</table>");
+}
+
+fn intent_link(store: &str, id: &IntentId) -> String {
+    let store_path: String = store
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!(
+        "<a href=\"/intents/{}/{id}\"><code>{id}</code></a>",
+        escape(&store_path)
+    )
+}
+
+/// A duration in words: `42 s`, `7 min`, `3 h 5 min`, `2 d 4 h`.
+fn ago(seconds: f64) -> String {
+    let s = if seconds.is_finite() && seconds > 0.0 {
+        seconds as u64
+    } else {
+        0
+    };
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+pub(super) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Status;
+    use crate::state::Source;
+    use crate::state::tests::{A, HOUR, intents};
+
+    #[test]
+    fn the_summary_keeps_the_longest_waits_and_counts_every_status() {
+        let mut s = StoreState::default();
+        let ids: Vec<String> = (0..30).map(|n| format!("{n:024x}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        s.set_source(Source::Config, &intents(&refs), HOUR, 0.0);
+        for (n, id) in ids.iter().enumerate() {
+            s.observe_status(id, Status::OnChain, 100.0 - n as f64);
+        }
+        s.observe_status(&ids[29], Status::Confirmed, 200.0);
+        let summary = summarize(&s);
+        assert_eq!(summary.by_status[StatusClass::OnChain as usize], 29);
+        assert_eq!(summary.by_status[StatusClass::Confirmed as usize], 1);
+        let since: Vec<f64> = summary.stuck.iter().map(|w| w.since).collect();
+        let oldest: Vec<f64> = (72..=81).map(f64::from).collect();
+        assert_eq!(
+            since, oldest,
+            "the ten longest waits, longest first; terminal ones left out"
+        );
+    }
+
+    #[test]
+    fn untrusted_text_is_escaped_and_durations_read_well() {
+        assert_eq!(
+            escape("<a href=\"x\">'&"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
+        assert_eq!(ago(42.9), "42 s");
+        assert_eq!(ago(7.0 * 60.0), "7 min");
+        assert_eq!(ago(3.0 * 3600.0 + 300.0), "3 h 5 min");
+        assert_eq!(ago(-5.0), "0 s");
+        assert_eq!(ago(f64::NAN), "0 s");
+        let id = IntentId::parse(A).unwrap();
+        assert!(
+            intent_link("eu/main \"x\"", &id)
+                .starts_with("<a href=\"/intents/eu%2Fmain%20%22x%22/")
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! What the landing page shows beyond counts, kept as it happens so a page request reads
+//! a few dozen values instead of walking the intents: each store's latest terminal
+//! outcomes and its API health (up, the last error with its `request_id`, clock skew).
+
+use std::collections::VecDeque;
+
+use super::StoreState;
+use crate::api::Outcome;
+use crate::config::IntentId;
+
+/// Terminal outcomes remembered per store.
+pub const RECENT_OUTCOMES: usize = 50;
+
+/// One terminal outcome, for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub id: IntentId,
+    pub order_id: Option<String>,
+    pub outcome: Outcome,
+    /// Unix seconds.
+    pub at: f64,
+}
+
+/// The last failed request of a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastError {
+    /// Unix seconds.
+    pub at: f64,
+    pub endpoint: &'static str,
+    pub result: &'static str,
+    /// The error as logged (no secrets: API messages and transport errors only).
+    pub detail: String,
+    pub request_id: Option<String>,
+}
+
+/// How the store's requests to the API go.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiHealth {
+    /// As `allscale_api_up`: `None` before the first request.
+    pub up: Option<bool>,
+    pub last_error: Option<LastError>,
+    /// The API's clock minus the exporter's, seconds (the latest reading).
+    pub clock_skew: Option<f64>,
+}
+
+impl StoreState {
+    /// Remembers a terminal outcome (the oldest of [`RECENT_OUTCOMES`] goes).
+    pub(super) fn remember_outcome(&mut self, id: &str, outcome: Outcome, at: f64) {
+        let Some((id, intent)) = self.intents.get_key_value(id) else {
+            return;
+        };
+        let finished = Finished {
+            id: id.clone(),
+            order_id: intent.order_id.clone(),
+            outcome,
+            at,
+        };
+        push_recent(&mut self.recent, finished);
+    }
+
+    /// After a restore: the latest terminal outcomes of the restored intents.
+    pub(super) fn remember_restored_outcomes(&mut self) {
+        let mut finished: Vec<Finished> = self
+            .intents
+            .iter()
+            .chain(self.retired.iter())
+            .filter_map(|(id, i)| {
+                Some(Finished {
+                    id: id.clone(),
+                    order_id: i.order_id.clone(),
+                    outcome: i.status?.outcome()?,
+                    at: i.terminal_at?,
+                })
+            })
+            .collect();
+        finished.sort_by(|a, b| a.at.total_cmp(&b.at));
+        let skip = finished.len().saturating_sub(RECENT_OUTCOMES);
+        self.recent = finished.into_iter().skip(skip).collect();
+    }
+
+    /// Records a request's effect on the API health.
+    pub fn record_api(&mut self, up: bool, error: Option<LastError>, clock_skew: Option<f64>) {
+        self.api.up = Some(up);
+        if error.is_some() {
+            self.api.last_error = error;
+        }
+        if clock_skew.is_some() {
+            self.api.clock_skew = clock_skew;
+        }
+    }
+}
+
+fn push_recent(recent: &mut VecDeque<Finished>, finished: Finished) {
+    if recent.len() >= RECENT_OUTCOMES {
+        recent.pop_front();
+    }
+    recent.push_back(finished);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Status;
+    use crate::state::Source;
+    use crate::state::tests::{A, HOUR, intents};
+
+    #[test]
+    fn the_latest_outcomes_are_kept_fifty_at_most() {
+        let mut s = StoreState::new();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
+        s.observe_status(A, Status::Failed, 5.0);
+        assert_eq!(s.recent.len(), 1);
+        assert_eq!(
+            (s.recent[0].outcome, s.recent[0].at),
+            (Outcome::Failed, 5.0)
+        );
+        for n in 0..60 {
+            s.remember_outcome(A, Outcome::Confirmed, f64::from(n));
+        }
+        assert_eq!(s.recent.len(), RECENT_OUTCOMES);
+        assert_eq!(s.recent.back().unwrap().at, 59.0);
+        s.remember_restored_outcomes();
+        assert_eq!(s.recent.len(), 1, "one intent, one outcome");
+        assert_eq!(s.recent[0].at, 5.0);
+    }
+}
