@@ -9,6 +9,9 @@ local age(seconds) =
   _config+:: {
     // Selects the exporter's scrape targets in `up` (AllScaleExporterDown, ...Absent).
     jobSelector: 'job="allscale-exporter"',
+    // Limits the per-store alerts to the stores it matches, e.g. 'store=~"eu-.*"'
+    // (empty: every store).
+    storeSelector: '',
     // Where each alert's runbook section lives; the alert name, lower-cased, is appended.
     runbookUrlBase: 'https://github.com/allscale/allscale-exporter/blob/main/docs/runbook.md#',
     // Time in a status after which an intent counts as stuck.

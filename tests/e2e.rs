@@ -94,6 +94,59 @@ fn the_shipped_rules_and_dashboards_are_generated_from_the_mixin() {
     );
 }
 
+/// `_config` overrides reach the rules: a store selector scopes every per-store alert
+/// (the exporter's own alerts stay unscoped), a threshold moves, and the result is a
+/// valid rule file.
+#[test]
+fn mixin_config_overrides_scope_and_tune_the_alerts() {
+    if !have_tools(&["jsonnet", "promtool"], "mixin") {
+        return;
+    }
+    let code = "((import 'mixin.libsonnet') + { _config+:: { storeSelector: 'store=~\"eu-.*\"', \
+                stuckOnChainSeconds: 3600 } }).prometheusAlerts";
+    let out = Command::new("jsonnet")
+        .current_dir(root().join("mixin"))
+        .args(["-e", code])
+        .output()
+        .expect("jsonnet");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let check = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    for rule in arr(&rules["groups"], "groups")
+        .iter()
+        .flat_map(|g| arr(&g["rules"], "rules"))
+    {
+        let (name, expr) = (s(rule, "alert", "rule"), s(rule, "expr", "rule"));
+        let scoped = expr.contains("allscale_exporter_watched_intents{store=~\"eu-.*\"}");
+        assert_eq!(scoped, expr.contains("by (store"), "{name}: {expr}");
+        if name == "AllScaleCheckoutIntentStuckOnChain" {
+            assert!(
+                expr.contains("> 3600") && !expr.contains("> 1800"),
+                "{expr}"
+            );
+            let description = s(&rule["annotations"], "description", name);
+            assert!(description.contains("(threshold 1h)"), "{description}");
+        }
+    }
+}
+
 #[test]
 fn end_to_end_with_prometheus_and_alertmanager() {
     let tools = [

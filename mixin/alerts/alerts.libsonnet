@@ -11,10 +11,20 @@
 // (a new `instance`) does not open a second alert. The alerts are self-contained: none
 // depends on a recording rule. Thresholds and the exporter's job selector come from
 // `_config` (mixin/config.libsonnet).
+// With `_config.storeSelector` set (e.g. 'store=~"eu-.*"'), every alert that is per
+// store fires only for the stores it selects: its expression is joined on `store` with the
+// stores the exporter watches that match. The exporter's own alerts are not per store.
+local scoped(rule, c) =
+  if c.storeSelector == '' || std.length(std.findSubstr('by (store', rule.expr)) == 0 then rule
+  else rule {
+    expr: '(\n%s\n)\nand on (store)\ngroup by (store) (allscale_exporter_watched_intents{%s})\n'
+          % [std.rstripChars(rule.expr, '\n'), c.storeSelector],
+  };
+
 {
   prometheusAlerts+:: {
     local c = $._config,
-    groups+: [
+    groups+: std.map(function(g) g { rules: std.map(function(r) scoped(r, c), g.rules) }, [
       {
         name: "allscale-checkout-payments",
         rules: [
@@ -656,6 +666,6 @@
           },
         ],
       },
-    ],
+    ]),
   },
 }
