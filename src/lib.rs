@@ -17,7 +17,7 @@
 //!   write-ahead; [`state::persist`] restores it.
 //! - [`metrics`]: every metric, declared once; intent families rendered from [`state`].
 //! - [`server`]: start, stop and the HTTP routes (the registration API, the webhook
-//!   receiver); [`web`]: the server's TLS, basic auth and connection limits;
+//!   receiver, the on-call landing page); [`web`]: the server's TLS, basic auth and connection limits;
 //!   `single_flight`: one render at a time.
 //! - [`relay`]: verified webhooks relayed, in order, to a store's `forward_url`.
 //! - `supervise`: restarts of the long-lived tasks, and the process's health.
