@@ -9,6 +9,7 @@
 //! the ones last committed, so a value Prometheus has scraped is never above what a
 //! restart restores. Without one, the live counts are exported (a restart starts from 0).
 
+mod board;
 pub mod db;
 mod expiry;
 mod json;
@@ -19,6 +20,7 @@ pub mod persist;
 mod webhook;
 pub mod writer;
 
+pub use board::Board;
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
 pub use money::{CoinKey, DetailRecorded, Fetched, MAX_LABEL_VALUES, Money, NotCounted, OTHER};
@@ -234,6 +236,8 @@ pub struct StoreState {
     pub money: Money,
     /// Terminal intents get their detail fetched (`fetch_details`).
     pub fetch_details: bool,
+    /// Counts per status and the longest waits, kept current (the landing page).
+    pub board: Board,
     /// The latest terminal outcomes, oldest first (the landing page).
     pub recent: std::collections::VecDeque<Finished>,
     /// How the store's API requests go (the landing page).
@@ -313,6 +317,7 @@ impl StoreState {
             // Removed from the config while its request was in flight, or given up.
             return Change::default();
         };
+        let place = board::Place::of(intent);
         let before = intent.class();
         let status_before = intent.status;
         apply(intent);
@@ -350,6 +355,7 @@ impl StoreState {
         if change.is_significant() {
             self.mark_dirty(id);
         }
+        self.replace_on_board(id, place);
         change
     }
 

@@ -4,35 +4,18 @@
 //! each linked to its JSON (`/intents/{store}/{id}`). Server-rendered HTML with inline CSS,
 //! no script and no external assets, laid out for a 1280-pixel screen.
 //!
-//! Bounded work per request: the outcomes and the API health are kept as they happen
-//! (`state::oncall`); the counts and the longest waits need a walk of the store's
-//! intents, which is made at most once per [`SUMMARY_MAX_AGE`] whatever the number of
-//! requests, and shared by them.
+//! Bounded work per request, no walk of the intents: the counts and the longest waits
+//! (`state::board`), the outcomes and the API health (`state::oncall`) are kept as the
+//! intents change; a request copies a few dozen values under each store's lock.
 
-use std::collections::BinaryHeap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use crate::api::{Outcome, StatusClass};
 use crate::config::IntentId;
-use crate::lock;
 use crate::state::{ApiHealth, Finished, State, StoreState};
-
-/// How old the counts and longest waits on the page may be.
-pub(super) const SUMMARY_MAX_AGE: Duration = Duration::from_secs(10);
 
 /// Longest-waiting intents shown per store.
 const STUCK_SHOWN: usize = 10;
-
-/// A store's counts and longest waits, from one walk of its intents.
-#[derive(Debug, Clone)]
-struct Summary {
-    watched: usize,
-    by_status: [u64; StatusClass::ALL.len()],
-    /// Longest waiting first.
-    stuck: Vec<Waiting>,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Waiting {
@@ -42,76 +25,33 @@ struct Waiting {
     class: StatusClass,
 }
 
-impl Eq for Waiting {}
-impl PartialOrd for Waiting {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Waiting {
-    /// By `since`: the heap's top is the most recent of the kept ones, dropped first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.since
-            .total_cmp(&other.since)
-            .then_with(|| self.id.cmp(&other.id))
-    }
+/// What the page shows of a store's watch list.
+#[derive(Debug, Clone)]
+struct Summary {
+    watched: usize,
+    by_status: [u64; StatusClass::ALL.len()],
+    /// Longest waiting first.
+    stuck: Vec<Waiting>,
 }
 
 fn summarize(st: &StoreState) -> Summary {
-    let mut by_status = [0u64; StatusClass::ALL.len()];
-    let mut heap: BinaryHeap<Waiting> = BinaryHeap::with_capacity(STUCK_SHOWN + 1);
-    for (id, intent) in &st.intents {
-        let Some(class) = intent.shown_class() else {
-            continue;
-        };
-        by_status[class as usize] += 1;
-        let Some(since) = intent.status_changed_at.filter(|_| !intent.is_final()) else {
-            continue;
-        };
-        if heap.len() == STUCK_SHOWN && heap.peek().is_some_and(|top| top.since <= since) {
-            continue;
-        }
-        heap.push(Waiting {
-            since,
-            id: id.clone(),
-            order_id: intent.order_id.clone(),
-            class,
-        });
-        if heap.len() > STUCK_SHOWN {
-            heap.pop();
-        }
-    }
+    let stuck = st
+        .board
+        .longest_waiting(STUCK_SHOWN)
+        .filter_map(|(since, id)| {
+            let intent = st.intents.get(id)?;
+            Some(Waiting {
+                since,
+                id: id.clone(),
+                order_id: intent.order_id.clone(),
+                class: intent.shown_class()?,
+            })
+        })
+        .collect();
     Summary {
         watched: st.intents.len(),
-        by_status,
-        stuck: heap.into_sorted_vec(),
-    }
-}
-
-/// Every store's summary, by store name, and when the walk was made.
-type Summaries = (Instant, Vec<(String, Summary)>);
-
-/// The summaries of the last walk.
-#[derive(Debug, Default)]
-pub(super) struct SummaryCache(Mutex<Option<Summaries>>);
-
-impl SummaryCache {
-    /// The stores' summaries, walked again only when older than [`SUMMARY_MAX_AGE`].
-    fn get(&self, state: &State) -> Summaries {
-        let mut cached = lock(&self.0);
-        if let Some((at, summaries)) = cached.as_ref()
-            && at.elapsed() < SUMMARY_MAX_AGE
-        {
-            return (*at, summaries.clone());
-        }
-        let summaries: Vec<(String, Summary)> = state
-            .stores()
-            .iter()
-            .map(|h| (h.name.clone(), summarize(&h.lock())))
-            .collect();
-        let now = Instant::now();
-        *cached = Some((now, summaries.clone()));
-        (now, summaries)
+        by_status: st.board.counts(),
+        stuck,
     }
 }
 
@@ -124,22 +64,20 @@ struct StoreView {
 }
 
 /// The whole page at `now` (unix seconds).
-pub(super) fn page(state: &State, cache: &SummaryCache, now: f64) -> String {
-    let (walked, summaries) = cache.get(state);
-    let stores: Vec<StoreView> = summaries
-        .into_iter()
-        .filter_map(|(name, summary)| {
-            let handle = state.store(&name)?;
+pub(super) fn page(state: &State, now: f64) -> String {
+    let stores: Vec<StoreView> = state
+        .stores()
+        .iter()
+        .map(|handle| {
             let st = handle.lock();
-            Some(StoreView {
+            StoreView {
+                name: handle.name.clone(),
+                summary: summarize(&st),
                 recent: st.recent.iter().cloned().collect(),
                 api: st.api.clone(),
-                name,
-                summary,
-            })
+            }
         })
         .collect();
-    let age = walked.elapsed().as_secs();
     let mut out = String::with_capacity(32 * 1024);
     let _ = write!(
         out,
@@ -148,7 +86,7 @@ pub(super) fn page(state: &State, cache: &SummaryCache, now: f64) -> String {
          <title>AllScale exporter</title><style>{CSS}</style></head><body><main>\
          <header><h1>AllScale Checkout exporter</h1><p>Version {} (revision {}) · \
          <a href=\"/metrics\">Metrics</a> · <a href=\"/healthz\">Health</a> · \
-         <a href=\"/readyz\">Readiness</a> · counts as of {age} s ago</p></header>",
+         <a href=\"/readyz\">Readiness</a></p></header>",
         escape(crate::VERSION),
         escape(crate::REVISION)
     );

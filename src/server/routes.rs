@@ -39,8 +39,6 @@ pub(super) struct Shared {
     /// One render of each page at a time, shared by the requests that arrive meanwhile.
     metrics_page: SingleFlight<Bytes>,
     landing_page: SingleFlight<Bytes>,
-    /// The landing page's counts and longest waits, walked at most every 10 s.
-    summaries: Arc<super::landing::SummaryCache>,
 }
 
 impl Shared {
@@ -61,7 +59,6 @@ impl Shared {
             shard,
             metrics_page: SingleFlight::default(),
             landing_page: SingleFlight::default(),
-            summaries: Arc::default(),
         }
     }
 }
@@ -225,10 +222,10 @@ async fn readyz(AxumState(shared): AxumState<Shared>) -> Response {
     }
 }
 
-/// The on-call status page, off the async thread (its summary walk is shared).
+/// The on-call status page, rendered off the async thread.
 async fn landing(AxumState(shared): AxumState<Shared>) -> Response {
     let flight = shared.landing_page.clone();
-    let render = move || super::landing::page(&shared.state, &shared.summaries, unix_now());
+    let render = move || super::landing::page(&shared.state, unix_now());
     rendered(&flight, HTML_CONTENT_TYPE, render).await
 }
 

@@ -114,6 +114,7 @@ impl StoreState {
     /// Called before an intent is polled: expires or drops it if it is past a limit,
     /// counting it once. Returns what happened; `None` leaves it to be polled.
     pub fn give_up_if_due(&mut self, id: &str, now: f64, limits: WatchLimits) -> Option<GiveUp> {
+        let place = self.place(id);
         let intent = self.intents.get_mut(id)?;
         let give_up = intent.due_give_up(now, limits)?;
         match give_up {
@@ -127,6 +128,7 @@ impl StoreState {
             }
         }
         self.mark_dirty(id);
+        self.replace_on_board(id, place);
         Some(give_up)
     }
 }

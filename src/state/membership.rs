@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::time::Duration;
 
-use super::{IntentState, StoreState};
+use super::{IntentState, StoreState, board};
 use crate::config::{IntentConfig, IntentId};
 
 /// Where a watched intent comes from: the `source` label of the source metrics.
@@ -233,10 +233,12 @@ impl StoreState {
         order_id: Option<&String>,
         now: f64,
     ) {
+        let mut joined = false;
         let intent = match self.intents.entry(id.clone()) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 self.delta.push(id);
+                joined = true;
                 e.insert(self.retired.remove(id.as_str()).unwrap_or(IntentState {
                     added_at: Some(now),
                     ..IntentState::default()
@@ -252,6 +254,9 @@ impl StoreState {
         if changed {
             self.dirty.insert(id.clone());
         }
+        if joined {
+            self.replace_on_board(id.as_str(), board::Place::NONE);
+        }
     }
 
     /// Takes `source` off `id`; with no source left it leaves the watch list (retired
@@ -266,9 +271,11 @@ impl StoreState {
             return;
         }
         self.delta.push(id);
+        let place = self.place(id.as_str());
         if let Some(intent) = self.intents.remove(id).filter(IntentState::is_final) {
             self.retired.insert(id.clone(), intent);
         }
+        self.replace_on_board(id.as_str(), place);
     }
 
     /// Forgets retired intents that became final more than `retention` ago.

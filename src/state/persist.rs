@@ -227,6 +227,7 @@ pub fn restore(saved: Saved, state: &State) -> usize {
         }
         st.await_restored_webhooks();
         st.remember_restored_outcomes();
+        st.rebuild_board();
         let fetch = st.fetch_details;
         st.set_fetch_details(fetch, state.terminal_retention(), now);
     }

@@ -309,6 +309,7 @@ impl StoreState {
         if !self.intents.contains_key(&intent.id) {
             self.watch(&intent.id, Source::Webhook, intent.order_id.as_ref(), now);
         }
+        let place = self.place(intent.id.as_str());
         let Some(state) = self.intents.get_mut(&intent.id) else {
             return Accepted::AlreadyFinal;
         };
@@ -340,6 +341,7 @@ impl StoreState {
             Accepted::Confirmed
         };
         self.dirty.insert(intent.id.clone());
+        self.replace_on_board(intent.id.as_str(), place);
         accepted
     }
 
@@ -483,6 +485,20 @@ mod tests {
         assert_eq!(
             s.transitions[&(StatusClass::OnChain, StatusClass::Confirmed)],
             1
+        );
+        let counts = s.board.counts();
+        assert_eq!(
+            (
+                counts[StatusClass::Confirmed as usize],
+                counts[StatusClass::OnChain as usize]
+            ),
+            (1, 0),
+            "the landing page's board follows the webhook"
+        );
+        assert_eq!(
+            s.board.longest_waiting(5).count(),
+            0,
+            "confirmed: not waiting"
         );
         assert_eq!(
             s.pollable().collect::<Vec<_>>(),

@@ -1,0 +1,178 @@
+//! What the landing page needs of a store's watch list, kept current as intents change,
+//! so a page request reads it instead of walking the intents under the store's lock:
+//! the intents per shown status, and the non-final ones by when they entered their
+//! status (the longest waits first).
+
+use std::collections::BTreeSet;
+
+use super::{IntentState, StoreState};
+use crate::api::StatusClass;
+use crate::config::IntentId;
+
+/// An intent's place on the board: its shown status, and while it is not final, since when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Place {
+    class: Option<StatusClass>,
+    since: Option<f64>,
+}
+
+impl Place {
+    /// Not on the board (not watched, or no answer yet).
+    pub(super) const NONE: Place = Place {
+        class: None,
+        since: None,
+    };
+
+    pub(super) fn of(intent: &IntentState) -> Place {
+        let class = intent.shown_class();
+        Place {
+            class,
+            since: intent
+                .status_changed_at
+                .filter(|_| class.is_some() && !intent.is_final()),
+        }
+    }
+}
+
+/// A time ordered totally (NaN never comes from the clock, but must not break the set).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Since(f64);
+
+impl Eq for Since {}
+impl PartialOrd for Since {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Since {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// The counts and the waiting intents of one store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Board {
+    counts: [u64; StatusClass::ALL.len()],
+    waiting: BTreeSet<(Since, IntentId)>,
+}
+
+impl Board {
+    /// Watched intents per shown status, in `StatusClass::ALL` order.
+    pub fn counts(&self) -> [u64; StatusClass::ALL.len()] {
+        self.counts
+    }
+
+    /// The non-final intents that have waited longest in their status, longest first.
+    pub fn longest_waiting(&self, n: usize) -> impl Iterator<Item = (f64, &IntentId)> {
+        self.waiting.iter().take(n).map(|(since, id)| (since.0, id))
+    }
+
+    fn shift(&mut self, id: &IntentId, before: Place, after: Place) {
+        if before == after {
+            return;
+        }
+        if let Some(class) = before.class {
+            let n = &mut self.counts[class as usize];
+            *n = n.saturating_sub(1);
+        }
+        if let Some(class) = after.class {
+            self.counts[class as usize] += 1;
+        }
+        if before.since != after.since {
+            if let Some(since) = before.since {
+                self.waiting.remove(&(Since(since), id.clone()));
+            }
+            if let Some(since) = after.since {
+                self.waiting.insert((Since(since), id.clone()));
+            }
+        }
+    }
+
+    /// The board of `intents`, from scratch (restores and tests).
+    fn of<'a>(intents: impl Iterator<Item = (&'a IntentId, &'a IntentState)>) -> Board {
+        let mut board = Board::default();
+        for (id, intent) in intents {
+            board.shift(id, Place::NONE, Place::of(intent));
+        }
+        board
+    }
+}
+
+impl StoreState {
+    /// Moves `id` on the board from `before` to where it is now (off it when it left).
+    pub(super) fn replace_on_board(&mut self, id: &str, before: Place) {
+        let (intents, board) = (&self.intents, &mut self.board);
+        match intents.get_key_value(id) {
+            Some((key, intent)) => board.shift(key, before, Place::of(intent)),
+            None => {
+                if let Some(key) = IntentId::parse(id) {
+                    board.shift(&key, before, Place::NONE);
+                }
+            }
+        }
+    }
+
+    /// Where `id` is on the board now.
+    pub(super) fn place(&self, id: &str) -> Place {
+        self.intents.get(id).map_or(Place::NONE, Place::of)
+    }
+
+    /// The board made again from every watched intent (after a restore).
+    pub(super) fn rebuild_board(&mut self) {
+        self.board = Board::of(self.intents.iter());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Status;
+    use crate::state::Source;
+    use crate::state::expiry::WatchLimits;
+    use crate::state::tests::{HOUR, intents};
+    use std::time::Duration;
+
+    const IDS: [&str; 4] = [
+        "aaaaaaaaaaaaaaaaaaaaaaaa",
+        "bbbbbbbbbbbbbbbbbbbbbbbb",
+        "cccccccccccccccccccccccc",
+        "dddddddddddddddddddddddd",
+    ];
+    const CODES: [i64; 8] = [1, 2, 4, 10, 20, -1, -3, 99];
+
+    proptest::proptest! {
+        /// Whatever happens to the watch list, the kept board equals one made from scratch.
+        #[test]
+        fn the_board_kept_as_intents_change_equals_a_fresh_walk(
+            ops in proptest::collection::vec((0u8..5, 0usize..4, 0usize..8, 0u8..16), 1..60)
+        ) {
+            let mut s = StoreState::default();
+            let limits = WatchLimits {
+                max_watch_age: Duration::from_secs(50),
+                not_found_ttl: Duration::from_secs(20),
+            };
+            for (step, (op, i, code, subset)) in ops.into_iter().enumerate() {
+                let now = step as f64 * 3.0;
+                let id = IDS[i];
+                match op {
+                    0 => {
+                        let chosen: Vec<&str> =
+                            IDS.iter().enumerate().filter(|(n, _)| subset & (1 << n) != 0).map(|(_, id)| *id).collect();
+                        s.set_source(Source::Config, &intents(&chosen), HOUR, now);
+                    }
+                    1 | 2 => {
+                        s.observe_status(id, Status::from_code(CODES[code]), now);
+                    }
+                    3 => {
+                        s.observe_not_found(id, now);
+                    }
+                    _ => {
+                        s.give_up_if_due(id, now, limits);
+                    }
+                }
+                proptest::prop_assert_eq!(&s.board, &Board::of(s.intents.iter()));
+            }
+        }
+    }
+}
