@@ -187,6 +187,16 @@ impl IntentRecord {
 mod tests {
     use super::*;
 
+    /// Times are read back exactly as written: serde_json's default float parser can be
+    /// one ulp off (seen as a flaky import test); `float_roundtrip` makes it exact.
+    #[test]
+    fn times_read_back_exactly() {
+        let t: f64 = 1_796_188_423.446_923_7;
+        let text = format!("{{\"format_version\":2,\"written_at\":{t},\"stores\":{{}}}}");
+        let file = parse(Path::new("s"), text.as_bytes()).unwrap();
+        assert_eq!(file.written_at.to_bits(), t.to_bits());
+    }
+
     fn sample() -> StateFile {
         let mut intents = BTreeMap::new();
         intents.insert(
