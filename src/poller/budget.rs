@@ -175,10 +175,14 @@ mod tests {
         per_second
     }
 
+    /// The budget (200), never more, in any second. The cap is 199: the one request of
+    /// reserve is for a permit taken just before a second ends and counted (here, as on
+    /// the server) in the next one; asserting 199 here failed now and then in CI
+    /// (95, 200, 199, 12) for exactly that reason.
     #[tokio::test]
-    async fn never_more_than_the_cap_in_a_second() {
+    async fn never_more_than_the_budget_in_a_second() {
         let per_second = drain(200.0, 2500).await;
-        assert!(per_second.values().all(|&n| n <= 199), "{per_second:?}");
+        assert!(per_second.values().all(|&n| n <= 200), "{per_second:?}");
         let total: u32 = per_second.values().sum();
         assert!(total >= 300, "too slow: {per_second:?}");
     }
