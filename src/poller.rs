@@ -373,18 +373,10 @@ impl StorePoller {
         }
     }
 
-    /// Expires or drops a due intent past its store's limits instead of polling it;
-    /// returns whether it did (the intent leaves the schedule).
-    fn give_up_if_due(&mut self, id: &Arc<str>) -> bool {
-        let given_up = self
-            .state
-            .lock()
-            .give_up_if_due(id, unix_now(), self.limits);
-        let Some(given_up) = given_up else {
-            return false;
-        };
+    /// Saves and logs an intent expired or dropped instead of polled (the caller takes it
+    /// off the schedule).
+    fn gave_up(&mut self, id: &Arc<str>, given_up: GiveUp) {
         self.state.record_change(false);
-        self.sched.remove(id);
         let (limit, message) = match given_up {
             GiveUp::Expired => (
                 self.limits.max_watch_age,
@@ -396,7 +388,6 @@ impl StorePoller {
             ),
         };
         tracing::warn!(store = %self.name, intent_id = %id, limit = %humantime::format_duration(limit), "{message}");
-        true
     }
 
     /// Counts (once each, and logs) the confirmations polling saw more than
@@ -425,11 +416,11 @@ impl StorePoller {
     /// Applies a status answer (one sent before the webhook that confirmed the intent is
     /// ignored: the poll after it checks the confirmation).
     fn complete_status(&mut self, id: Arc<str>, fetch: Fetch, sent_at: f64) {
-        self.record(Endpoint::Status, &fetch);
+        self.recorder.record(Endpoint::Status, &fetch);
         let now = unix_now();
         let (change, pollable) = {
             let mut st = self.state.lock();
-            st.polled_once = true;
+            detail::report(&mut st, Endpoint::Status, &fetch);
             let change = match &fetch.outcome {
                 _ if st.predates_webhook(&id, sent_at) => None,
                 Ok(status) => Some(st.observe_status(&id, *status, now)),

@@ -7,59 +7,60 @@ use super::StorePoller;
 use crate::api::Detail;
 use crate::api::client::{Endpoint, Fetch};
 use crate::clock::unix_now;
-use crate::state::{DetailRecorded, LastError};
+use crate::state::{DetailRecorded, GiveUp, LastError, StoreState};
 
 impl StorePoller {
     /// What to ask about a due intent: its status, or (terminal) its detail; `None` when
     /// it is given up instead (past its limits, or its detail past `terminal_retention`).
+    /// One look under the store's lock decides.
     pub(super) fn endpoint_if_due(&mut self, id: &Arc<str>) -> Option<Endpoint> {
-        let asks = {
-            let st = self.state.lock();
-            let Some(intent) = st.intents.get(&**id) else {
-                drop(st);
-                self.sched.remove(id); // left while queued; a return reschedules it
-                return None;
-            };
-            let past_retention = intent
-                .terminal_at
-                .is_some_and(|t| unix_now() - t >= self.retention.as_secs_f64());
-            (intent.needs_status(), past_retention)
-        };
-        match asks {
-            (true, _) if self.give_up_if_due(id) => None,
-            (true, _) => Some(Endpoint::Status),
-            (false, false) => Some(Endpoint::Detail),
-            (false, true) => {
-                self.state.lock().abandon_detail(id);
-                self.sched.remove(id);
-                tracing::warn!(store = %self.name, intent_id = %id, "intent detail not fetched within terminal_retention; its money is not counted");
-                None
+        let now = unix_now();
+        let due = {
+            let mut st = self.state.lock();
+            let intent = st.intents.get(&**id);
+            let needs_status = intent.map(|i| i.needs_status());
+            let too_late = intent
+                .and_then(|i| i.terminal_at)
+                .is_some_and(|t| now - t >= self.retention.as_secs_f64());
+            match needs_status {
+                None => Due::Gone,
+                Some(true) => match st.give_up_if_due(id, now, self.limits) {
+                    Some(given_up) => Due::GivenUp(given_up),
+                    None => Due::Ask(Endpoint::Status),
+                },
+                Some(false) if too_late => {
+                    st.abandon_detail(id);
+                    Due::TooLate
+                }
+                Some(false) => Due::Ask(Endpoint::Detail),
             }
+        };
+        match due {
+            Due::Ask(endpoint) => return Some(endpoint),
+            Due::GivenUp(given_up) => self.gave_up(id, given_up),
+            Due::TooLate => {
+                tracing::warn!(store = %self.name, intent_id = %id, "intent detail not fetched within terminal_retention; its money is not counted");
+            }
+            Due::Gone => {} // left while queued; a return reschedules it
         }
-    }
-
-    /// Records a request in the metrics and in the store's API health (the landing page).
-    pub(super) fn record<T>(&mut self, endpoint: Endpoint, fetch: &Fetch<T>) {
-        self.recorder.record(endpoint, fetch);
-        let error = fetch.outcome.as_ref().err().map(|e| LastError {
-            at: unix_now(),
-            endpoint: endpoint.as_str(),
-            result: e.result().as_str(),
-            detail: crate::text::prefix(&e.to_string(), 300).to_owned(),
-            request_id: fetch.request_id.clone(),
-        });
-        self.state
-            .lock()
-            .record_api(fetch.api_reachable(), error, fetch.clock_skew);
+        self.sched.remove(id);
+        None
     }
 
     /// Counts a fetched detail's money (once), or retries it with backoff.
     pub(super) fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
-        self.record(Endpoint::Detail, &fetch);
-        let detail = match &fetch.outcome {
-            Ok(detail) => detail.clone(),
+        self.recorder.record(Endpoint::Detail, &fetch);
+        let recorded = {
+            let mut st = self.state.lock();
+            report(&mut st, Endpoint::Detail, &fetch);
+            match &fetch.outcome {
+                Ok(detail) => Ok(st.record_detail(&id, detail.clone(), unix_now())),
+                Err(error) => Err(error),
+            }
+        };
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
             Err(error) => {
-                self.state.lock().polled_once = true;
                 if self.sched.contains_key(&id) {
                     self.on_failure(id, error, &fetch, Endpoint::Detail);
                 }
@@ -67,11 +68,6 @@ impl StorePoller {
             }
         };
         let request_id = fetch.request_id.as_deref().unwrap_or("-");
-        let recorded = {
-            let mut st = self.state.lock();
-            st.polled_once = true;
-            st.record_detail(&id, detail, unix_now())
-        };
         match recorded {
             DetailRecorded::Counted { short: true, .. } => {
                 tracing::warn!(store = %self.name, intent_id = %id, request_id, "confirmed intent paid less than asked: hold the order");
@@ -106,4 +102,27 @@ impl StorePoller {
             self.sched.remove(&id);
         }
     }
+}
+
+/// What a due intent gets, decided under the store's lock.
+enum Due {
+    Ask(Endpoint),
+    GivenUp(GiveUp),
+    /// Its detail was not fetched within `terminal_retention`.
+    TooLate,
+    /// It left the watch list while queued.
+    Gone,
+}
+
+/// Notes a finished request in the store's state: readiness and the API health (the
+/// landing page). Called under the lock the completion takes anyway.
+pub(super) fn report<T>(st: &mut StoreState, endpoint: Endpoint, fetch: &Fetch<T>) {
+    let error = fetch.outcome.as_ref().err().map(|e| LastError {
+        at: unix_now(),
+        endpoint: endpoint.as_str(),
+        result: e.result().as_str(),
+        detail: crate::text::prefix(&e.to_string(), 300).to_owned(),
+        request_id: fetch.request_id.clone(),
+    });
+    st.record_request(fetch.api_reachable(), error, fetch.clock_skew);
 }

@@ -78,8 +78,10 @@ impl StoreState {
         self.recent = finished.into_iter().skip(skip).collect();
     }
 
-    /// Records a request's effect on the API health.
-    pub fn record_api(&mut self, up: bool, error: Option<LastError>, clock_skew: Option<f64>) {
+    /// A request of the store ended: the store has been polled (readiness), and the
+    /// API health follows the answer.
+    pub fn record_request(&mut self, up: bool, error: Option<LastError>, clock_skew: Option<f64>) {
+        self.polled_once = true;
         self.api.up = Some(up);
         if error.is_some() {
             self.api.last_error = error;
