@@ -7,10 +7,11 @@ local age(seconds) =
 
 {
   _config+:: {
-    // Selects the exporter's scrape targets in `up` (AllScaleExporterDown, ...Absent).
+    // Selects the exporter's scrape targets in `up` (AllScaleExporterDown, ...Absent) and
+    // the jobs the dashboards' `job` variable offers.
     jobSelector: 'job="allscale-exporter"',
-    // Limits the per-store alerts to the stores it matches, e.g. 'store=~"eu-.*"'
-    // (empty: every store).
+    // Limits the per-store alerts, and the stores the dashboards' `store` variable offers,
+    // to the stores it matches, e.g. 'store=~"eu-.*"' (empty: every store).
     storeSelector: '',
     // Where each alert's runbook section lives; the alert name, lower-cased, is appended.
     runbookUrlBase: 'https://github.com/allscale/allscale-exporter/blob/main/docs/runbook.md#',

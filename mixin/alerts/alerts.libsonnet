@@ -3,7 +3,7 @@
 // deploy/prometheus/alerts_test.yml (promtool unit tests, a firing and a quiet case per
 // alert) passing.
 //
-// Conventions (enforced by tests/monitoring_lint.rs): every alert has a `severity` label,
+// Conventions (enforced by tests/it/monitoring_lint.rs): every alert has a `severity` label,
 // critical (page now), warning (look today) or info (worth knowing); a plain `summary`
 // sentence; a templated `description`; and a `runbook_url` to the section of
 // docs/runbook.md named after the alert (`_config.runbookUrlBase`). Payment alerts

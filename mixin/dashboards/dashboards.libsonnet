@@ -1,9 +1,29 @@
 // The mixin's Grafana dashboards (grafanaDashboards), by file name: dashboards/*.json are
-// generated from these by mixin/generate.py. They select by the Grafana variables
-// `datasource`, `job`, `instance` and `store`, so they need no `_config`.
+// generated from these by mixin/generate.py. Their panels select by the Grafana variables
+// `datasource`, `job`, `instance` and `store`; `_config` scopes the variables' choices:
+// `job` offers the jobs `jobSelector` matches, and `store` only the stores `storeSelector`
+// matches (all of them when it is empty). With a store selector, "All" is the stores offered
+// (Grafana's own regex of them) instead of `.*`, so it means the stores the alerts watch.
+local scopedVariable(v, c) =
+  local query(q) = v { definition: q, query+: { query: q } };
+  if v.name == 'job' then
+    query('label_values(allscale_exporter_build_info{%s}, job)' % c.jobSelector)
+  else if v.name == 'store' then
+    local selectors = ['job=~"$job"', 'instance=~"$instance"']
+                      + (if c.storeSelector == '' then [] else [c.storeSelector]);
+    local scopedStore = query('label_values(allscale_exporter_watched_intents{%s}, store)'
+                              % std.join(',', selectors));
+    if c.storeSelector == '' then scopedStore else scopedStore { allValue:: null }
+  else v;
+
+local scoped(dashboard, c) = dashboard {
+  templating+: { list: std.map(function(v) scopedVariable(v, c), super.list) },
+};
+
 {
   grafanaDashboards+:: {
-    'allscale-checkout.json': import 'allscale-checkout.libsonnet',
-    'allscale-exporter-health.json': import 'allscale-exporter-health.libsonnet',
+    local c = $._config,
+    'allscale-checkout.json': scoped(import 'allscale-checkout.libsonnet', c),
+    'allscale-exporter-health.json': scoped(import 'allscale-exporter-health.libsonnet', c),
   },
 }

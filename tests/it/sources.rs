@@ -2,7 +2,7 @@
 //! simulator, with intents pulled from files and from a small HTTP backend in the test,
 //! and the source metrics that say how each source goes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

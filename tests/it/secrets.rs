@@ -3,7 +3,7 @@
 //! warned about. A secret pasted into the wrong field of the config is not echoed by
 //! `check-config`, the log or `POST /-/reload` either.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::files::{arr, read, root, s, yaml, yaml_docs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_allscale-exporter");
@@ -102,22 +102,13 @@ fn mixin_config_overrides_scope_and_tune_the_alerts() {
     if !have_tools(&["jsonnet", "promtool"], "mixin") {
         return;
     }
-    let code = "((import 'mixin.libsonnet') + { _config+:: { storeSelector: 'store=~\"eu-.*\"', \
-                stuckOnChainSeconds: 3600 } }).prometheusAlerts";
-    let out = Command::new("jsonnet")
-        .current_dir(root().join("mixin"))
-        .args(["-e", code])
-        .output()
-        .expect("jsonnet");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let rules = mixin_with(
+        "{ storeSelector: 'store=~\"eu-.*\"', stuckOnChainSeconds: 3600 }",
+        "prometheusAlerts",
     );
-    let rules: Value = serde_json::from_slice(&out.stdout).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("alerts.json");
-    std::fs::write(&file, &out.stdout).unwrap();
+    std::fs::write(&file, rules.to_string()).unwrap();
     let check = Command::new("promtool")
         .arg("check")
         .arg("rules")
@@ -144,6 +135,68 @@ fn mixin_config_overrides_scope_and_tune_the_alerts() {
             let description = s(&rule["annotations"], "description", name);
             assert!(description.contains("(threshold 1h)"), "{description}");
         }
+    }
+}
+
+/// `field` of the mixin with `config` merged into its `_config`, as JSON.
+fn mixin_with(config: &str, field: &str) -> Value {
+    let code = format!("((import 'mixin.libsonnet') + {{ _config+:: {config} }}).{field}");
+    let out = Command::new("jsonnet")
+        .current_dir(root().join("mixin"))
+        .args(["-e", &code])
+        .output()
+        .expect("jsonnet");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("jsonnet prints JSON")
+}
+
+/// `_config` selectors reach the dashboards too: the `job` variable offers only the jobs
+/// of `jobSelector`, the `store` variable only the stores of `storeSelector`, and its
+/// "All" is those stores (no `.*` that would bring the others back).
+#[test]
+fn mixin_config_selectors_scope_the_dashboard_variables() {
+    if !have_tools(&["jsonnet"], "mixin") {
+        return;
+    }
+    let scoped = mixin_with(
+        "{ jobSelector: 'job=\"payments\"', storeSelector: 'store=~\"eu-.*\"' }",
+        "grafanaDashboards",
+    );
+    let default = mixin_with("{}", "grafanaDashboards");
+    let dashboards = scoped.as_object().expect("dashboards by file name");
+    assert_eq!(dashboards.len(), 2, "{:?}", dashboards.keys());
+    for (file, dashboard) in dashboards {
+        let variable = |dashboard: &Value, name: &str| -> Value {
+            arr(&dashboard["templating"]["list"], file)
+                .iter()
+                .find(|v| v["name"] == name)
+                .unwrap_or_else(|| panic!("{file}: no {name} variable"))
+                .clone()
+        };
+        let job = variable(dashboard, "job");
+        assert_eq!(
+            job["query"]["query"],
+            "label_values(allscale_exporter_build_info{job=\"payments\"}, job)",
+            "{file}"
+        );
+        let store = variable(dashboard, "store");
+        let query = s(&store["query"], "query", file);
+        assert!(
+            query.ends_with(",store=~\"eu-.*\"}, store)"),
+            "{file}: {query}"
+        );
+        assert_eq!(store["definition"], query, "{file}");
+        assert!(store.get("allValue").is_none(), "{file}: {store}");
+        let unscoped = variable(&default[file], "store");
+        assert_eq!(unscoped["allValue"], ".*", "{file}");
+        assert!(
+            !s(&unscoped["query"], "query", file).contains("eu-"),
+            "{file}"
+        );
     }
 }
 
@@ -223,7 +276,7 @@ fn every_alert_has_labels_annotations_runbook_and_unit_tests() {
                 "docs/runbook.md has no section {name}"
             );
             let expr = s(rule, "expr", name);
-            // The summary is plain (tests/monitoring_lint.rs): the description names the store.
+            // The summary is plain (tests/it/monitoring_lint.rs): the description names the store.
             if expr.contains("by (store") {
                 let text = s(&rule["annotations"], "description", name);
                 assert!(

@@ -1,5 +1,4 @@
 //! Shared test fixtures: scrape and parse `/metrics`, wait for conditions, build configs.
-#![allow(dead_code)] // each test binary uses a different subset
 
 pub mod files;
 pub mod processes;

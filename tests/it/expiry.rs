@@ -4,7 +4,7 @@
 //! polled again, and after a SIGKILL and a restart both are still counted once and still
 //! not polled.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

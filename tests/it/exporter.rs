@@ -2,7 +2,7 @@
 //! statuses and counters, terminal intents not polled again, error codes, the rate limit,
 //! store pauses, response signatures, malformed answers, readiness.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

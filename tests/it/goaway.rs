@@ -8,7 +8,7 @@
 //! intents' polls complete on a second connection and `/metrics` answers; that after it
 //! the held answer is still counted; and that SIGTERM still exits cleanly.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

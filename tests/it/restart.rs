@@ -4,7 +4,7 @@
 //! transition that happened while the exporter was down is counted once, and request
 //! counters start again from 0 in the new process (a reset Prometheus handles).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

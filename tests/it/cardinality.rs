@@ -1,7 +1,7 @@
 //! Issue #16: `per_intent_metrics` trades drill-down for series, per store, and
 //! `/metrics` is gzip-compressed for scrapers that ask for it.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::time::Duration;

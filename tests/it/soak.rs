@@ -1,7 +1,7 @@
 //! Soak: 50 SIGKILLs of the exporter at random moments while intents finish; at the end
 //! every terminal outcome has been counted exactly once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! linked to its JSON; escaped, without scripts or external assets, and fitting a
 //! 1280-pixel screen in a real browser (headless Chromium, Debian package `chromium`).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! Exceptions to dashboard rules live in `dashboards/.lint`, the linter's own file, each
 //! with its reason.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! refused, label caps, and no refetch or recount after a SIGKILL, against the built-in
 //! simulator and against the real binary with the independent strict mock.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `--web.config.file`: HTTPS, client certificates, basic auth, certificate rotation
 //! without a restart, and start-up validation, against the real binary.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

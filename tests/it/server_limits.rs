@@ -2,7 +2,7 @@
 //! connection cap, the header-read and idle timeouts, a bounded shutdown (and a second
 //! SIGTERM), and the bounded basic-auth queue.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! gives it, polls the healthy intents to their terminal status, stays under 100 MB peak
 //! RSS, and never shows the API secret in its logs, `/metrics` or `/`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! POST /-/reload, checksum fallback), an invalid file keeping the old config, and
 //! intents that stay keeping their counters.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! an intent nobody watched is added with source `webhook`; a nonce is refused again
 //! right after a restart; a confirmation without a webhook is counted as missing.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

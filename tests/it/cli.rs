@@ -1,7 +1,7 @@
 //! The binary as an operator runs it: `--version`, `check-config`, `demo`, and the
 //! exporter itself with SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! `connect_error`, the store is down, no status is invented, the failure is logged once
 //! with its reason, and another store in the same config keeps working.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,7 +5,7 @@
 //! last served, and every other `_total` counter starts again from 0 (it counts no more
 //! than the new process has sent). At the end every intent is counted exactly once.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

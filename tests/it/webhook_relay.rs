@@ -5,7 +5,7 @@
 //! arrives exactly once, in order; the forward metrics; and after SIGKILL with events
 //! queued and the backend down, the restarted exporter relays them from the state file.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

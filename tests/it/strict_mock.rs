@@ -2,7 +2,7 @@
 //! (tests/strict_mock.py, Python stdlib, no shared code): every request must be accepted,
 //! and the exported statuses, outcome counters and error-code counters must be exact.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

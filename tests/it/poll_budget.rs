@@ -2,7 +2,7 @@
 //! the store's budget, every intent is still polled, evenly, at the longer effective
 //! interval, and the planning metrics say so.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

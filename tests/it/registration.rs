@@ -3,7 +3,7 @@
 //! input, size, cap, shard) apply nothing, the token never shows, and a registration
 //! answered 200 survives a SIGKILL.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
