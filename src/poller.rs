@@ -161,7 +161,12 @@ impl StorePoller {
     /// scheduled now, and when the earliest queued poll is due (for the lag).
     fn publish_plan(&self) {
         let plan = self.recorder.plan();
-        plan.set(self.sched.len(), self.interval, self.budget.per_second());
+        plan.set(
+            self.sched.len(),
+            self.interval,
+            self.budget.per_second(),
+            self.budget.usable(),
+        );
         let first_due = self.first_due().map(|at| {
             let now = Instant::now();
             let ahead = at.saturating_duration_since(now).as_secs_f64();

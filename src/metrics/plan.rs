@@ -26,7 +26,7 @@ const BUDGET: Family = Family {
 const EFFECTIVE: Family = Family {
     name: "allscale_exporter_effective_poll_interval_seconds",
     kind: "gauge",
-    help: "The interval each pollable intent gets, computed: max(poll_interval, active intents / budget).",
+    help: "The interval each pollable intent gets, computed: max(poll_interval, active intents / usable rate), the usable rate being the budget less its per-second reserve.",
 };
 const LAG: Family = Family {
     name: "allscale_exporter_poll_lag_seconds",
@@ -79,8 +79,10 @@ pub fn plan(active: usize, interval: Duration, budget: f64) -> (f64, f64) {
 
 impl PlanCell {
     /// Publishes the plan of `active` pollable intents.
-    pub fn set(&self, active: usize, interval: Duration, budget: f64) {
-        let (demand, effective) = plan(active, interval, budget);
+    /// `budget` is the configured rate; `usable` is the rate the poller's limiter grants
+    /// (the budget less its per-second reserve), which the effective interval comes from.
+    pub fn set(&self, active: usize, interval: Duration, budget: f64, usable: f64) {
+        let (demand, effective) = plan(active, interval, usable);
         store(&self.demand, demand);
         store(&self.budget, budget);
         store(&self.effective, effective);
@@ -166,10 +168,37 @@ mod tests {
         assert_eq!(cell.lag(100.0), 0.0);
     }
 
+    /// The budget shown is the configured one; the interval comes from what is granted.
+    #[test]
+    fn the_effective_interval_comes_from_the_usable_rate() {
+        let plans = Plans::default();
+        plans
+            .cell("a")
+            .set(3430, Duration::from_secs(1), 3500.0, 3430.0);
+        let mut out = String::new();
+        plans.render(&mut out, 10.0);
+        assert!(
+            out.contains("allscale_exporter_poll_budget_requests_per_second{store=\"a\"} 3500\n")
+        );
+        assert!(out.contains("allscale_exporter_effective_poll_interval_seconds{store=\"a\"} 1\n"));
+        plans
+            .cell("a")
+            .set(3500, Duration::from_secs(1), 3500.0, 3430.0);
+        let mut out = String::new();
+        plans.render(&mut out, 10.0);
+        let line = "allscale_exporter_effective_poll_interval_seconds{store=\"a\"} ";
+        let value = out
+            .split(line)
+            .nth(1)
+            .and_then(|r| r.lines().next())
+            .unwrap();
+        assert_eq!(value.parse::<f64>().unwrap(), 3500.0 / 3430.0, "{out}");
+    }
+
     #[test]
     fn renders_one_series_per_store_and_forgets_removed_ones() {
         let plans = Plans::default();
-        plans.cell("a").set(40, Duration::from_secs(1), 10.0);
+        plans.cell("a").set(40, Duration::from_secs(1), 10.0, 10.0);
         plans.cell("b").set_first_due(Some(7.0));
         plans.remove("b");
         let mut out = String::new();

@@ -156,12 +156,14 @@ fn render() -> String {
     let malformed = Err(FetchError::Decode(DecodeError::BadDetail("x".into())));
     recorder.record(Endpoint::Detail, &fetch_with::<Detail>(malformed, 9));
     // Over budget and behind: 45 intents every 30 s within 0.6/s; the next poll 2.25 s late.
-    recorder.plan().set(45, Duration::from_secs(30), 0.6);
+    recorder.plan().set(45, Duration::from_secs(30), 0.6, 0.6);
     recorder.plan().set_first_due(Some(NOW - 2.25));
     let mut second_recorder = metrics.store_recorder("second");
     second_recorder.record(Endpoint::Status, &fetch(Ok(Status::Created), 15));
     // Within budget, the next poll not due yet.
-    second_recorder.plan().set(1, Duration::from_secs(30), 10.0);
+    second_recorder
+        .plan()
+        .set(1, Duration::from_secs(30), 10.0, 10.0);
     second_recorder.plan().set_first_due(Some(NOW + 4.0));
     metrics.set_reload_result(true, Some(NOW - 3600.0));
     let revision = format!("revision=\"{}\"", allscale_exporter::REVISION);
