@@ -122,6 +122,8 @@ pub struct Db {
     money_written: HashMap<String, MoneyWritten>,
     events: i64,
     rows: i64,
+    /// After a failed compaction, the events count at which it is tried again.
+    compact_retry_at: i64,
 }
 
 impl Db {
@@ -141,6 +143,7 @@ impl Db {
             money_written: HashMap::new(),
             events: 0,
             rows: 0,
+            compact_retry_at: 0,
         };
         db.prepare().map_err(sqlite)??;
         Ok(db)
@@ -378,16 +381,26 @@ impl Db {
     }
 
     /// Writes one batch in one transaction, then compacts when the events are due.
+    ///
+    /// Once the batch is committed the write has succeeded, whatever the compaction does:
+    /// a compaction that fails (most likely a full disk, as it needs room for the rewritten
+    /// pages) leaves the changes as events, which [`Db::load`] folds, and is tried again
+    /// after as many events once more. Failing the write instead would keep the committed
+    /// counters from being exported and registrations from being answered for as long as
+    /// the disk cannot hold a compaction.
     pub fn write(&mut self, batch: &Batch) -> Result<(), DbError> {
         let path = self.path.clone();
         let sqlite = |source| DbError::Sqlite { path, source };
         let appended = self.write_batch(batch).map_err(sqlite)?;
         self.events += appended;
-        if self.events >= (COMPACT_RATIO * self.rows).max(COMPACT_MIN_EVENTS) {
-            self.compact().map_err(|source| DbError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })?;
+        let due = (COMPACT_RATIO * self.rows).max(COMPACT_MIN_EVENTS);
+        if self.events >= due.max(self.compact_retry_at)
+            && let Err(error) = self.compact()
+        {
+            self.compact_retry_at = self.events.saturating_add(due);
+            tracing::warn!(path = %self.path.display(), %error, events = self.events,
+                retry_at_events = self.compact_retry_at,
+                "cannot compact the state database; its changes are kept as events");
         }
         Ok(())
     }
@@ -469,6 +482,7 @@ impl Db {
         tx.commit()?;
         self.rows = rows;
         self.events = 0;
+        self.compact_retry_at = 0;
         Ok(())
     }
 }

@@ -303,3 +303,48 @@ fn a_version_1_database_is_upgraded() {
         .unwrap();
     assert_eq!(paid, "11.25");
 }
+
+/// A compaction that cannot get the room it needs (here `max_page_count`, in life a full
+/// disk) does not fail the write whose batch it follows: that batch is committed, and
+/// failing it kept the counters from being exported for as long as the disk was short.
+/// The changes stay as events, read back as written, and the compaction waits for as
+/// many events again before it is tried again.
+#[test]
+fn a_failed_compaction_does_not_fail_the_committed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut db = Db::open(&path).unwrap();
+    let n = COMPACT_MIN_EVENTS - 1;
+    let ids: Vec<IntentId> = (0..=n)
+        .map(|i| IntentId::parse(&format!("{i:024x}")).unwrap())
+        .collect();
+    let row = |id: &IntentId| (id.clone(), Some(intent(Status::Created, 2.0)));
+    db.write(&batch(ids[..n as usize].iter().map(row).collect()))
+        .unwrap();
+    assert_eq!(db.events, n, "not due yet");
+    let pages: i64 = db
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    db.conn
+        .pragma_update(None, "max_page_count", pages + 16)
+        .unwrap();
+
+    db.write(&batch(vec![row(&ids[n as usize])]))
+        .expect("the batch is committed even though its compaction is not");
+    assert_eq!(db.events, n + 1, "nothing folded");
+    assert_eq!(db.compact_retry_at, 2 * (n + 1));
+    let saved = db.load().unwrap();
+    assert_eq!(saved.stores["main"].intents.len(), ids.len());
+
+    db.conn
+        .pragma_update(None, "max_page_count", 1 << 30)
+        .unwrap();
+    db.write(&batch(vec![row(&ids[0])])).unwrap();
+    assert_eq!(db.events, n + 2, "not tried again before the retry point");
+    db.compact().unwrap();
+    assert_eq!((db.events, db.rows, db.compact_retry_at), (0, n + 1, 0));
+    drop(db);
+    let saved = Db::open(&path).unwrap().load().unwrap();
+    assert_eq!(saved.stores["main"].intents.len(), ids.len());
+}
