@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::{Family, escape, header, store_sample};
 use crate::api::{Outcome, StatusClass};
 use crate::config::PerIntentMetrics;
-use crate::state::{DropReason, State, StoreState};
+use crate::state::{DropReason, IntentState, State, StoreState};
 
 const INTENT_STATUS: Family = Family {
     name: "allscale_checkout_intent_status",
@@ -90,6 +90,7 @@ struct Row {
 struct StoreSnapshot {
     store: String,
     rows: Vec<Row>,
+    /// From the store's board, which keeps them as intents change.
     by_status: [u64; StatusClass::ALL.len()],
     /// The earliest status change of the non-terminal intents in each status.
     oldest: [Option<f64>; StatusClass::ALL.len()],
@@ -116,52 +117,39 @@ fn snapshot(
         &live
     };
     let mode = s.per_intent_metrics;
-    let mut by_status = [0u64; StatusClass::ALL.len()];
-    let mut oldest = [None; StatusClass::ALL.len()];
-    let mut rows = Vec::with_capacity(if mode == PerIntentMetrics::None {
-        0
-    } else {
-        s.intents.len()
-    });
-    for (id, intent) in &s.intents {
-        if intent.is_given_up() {
-            continue; // expired or dropped: counted, no longer shown
-        }
-        if let Some(class) = intent.class() {
-            by_status[class as usize] += 1;
-            if !intent.is_terminal()
-                && let Some(at) = intent.status_changed_at
-            {
-                let first: &mut Option<f64> = &mut oldest[class as usize];
-                *first = Some(first.map_or(at, |f| f.min(at)));
-            }
-        }
-        let past_retention = intent.terminal_at.is_some_and(|t| now - t >= retention);
-        let shown = match mode {
-            PerIntentMetrics::None => false,
-            PerIntentMetrics::All => true,
-            PerIntentMetrics::Active | PerIntentMetrics::StatusOnly => !past_retention,
-        };
-        if !shown {
-            continue;
-        }
-        let full = mode != PerIntentMetrics::StatusOnly;
-        rows.push(Row {
-            id: escape(id.as_str()),
-            status: intent
-                .status
-                .filter(|_| !intent.not_found)
-                .map(|st| st.code()),
-            changed: intent.status_changed_at.filter(|_| full),
-            success: intent.last_success_at.filter(|_| full),
-            order_id: intent.order_id.as_deref().filter(|_| full).map(escape),
-        });
+    let full = mode != PerIntentMetrics::StatusOnly;
+    let shown = |intent: &IntentState| {
+        // Expired or dropped: counted, no longer shown; past terminal_retention: only
+        // with `all`.
+        !intent.is_given_up()
+            && (mode == PerIntentMetrics::All
+                || !intent.terminal_at.is_some_and(|t| now - t >= retention))
+    };
+    // The aggregates come from the board: with `none` the intents are not walked at all.
+    let mut rows = Vec::new();
+    if mode != PerIntentMetrics::None {
+        rows.reserve(s.intents.len());
+        rows.extend(
+            s.intents
+                .iter()
+                .filter(|(_, i)| shown(i))
+                .map(|(id, intent)| Row {
+                    id: escape(id.as_str()),
+                    status: intent
+                        .status
+                        .filter(|_| !intent.not_found)
+                        .map(|st| st.code()),
+                    changed: intent.status_changed_at.filter(|_| full),
+                    success: intent.last_success_at.filter(|_| full),
+                    order_id: intent.order_id.as_deref().filter(|_| full).map(escape),
+                }),
+        );
     }
     StoreSnapshot {
         store: escape(name),
         rows,
-        by_status,
-        oldest,
+        by_status: s.board.counts(),
+        oldest: s.board.oldest(),
         terminal: Outcome::ALL
             .iter()
             .map(|o| (*o, counts.terminal_total.get(o).copied().unwrap_or(0)))

@@ -1,7 +1,7 @@
-//! What the landing page needs of a store's watch list, kept current as intents change,
-//! so a page request reads it instead of walking the intents under the store's lock:
-//! the intents per shown status, and the non-final ones by when they entered their
-//! status (the longest waits first).
+//! What the landing page and the `/metrics` aggregates need of a store's watch list, kept
+//! current as intents change, so neither walks the intents under the store's lock for
+//! it: the intents per shown status, and the non-final ones of each status by when they
+//! entered it (the longest waits first).
 
 use std::collections::BTreeSet;
 
@@ -32,6 +32,11 @@ impl Place {
                 .filter(|_| class.is_some() && !intent.is_final()),
         }
     }
+
+    /// Its status and since when, while it waits (is not final).
+    fn waiting(self) -> Option<(StatusClass, f64)> {
+        self.class.zip(self.since)
+    }
 }
 
 /// A time ordered totally (NaN never comes from the clock, but must not break the set).
@@ -54,7 +59,8 @@ impl Ord for Since {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Board {
     counts: [u64; StatusClass::ALL.len()],
-    waiting: BTreeSet<(Since, IntentId)>,
+    /// The non-final intents of each shown status, by when they entered it.
+    waiting: [BTreeSet<(Since, IntentId)>; StatusClass::ALL.len()],
 }
 
 impl Board {
@@ -65,7 +71,16 @@ impl Board {
 
     /// The non-final intents that have waited longest in their status, longest first.
     pub fn longest_waiting(&self, n: usize) -> impl Iterator<Item = (f64, &IntentId)> {
-        self.waiting.iter().take(n).map(|(since, id)| (since.0, id))
+        let mut first: Vec<&(Since, IntentId)> =
+            self.waiting.iter().flat_map(|w| w.iter().take(n)).collect();
+        first.sort_unstable();
+        first.into_iter().take(n).map(|(since, id)| (since.0, id))
+    }
+
+    /// Per shown status, in `StatusClass::ALL` order, when the longest-waiting non-final
+    /// intent entered it (`None` when none waits in it).
+    pub fn oldest(&self) -> [Option<f64>; StatusClass::ALL.len()] {
+        std::array::from_fn(|class| self.waiting[class].first().map(|(since, _)| since.0))
     }
 
     fn shift(&mut self, id: &IntentId, before: Place, after: Place) {
@@ -79,12 +94,12 @@ impl Board {
         if let Some(class) = after.class {
             self.counts[class as usize] += 1;
         }
-        if before.since != after.since {
-            if let Some(since) = before.since {
-                self.waiting.remove(&(Since(since), id.clone()));
+        if before.waiting() != after.waiting() {
+            if let Some((class, since)) = before.waiting() {
+                self.waiting[class as usize].remove(&(Since(since), id.clone()));
             }
-            if let Some(since) = after.since {
-                self.waiting.insert((Since(since), id.clone()));
+            if let Some((class, since)) = after.waiting() {
+                self.waiting[class as usize].insert((Since(since), id.clone()));
             }
         }
     }
@@ -140,6 +155,34 @@ mod tests {
         "dddddddddddddddddddddddd",
     ];
     const CODES: [i64; 8] = [1, 2, 4, 10, 20, -1, -3, 99];
+
+    /// The longest waits across statuses, longest first, and the oldest of each status.
+    #[test]
+    fn waits_are_kept_per_status_and_merged_longest_first() {
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&IDS), HOUR, 0.0);
+        s.observe_status(IDS[0], Status::OnChain, 30.0);
+        s.observe_status(IDS[1], Status::Created, 10.0);
+        s.observe_status(IDS[2], Status::OnChain, 20.0);
+        s.observe_status(IDS[3], Status::Confirmed, 5.0);
+        let longest: Vec<(f64, &str)> = s
+            .board
+            .longest_waiting(2)
+            .map(|(since, id)| (since, id.as_str()))
+            .collect();
+        assert_eq!(longest, [(10.0, IDS[1]), (20.0, IDS[2])]);
+        assert_eq!(
+            s.board.longest_waiting(9).count(),
+            3,
+            "confirmed: not waiting"
+        );
+        let oldest = s.board.oldest();
+        assert_eq!(oldest[StatusClass::Created as usize], Some(10.0));
+        assert_eq!(oldest[StatusClass::OnChain as usize], Some(20.0));
+        assert_eq!(oldest[StatusClass::Confirmed as usize], None);
+        s.observe_status(IDS[2], Status::Created, 40.0);
+        assert_eq!(s.board.oldest()[StatusClass::OnChain as usize], Some(30.0));
+    }
 
     proptest::proptest! {
         /// Whatever happens to the watch list, the kept board equals one made from scratch.
