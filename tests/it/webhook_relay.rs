@@ -18,9 +18,9 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use common::processes::{ExporterProcess, rename_save};
-use common::sim::{Harness, KEY, SECRET, id, intent, scenario};
+use common::sim::{Harness, KEY, SECRET, id, intent, scenario, send_webhook};
 use common::{Metrics, scrape, wait_for};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// One request the backend got.
 #[derive(Debug, Clone)]
@@ -148,15 +148,7 @@ impl Running {
 /// Asks the simulator at `sim` to send intent `n`'s webhook to `url` now; returns its
 /// report once the exporter answered.
 async fn send(sim: &str, n: u32, url: &str) -> Value {
-    let report: Value = reqwest::Client::new()
-        .post(format!("{sim}/-/webhooks/send"))
-        .json(&json!({"intent_id": id(n), "kind": "normal", "url": url}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = send_webhook(sim, n, "normal", url).await;
     assert_eq!(
         report["deliveries"][0]["status"], 200,
         "the exporter took it: {report}"

@@ -11,23 +11,15 @@ use std::time::Duration;
 
 use allscale_exporter::api::signing::{WebhookFields, sha256_hex, sign, webhook_canonical};
 use common::processes::ExporterProcess;
-use common::sim::{Harness, KEY, SECRET, id, intent, scenario};
+use common::sim::{Harness, KEY, SECRET, id, intent, scenario, send_webhook};
 use common::{Metrics, scrape, wait_for};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Asks the simulator to send one webhook of `kind` for intent `n` to the exporter;
 /// returns the HTTP statuses the exporter answered (two for `replayed`/`duplicate`).
 async fn send(h: &Harness, n: u32, kind: &str) -> Vec<u64> {
     let url = format!("http://{}/webhooks/allscale", h.exporter.local_addr());
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/-/webhooks/send", h.sim_base))
-        .json(&json!({"intent_id": id(n), "kind": kind, "url": url}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = send_webhook(&h.sim_base, n, kind, &url).await;
     answer["deliveries"]
         .as_array()
         .unwrap_or_else(|| panic!("{answer}"))

@@ -18,6 +18,21 @@ pub fn id(n: u32) -> String {
     format!("65f0a1b2c3d4e5f6{n:08x}")
 }
 
+/// Asks the simulator at `sim` to send one webhook of `kind` for intent `n` to `url` now
+/// (`POST /-/webhooks/send`); returns its report once the receiver answered: one
+/// `deliveries` entry per request it sent.
+pub async fn send_webhook(sim: &str, n: u32, kind: &str, url: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{sim}/-/webhooks/send"))
+        .json(&serde_json::json!({"intent_id": id(n), "kind": kind, "url": url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub fn intent(n: u32, lifecycle: &[i64], step_ms: u64) -> SimIntent {
     SimIntent {
         lifecycle: lifecycle.to_vec(),
