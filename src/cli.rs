@@ -52,15 +52,32 @@ pub struct Cli {
     #[arg(long = "web.read-header-timeout", value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
     pub web_read_header_timeout: Duration,
 
+    /// A request body must arrive whole within this of its head (a webhook, a
+    /// registration); a late one is answered 408 and its connection closed.
+    #[arg(long = "web.read-body-timeout", value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    pub web_read_body_timeout: Duration,
+
     /// Close a connection on which no byte moved either way for this long (an idle
     /// HTTP/2 connection, a client that stopped reading its answer).
     #[arg(long = "web.idle-timeout", value_name = "DURATION", default_value = "60s", value_parser = positive_duration)]
     pub web_idle_timeout: Duration,
 
-    /// Connections served at once; more are closed as soon as they are accepted, so the
-    /// file descriptors stay for the pollers and the state file.
+    /// Connections served at once (the file descriptors beyond stay for the pollers and
+    /// the state file). At the cap a newcomer takes the slot of the connection that never
+    /// sent a request, or has been idle longest; it is refused only when every connection
+    /// is mid-request.
     #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub web_max_connections: u32,
+
+    /// Connections one IP address may hold at once; past it, that address's own idle
+    /// connection makes room. 0: no cap of its own (behind a proxy every client may share
+    /// its address).
+    #[arg(
+        long = "web.max-connections-per-ip",
+        value_name = "N",
+        default_value_t = 64
+    )]
+    pub web_max_connections_per_ip: u32,
 
     /// How often to compare the config file's checksum, as a fallback where file events
     /// are lost (NFS, some container runtimes); 0s turns it off.
@@ -85,8 +102,10 @@ impl Cli {
     pub fn server_limits(&self) -> ServerLimits {
         ServerLimits {
             read_header_timeout: self.web_read_header_timeout,
+            read_body_timeout: self.web_read_body_timeout,
             idle_timeout: self.web_idle_timeout,
             max_connections: self.web_max_connections as usize,
+            max_connections_per_ip: self.web_max_connections_per_ip as usize,
         }
     }
 }
@@ -307,6 +326,8 @@ mod tests {
             "--web.read-header-timeout=2s",
             "--web.idle-timeout=500ms",
             "--web.max-connections=3",
+            "--web.max-connections-per-ip=2",
+            "--web.read-body-timeout=3s",
         ])
         .unwrap();
         let limits = cli.server_limits();
@@ -316,7 +337,15 @@ mod tests {
         );
         assert_eq!(limits.idle_timeout, std::time::Duration::from_millis(500));
         assert_eq!(limits.max_connections, 3);
-        for zero in ["--web.idle-timeout=0s", "--web.max-connections=0"] {
+        assert_eq!(limits.max_connections_per_ip, 2);
+        assert_eq!(limits.read_body_timeout, std::time::Duration::from_secs(3));
+        let defaults = Cli::try_parse_from(["x"]).unwrap().server_limits();
+        assert_eq!(defaults, ServerLimits::default());
+        for zero in [
+            "--web.idle-timeout=0s",
+            "--web.max-connections=0",
+            "--web.read-body-timeout=0s",
+        ] {
             assert!(Cli::try_parse_from(["x", zero]).is_err(), "{zero}");
         }
     }

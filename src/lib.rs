@@ -23,7 +23,8 @@
 //! - `supervise`: restarts of the long-lived tasks, and the process's health.
 //! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],
 //!   [`simulator`]: the binary's commands.
-//! - `text`: slicing untrusted text on character boundaries only.
+//! - `text`: slicing untrusted text on character boundaries only; `log_limit`: at most
+//!   one log line a minute per kind for what an outside client can cause.
 
 /// Serde as the type's text (`as_str`, `parse`): label enums and ids are written in the
 /// words `/metrics` uses, and reading anything else is an error that names it.
@@ -51,6 +52,7 @@ pub mod cli;
 pub(crate) mod clock;
 pub mod config;
 pub mod demo;
+pub(crate) mod log_limit;
 pub mod metrics;
 pub(crate) mod poller;
 mod redact;

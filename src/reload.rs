@@ -282,8 +282,17 @@ impl Reloader {
         error: impl std::fmt::Display,
     ) -> Outcome {
         let text = error.to_string();
-        if force || self.last_error.as_deref() != Some(text.as_str()) {
-            tracing::error!(error = %text, "config reload failed; the previous config keeps running");
+        // A new error is logged at once; the same one again (a forced reload: SIGHUP or
+        // POST /-/reload, which anyone may send without basic auth) once a minute.
+        let count = if self.last_error.as_deref() != Some(text.as_str()) {
+            Some(1)
+        } else if force {
+            crate::log_limit::outside().allow("reload/failed", std::time::Instant::now())
+        } else {
+            None
+        };
+        if let Some(count) = count {
+            tracing::error!(error = %text, count, "config reload failed; the previous config keeps running");
         }
         self.last_error = Some(text.clone());
         self.seen = digest.or(self.seen);

@@ -2,7 +2,9 @@
 //! Prometheus exporter-toolkit format. The file and the certificate, key and CA files it
 //! names are re-read when they change, so certificates rotate without a restart.
 
+pub mod admission;
 pub mod auth;
+pub mod body;
 pub mod config;
 mod idle;
 pub mod serve;

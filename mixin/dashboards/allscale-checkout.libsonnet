@@ -2146,7 +2146,7 @@
     {
       "type": "timeseries",
       "title": "Webhooks received by result",
-      "description": "AllScale webhooks (POST /webhooks/allscale) per second by result (rate of allscale_webhook_requests_total): ok (verified and queued); bad_signature (does not verify with the store's API secret: a rotated secret); unknown_key (the X-API-Key matches no store; counted under store \"unknown\", always shown here); stale_timestamp (more than 5 minutes off: a clock); replayed_nonce; malformed; too_large; queue_full (the forward queue is full: answered 503, AllScale retries).",
+      "description": "AllScale webhooks (POST /webhooks/allscale) per second by result (rate of allscale_webhook_requests_total): ok (verified and queued); bad_signature (does not verify with the store's API secret: a rotated secret); unknown_key (the X-API-Key matches no store; counted under store \"unknown\", always shown here); stale_timestamp (more than 5 minutes off: a clock); replayed_nonce; malformed; too_large; body_timeout (the body arrived slower than --web.read-body-timeout); queue_full (the forward queue is full: answered 503, AllScale retries).",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"

@@ -25,11 +25,13 @@ pub enum WebhookResult {
     UnknownKey,
     Malformed,
     TooLarge,
+    /// The body did not arrive within `--web.read-body-timeout`.
+    BodyTimeout,
     QueueFull,
 }
 
 impl WebhookResult {
-    pub const ALL: [WebhookResult; 8] = [
+    pub const ALL: [WebhookResult; 9] = [
         WebhookResult::Ok,
         WebhookResult::BadSignature,
         WebhookResult::StaleTimestamp,
@@ -37,6 +39,7 @@ impl WebhookResult {
         WebhookResult::UnknownKey,
         WebhookResult::Malformed,
         WebhookResult::TooLarge,
+        WebhookResult::BodyTimeout,
         WebhookResult::QueueFull,
     ];
 
@@ -49,6 +52,7 @@ impl WebhookResult {
             WebhookResult::UnknownKey => "unknown_key",
             WebhookResult::Malformed => "malformed",
             WebhookResult::TooLarge => "too_large",
+            WebhookResult::BodyTimeout => "body_timeout",
             WebhookResult::QueueFull => "queue_full",
         }
     }

@@ -335,7 +335,11 @@ async fn durable(
         return Ok(());
     }
     handle.durable(version, DURABLE_WITHIN).await.map_err(|_| {
-        tracing::warn!(store = %handle.name, "a {what} was not committed to the state database in time");
+        // Once a minute per store at most: each request of a flood would add a line.
+        let kind = format!("not_durable/{}", handle.name);
+        if let Some(count) = crate::log_limit::outside().allow(&kind, std::time::Instant::now()) {
+            tracing::warn!(store = %handle.name, count, "a {what} was not committed to the state database in time");
+        }
         ApiError::NotDurable { what, retry }
     })
 }

@@ -172,7 +172,10 @@ async fn rendered(
     match flight.run(move || Bytes::from(render())).await {
         Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "rendering a page failed");
+            let now = std::time::Instant::now();
+            if let Some(count) = crate::log_limit::outside().allow("render", now) {
+                tracing::error!(error = %e, count, "rendering a page failed");
+            }
             let body = "rendering failed; see the exporter's log\n";
             (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
         }

@@ -76,7 +76,11 @@ async fn receive(
         shared
             .metrics
             .webhook_received(UNKNOWN_STORE, WebhookResult::UnknownKey);
-        tracing::warn!("webhook refused: its X-API-Key matches no store");
+        refused(
+            UNKNOWN_STORE,
+            WebhookResult::UnknownKey,
+            "its X-API-Key matches no store",
+        );
         return answer(StatusCode::UNAUTHORIZED, "unknown X-API-Key");
     };
     let store = store.clone();
@@ -96,13 +100,29 @@ async fn receive(
             )
         }
         Err(refusal) => {
-            tracing::warn!(store = %store.name, result = refusal.result.as_str(), reason = %refusal.message, "webhook refused");
+            refused(&store.name, refusal.result, &refusal.message);
             let response = answer(refusal.status, &refusal.message);
             (refusal.result, response)
         }
     };
     shared.metrics.webhook_received(&store.name, result);
     response
+}
+
+/// Logs a refusal, at most once a minute per store and result (anyone can send one; the
+/// counter counts them all): `count` is how many this line stands for.
+fn refused(store: &str, result: WebhookResult, reason: &str) {
+    let kind = format!("webhook/{store}/{}", result.as_str());
+    if let Some(count) = crate::log_limit::outside().allow(&kind, std::time::Instant::now()) {
+        let result = result.as_str();
+        tracing::warn!(
+            store,
+            result,
+            reason,
+            count,
+            "webhook refused (count: refusals of this kind since the last such line)"
+        );
+    }
 }
 
 fn answer(status: StatusCode, message: &str) -> Response {
@@ -136,7 +156,15 @@ async fn take(
 ) -> Result<(Accepted, bool), Refusal> {
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| {
+        .map_err(|e| {
+            if crate::web::body::timed_out(&e) {
+                let message = "the body did not arrive in time (--web.read-body-timeout)";
+                return Refusal::new(
+                    WebhookResult::BodyTimeout,
+                    StatusCode::REQUEST_TIMEOUT,
+                    message,
+                );
+            }
             Refusal::new(
                 WebhookResult::TooLarge,
                 StatusCode::PAYLOAD_TOO_LARGE,

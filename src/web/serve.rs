@@ -1,23 +1,32 @@
-//! The exporter's HTTP(S) server: an accept loop that caps open connections and hands each
-//! to its own task, which (for HTTPS) does the TLS handshake with the certificate current
-//! at that moment and then serves HTTP/1 or HTTP/2 with hyper, within the timeouts of
-//! [`ServerLimits`].
+//! The exporter's HTTP(S) server: an accept loop that gives each connection a slot (see
+//! [`super::admission`]: at the cap the least-worth connection makes room) and its own
+//! task, which (for HTTPS) does the TLS handshake with the certificate current at that
+//! moment and then serves HTTP/1 or HTTP/2 with hyper, within the timeouts of
+//! [`ServerLimits`]; every request body has a deadline ([`super::body`]).
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use hyper::body::Incoming;
+use hyper::service::Service as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::LiveWebConfig;
+use super::admission::{Activity, Admission, Displaced, Slot};
+use super::body::{Deadline, Guarded};
 use super::idle::IdleTimeout;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,18 +48,24 @@ pub struct ServerLimits {
     /// A request head (and a new connection's first byte) must arrive within this. On
     /// HTTP/1.1 it also bounds the wait for the next request on a kept-alive connection.
     pub read_header_timeout: Duration,
+    /// A request body must arrive whole within this of its head; else 408, closed.
+    pub read_body_timeout: Duration,
     /// A connection on which no byte moves either way for this long is closed.
     pub idle_timeout: Duration,
-    /// Connections open at once; more are closed as soon as they are accepted.
+    /// Connections open at once; at the cap the least-worth one makes room.
     pub max_connections: usize,
+    /// Connections one IP address may hold at once (0: no cap of its own).
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             read_header_timeout: Duration::from_secs(10),
+            read_body_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 512,
+            max_connections_per_ip: 64,
         }
     }
 }
@@ -79,8 +94,7 @@ pub async fn serve(
         http: http_builder(&limits),
         limits,
     });
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut refusals = Refusals::default();
+    let admission = Admission::new(limits.max_connections, limits.max_connections_per_ip);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     loop {
@@ -88,21 +102,26 @@ pub async fn serve(
             _ = crate::stopped(&mut stop) => break,
             Some(_) = connections.join_next() => continue,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok((tcp, peer)) => (tcp, peer.ip()),
                 Err(e) => {
                     // Typically out of file descriptors: pause rather than spin.
-                    tracing::warn!(error = %e, "cannot accept a connection");
+                    if let Some(count) = crate::log_limit::outside().allow("accept", Instant::now()) {
+                        tracing::warn!(error = %e, count, "cannot accept a connection");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
         };
-        // Dropping `tcp` closes it at once: the file descriptors stay for the pollers.
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            refusals.note(limits.max_connections);
-            continue;
-        };
-        let connection = Arc::clone(&server).connection(tcp, slot, graceful.watcher());
+        let (tcp, peer) = tcp;
+        let slot = admission.admit(peer);
+        if let Some(displaced) = slot.as_ref().map_or_else(|d| Some(*d), |(_, d)| *d) {
+            note(displaced, &limits);
+        }
+        // Dropping a refused `tcp` closes it at once: the file descriptors stay for the
+        // pollers.
+        let Ok((slot, _)) = slot else { continue };
+        let connection = Arc::clone(&server).connection(tcp, peer, slot, graceful.watcher());
         connections.spawn(connection);
     }
     drop(listener);
@@ -118,32 +137,31 @@ pub async fn serve(
     connections.shutdown().await;
 }
 
-/// Connections refused at the cap, warned about at most once a minute: a flood must not
-/// become a flood of log lines.
-#[derive(Default)]
-struct Refusals {
-    unreported: u64,
-    warned: Option<Instant>,
-}
-
-impl Refusals {
-    const WARN_EVERY: Duration = Duration::from_secs(60);
-
-    fn note(&mut self, max_connections: usize) {
-        self.unreported += 1;
-        if self
-            .warned
-            .is_some_and(|at| at.elapsed() < Self::WARN_EVERY)
-        {
-            return;
-        }
-        tracing::warn!(
+/// A connection closed to make room, or refused, logged at most once a minute per kind
+/// (a flood must not become a flood of log lines).
+fn note(displaced: Displaced, limits: &ServerLimits) {
+    let kind = format!("connection/{}", displaced.as_str());
+    let Some(count) = crate::log_limit::outside().allow(&kind, Instant::now()) else {
+        return;
+    };
+    let (max_connections, per_ip) = (limits.max_connections, limits.max_connections_per_ip);
+    match displaced {
+        Displaced::Evicted => tracing::warn!(
             max_connections,
-            refused = self.unreported,
-            "connection limit reached (--web.max-connections): closing new connections"
-        );
-        self.unreported = 0;
-        self.warned = Some(Instant::now());
+            count,
+            "connection limit reached (--web.max-connections): closed the connection idle longest (or that never sent a request) to make room"
+        ),
+        Displaced::PeerEvicted => tracing::warn!(
+            max_connections_per_ip = per_ip,
+            count,
+            "one IP address reached its connection limit (--web.max-connections-per-ip): closed its connection idle longest to make room"
+        ),
+        Displaced::Refused => tracing::warn!(
+            max_connections,
+            max_connections_per_ip = per_ip,
+            count,
+            "connection limit reached and every connection is mid-request: closing new connections"
+        ),
     }
 }
 
@@ -159,39 +177,92 @@ fn http_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
 }
 
 impl Server {
-    /// One connection, holding its `slot` of the cap until it ends.
+    /// One connection, holding its `slot` until it ends or is evicted.
     async fn connection(
         self: Arc<Self>,
         tcp: TcpStream,
-        _slot: OwnedSemaphorePermit,
+        peer: IpAddr,
+        slot: Slot,
         watcher: Watcher,
     ) {
-        let peer = tcp.peer_addr().ok();
-        let limits = &self.limits;
-        let io = IdleTimeout::new(tcp, limits.read_header_timeout, limits.idle_timeout);
-        let result = match &self.tls {
-            None => self.http(io, watcher).await,
-            Some(web) => match handshake(web, io).await {
-                Ok(stream) => self.http(stream, watcher).await,
-                // A client's bad handshake is its problem, not an exporter error: debug only.
-                Err(why) => return tracing::debug!(?peer, %why, "TLS handshake failed"),
-            },
-        };
-        if let Err(e) = result {
-            tracing::debug!(?peer, error = %e, "HTTP connection ended with an error");
+        let eviction = Arc::clone(&slot.eviction);
+        tokio::select! {
+            () = self.serve_connection(tcp, peer, &slot.activity, watcher) => {}
+            () = eviction.fired() => tracing::debug!(%peer, "connection evicted to make room"),
         }
     }
 
-    async fn http<S>(&self, io: S, watcher: Watcher) -> Result<(), BoxError>
+    async fn serve_connection(
+        &self,
+        tcp: TcpStream,
+        peer: IpAddr,
+        activity: &Arc<Activity>,
+        watcher: Watcher,
+    ) {
+        let limits = &self.limits;
+        let io = IdleTimeout::new(tcp, limits.read_header_timeout, limits.idle_timeout);
+        let result = match &self.tls {
+            None => self.http(io, activity, watcher).await,
+            Some(web) => match handshake(web, io).await {
+                Ok(stream) => self.http(stream, activity, watcher).await,
+                // A client's bad handshake is its problem, not an exporter error: debug only.
+                Err(why) => return tracing::debug!(%peer, %why, "TLS handshake failed"),
+            },
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+        }
+    }
+
+    /// Serves HTTP on `io`; each request counts as in progress on `activity` until its
+    /// answer is written, and its body must arrive within `read_body_timeout`.
+    async fn http<S>(
+        &self,
+        io: S,
+        activity: &Arc<Activity>,
+        watcher: Watcher,
+    ) -> Result<(), BoxError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(self.app.clone());
+        let app = TowerToHyperService::new(self.app.clone());
+        let (activity, within) = (Arc::clone(activity), self.limits.read_body_timeout);
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let in_flight = activity.begin();
+            let late = Arc::new(AtomicBool::new(false));
+            let http1 = request.version() < Version::HTTP_2;
+            let request = request.map(|body| Deadline::new(body, within, Arc::clone(&late)));
+            let answer = app.call(request);
+            async move {
+                let answer = match answer.await {
+                    Ok(_) if late.load(Ordering::SeqCst) => body_timed_out(http1),
+                    Ok(answer) => answer,
+                    Err(never) => match never {},
+                };
+                Ok::<_, std::convert::Infallible>(
+                    answer.map(|body| Body::new(Guarded::new(body, in_flight))),
+                )
+            }
+        });
         let connection = self
             .http
             .serve_connection_with_upgrades(TokioIo::new(io), service);
         watcher.watch(connection.into_owned()).await
     }
+}
+
+/// 408 for a body that missed its deadline; HTTP/1 closes the connection (the rest of
+/// the body is never read), HTTP/2 ends only the stream.
+fn body_timed_out(http1: bool) -> Response<Body> {
+    let mut answer = Response::new(Body::from(
+        "the request body did not arrive within the deadline (--web.read-body-timeout)\n",
+    ));
+    *answer.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    if http1 {
+        let close = HeaderValue::from_static("close");
+        answer.headers_mut().insert(header::CONNECTION, close);
+    }
+    answer
 }
 
 /// The TLS handshake with the certificate current now, within [`HANDSHAKE_TIMEOUT`].
