@@ -78,3 +78,16 @@ fn no_file_refers_to_a_path_outside_the_repository() {
         found.join("\n")
     );
 }
+
+/// The README's one `apt-get` line is the one the tests name when a tool is missing, and
+/// `.ci/run` installs every package on it.
+#[test]
+fn the_readme_and_ci_install_every_tool_the_tests_use() {
+    let readme = std::fs::read_to_string(format!("{}/README.md", repo())).unwrap();
+    let apt = crate::common::tools::APT_GET;
+    assert!(readme.contains(apt), "README.md lacks `{apt}`");
+    let ci = std::fs::read_to_string(format!("{}/.ci/run", repo())).unwrap();
+    for package in apt.split_whitespace().skip(3) {
+        assert!(ci.contains(package), ".ci/run does not install {package}");
+    }
+}

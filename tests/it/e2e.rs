@@ -4,7 +4,8 @@
 //!   exporter and simulator, the real Prometheus and Alertmanager with the shipped rules,
 //!   a webhook receiver, and every dashboard query (about 80 s; see the script's doc).
 //!   Without `python3`, `prometheus`, `prometheus-alertmanager`, `promtool` or `amtool`
-//!   it is skipped with a message, unless `CI` is set: then it fails.
+//!   it is skipped with a message on the terminal, unless `CI` is set: then it fails
+//!   (`common::tools`).
 //! - The other tests check the YAML and text files structurally (no Docker daemon,
 //!   Kubernetes cluster or Grafana needed): every alert has a firing and a quiet unit
 //!   test and a runbook section, the Kubernetes PrometheusRule carries exactly the
@@ -19,33 +20,15 @@ use serde_json::Value;
 
 use crate::common;
 use common::files::{arr, read, root, s, yaml, yaml_docs};
+use common::tools;
 
 const BIN: &str = env!("CARGO_BIN_EXE_allscale-exporter");
 const RUNBOOK_BASE: &str =
     "https://github.com/allscale/allscale-exporter/blob/main/docs/runbook.md#";
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
-/// True when every tool is installed. Otherwise skip (false) with a message, or fail
-/// in CI, where the tools are installed by `.ci/run`.
+/// True when every tool is installed; see [`tools::available`].
 fn have_tools(tools: &[&str], what: &str) -> bool {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "{what}: missing {} (Debian packages prometheus, prometheus-alertmanager, jsonnet, python3)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{msg}; CI must have them");
-    }
-    eprintln!("SKIPPED {msg}");
-    false
+    tools::available(tools, what)
 }
 
 /// `allscale-exporter check-config` on `config` after replacing `secret_path` with a
@@ -728,7 +711,7 @@ fn kubernetes_manifests_are_consistent() {
         !resources.contains(&"secret.example.yaml"),
         "the Secret example must not be applied"
     );
-    if on_path("kubectl") {
+    if tools::available(&["kubectl"], "rendering the kustomize trees") {
         // The base, and the sharded overlay beside it (the StatefulSet instead of the
         // Deployment).
         for (overlay, kinds) in [
@@ -786,7 +769,7 @@ fn systemd_unit_is_hardened_and_reads_its_secret_as_a_credential() {
         unit.contains("api_secret_file: /run/credentials/allscale-exporter.service/api-secret"),
         "the unit must document where the config finds the credential"
     );
-    if on_path("systemd-analyze") {
+    if tools::available(&["systemd-analyze"], "systemd-analyze verify") {
         let dir = tempfile::tempdir().expect("tempdir");
         let copy = dir.path().join("allscale-exporter.service");
         std::fs::write(&copy, unit.replace("/usr/local/bin/allscale-exporter", BIN))

@@ -11,20 +11,15 @@ use std::time::Duration;
 use allscale_exporter::config::IntentConfig;
 use common::sim::{Harness, id, intent, scenario};
 
-/// Whether a headless Chromium is installed; in CI (`CI` set) it must be.
+/// A headless Chromium, when installed (in CI it must be: see `common::tools`).
 fn chromium() -> Option<&'static str> {
     let found = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    if found.is_none() && std::env::var_os("CI").is_some() {
-        panic!("CI must have chromium (Debian package chromium) for the landing page test");
-    }
-    found
+        .find(|b| common::tools::on_path(b));
+    found.or_else(|| {
+        common::tools::available(&["chromium"], "the layout check in a browser");
+        None
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -215,7 +215,7 @@ async fn files_are_polled_and_each_edit_changes_only_its_own_intents() {
     })
     .await;
     assert_eq!(source_errors(&m, "file"), 1.0);
-    assert_promtool_clean(&m.text);
+    common::assert_promtool_clean(&m.text);
 
     // Without intent_sources the file source lets go of its intents.
     dir.write_config(&base, &[3], "");
@@ -349,7 +349,7 @@ async fn the_http_source_uses_etags_and_keeps_its_list_while_the_backend_is_down
         2.0
     );
 
-    assert_promtool_clean(&m.text);
+    common::assert_promtool_clean(&m.text);
     let b = backend.lock().unwrap();
     assert_eq!(b.bad_token, 0, "every request had the bearer token");
     assert!(b.requests >= 4);
@@ -398,15 +398,4 @@ async fn a_sharded_replica_keeps_only_its_own_ids() {
         .collect();
     let want: BTreeSet<String> = owned.iter().map(|n| sim::id(*n)).collect();
     assert_eq!(asked, want, "only owned ids are polled");
-}
-
-/// `promtool check metrics` finds nothing in a scrape with the source series.
-fn assert_promtool_clean(text: &str) {
-    match common::promtool_check_metrics(text) {
-        Some((code, findings)) => {
-            assert_eq!(code, 0, "promtool check metrics exit {code}:\n{findings}");
-            assert_eq!(findings.trim(), "", "promtool findings");
-        }
-        None => eprintln!("promtool not installed: skipping the lint of the scrape"),
-    }
 }

@@ -347,15 +347,29 @@ async fn a_disabled_receiver_answers_404() {
 /// confirmation: it does not check the webhook (no disagreement); the poll after it does.
 #[tokio::test]
 async fn a_poll_sent_before_the_webhook_does_not_count_as_a_disagreement() {
-    // The API answers 1.5 s late with the status of when the request arrived: ON_CHAIN
+    // The API answers 4 s late with the status of when the request arrived: ON_CHAIN
     // for the first poll, CONFIRMED from 1 s after it on.
     let mut sc = scenario(vec![intent(1, &[10, 20], 1000)]);
-    sc.latency = Duration::from_millis(1500);
+    sc.latency = Duration::from_secs(4);
     let h = Harness::start(sc, |config, _| {
-        config.poll_interval = Duration::from_secs(3)
+        config.poll_interval = Duration::from_secs(3);
+        config.request_timeout = Duration::from_secs(10);
     })
     .await;
-    // The first poll is in flight: the webhook overtakes its answer.
+    // Once the first poll reached the API (its answer is held back 4 s), the webhook
+    // overtakes the answer. Sent before the poll went out (a busy machine delays the
+    // first poll), the webhook would confirm the intent first and no second poll would
+    // come: the test used to race that.
+    let first = id(1);
+    wait_for(
+        Duration::from_secs(20),
+        "the first poll to reach the API",
+        || async {
+            let arrived = h.sim.stats().authenticated_by_intent.get(&first).copied();
+            (arrived.unwrap_or(0) >= 1).then_some(())
+        },
+    )
+    .await;
     assert_eq!(send(&h, 1, "normal").await, [200]);
     let m = h
         .wait_metrics("the first poll's answer and the checking poll", |m| {

@@ -5,6 +5,7 @@ pub mod processes;
 pub mod sim;
 pub mod statedb;
 pub mod tls;
+pub mod tools;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -207,11 +208,24 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
     }
 }
 
+/// `promtool check metrics` finds nothing in a scrape (checked where promtool is
+/// installed; in CI it must be).
+pub fn assert_promtool_clean(text: &str) {
+    if let Some((code, findings)) = promtool_check_metrics(text) {
+        assert_eq!(code, 0, "promtool check metrics exit {code}:\n{findings}");
+        assert_eq!(findings.trim(), "", "promtool findings");
+    }
+}
+
 /// Runs `promtool check metrics` on a scrape when promtool is installed.
-/// Returns None when promtool is missing, else its stderr and exit code.
+/// Returns None when promtool is missing (outside CI: see [`tools::available`]), else
+/// its stderr and exit code.
 pub fn promtool_check_metrics(text: &str) -> Option<(i32, String)> {
     use std::io::Write;
     use std::process::{Command, Stdio};
+    if !tools::available(&["promtool"], "the lint of the scrape") {
+        return None;
+    }
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
