@@ -16,7 +16,7 @@ mod calendar;
 mod detail;
 
 use crate::api::client::{ApiClient, ClientError, Endpoint, Fetch, FetchError, RequestResult};
-use crate::api::{ApiCode, Detail};
+use crate::api::{ApiCode, Detail, Outcome};
 use crate::clock::unix_now;
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
@@ -75,6 +75,8 @@ struct Sched {
     ticket: u64,
     failures: u32,
     logged_failure: Option<FailureKind>,
+    /// Malformed detail answers so far: given up at [`detail::MALFORMED_DETAIL_TRIES`].
+    malformed: u32,
 }
 
 /// A finished request: a status poll (and when it was sent, unix seconds) or a detail
@@ -84,16 +86,23 @@ enum Completion {
     Detail(Arc<str>, Fetch<Detail>),
 }
 
+/// What a due intent is asked: its status, or (terminal) the detail of its outcome.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    Status,
+    Detail(Outcome),
+}
+
 /// One request, as a future the poller drives itself.
-async fn request(client: ApiClient, id: Arc<str>, endpoint: Endpoint) -> Completion {
-    match endpoint {
-        Endpoint::Status => {
+async fn request(client: ApiClient, id: Arc<str>, ask: Ask) -> Completion {
+    match ask {
+        Ask::Status => {
             let sent_at = unix_now();
             let fetch = client.fetch_status(&id).await;
             Completion::Status(id, fetch, sent_at)
         }
-        Endpoint::Detail => {
-            let fetch = client.fetch_detail(&id).await;
+        Ask::Detail(outcome) => {
+            let fetch = client.fetch_detail(&id, outcome).await;
             Completion::Detail(id, fetch)
         }
     }
@@ -281,6 +290,7 @@ impl StorePoller {
             ticket,
             failures: 0,
             logged_failure: None,
+            malformed: 0,
         });
         entry.slot = slot;
         entry.due = due;
@@ -339,8 +349,8 @@ impl StorePoller {
                 _ = webhook_check.tick(), if self.webhook_grace.is_some() => self.count_missing_webhooks(),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     while in_flight.len() < self.concurrency {
-                        let Some((id, endpoint)) = self.take_due() else { break };
-                        in_flight.push(request(self.client.clone(), id, endpoint));
+                        let Some((id, ask)) = self.take_due() else { break };
+                        in_flight.push(request(self.client.clone(), id, ask));
                     }
                 }
             }
@@ -353,7 +363,7 @@ impl StorePoller {
 
     /// The next intent to poll and what to ask, if one is due, the store is not paused
     /// and the budget has room; otherwise notes when to look again.
-    fn take_due(&mut self) -> Option<(Arc<str>, Endpoint)> {
+    fn take_due(&mut self) -> Option<(Arc<str>, Ask)> {
         let now = Instant::now();
         if self.paused_until.is_some_and(|p| p > now) {
             return None;
@@ -364,14 +374,14 @@ impl StorePoller {
             let (ticket, id) = self.queue.peek_started(now)?;
             if self.sched.get(id).is_some_and(|s| s.ticket == *ticket) {
                 let id = id.clone();
-                if let Some(endpoint) = self.endpoint_if_due(&id) {
+                if let Some(ask) = self.ask_if_due(&id) {
                     if let Err(ready_at) = self.budget.try_acquire() {
                         self.budget_ready_at = Some(ready_at);
                         return None;
                     }
                     self.budget_ready_at = None;
                     self.queue.pop_started(now);
-                    return Some((id, endpoint));
+                    return Some((id, ask));
                 }
             }
             self.queue.pop_started(now); // superseded, or given up
@@ -497,7 +507,8 @@ impl StorePoller {
         let Some(s) = self.sched.get_mut(&id) else {
             return;
         };
-        if s.logged_failure != Some(kind) {
+        // A malformed detail is logged once, when it is given up (detail.rs).
+        if s.logged_failure != Some(kind) && !detail::is_malformed_detail(error) {
             s.logged_failure = Some(kind);
             tracing::warn!(
                 store = %self.name,

@@ -23,7 +23,9 @@ pub mod writer;
 pub use board::Board;
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
-pub use money::{CoinKey, DetailRecorded, Fetched, MAX_LABEL_VALUES, Money, NotCounted, OTHER};
+pub use money::{
+    CoinKey, DetailGivenUp, DetailRecorded, Fetched, MAX_LABEL_VALUES, Money, NotCounted, OTHER,
+};
 pub use oncall::{ApiHealth, Finished, LastError, RECENT_OUTCOMES};
 pub use webhook::{
     Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, WebhookCounts, WebhookEvent,
@@ -81,6 +83,8 @@ pub struct IntentState {
     pub webhook_missing_at: Option<f64>,
     /// Its detail, once fetched and its money counted (`fetch_details`).
     pub fetched: Option<Box<Fetched>>,
+    /// Its detail given up as malformed instead (never together with `fetched`).
+    pub detail_given_up: Option<Box<DetailGivenUp>>,
     /// Terminal and its detail still to be fetched (not saved: derived again at start).
     pub detail_pending: bool,
 }

@@ -15,7 +15,7 @@ use super::detail::Detail;
 use super::envelope::{DecodeError, Envelope};
 use super::header_str;
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields, Signer};
-use super::status::Status;
+use super::status::{Outcome, Status};
 use super::transport::{BodyError, SetupError, Transport, TransportError};
 use crate::config::StoreConfig;
 
@@ -238,11 +238,14 @@ impl ApiClient {
             .await
     }
 
-    /// `GET /v1/checkout_intents/{id}`, freshly signed: the intent's amounts.
-    pub async fn fetch_detail(&self, intent_id: &str) -> Fetch<Detail> {
+    /// `GET /v1/checkout_intents/{id}`, freshly signed: the amounts of an intent that
+    /// ended as `outcome` (which says whether null amounts mean nothing was paid).
+    pub async fn fetch_detail(&self, intent_id: &str, outcome: Outcome) -> Fetch<Detail> {
         let path = format!("{}/v1/checkout_intents/{intent_id}", self.0.prefix);
         self.0
-            .fetch(&path, |e| Detail::from_payload(&e.payload, intent_id))
+            .fetch(&path, |e| {
+                Detail::from_payload(&e.payload, intent_id, outcome)
+            })
             .await
     }
 }

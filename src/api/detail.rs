@@ -1,11 +1,15 @@
 //! The intent detail endpoint's payload (`GET /v1/checkout_intents/{id}`): amounts as
 //! exact decimals, decoded strictly. A malformed or negative amount, a symbol that is not
 //! a string, or a missing field is an error for the whole detail: no money is invented.
+//! The one exception: on an outcome where nothing may have been paid (canceled, timeout,
+//! failed, rejected) a null or missing paid, fee or net amount is 0, which is what it
+//! says; on a paid outcome it stays an error.
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::envelope::DecodeError;
+use super::status::Outcome;
 
 /// The longest amount text accepted: 28 significant digits is all a decimal holds.
 const MAX_AMOUNT_CHARS: usize = 40;
@@ -35,8 +39,12 @@ pub struct Detail {
 }
 
 impl Detail {
-    /// Decodes the payload of the detail of `intent_id`.
-    pub fn from_payload(payload: &Value, intent_id: &str) -> Result<Detail, DecodeError> {
+    /// Decodes the payload of the detail of `intent_id`, which ended as `outcome`.
+    pub fn from_payload(
+        payload: &Value,
+        intent_id: &str,
+        outcome: Outcome,
+    ) -> Result<Detail, DecodeError> {
         let Value::Object(fields) = payload else {
             return Err(bad("payload is not a JSON object"));
         };
@@ -52,9 +60,9 @@ impl Detail {
             chain: integer(fields, "chain_id")?,
             currency: text(fields, "currency_symbol")?,
             amount: amount(fields, "amount_coins")?,
-            paid: amount(fields, "actual_paid_amount")?,
-            fee: amount(fields, "service_fee_amount")?,
-            net: amount(fields, "net_income_amount")?,
+            paid: paid_amount(fields, "actual_paid_amount", outcome)?,
+            fee: paid_amount(fields, "service_fee_amount", outcome)?,
+            net: paid_amount(fields, "net_income_amount", outcome)?,
             amount_cents: integer(fields, "amount_cents")?,
         })
     }
@@ -105,6 +113,19 @@ fn amount(fields: &Map<String, Value>, key: &str) -> Result<Decimal, DecodeError
     })
 }
 
+/// A paid, fee or net amount: on an unpaid outcome null or missing is 0 (nothing was
+/// paid); anything else present must be an [`amount`].
+fn paid_amount(
+    fields: &Map<String, Value>,
+    key: &str,
+    outcome: Outcome,
+) -> Result<Decimal, DecodeError> {
+    match fields.get(key) {
+        None | Some(Value::Null) if !outcome.is_paid() => Ok(Decimal::ZERO),
+        _ => amount(fields, key),
+    }
+}
+
 /// `12`, `12.50`, `0.000001`; `None` for anything else or more digits than fit.
 pub fn parse_amount(s: &str) -> Option<Decimal> {
     let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
@@ -144,7 +165,7 @@ mod tests {
 
     #[test]
     fn decodes_the_documented_payload_exactly() {
-        let d = Detail::from_payload(&payload(), ID).unwrap();
+        let d = Detail::from_payload(&payload(), ID, Outcome::Confirmed).unwrap();
         assert_eq!(
             (d.coin.as_str(), d.chain, d.currency.as_str()),
             ("USDT", 1, "USD")
@@ -196,14 +217,76 @@ mod tests {
         for (key, value) in cases {
             let mut p = payload();
             p[key] = value;
-            let e = Detail::from_payload(&p, ID).unwrap_err();
+            let e = Detail::from_payload(&p, ID, Outcome::Confirmed).unwrap_err();
             assert!(e.to_string().contains(key), "{key}: {e}");
         }
         let mut p = payload();
         p.as_object_mut().unwrap().remove("net_income_amount");
-        assert!(Detail::from_payload(&p, ID).is_err());
-        let e = Detail::from_payload(&serde_json::json!([payload()]), ID).unwrap_err();
+        assert!(Detail::from_payload(&p, ID, Outcome::Confirmed).is_err());
+        let e = Detail::from_payload(&serde_json::json!([payload()]), ID, Outcome::Canceled)
+            .unwrap_err();
         assert!(e.to_string().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn null_or_missing_amounts_are_zero_only_where_nothing_may_have_been_paid() {
+        const AMOUNTS: [&str; 3] = [
+            "actual_paid_amount",
+            "service_fee_amount",
+            "net_income_amount",
+        ];
+        let mut null = payload();
+        let mut missing = payload();
+        for key in AMOUNTS {
+            null[key] = Value::Null;
+            missing.as_object_mut().unwrap().remove(key);
+        }
+        for outcome in [
+            Outcome::Canceled,
+            Outcome::Timeout,
+            Outcome::Failed,
+            Outcome::Rejected,
+        ] {
+            for p in [&null, &missing] {
+                let d = Detail::from_payload(p, ID, outcome).unwrap();
+                assert_eq!(
+                    (d.paid, d.fee, d.net),
+                    (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO)
+                );
+                assert_eq!(d.amount, dec("12.50"), "the asked amount is kept");
+            }
+            // Sent amounts are read as they are.
+            assert_eq!(
+                Detail::from_payload(&payload(), ID, outcome).unwrap().paid,
+                dec("11.25")
+            );
+            // A non-null malformed value stays malformed.
+            for bad in [
+                Value::from("-1"),
+                serde_json::json!(1.5),
+                serde_json::json!(["1"]),
+            ] {
+                for key in AMOUNTS {
+                    let mut p = null.clone();
+                    p[key] = bad.clone();
+                    let e = Detail::from_payload(&p, ID, outcome).unwrap_err();
+                    assert!(e.to_string().contains(key), "{outcome:?} {key}: {e}");
+                }
+            }
+            // The asked amount is never optional.
+            let mut p = null.clone();
+            p["amount_coins"] = Value::Null;
+            assert!(Detail::from_payload(&p, ID, outcome).is_err());
+        }
+        for outcome in [Outcome::Confirmed, Outcome::Underpaid] {
+            for p in [&null, &missing] {
+                let e = Detail::from_payload(p, ID, outcome).unwrap_err();
+                assert!(
+                    e.to_string().contains("actual_paid_amount"),
+                    "{outcome:?}: {e}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -211,7 +294,9 @@ mod tests {
         let mut p = payload();
         p["actual_paid_amount"] = Value::from("13");
         assert_eq!(
-            Detail::from_payload(&p, ID).unwrap().shortfall(),
+            Detail::from_payload(&p, ID, Outcome::Confirmed)
+                .unwrap()
+                .shortfall(),
             Decimal::ZERO
         );
     }

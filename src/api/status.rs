@@ -203,6 +203,13 @@ impl Outcome {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|o| o.as_str() == name)
     }
+
+    /// Money reached the store: confirmed, or underpaid (less than asked). On the other
+    /// outcomes nothing may have been paid, and the detail's paid, fee and net amounts
+    /// may be null or missing (docs/allscale-api.md, intent detail).
+    pub fn is_paid(self) -> bool {
+        matches!(self, Self::Confirmed | Self::Underpaid)
+    }
 }
 
 serde_as_text!(StatusClass, "status");

@@ -51,6 +51,12 @@ const CONFIRMED_SHORT: Family = Family {
     help: "Confirmed intents whose paid amount is below the requested amount (hold the order); each intent counted once.",
 };
 
+const DETAILS_GIVEN_UP: Family = Family {
+    name: "allscale_checkout_details_given_up_total",
+    kind: "counter",
+    help: "Terminal intents whose detail stayed malformed for 5 tries and was given up: their money is not counted; each intent counted once.",
+};
+
 /// Every store's money families.
 pub(super) fn render_state(out: &mut String, state: &State) {
     let write_ahead = state.write_ahead();
@@ -113,5 +119,9 @@ pub(super) fn render_state(out: &mut String, state: &State) {
     header(out, &CONFIRMED_SHORT);
     for (store, m) in &stores {
         store_sample(out, &CONFIRMED_SHORT, store, &[], m.confirmed_short);
+    }
+    header(out, &DETAILS_GIVEN_UP);
+    for (store, m) in &stores {
+        store_sample(out, &DETAILS_GIVEN_UP, store, &[], m.details_given_up);
     }
 }

@@ -3,40 +3,53 @@
 
 use std::sync::Arc;
 
-use super::StorePoller;
-use crate::api::Detail;
-use crate::api::client::{Endpoint, Fetch};
+use super::{Ask, StorePoller};
+use crate::api::client::{Endpoint, Fetch, FetchError};
+use crate::api::{DecodeError, Detail, Status};
 use crate::clock::unix_now;
 use crate::state::{DetailRecorded, GiveUp, LastError, StoreState};
+
+/// A detail still malformed after this many answers is given up: a malformed answer is
+/// rarely fixed by asking again, and each try spends the store's budget (until
+/// `terminal_retention`, hundreds of tries a day).
+pub(super) const MALFORMED_DETAIL_TRIES: u32 = 5;
+
+/// A well-formed envelope whose detail payload is not a valid detail.
+pub(super) fn is_malformed_detail(error: &FetchError) -> bool {
+    matches!(error, FetchError::Decode(DecodeError::BadDetail(_)))
+}
 
 impl StorePoller {
     /// What to ask about a due intent: its status, or (terminal) its detail; `None` when
     /// it is given up instead (past its limits, or its detail past `terminal_retention`).
     /// One look under the store's lock decides.
-    pub(super) fn endpoint_if_due(&mut self, id: &Arc<str>) -> Option<Endpoint> {
+    pub(super) fn ask_if_due(&mut self, id: &Arc<str>) -> Option<Ask> {
         let now = unix_now();
         let due = {
             let mut st = self.state.lock();
             let intent = st.intents.get(&**id);
             let needs_status = intent.map(|i| i.needs_status());
+            let outcome = intent.and_then(|i| i.status).and_then(Status::outcome);
             let too_late = intent
                 .and_then(|i| i.terminal_at)
                 .is_some_and(|t| now - t >= self.retention.as_secs_f64());
-            match needs_status {
-                None => Due::Gone,
-                Some(true) => match st.give_up_if_due(id, now, self.limits) {
+            match (needs_status, outcome) {
+                (None, _) => Due::Gone,
+                (Some(true), _) => match st.give_up_if_due(id, now, self.limits) {
                     Some(given_up) => Due::GivenUp(given_up),
-                    None => Due::Ask(Endpoint::Status),
+                    None => Due::Ask(Ask::Status),
                 },
-                Some(false) if too_late => {
+                (Some(false), Some(outcome)) if !too_late => Due::Ask(Ask::Detail(outcome)),
+                // Too late, or (not expected: terminal means an outcome) no outcome to
+                // read the detail for.
+                (Some(false), _) => {
                     st.abandon_detail(id);
                     Due::TooLate
                 }
-                Some(false) => Due::Ask(Endpoint::Detail),
             }
         };
         match due {
-            Due::Ask(endpoint) => return Some(endpoint),
+            Due::Ask(ask) => return Some(ask),
             Due::GivenUp(given_up) => self.gave_up(id, given_up),
             Due::TooLate => {
                 tracing::warn!(store = %self.name, intent_id = %id, "intent detail not fetched within terminal_retention; its money is not counted");
@@ -47,7 +60,8 @@ impl StorePoller {
         None
     }
 
-    /// Counts a fetched detail's money (once), or retries it with backoff.
+    /// Counts a fetched detail's money (once), or retries it with backoff, or gives up a
+    /// detail malformed [`MALFORMED_DETAIL_TRIES`] times.
     pub(super) fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
         self.recorder.record(Endpoint::Detail, &fetch);
         let recorded = {
@@ -61,7 +75,9 @@ impl StorePoller {
         let recorded = match recorded {
             Ok(recorded) => recorded,
             Err(error) => {
-                if self.sched.contains_key(&id) {
+                if self.malformed_too_often(&id, error) {
+                    self.give_up_detail(&id, error, &fetch);
+                } else if self.sched.contains_key(&id) {
                     self.on_failure(id, error, &fetch, Endpoint::Detail);
                 }
                 return;
@@ -86,6 +102,31 @@ impl StorePoller {
         self.reschedule_if_pollable(id, &fetch);
     }
 
+    /// Counts a malformed detail answer; whether it was the last try.
+    fn malformed_too_often(&mut self, id: &str, error: &FetchError) -> bool {
+        let Some(s) = self
+            .sched
+            .get_mut(id)
+            .filter(|_| is_malformed_detail(error))
+        else {
+            return false;
+        };
+        s.malformed += 1;
+        s.malformed >= MALFORMED_DETAIL_TRIES
+    }
+
+    /// Gives up a detail that stayed malformed: counted, saved, logged once with the last
+    /// answer's `request_id`, off the schedule.
+    fn give_up_detail(&mut self, id: &Arc<str>, error: &FetchError, fetch: &Fetch<Detail>) {
+        let request_id = fetch.request_id.as_deref();
+        let given_up = self.state.lock().give_up_detail(id, request_id, unix_now());
+        self.sched.remove(id);
+        if given_up {
+            self.state.record_change(false);
+            tracing::warn!(store = %self.name, intent_id = %id, request_id = request_id.unwrap_or("-"), tries = MALFORMED_DETAIL_TRIES, error = %error, "intent detail still malformed after its tries; given up, its money is not counted");
+        }
+    }
+
     /// After an answer: the intent's next regular slot, or off the schedule when there is
     /// nothing more to ask.
     fn reschedule_if_pollable<T>(&mut self, id: Arc<str>, fetch: &Fetch<T>) {
@@ -106,7 +147,7 @@ impl StorePoller {
 
 /// What a due intent gets, decided under the store's lock.
 enum Due {
-    Ask(Endpoint),
+    Ask(Ask),
     GivenUp(GiveUp),
     /// Its detail was not fetched within `terminal_retention`.
     TooLate,

@@ -13,6 +13,10 @@ use super::{DetailMalformed, SimIntent};
 /// The status the API calls UNDERPAID: an intent ending there defaults to paying less.
 const UNDERPAID: i64 = -3;
 
+/// CANCELED and TIMEOUT: nothing was paid, so the API (as the independent mock models
+/// it) answers `actual_paid_amount`, `service_fee_amount` and `net_income_amount` null.
+const UNPAID: [i64; 2] = [-4, -5];
+
 /// A non-negative decimal: `units / 10^scale`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Dec {
@@ -97,17 +101,19 @@ pub(super) struct Detail {
     pub(super) chain_id: u64,
     pub(super) currency_symbol: String,
     pub(super) amount_cents: u64,
-    pub(super) paid_coins: String,
-    pub(super) fee_coins: String,
-    pub(super) net_coins: String,
+    /// `None`: answered as JSON `null` (nothing paid).
+    pub(super) paid_coins: Option<String>,
+    pub(super) fee_coins: Option<String>,
+    pub(super) net_coins: Option<String>,
     pub(super) malformed: Option<DetailMalformed>,
 }
 
 impl Detail {
     /// The defaults: amount `12.50` USDT on chain 1, currency USD, amount_cents =
     /// floor(amount × 100), paid = the amount (90 % of it when the lifecycle ends in -3,
-    /// UNDERPAID), fee = 1 % of paid, net = paid − fee. The reason when the scenario's
-    /// values do not allow them (too many digits, a fee above what was paid).
+    /// UNDERPAID; null when it ends in -4 CANCELED or -5 TIMEOUT), fee = 1 % of paid,
+    /// net = paid − fee (null when paid is). The reason when the scenario's values do not
+    /// allow them (too many digits, a fee above what was paid).
     pub(super) fn resolve(i: &SimIntent) -> Result<Detail, String> {
         let amount_coins = i.amount_coins.clone().unwrap_or_else(|| "12.50".to_owned());
         let amount = Dec::parse(&amount_coins).map_err(|e| format!("amount_coins {e}"))?;
@@ -117,16 +123,45 @@ impl Detail {
                 format!("amount_coins {amount_coins:?} is too large for a default amount_cents")
             })?,
         };
+        let last = i.lifecycle.last();
         let paid_coins = match &i.paid_coins {
-            Some(p) => p.clone(),
-            None if i.lifecycle.last() == Some(&UNDERPAID) => amount
-                .times(9)
-                .ok_or_else(|| format!("amount_coins {amount_coins:?} has too many digits"))?
-                .shift(1)
-                .render(amount.scale),
-            None => amount_coins.clone(),
+            Some(p) => Some(p.clone()),
+            None if last.is_some_and(|s| UNPAID.contains(s)) => None,
+            None if last == Some(&UNDERPAID) => Some(
+                amount
+                    .times(9)
+                    .ok_or_else(|| format!("amount_coins {amount_coins:?} has too many digits"))?
+                    .shift(1)
+                    .render(amount.scale),
+            ),
+            None => Some(amount_coins.clone()),
         };
-        let paid = Dec::parse(&paid_coins).map_err(|e| format!("paid_coins {e}"))?;
+        let (fee_coins, net_coins) = match &paid_coins {
+            Some(paid_coins) => {
+                let (fee, net) = Self::fee_and_net(i, paid_coins)?;
+                (Some(fee), Some(net))
+            }
+            None => (i.fee_coins.clone(), i.net_coins.clone()),
+        };
+        Ok(Detail {
+            amount_coins,
+            coin_symbol: i.coin_symbol.clone().unwrap_or_else(|| "USDT".to_owned()),
+            chain_id: i.chain_id.unwrap_or(1),
+            currency_symbol: i
+                .currency_symbol
+                .clone()
+                .unwrap_or_else(|| "USD".to_owned()),
+            amount_cents,
+            paid_coins,
+            fee_coins,
+            net_coins,
+            malformed: i.detail.as_ref().map(|d| d.malformed),
+        })
+    }
+
+    /// The fee and net of a paid amount: the scenario's, else 1 % and the rest.
+    fn fee_and_net(i: &SimIntent, paid_coins: &str) -> Result<(String, String), String> {
+        let paid = Dec::parse(paid_coins).map_err(|e| format!("paid_coins {e}"))?;
         let fee_coins = match &i.fee_coins {
             Some(f) => f.clone(),
             None => paid.shift(2).render(paid.scale),
@@ -145,20 +180,7 @@ impl Detail {
                     .render(paid.scale)
             }
         };
-        Ok(Detail {
-            amount_coins,
-            coin_symbol: i.coin_symbol.clone().unwrap_or_else(|| "USDT".to_owned()),
-            chain_id: i.chain_id.unwrap_or(1),
-            currency_symbol: i
-                .currency_symbol
-                .clone()
-                .unwrap_or_else(|| "USD".to_owned()),
-            amount_cents,
-            paid_coins,
-            fee_coins,
-            net_coins,
-            malformed: i.detail.as_ref().map(|d| d.malformed),
-        })
+        Ok((fee_coins, net_coins))
     }
 
     /// Whether the intent sets any field the detail answer carries.
@@ -199,19 +221,21 @@ impl Detail {
             chain_id: self.chain_id,
             currency_symbol: self.currency_symbol.clone(),
             amount_cents: self.amount_cents,
-            actual_paid_amount: Some(Value::from(self.paid_coins.as_str())),
-            service_fee_amount: self.fee_coins.clone(),
-            net_income_amount: self.net_coins.clone(),
+            actual_paid_amount: Some(decimal_or_null(self.paid_coins.as_deref())),
+            service_fee_amount: decimal_or_null(self.fee_coins.as_deref()),
+            net_income_amount: decimal_or_null(self.net_coins.as_deref()),
         };
+        // A broken amount is made from what was paid, or the amount asked when nothing was.
+        let broken = self.paid_coins.as_deref().unwrap_or(&self.amount_coins);
         let mut in_array = false;
         match self.malformed {
             None => {}
             Some(DetailMalformed::NegativeAmount) => {
-                body.actual_paid_amount = Some(Value::from(format!("-{}", self.paid_coins)));
+                body.actual_paid_amount = Some(Value::from(format!("-{broken}")));
             }
             Some(DetailMalformed::FloatAmount) => {
                 // A decimal string is valid JSON number text: the same value, unquoted.
-                body.actual_paid_amount = serde_json::from_str(&self.paid_coins).ok();
+                body.actual_paid_amount = serde_json::from_str(broken).ok();
             }
             Some(DetailMalformed::MissingField) => body.actual_paid_amount = None,
             Some(DetailMalformed::NotAnObject) => in_array = true,
@@ -225,6 +249,11 @@ impl Detail {
     }
 }
 
+/// A decimal string, or JSON `null` for `None`.
+fn decimal_or_null(amount: Option<&str>) -> Value {
+    amount.map_or(Value::Null, Value::from)
+}
+
 /// The documented detail object, in this field order.
 #[derive(Debug, Serialize)]
 pub(super) struct DetailBody {
@@ -235,10 +264,11 @@ pub(super) struct DetailBody {
     chain_id: u64,
     currency_symbol: String,
     amount_cents: u64,
+    /// `None`: the field is left out (`missing_field`); `null` is `Some(Value::Null)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     actual_paid_amount: Option<Value>,
-    service_fee_amount: String,
-    net_income_amount: String,
+    service_fee_amount: Value,
+    net_income_amount: Value,
 }
 
 /// A detail payload as answered: the object, or (`not_an_object`) an array holding it.
@@ -284,6 +314,15 @@ mod tests {
         assert!(Dec::parse(&"9".repeat(40)).is_err());
     }
 
+    /// `(paid, fee, net)` as served (`None`: null).
+    fn amounts(d: &Detail) -> (Option<&str>, Option<&str>, Option<&str>) {
+        (
+            d.paid_coins.as_deref(),
+            d.fee_coins.as_deref(),
+            d.net_coins.as_deref(),
+        )
+    }
+
     #[test]
     fn defaults() {
         let mut i = SimIntent::new("65b2f3d0d2d9c0a1b2c3d4e5", "k");
@@ -293,30 +332,16 @@ mod tests {
             ("12.50", "USDT", 1)
         );
         assert_eq!((d.currency_symbol.as_str(), d.amount_cents), ("USD", 1250));
-        assert_eq!(
-            (
-                d.paid_coins.as_str(),
-                d.fee_coins.as_str(),
-                d.net_coins.as_str()
-            ),
-            ("12.50", "0.125", "12.375")
-        );
+        assert_eq!(amounts(&d), (Some("12.50"), Some("0.125"), Some("12.375")));
         i.lifecycle = vec![2, -3];
         let d = Detail::resolve(&i).unwrap();
         assert_eq!(
-            (
-                d.paid_coins.as_str(),
-                d.fee_coins.as_str(),
-                d.net_coins.as_str()
-            ),
-            ("11.25", "0.1125", "11.1375")
+            amounts(&d),
+            (Some("11.25"), Some("0.1125"), Some("11.1375"))
         );
         i.paid_coins = Some("0.3".into());
         let d = Detail::resolve(&i).unwrap();
-        assert_eq!(
-            (d.fee_coins.as_str(), d.net_coins.as_str()),
-            ("0.003", "0.297")
-        );
+        assert_eq!(amounts(&d), (Some("0.3"), Some("0.003"), Some("0.297")));
         i.fee_coins = Some("0.5".into());
         assert!(
             Detail::resolve(&i)
@@ -324,7 +349,30 @@ mod tests {
                 .contains("more than paid_coins")
         );
         i.net_coins = Some("0".into());
-        assert_eq!(Detail::resolve(&i).unwrap().net_coins, "0");
+        assert_eq!(Detail::resolve(&i).unwrap().net_coins.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn canceled_and_timed_out_intents_paid_nothing_unless_the_scenario_says() {
+        for last in [-4, -5] {
+            let mut i = SimIntent::new("65b2f3d0d2d9c0a1b2c3d4e5", "k");
+            i.lifecycle = vec![2, last];
+            let d = Detail::resolve(&i).unwrap();
+            assert_eq!(amounts(&d), (None, None, None), "{last}");
+            assert_eq!((d.amount_coins.as_str(), d.amount_cents), ("12.50", 1250));
+            i.paid_coins = Some("1".into());
+            let d = Detail::resolve(&i).unwrap();
+            assert_eq!(amounts(&d), (Some("1"), Some("0.01"), Some("0.99")));
+        }
+        for last in [-2, -1] {
+            let mut i = SimIntent::new("65b2f3d0d2d9c0a1b2c3d4e5", "k");
+            i.lifecycle = vec![2, last];
+            assert_eq!(
+                amounts(&Detail::resolve(&i).unwrap()).0,
+                Some("12.50"),
+                "{last}"
+            );
+        }
     }
 }
 
@@ -339,6 +387,8 @@ mod http_tests {
     const SMALL: &str = "d00000000000000000000003";
     const UNDERPAID: &str = "d00000000000000000000004";
     const FAILING: &str = "d00000000000000000000005";
+    const CANCELED: &str = "d00000000000000000000006";
+    const TIMEOUT_NEGATIVE: &str = "d00000000000000000000007";
     const NEGATIVE: &str = "d00000000000000000000010";
     const FLOAT: &str = "d00000000000000000000011";
     const MISSING: &str = "d00000000000000000000012";
@@ -367,6 +417,8 @@ intents:
   - {id: d00000000000000000000003, key: st_key_a, paid_coins: "0.3"}
   - {id: d00000000000000000000004, key: st_key_a, lifecycle: [2, -3], amount_coins: "10.00"}
   - {id: d00000000000000000000005, key: st_key_a, fail: {code: 90000, http_status: 500, first: 1}}
+  - {id: d00000000000000000000006, key: st_key_a, lifecycle: [-4], amount_coins: "49.90"}
+  - {id: d00000000000000000000007, key: st_key_a, lifecycle: [-5], detail: {malformed: negative_amount}}
   - {id: d00000000000000000000010, key: st_key_a, detail: {malformed: negative_amount}}
   - {id: d00000000000000000000011, key: st_key_a, paid_coins: "12.5", detail: {malformed: float_amount}}
   - {id: d00000000000000000000012, key: st_key_a, detail: {malformed: missing_field}}
@@ -445,6 +497,20 @@ intents:
         assert_eq!(p["actual_paid_amount"], "9.00");
         assert_eq!(p["service_fee_amount"], "0.09");
         assert_eq!(p["net_income_amount"], "8.91");
+        // CANCELED (and TIMEOUT): nothing paid, the three amounts are present and null.
+        let p = detail(&t, CANCELED).await.json()["payload"].clone();
+        assert_eq!(
+            (p["status"].as_i64(), p["amount_coins"].as_str()),
+            (Some(-4), Some("49.90"))
+        );
+        assert_eq!(p["amount_cents"], 4990);
+        for key in [
+            "actual_paid_amount",
+            "service_fee_amount",
+            "net_income_amount",
+        ] {
+            assert_eq!(p.get(key), Some(&Value::Null), "{key}: {p}");
+        }
     }
 
     #[tokio::test]
@@ -470,6 +536,10 @@ intents:
         let p = payload(detail(&t, NEGATIVE).await);
         assert_eq!(p["actual_paid_amount"], "-12.50");
         assert_eq!(p["amount_coins"], "12.50");
+        // Nothing paid: the negative amount is made from the amount asked.
+        let p = payload(detail(&t, TIMEOUT_NEGATIVE).await);
+        assert_eq!(p["actual_paid_amount"], "-12.50");
+        assert_eq!(p["service_fee_amount"], Value::Null);
         let p = payload(detail(&t, FLOAT).await);
         assert_eq!(p["actual_paid_amount"], json!(12.5));
         assert!(p["actual_paid_amount"].is_f64());
@@ -484,7 +554,7 @@ intents:
         // The status route of such an intent is unaffected.
         assert_eq!(payload(t.poll(BAD_COIN).await), 1);
         let s = t.sim.stats();
-        assert_eq!(s.answers_by_code[&MALFORMED_STATS_CODE], 5);
+        assert_eq!(s.answers_by_code[&MALFORMED_STATS_CODE], 6);
         assert_eq!(s.answers_by_code[&0], 1);
     }
 

@@ -532,7 +532,7 @@ fn append_events(
             i.webhook_at,
             i.verify_pending,
             i.webhook_missing_at,
-            money::detail_column(i.fetched.as_deref()),
+            money::detail_column(&i),
         ])?;
     }
     Ok(rows.len() as i64)
@@ -656,6 +656,10 @@ fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)> {
         ("confirmed_short", String::new()),
         value(counts.money.confirmed_short),
     ));
+    rows.push((
+        ("details_given_up", String::new()),
+        value(counts.money.details_given_up),
+    ));
     rows
 }
 
@@ -706,6 +710,10 @@ fn add_counter(
             counts.money.confirmed_short = v;
             "confirmed_short"
         }
+        "details_given_up" if label.is_empty() => {
+            counts.money.details_given_up = v;
+            "details_given_up"
+        }
         _ => return None,
     };
     Some((name, label.to_string()))
@@ -731,8 +739,8 @@ fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentSt
             None => return Ok(Err(format!("unknown confirmed_by {by:?}"))),
         },
     };
-    let fetched = match money::read_detail(r.get(at + 15)?) {
-        Ok(fetched) => fetched,
+    let (fetched, detail_given_up) = match money::read_detail(r.get(at + 15)?) {
+        Ok(read) => read,
         Err(reason) => return Ok(Err(reason)),
     };
     Ok(Ok(IntentState {
@@ -751,6 +759,7 @@ fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentSt
         verify_pending: r.get(at + 13)?,
         webhook_missing_at: r.get(at + 14)?,
         fetched,
+        detail_given_up,
         detail_pending: false,
     }))
 }

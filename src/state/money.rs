@@ -21,12 +21,26 @@ pub const MAX_LABEL_VALUES: usize = 16;
 /// The label of values past the cap, and of symbols that are not label-safe.
 pub const OTHER: &str = "other";
 
+/// A given-up detail keeps at most this much of the API's `request_id` (untrusted text).
+const MAX_REQUEST_ID_BYTES: usize = 128;
+
 /// What an intent's detail said, and when it was counted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fetched {
     pub detail: Detail,
     /// Unix seconds.
     pub at: f64,
+}
+
+/// An intent's detail given up: it stayed malformed for every try
+/// ([`StoreState::give_up_detail`]); its money is not counted and it is not fetched
+/// again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailGivenUp {
+    /// Unix seconds.
+    pub at: f64,
+    /// The API's `request_id` of the last try, if it sent one.
+    pub request_id: Option<String>,
 }
 
 /// `(outcome, coin, chain)`.
@@ -46,6 +60,8 @@ pub struct Money {
     pub fiat: BTreeMap<(Outcome, String), Decimal>,
     /// Confirmed intents paid less than asked.
     pub confirmed_short: u64,
+    /// Details given up as malformed ([`DetailGivenUp`]).
+    pub details_given_up: u64,
 }
 
 /// Why a detail was not counted.
@@ -139,9 +155,12 @@ pub enum DetailRecorded {
 }
 
 impl IntentState {
-    /// Terminal, its detail not counted yet: one is to be fetched.
+    /// Terminal, its detail neither counted nor given up yet: one is to be fetched.
     pub fn wants_detail(&self) -> bool {
-        self.is_terminal() && !self.is_given_up() && self.fetched.is_none()
+        self.is_terminal()
+            && !self.is_given_up()
+            && self.fetched.is_none()
+            && self.detail_given_up.is_none()
     }
 }
 
@@ -184,6 +203,23 @@ impl StoreState {
         intent.fetched = Some(Box::new(Fetched { detail, at: now }));
         self.mark_dirty(id);
         DetailRecorded::Counted { outcome, short }
+    }
+
+    /// Gives up an intent's detail that stayed malformed: counted once, kept with the
+    /// intent (saved, so a restart does not fetch it again). Returns whether it was
+    /// still wanted.
+    pub fn give_up_detail(&mut self, id: &str, request_id: Option<&str>, now: f64) -> bool {
+        let Some(intent) = self.intents.get_mut(id).filter(|i| i.wants_detail()) else {
+            return false;
+        };
+        intent.detail_pending = false;
+        intent.detail_given_up = Some(Box::new(DetailGivenUp {
+            at: now,
+            request_id: request_id.map(|r| crate::text::prefix(r, MAX_REQUEST_ID_BYTES).to_owned()),
+        }));
+        self.money.details_given_up = self.money.details_given_up.saturating_add(1);
+        self.mark_dirty(id);
+        true
     }
 
     /// Stops wanting an intent's detail: its fetch failed until `terminal_retention`
@@ -278,6 +314,32 @@ mod tests {
             MAX_LABEL_VALUES + 2,
             "C0..C15 on their chains, other on other, other on the known chain 3"
         );
+    }
+
+    /// A given-up detail is counted once, no longer wanted (nor after a restore, which
+    /// derives `detail_pending` from `wants_detail`), and a late answer counts nothing.
+    #[test]
+    fn a_given_up_detail_is_counted_once_and_never_counted_as_money() {
+        use crate::state::tests::{A, HOUR, intents};
+        let mut s = StoreState::new();
+        s.set_source(crate::state::Source::Config, &intents(&[A]), HOUR, 1000.0);
+        s.set_fetch_details(true, HOUR, 1000.0);
+        s.observe_status(A, Status::Canceled, 1001.0);
+        assert!(s.intents[A].detail_pending);
+        assert!(s.give_up_detail(A, Some("req_1"), 1002.0));
+        assert!(!s.give_up_detail(A, Some("req_2"), 1003.0), "once");
+        assert_eq!(s.money.details_given_up, 1);
+        let given_up = s.intents[A].detail_given_up.as_deref().unwrap();
+        assert_eq!(
+            (given_up.at, given_up.request_id.as_deref()),
+            (1002.0, Some("req_1"))
+        );
+        assert!(!s.intents[A].detail_pending && !s.intents[A].wants_detail());
+        s.set_fetch_details(true, HOUR, 1004.0);
+        assert!(!s.intents[A].detail_pending, "not wanted again");
+        let late = detail("USDT", 1, "1", "0");
+        assert_eq!(s.record_detail(A, late, 1005.0), DetailRecorded::Ignored);
+        assert_eq!(s.money.amount.len(), 0);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 -- it is final. `confirmed_by` is `webhook` or `poll`: which saw the confirmation first.
 -- `detail` is the intent's detail once fetched and its money counted, a JSON object
 -- (`at`, `coin`, `chain`, `currency`, `amount_cents`, and the decimal strings `amount`,
--- `paid`, `fee`, `net`); NULL until then.
+-- `paid`, `fee`, `net`), or, when it stayed malformed and was given up,
+-- `{"given_up_at": …, "request_id": …}`; NULL until either.
 
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
@@ -74,7 +75,8 @@ CREATE TABLE events (
 
 -- Outcome, transition, expiry, drop and webhook counters: `name` is the counter, `label`
 -- its label value (`outcome`, `from>to`, `reason`, `webhook`/`poll` for `confirmation`;
--- empty for `expired`, `webhook_missing`, `webhook_disagreement` and `confirmed_short`).
+-- empty for `expired`, `webhook_missing`, `webhook_disagreement`, `confirmed_short` and
+-- `details_given_up`).
 CREATE TABLE counters (
     store INTEGER NOT NULL,
     name TEXT NOT NULL,

@@ -4,7 +4,7 @@
 //! `not_found`, an undocumented status, order ids, label escaping, request results of
 //! every kind, documented and undocumented error codes, clock skew and an intent past
 //! `terminal_retention`, and money from intent details (an underpaid intent, a short
-//! confirmation, a malformed detail). Only the `process_*` family (CPU, memory of this test process)
+//! confirmation, a canceled intent that paid nothing, a malformed detail, one given up). Only the `process_*` family (CPU, memory of this test process)
 //! is left out, and the git revision is written as `REVISION`. Set `GOLDEN_UPDATE=1` to rewrite the file after an intended change.
 
 use std::sync::Arc;
@@ -138,13 +138,16 @@ fn render() -> String {
     ] {
         recorder.record(Endpoint::Status, &fetch(outcome, millis));
     }
-    // Details: the confirmed one came in short, the underpaid one at 90 %; one malformed.
+    // Details: the confirmed one came in short, the underpaid one at 90 %, the canceled
+    // one paid nothing (null amounts); one malformed, and the timed-out one's detail
+    // given up as malformed.
     for (id, d) in [
         (
             "650000000000000000000001",
             detail("USDT", 1, "12.50", "12.25"),
         ),
         ("650000000000000000000004", detail("USDC", 137, "10", "9")),
+        ("650000000000000000000005", detail("USDT", 1, "5", "0")),
     ] {
         let counted = main.lock().record_detail(id, d.clone(), NOW - 10.0);
         assert!(matches!(
@@ -155,6 +158,10 @@ fn render() -> String {
     }
     let malformed = Err(FetchError::Decode(DecodeError::BadDetail("x".into())));
     recorder.record(Endpoint::Detail, &fetch_with::<Detail>(malformed, 9));
+    assert!(
+        main.lock()
+            .give_up_detail("650000000000000000000006", Some("req"), NOW - 5.0)
+    );
     // Over budget and behind: 45 intents every 30 s within 0.6/s; the next poll 2.25 s late.
     recorder.plan().set(45, Duration::from_secs(30), 0.6, 0.6);
     recorder.plan().set_first_due(Some(NOW - 2.25));

@@ -58,7 +58,7 @@ fn malformed(n: u32, kind: DetailMalformed) -> SimIntent {
 
 /// Several coins, chains and currencies: `0.1 + 0.2` is served as exactly `0.3`; a short
 /// confirmation and an underpaid intent count their shortfall; malformed details are
-/// `decode_error`s that count no money and are retried, not invented.
+/// `decode_error`s that count no money and are retried (given up after 5), not invented.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sums_are_exact_shortfalls_counted_and_malformed_details_refused() {
     let short = SimIntent {
@@ -326,5 +326,212 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
         assert_eq!(&stats["detail_accepted"][id], n, "{id} fetched again");
     }
     assert_eq!(stats["violations"], json!([]));
+    second.terminate();
+}
+
+/// Issue #21: a canceled or timed-out intent's detail has null paid, fee and net amounts
+/// (nothing was paid; the simulator's default for those outcomes). The asked amount is
+/// counted with 0 paid, the detail is fetched exactly once, and nothing is a
+/// `decode_error`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_outcome_with_null_amounts_counts_the_asked_amount_once() {
+    let canceled = SimIntent {
+        currency_symbol: Some("EUR".into()),
+        ..with_amount(1, &[1, -4], "USDC", 137, "49.90")
+    };
+    let timeout = with_amount(2, &[1, -5], "USDT", 1, "5");
+    let h = Harness::start(scenario(vec![canceled, timeout]), |_, _| {}).await;
+    let amount = "allscale_checkout_amount_coins_total";
+    let coin = |outcome, coin, chain| [("outcome", outcome), ("coin", coin), ("chain", chain)];
+    let m = h
+        .wait_metrics("both asked amounts counted", |m| {
+            m.get(
+                amount,
+                &[
+                    ("store", "main"),
+                    ("outcome", "canceled"),
+                    ("coin", "USDC"),
+                    ("chain", "137"),
+                ],
+            )
+            .is_some()
+                && m.get(
+                    amount,
+                    &[
+                        ("store", "main"),
+                        ("outcome", "timeout"),
+                        ("coin", "USDT"),
+                        ("chain", "1"),
+                    ],
+                )
+                .is_some()
+        })
+        .await;
+    assert_eq!(
+        served(&m, amount, &coin("canceled", "USDC", "137")).as_deref(),
+        Some("49.90")
+    );
+    assert_eq!(main(&m, amount, &coin("timeout", "USDT", "1")), 5.0);
+    let paid = "allscale_checkout_paid_coins_total";
+    assert_eq!(
+        served(&m, paid, &coin("canceled", "USDC", "137")).as_deref(),
+        Some("0")
+    );
+    assert_eq!(main(&m, paid, &coin("timeout", "USDT", "1")), 0.0);
+    assert_eq!(m.sum("allscale_checkout_fee_coins_total", &[]), 0.0);
+    assert_eq!(m.sum("allscale_checkout_net_income_coins_total", &[]), 0.0);
+    assert_eq!(m.sum("allscale_checkout_shortfall_coins_total", &[]), 0.0);
+    let fiat = [("outcome", "canceled"), ("currency", "EUR")];
+    assert_eq!(
+        served(&m, "allscale_checkout_amount_fiat_total", &fiat).as_deref(),
+        Some("49.90")
+    );
+    // Several poll intervals (300 ms) later, still one request each.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let m = h.scrape().await;
+    assert_eq!(detail_requests(&m, "decode_error"), 0.0);
+    assert_eq!(detail_requests(&m, "ok"), 2.0);
+    let stats = h.stop().await;
+    for n in [1, 2] {
+        let id = common::sim::id(n);
+        assert_eq!(
+            stats.detail_authenticated_by_intent.get(&id),
+            Some(&1),
+            "{id}: {stats:?}"
+        );
+    }
+}
+
+/// The JSON log lines of `logs` naming `id` whose message mentions the detail.
+fn detail_log_lines(logs: &str, id: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| {
+            v["intent_id"] == id && v["message"].as_str().is_some_and(|m| m.contains("detail"))
+        })
+        .collect()
+}
+
+/// Issue #21: against the real binary and the strict mock, null or missing amounts mean
+/// zero on every unpaid outcome; a detail that stays malformed (null amounts on a
+/// confirmed intent, a negative amount on a canceled one) is tried exactly 5 times, then
+/// given up: counted, logged once with its `request_id`, saved, and not fetched again,
+/// also not after a SIGKILL and a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detail_that_stays_malformed_is_given_up_after_five_tries() {
+    let detail = |paid: Value, fee: Value, net: Value| {
+        json!({
+            "amount_coins": "3", "coin_symbol": "USDT", "chain_id": 1,
+            "currency_symbol": "USD", "amount_cents": 300,
+            "actual_paid_amount": paid, "service_fee_amount": fee, "net_income_amount": net
+        })
+    };
+    let nulls = || detail(Value::Null, Value::Null, Value::Null);
+    let mut missing = nulls();
+    for key in [
+        "actual_paid_amount",
+        "service_fee_amount",
+        "net_income_amount",
+    ] {
+        missing.as_object_mut().unwrap().remove(key);
+    }
+    let (canceled, rejected, failed) = (
+        "680000000000000000000001",
+        "680000000000000000000002",
+        "680000000000000000000003",
+    );
+    let (confirmed_null, canceled_negative) =
+        ("680000000000000000000b01", "680000000000000000000b02");
+    let intents = json!({
+        canceled: {"statuses": [1, -4], "detail": missing},
+        rejected: {"statuses": [1, -2], "detail": nulls()},
+        failed: {"statuses": [1, -1], "detail": detail(Value::Null, json!("0"), Value::Null)},
+        confirmed_null: {"statuses": [1, 20], "detail": nulls()},
+        canceled_negative: {"statuses": [1, -4], "detail": detail(json!("-1"), Value::Null, Value::Null)},
+    });
+    let mock = StrictMock::start(&intents, false);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, MOCK_SECRET).unwrap();
+    let state_file = dir.path().join("state.db");
+    let extra = format!("state_file: {}\n", state_file.display());
+    let config = dir.path().join("config.yaml");
+    let ids = [
+        canceled,
+        rejected,
+        failed,
+        confirmed_null,
+        canceled_negative,
+    ];
+    std::fs::write(&config, mock_config_yaml(&mock, &secret, &extra, &ids)).unwrap();
+
+    let given_up = "allscale_checkout_details_given_up_total";
+    let first = ExporterProcess::start(&config, &[]);
+    // Exported once committed: seen here, it survives a SIGKILL.
+    let before = wait_for(Duration::from_secs(60), "two details given up", || async {
+        let m = scrape(first.addr).await;
+        (m.get(given_up, &[("store", "main")]) == Some(2.0)).then_some(m)
+    })
+    .await;
+    let amount = "allscale_checkout_amount_coins_total";
+    let coin = |outcome| [("outcome", outcome), ("coin", "USDT"), ("chain", "1")];
+    for outcome in ["canceled", "rejected", "failed"] {
+        assert_eq!(main(&before, amount, &coin(outcome)), 3.0, "{outcome}");
+        let paid = "allscale_checkout_paid_coins_total";
+        assert_eq!(main(&before, paid, &coin(outcome)), 0.0, "{outcome}");
+    }
+    assert_eq!(
+        before.get(
+            amount,
+            &[
+                ("store", "main"),
+                ("outcome", "confirmed"),
+                ("coin", "USDT"),
+                ("chain", "1")
+            ]
+        ),
+        None,
+        "nothing counted from the malformed confirmation"
+    );
+    assert_eq!(before.sum(amount, &[]), 9.0);
+    assert_eq!(detail_requests(&before, "decode_error"), 10.0);
+    assert_eq!(detail_requests(&before, "ok"), 3.0);
+    // Some more backoff periods: no 6th try.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stats = mock.stats().await;
+    for id in [confirmed_null, canceled_negative] {
+        assert_eq!(stats["detail_accepted"][id], 5, "{id}: {stats}");
+    }
+    for id in [canceled, rejected, failed] {
+        assert_eq!(stats["detail_accepted"][id], 1, "{id}: {stats}");
+    }
+    let logs = first.logs();
+    for id in [confirmed_null, canceled_negative] {
+        let lines = detail_log_lines(&logs, id);
+        assert_eq!(lines.len(), 1, "{id}: {lines:?}\n{logs}");
+        let request_id = lines[0]["request_id"].as_str().unwrap_or("");
+        assert!(request_id.starts_with("req_"), "{:?}", lines[0]);
+    }
+    let saved = common::statedb::saved_intent(&state_file, "main", confirmed_null).unwrap();
+    let detail: Value = serde_json::from_str(saved["detail"].as_str().unwrap()).unwrap();
+    assert!(detail["given_up_at"].is_f64(), "{detail}");
+    first.kill();
+
+    let second = ExporterProcess::start(&config, &[]);
+    let m = scrape(second.addr).await;
+    assert_eq!(m.get(given_up, &[("store", "main")]), Some(2.0), "restored");
+    assert_eq!(m.sum(amount, &[]), 9.0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = mock.stats().await;
+    assert_eq!(
+        after["detail_accepted"], stats["detail_accepted"],
+        "fetched again"
+    );
+    let m = scrape(second.addr).await;
+    assert_eq!(
+        m.sum("allscale_api_requests_total", &[("endpoint", "detail")]),
+        0.0
+    );
+    assert_eq!(after["violations"], json!([]));
     second.terminate();
 }

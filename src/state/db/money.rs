@@ -1,5 +1,6 @@
 //! Money in the state database: the `money` table's rows (exact decimal text) and an
-//! intent's `detail` column (JSON).
+//! intent's `detail` column (JSON): the counted detail, or when it was given up as
+//! malformed (a second shape of the same column, so no schema change was needed).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Saved;
 use crate::api::Outcome;
 use crate::api::detail::{Detail, parse_amount};
-use crate::state::{Fetched, Money};
+use crate::state::{DetailGivenUp, Fetched, IntentState, Money};
 
 /// `(name, outcome, symbol, chain)`: one `money` row's key, empty where unused.
 pub(super) type MoneyKey = (&'static str, String, String, String);
@@ -17,7 +18,23 @@ pub(super) type MoneyKey = (&'static str, String, String, String);
 /// A store's money rows as last written: only changed ones are written again.
 pub(super) type MoneyWritten = BTreeMap<MoneyKey, String>;
 
-/// An intent's `detail` column.
+/// An intent's `detail` column: one of two JSON objects, told apart by their fields.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Column {
+    Counted(DetailColumn),
+    GivenUp(GivenUpColumn),
+}
+
+/// A detail given up as malformed: `{"given_up_at": …, "request_id": …}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GivenUpColumn {
+    given_up_at: f64,
+    request_id: Option<String>,
+}
+
+/// A counted detail.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DetailColumn {
@@ -32,11 +49,23 @@ struct DetailColumn {
     amount_cents: u64,
 }
 
-/// The `detail` column of an intent with a fetched detail.
-pub(super) fn detail_column(fetched: Option<&Fetched>) -> Option<String> {
-    let f = fetched?;
+/// The `detail` column of an intent: its counted detail, or its give-up; `None` (NULL)
+/// while neither.
+pub(super) fn detail_column(intent: &IntentState) -> Option<String> {
+    let column = match (&intent.fetched, &intent.detail_given_up) {
+        (Some(f), _) => Column::Counted(counted_column(f)),
+        (None, Some(g)) => Column::GivenUp(GivenUpColumn {
+            given_up_at: g.at,
+            request_id: g.request_id.clone(),
+        }),
+        (None, None) => return None,
+    };
+    serde_json::to_string(&column).ok()
+}
+
+fn counted_column(f: &Fetched) -> DetailColumn {
     let d = &f.detail;
-    let column = DetailColumn {
+    DetailColumn {
         at: f.at,
         coin: d.coin.clone(),
         chain: d.chain,
@@ -46,17 +75,28 @@ pub(super) fn detail_column(fetched: Option<&Fetched>) -> Option<String> {
         fee: d.fee.to_string(),
         net: d.net.to_string(),
         amount_cents: d.amount_cents,
-    };
-    serde_json::to_string(&column).ok()
+    }
 }
 
+/// What a `detail` column says.
+pub(super) type ReadDetail = (Option<Box<Fetched>>, Option<Box<DetailGivenUp>>);
+
 /// Reads a `detail` column back; `Err` says what is wrong with it.
-pub(super) fn read_detail(text: Option<String>) -> Result<Option<Box<Fetched>>, String> {
+pub(super) fn read_detail(text: Option<String>) -> Result<ReadDetail, String> {
     let Some(text) = text else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let bad = || format!("detail {text:?} is not valid");
-    let c: DetailColumn = serde_json::from_str(&text).map_err(|_| bad())?;
+    let c = match serde_json::from_str(&text).map_err(|_| bad())? {
+        Column::Counted(c) => c,
+        Column::GivenUp(g) => {
+            let given_up = DetailGivenUp {
+                at: g.given_up_at,
+                request_id: g.request_id,
+            };
+            return Ok((None, Some(Box::new(given_up))));
+        }
+    };
     let amount = |s: &str| parse_amount(s).ok_or_else(bad);
     let detail = Detail {
         amount: amount(&c.amount)?,
@@ -68,7 +108,7 @@ pub(super) fn read_detail(text: Option<String>) -> Result<Option<Box<Fetched>>, 
         currency: c.currency,
         amount_cents: c.amount_cents,
     };
-    Ok(Some(Box::new(Fetched { detail, at: c.at })))
+    Ok((Some(Box::new(Fetched { detail, at: c.at })), None))
 }
 
 /// The money sums as rows.

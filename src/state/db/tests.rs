@@ -52,6 +52,7 @@ fn money() -> crate::state::Money {
         net: BTreeMap::from([("USDT".into(), dec("0.297"))]),
         fiat: BTreeMap::from([((Outcome::Confirmed, "EUR".into()), dec("0.30"))]),
         confirmed_short: 8,
+        details_given_up: 3,
     }
 }
 
@@ -153,21 +154,47 @@ fn what_is_written_reads_back_before_and_after_compaction() {
     });
     let mut confirmed = intent(Status::Confirmed, 4.0);
     confirmed.fetched = Some(fetched());
+    let mut given_up = intent(Status::Canceled, 5.0);
+    given_up.detail_given_up = Some(Box::new(crate::state::DetailGivenUp {
+        at: 6.5,
+        request_id: Some("req_\"x".into()),
+    }));
+    let mut given_up_without_id = intent(Status::Confirmed, 5.0);
+    given_up_without_id.detail_given_up = Some(Box::new(crate::state::DetailGivenUp {
+        at: 7.0,
+        request_id: None,
+    }));
     db.write(&batch(vec![
         (id('a'), Some(confirmed.clone())),
         (id('b'), None),
         (id('c'), Some(dropped.clone())),
+        (id('d'), Some(given_up.clone())),
+        (id('e'), Some(given_up_without_id.clone())),
     ]))
     .unwrap();
+    let column: String = db
+        .conn
+        .query_row(
+            "SELECT detail FROM intent_state WHERE id = ?1",
+            [id('d').as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(column, r#"{"given_up_at":6.5,"request_id":"req_\"x"}"#);
     drop(db);
-    let expected = vec![(id('a'), confirmed), (id('c'), dropped)];
+    let expected = vec![
+        (id('a'), confirmed),
+        (id('c'), dropped),
+        (id('d'), given_up),
+        (id('e'), given_up_without_id),
+    ];
     let mut db = Db::open(&path).unwrap();
     let saved = db.load().unwrap();
     assert_eq!(intents_of(&saved), expected);
     assert_eq!(saved.stores["main"].counts, counts());
     db.compact().unwrap();
     assert_eq!(db.events, 0);
-    assert_eq!(db.rows, 2);
+    assert_eq!(db.rows, 4);
     drop(db);
     let saved = Db::open(&path).unwrap().load().unwrap();
     assert_eq!(intents_of(&saved), expected);
