@@ -174,6 +174,8 @@ async fn a_read_only_database_is_restored_and_not_written() {
     let files = Files::new();
     saved_database(&files, &mock).await;
     let before = std::fs::read(&files.state_file).unwrap();
+    // Without a lock file (none can be made), the database file itself is locked.
+    std::fs::remove_file(files.state_dir().join("state.db.lock")).unwrap();
     let listing = files.listing();
     let exporter = start_read_only(&files, &files.config(&mock, &[CONFIRMED, STAYS, NEW]));
     let m = scrape(exporter.addr).await;
