@@ -93,6 +93,12 @@ pub struct Cli {
     #[arg(long = "config.watch", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub config_watch: bool,
 
+    /// How long the start waits for a state database that another process holds locked,
+    /// or that fails for a transient reason (I/O, memory, file descriptors), before the
+    /// exporter exits non-zero; such a file is never moved aside.
+    #[arg(long = "state-file.open-wait", value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub state_file_open_wait: Duration,
+
     #[command(flatten)]
     pub log: LogArgs,
 }

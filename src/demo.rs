@@ -288,6 +288,7 @@ pub async fn run(
         watch_events: true,
         shard: crate::shard::Shard::ALL,
         web_config: None,
+        ..ReloadOptions::none()
     };
     let exporter = Exporter::start(config, listener, options).await?;
     let url = format!("http://{}", exporter.local_addr());

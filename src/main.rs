@@ -112,6 +112,7 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
         watch_events: cli.config_watch,
         shard: cli.shard,
         web_config: cli.web_config_file.clone(),
+        state_open_wait: cli.state_file_open_wait,
     };
     // Listening before the start, so that no signal is missed.
     let mut signals = cli::StopSignals::new().context("cannot listen for SIGTERM and SIGINT")?;

@@ -36,6 +36,9 @@ pub struct ReloadOptions {
     /// `--web.config.file`: TLS and basic auth for the HTTP server. It is re-read on its
     /// own when it changes (see [`crate::web`]), not by this module's reloads.
     pub web_config: Option<PathBuf>,
+    /// `--state-file.open-wait`: how long the start waits for a locked or failing state
+    /// database before it gives up.
+    pub state_open_wait: Duration,
 }
 
 impl ReloadOptions {
@@ -47,6 +50,7 @@ impl ReloadOptions {
             watch_events: false,
             shard: Shard::ALL,
             web_config: None,
+            state_open_wait: crate::state::persist::DEFAULT_OPEN_WAIT,
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::poller::Pollers;
 use crate::relay::RelayManager;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
 use crate::sources::SourceManager;
+use crate::state::persist::{RestoreError, Restored};
 use crate::state::{self, State};
 use crate::supervise::{Supervisor, Task};
 pub use crate::web::serve::ServerLimits;
@@ -41,6 +42,9 @@ pub enum StartError {
     /// The config cannot be split as `--shard` asks (a budget too small for N replicas).
     #[error(transparent)]
     Shard(#[from] ConfigError),
+    /// The state database is locked, failing, or of a newer build: never moved aside.
+    #[error(transparent)]
+    StateFile(#[from] RestoreError),
 }
 
 /// A running exporter: pollers, reloader, state-file writer and HTTP server.
@@ -118,18 +122,20 @@ impl Exporter {
         let metrics = Arc::new(Metrics::new());
         metrics.set_shard(options.shard);
         let state = State::new(&config);
-        let db = config
-            .state_file
-            .as_deref()
-            .map(|path| (path, state::persist::open_and_restore(path, &state)));
-        // A file that could not be moved aside is not written this run.
-        let state_path = db
-            .as_ref()
-            .filter(|(_, db)| db.is_ok())
-            .map(|(path, _)| path.to_path_buf());
-        let db = db.and_then(|(_, db)| db.ok().flatten());
+        let mut state_path = config.state_file.clone();
+        let mut db = None;
+        if let Some(path) = &config.state_file {
+            match state::persist::open_and_restore(path, &state, options.state_open_wait).await? {
+                Restored::Open(opened) => db = Some(*opened),
+                Restored::Later => {}
+                // A file that could not be moved aside is not written this run.
+                Restored::DoNotWrite => state_path = None,
+            }
+        }
+        let read_only = db.as_ref().is_some_and(state::db::Db::read_only);
+        state.set_read_only(read_only);
+        state.set_write_ahead(state_path.is_some() && !read_only);
         let slot: state::writer::DbSlot = Arc::new(std::sync::Mutex::new(db));
-        state.set_write_ahead(state_path.is_some());
         let supervisor = Supervisor::new(metrics.task_restarts());
         let mut pollers =
             Pollers::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());

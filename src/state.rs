@@ -17,6 +17,7 @@ mod membership;
 mod money;
 mod oncall;
 pub mod persist;
+mod process_lock;
 mod webhook;
 pub mod writer;
 
@@ -458,6 +459,8 @@ pub struct Saves {
     pub ok: bool,
     /// Unix time of the last successful save.
     pub last_success: Option<f64>,
+    /// The state database could only be opened read-only: nothing is saved this run.
+    pub read_only: bool,
 }
 
 impl State {
@@ -502,7 +505,15 @@ impl State {
 
     /// How saving goes; `None` without a state file.
     pub fn saves(&self) -> Option<Saves> {
-        self.write_ahead().then(|| *lock(&self.saves))
+        let saves = *lock(&self.saves);
+        (self.write_ahead() || saves.read_only).then_some(saves)
+    }
+
+    /// Records whether the state database is open read-only (then nothing is saved).
+    pub fn set_read_only(&self, on: bool) {
+        let mut saves = lock(&self.saves);
+        saves.read_only = on;
+        saves.ok &= !on;
     }
 
     /// Turns write-ahead export on or off. Turned on, the live counts are taken as

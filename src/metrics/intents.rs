@@ -59,6 +59,11 @@ const STATE_SAVE_OK: Family = Family {
     kind: "gauge",
     help: "1 when the last attempt to save the state file succeeded (outcome and transition counters are exported only once saved); absent without state_file.",
 };
+const STATE_READ_ONLY: Family = Family {
+    name: "allscale_exporter_state_file_read_only",
+    kind: "gauge",
+    help: "1 when the state file could only be opened read-only: it was restored, but nothing is saved this run (last_save_successful is 0); absent without state_file.",
+};
 const STATE_SAVE_TIME: Family = Family {
     name: "allscale_exporter_state_file_last_save_success_timestamp_seconds",
     kind: "gauge",
@@ -208,6 +213,13 @@ pub(super) fn render_state(out: &mut String, state: &State, now: f64) {
     if let Some(saves) = state.saves() {
         header(out, &STATE_SAVE_OK);
         let _ = writeln!(out, "{} {}", STATE_SAVE_OK.name, u8::from(saves.ok));
+        header(out, &STATE_READ_ONLY);
+        let _ = writeln!(
+            out,
+            "{} {}",
+            STATE_READ_ONLY.name,
+            u8::from(saves.read_only)
+        );
         if let Some(t) = saves.last_success {
             header(out, &STATE_SAVE_TIME);
             let _ = writeln!(out, "{} {t}", STATE_SAVE_TIME.name);

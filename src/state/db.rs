@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::{
     ConfirmedBy, Counts, DropReason, Dropped, ForwardRequest, IntentState, Queued, Sources,
@@ -21,17 +21,17 @@ use crate::api::{Outcome, Status, StatusClass};
 use crate::config::IntentId;
 
 mod money;
+mod open;
 
+use super::process_lock::{LockError, ProcessLock};
 use money::MoneyWritten;
+pub use open::{BUSY_TIMEOUT, Failure};
 
 /// The counters as last written, per store: `(name, label)` → value.
 type CountersWritten = BTreeMap<(&'static str, String), i64>;
 
 /// The schema this build writes and reads (version 1, without money, is upgraded).
 pub const SCHEMA_VERSION: i64 = 2;
-
-/// `PRAGMA application_id` of the exporter's databases ("ASCX").
-const APPLICATION_ID: i64 = 0x4153_4358;
 
 /// Events are folded into `intents` once they are this many times the intents…
 pub const COMPACT_RATIO: i64 = 4;
@@ -40,17 +40,6 @@ pub const COMPACT_MIN_EVENTS: i64 = 20_000;
 
 /// The first bytes of every SQLite database file.
 pub(super) const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
-
-const SCHEMA: &str = include_str!("schema.sql");
-const VIEW: &str = include_str!("view.sql");
-
-/// Version 1 → 2: intent details and money sums (the view is made anew).
-const UPGRADE_FROM_1: &str = "ALTER TABLE intents ADD COLUMN detail TEXT; \
-    ALTER TABLE events ADD COLUMN detail TEXT; \
-    CREATE TABLE money (store INTEGER NOT NULL, name TEXT NOT NULL, outcome TEXT NOT NULL, \
-    symbol TEXT NOT NULL, chain TEXT NOT NULL, value TEXT NOT NULL, \
-    PRIMARY KEY (store, name, outcome, symbol, chain)) WITHOUT ROWID; \
-    DROP VIEW intent_state;";
 
 /// The columns of an intent row, in `intents` and `events` alike.
 const COLUMNS: &str = "sources, order_id, added_at, status, not_found, status_changed_at, \
@@ -67,9 +56,21 @@ pub enum DbError {
     #[error("state database {path} is not valid: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error(
-        "state database {path} has schema version {found}; this build reads version {SCHEMA_VERSION}"
+        "state database {path} has schema version {found}, written by a newer build; this build reads version {SCHEMA_VERSION}: run the newer build (the file is left as it is)"
     )]
     FutureVersion { path: PathBuf, found: i64 },
+    /// A database that can be read but not written (a read-only file, directory or
+    /// filesystem), or cannot be used read-only.
+    #[error("state database {path} cannot be written: {reason}")]
+    ReadOnly { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Reading or renaming the file failed (not its content).
+    #[error("state database {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a database (or an old JSON state file) holds, per store.
@@ -124,33 +125,25 @@ pub struct Db {
     rows: i64,
     /// After a failed compaction, the events count at which it is tried again.
     compact_retry_at: i64,
+    read_only: bool,
+    /// One exporter per database, for as long as it is open.
+    lock: Option<ProcessLock>,
 }
 
 impl Db {
-    /// Opens (or creates) the database at `path` and checks that it is one of ours, of a
-    /// schema this build reads, and not damaged.
-    pub fn open(path: &Path) -> Result<Db, DbError> {
-        let sqlite = |source| DbError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(sqlite)?;
-        let mut db = Db {
-            conn,
-            path: path.to_path_buf(),
-            store_ids: HashMap::new(),
-            written: HashMap::new(),
-            money_written: HashMap::new(),
-            events: 0,
-            rows: 0,
-            compact_retry_at: 0,
-        };
-        db.prepare().map_err(sqlite)??;
-        Ok(db)
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Opened read-only: nothing is written this run.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Keeps `lock` for as long as the database is open.
+    pub fn holding(mut self, lock: ProcessLock) -> Db {
+        self.lock = Some(lock);
+        self
     }
 
     fn invalid(&self, reason: impl Into<String>) -> DbError {
@@ -158,81 +151,6 @@ impl Db {
             path: self.path.clone(),
             reason: reason.into(),
         }
-    }
-
-    /// Settings, the schema of a new database, and the checks of an existing one.
-    fn prepare(&mut self) -> rusqlite::Result<Result<(), DbError>> {
-        let conn = &self.conn;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-        if tables == 0 && app == 0 {
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(SCHEMA)?;
-            tx.execute_batch(VIEW)?;
-            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                [SCHEMA_VERSION],
-            )?;
-            tx.commit()?;
-        } else if app != APPLICATION_ID {
-            return Ok(Err(
-                self.invalid("it is not an allscale-exporter state database")
-            ));
-        }
-        let conn = &self.conn;
-        let version: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match version {
-            Some(SCHEMA_VERSION) => {}
-            Some(1) => self.upgrade_from_1()?,
-            Some(found) if found > SCHEMA_VERSION => {
-                return Ok(Err(DbError::FutureVersion {
-                    path: self.path.clone(),
-                    found,
-                }));
-            }
-            other => return Ok(Err(self.invalid(format!("schema version {other:?}")))),
-        }
-        let conn = &self.conn;
-        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-        if check != "ok" {
-            return Ok(Err(self.invalid(format!("integrity check: {check}"))));
-        }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // Compaction sorts the events: in memory, not through a temp file written to disk.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // After a checkpoint the WAL file is cut back to this (it grows while compacting).
-        conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
-        let mut stmt = conn.prepare("SELECT name, id FROM stores")?;
-        self.store_ids = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        drop(stmt);
-        self.events = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
-        self.rows = conn.query_row("SELECT count(*) FROM intents", [], |r| r.get(0))?;
-        Ok(Ok(()))
-    }
-
-    /// Adds what version 2 keeps (details, money) to a version 1 database, in one
-    /// transaction: interrupted, it is still version 1.
-    fn upgrade_from_1(&mut self) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(UPGRADE_FROM_1)?;
-        tx.execute_batch(VIEW)?;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
-            [SCHEMA_VERSION],
-        )?;
-        tx.commit()
     }
 
     /// Everything the database holds.
@@ -389,6 +307,9 @@ impl Db {
     /// counters from being exported and registrations from being answered for as long as
     /// the disk cannot hold a compaction.
     pub fn write(&mut self, batch: &Batch) -> Result<(), DbError> {
+        if self.read_only {
+            return Err(self.cannot_write("it was opened read-only"));
+        }
         let path = self.path.clone();
         let sqlite = |source| DbError::Sqlite { path, source };
         let appended = self.write_batch(batch).map_err(sqlite)?;

@@ -1,16 +1,32 @@
 //! Start-up: opening the state database at `state_file`, importing a JSON state file of
 //! an earlier version found there, moving an unusable file aside (never overwriting
 //! it), and putting what was saved back into [`State`].
+//!
+//! Only a file that fails the format and integrity checks is moved aside. One another
+//! process holds, or that fails for a reason that says nothing about the file (I/O,
+//! memory, file descriptors), is waited for a bounded time; then start-up fails and the
+//! process exits non-zero for its supervisor to retry. One written by a newer build stops
+//! the start at once. One that can only be read is restored and not written.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::db::{Db, DbError, SQLITE_HEADER, Saved};
+use super::db::{BUSY_TIMEOUT, Db, DbError, Failure, SQLITE_HEADER, Saved};
+use super::process_lock::{ProcessLock, read_only_error};
 use super::writer::collect;
 use super::{IntentState, Source, State};
 use crate::clock::unix_now;
 use crate::config::dir_of;
 
+/// How long start-up waits by default for a locked database or a transient error.
+pub const DEFAULT_OPEN_WAIT: Duration = Duration::from_secs(20);
+
+/// A failed attempt is tried again this soon (within the wait).
+const RETRY_OPEN: Duration = Duration::from_millis(500);
+
 /// What is at `state_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Found {
     Missing,
     Database,
@@ -39,7 +55,7 @@ fn found(path: &Path) -> std::io::Result<Found> {
 }
 
 /// `<path><suffix>`.
-fn beside(path: &Path, suffix: &str) -> PathBuf {
+pub(super) fn beside(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", path.display()))
 }
 
@@ -48,41 +64,159 @@ pub fn imported_name(path: &Path) -> PathBuf {
     beside(path, ".v1.json")
 }
 
-/// The state file is unusable and could not be moved aside: it must not be written this
-/// run, or that would destroy the evidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DoNotWrite;
+/// How start-up left the state database.
+#[derive(Debug)]
+pub enum Restored {
+    /// Restored and open, holding the process lock; read-only when [`Db::read_only`].
+    Open(Box<Db>),
+    /// Nothing there, and it cannot be created now (its directory is missing): the
+    /// writer keeps trying.
+    Later,
+    /// Unusable and it could not be moved aside: it must not be written this run, or
+    /// that would destroy the evidence.
+    DoNotWrite,
+}
+
+/// Why the exporter does not start: its state database is good (or may be) but cannot
+/// be used now.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("{error} (still so after waiting {}; the file is left as it is)", humantime::format_duration(*waited))]
+    GaveUp { error: DbError, waited: Duration },
+    #[error("{0}")]
+    Refused(DbError),
+}
 
 /// Opens the database at `path` and restores it into `state` (importing or moving aside
-/// what else is there). Returns the open database, or `None` when it cannot be opened
-/// now (the writer keeps trying).
-pub fn open_and_restore(path: &Path, state: &State) -> Result<Option<Db>, DoNotWrite> {
-    finish_import(path);
-    let opened = match found(path) {
-        Ok(Found::Missing) => {
-            tracing::info!(path = %path.display(), "no state database yet; starting fresh");
-            Db::open(path)
+/// what else is there), trying again for up to `wait` while it is locked or fails for a
+/// transient reason.
+pub async fn open_and_restore(
+    path: &Path,
+    state: &Arc<State>,
+    wait: Duration,
+) -> Result<Restored, RestoreError> {
+    let deadline = Instant::now() + wait;
+    let mut waiting = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let busy = BUSY_TIMEOUT.min(left).max(Duration::from_millis(10));
+        let (owned, shared) = (path.to_path_buf(), Arc::clone(state));
+        let attempt = tokio::task::spawn_blocking(move || attempt(&owned, &shared, busy));
+        let error = match attempt.await {
+            Ok(Ok(restored)) => return Ok(restored),
+            Ok(Err(error)) => error,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        match error.failure() {
+            Failure::Locked | Failure::Transient if !left.is_zero() => {
+                if !waiting {
+                    tracing::warn!(%error, wait = %humantime::format_duration(wait), "cannot open the state database; trying again (it is not moved aside)");
+                    waiting = true;
+                }
+                tokio::time::sleep(RETRY_OPEN.min(left)).await;
+            }
+            Failure::Locked | Failure::Transient => {
+                return Err(RestoreError::GaveUp {
+                    error,
+                    waited: wait,
+                });
+            }
+            _ => return Err(RestoreError::Refused(error)),
         }
-        Ok(Found::Database) => Db::open(path).and_then(|mut db| {
-            let saved = db.load()?;
-            let restored = restore(saved, state);
-            tracing::info!(path = %path.display(), restored, "state restored");
-            Ok(db)
-        }),
-        Ok(Found::Json) => import(path, state),
-        Ok(Found::Unknown) => Err(DbError::Invalid {
+    }
+}
+
+/// One try of [`open_and_restore`], under the process lock.
+fn attempt(path: &Path, state: &State, busy: Duration) -> Result<Restored, DbError> {
+    let lock = match ProcessLock::acquire(path) {
+        Ok(lock) => lock,
+        Err(e) if e.not_found() => {
+            tracing::info!(path = %path.display(), "no state database yet, and its directory is missing; starting fresh");
+            return Ok(Restored::Later);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    finish_import(path);
+    let found = found(path).map_err(|source| DbError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let opened = match found {
+        Found::Missing => {
+            tracing::info!(path = %path.display(), "no state database yet; starting fresh");
+            match Db::open_for_writing(path, busy) {
+                Ok(db) => Ok(db),
+                Err(_) => return Ok(Restored::Later), // the writer tries, and logs it
+            }
+        }
+        Found::Database => restore_database(path, state, busy),
+        Found::Json => import(path, state),
+        Found::Unknown => Err(DbError::Invalid {
             path: path.to_path_buf(),
             reason: "neither a state database nor a JSON state file".into(),
         }),
-        Err(source) => Err(DbError::Invalid {
-            path: path.to_path_buf(),
-            reason: source.to_string(),
-        }),
+    };
+    let opened = match opened {
+        Err(e) if found == Found::Database && readable_only(path, &e) => {
+            restore_read_only(path, state, busy, &e)
+        }
+        other => other,
     };
     match opened {
-        Ok(db) => Ok(Some(db)),
-        Err(error) => start_afresh(path, &error, state),
+        Ok(db) => Ok(Restored::Open(Box::new(db.holding(lock)))),
+        Err(e) if e.failure() == Failure::Corrupt => Ok(match start_afresh(path, &e, state) {
+            Restored::Open(db) => Restored::Open(Box::new(db.holding(lock))),
+            other => other,
+        }),
+        Err(e) => Err(e),
     }
+}
+
+fn restore_database(path: &Path, state: &State, busy: Duration) -> Result<Db, DbError> {
+    let mut db = Db::open_for_writing(path, busy)?;
+    let saved = db.load()?;
+    let restored = restore(saved, state);
+    tracing::info!(path = %path.display(), restored, "state restored");
+    Ok(db)
+}
+
+/// The database could not be opened for writing because it, or its directory, can only
+/// be read (SQLite also fails to open a WAL database when it cannot make the `-shm`
+/// beside it).
+fn readable_only(path: &Path, error: &DbError) -> bool {
+    match error.failure() {
+        Failure::ReadOnly => true,
+        Failure::Transient => !directory_writable(path),
+        _ => false,
+    }
+}
+
+/// Whether a file can be made beside `path`, as SQLite makes its `-wal` and `-shm`.
+fn directory_writable(path: &Path) -> bool {
+    let probe = beside(path, ".probe");
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(e) => !read_only_error(&e),
+    }
+}
+
+/// Restores a database that can only be read; nothing is written to it this run.
+fn restore_read_only(
+    path: &Path,
+    state: &State,
+    busy: Duration,
+    why: &DbError,
+) -> Result<Db, DbError> {
+    let (mut db, unread) = Db::open_read_only(path, busy)?;
+    let saved = db.load()?;
+    let restored = restore(saved, state);
+    let unread = unread.unwrap_or_else(|| "none".into());
+    tracing::warn!(path = %path.display(), reason = %why, unread = %unread, restored,
+        "STATE DATABASE READ-ONLY: restored, but nothing is saved this run (outcomes seen from now on may be counted again after a restart); make it writable and restart");
+    Ok(db)
 }
 
 /// Imports the JSON state file at `path`: restored into `state`, written whole into a
@@ -100,9 +234,9 @@ fn import(path: &Path, state: &State) -> Result<Db, DbError> {
     let mut db = Db::open(&importing)?;
     db.write(&collect(state).0)?;
     drop(db);
-    let io = |source: std::io::Error| DbError::Invalid {
+    let io = |source: std::io::Error| DbError::Io {
         path: path.to_path_buf(),
-        reason: format!("importing: {source}"),
+        source,
     };
     std::fs::rename(path, imported_name(path)).map_err(io)?;
     std::fs::rename(&importing, path).map_err(io)?;
@@ -134,14 +268,14 @@ fn remove_database(path: &Path) {
 
 /// Moves an unusable file (and its WAL) aside as `<path>.corrupt-<unix time>` and opens
 /// a fresh database.
-fn start_afresh(path: &Path, error: &DbError, state: &State) -> Result<Option<Db>, DoNotWrite> {
+fn start_afresh(path: &Path, error: &DbError, state: &State) -> Restored {
     if !path.exists() {
-        return Ok(None); // cannot be created yet: the writer tries, and logs it
+        return Restored::Later; // cannot be created yet: the writer tries, and logs it
     }
     let moved_to = beside(path, &format!(".corrupt-{}", unix_now() as u64));
     if std::fs::rename(path, &moved_to).is_err() {
         tracing::error!(%error, "STATE DATABASE UNUSABLE and cannot be moved aside: starting fresh, and NOT writing it this run so it is not overwritten");
-        return Err(DoNotWrite);
+        return Restored::DoNotWrite;
     }
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::rename(beside(path, suffix), beside(&moved_to, suffix));
@@ -149,10 +283,10 @@ fn start_afresh(path: &Path, error: &DbError, state: &State) -> Result<Option<Db
     tracing::error!(%error, moved_to = %moved_to.display(), "STATE DATABASE UNUSABLE: moved aside; starting fresh (outcomes seen again may be counted again)");
     state.mark_all_dirty();
     match Db::open(path) {
-        Ok(db) => Ok(Some(db)),
+        Ok(db) => Restored::Open(Box::new(db)),
         Err(error) => {
             tracing::error!(%error, "cannot create a fresh state database; will retry");
-            Ok(None)
+            Restored::Later
         }
     }
 }
@@ -243,6 +377,8 @@ mod tests {
     use crate::state::{Sources, tests::A, tests::B};
 
     const C: &str = "cccccccccccccccccccccccc";
+    /// A short wait for locked and failing databases.
+    const WAIT: Duration = Duration::from_millis(300);
     const D: &str = "dddddddddddddddddddddddd";
 
     fn config(ids: &[&str]) -> Config {
@@ -313,22 +449,179 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "db");
     }
 
-    #[test]
-    fn an_unknown_file_is_moved_aside_with_its_wal() {
+    /// The names in `dir` containing `part`, sorted.
+    fn names_with(dir: &Path, part: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(part))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn an_unknown_file_is_moved_aside_with_its_wal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         std::fs::write(&path, "not a database at all").unwrap();
         std::fs::write(beside(&path, "-wal"), "wal").unwrap();
         let state = State::new(&config(&[A]));
-        let db = open_and_restore(&path, &state).unwrap();
-        assert!(db.is_some());
-        let mut names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains("corrupt"))
-            .collect();
-        names.sort();
+        let restored = open_and_restore(&path, &state, WAIT).await.unwrap();
+        assert!(matches!(restored, Restored::Open(_)), "{restored:?}");
+        let names = names_with(dir.path(), "corrupt");
         assert_eq!(names.len(), 2, "{names:?}");
         assert!(names[1].ends_with("-wal"));
+    }
+
+    /// A good database of this build at `path`, with one saved counter.
+    fn good_database(path: &Path) {
+        let state = State::new(&config(&[A]));
+        state.stores()[0]
+            .lock()
+            .terminal_total
+            .insert(crate::api::Outcome::Confirmed, 3);
+        let mut db = Db::open(path).unwrap();
+        db.write(&collect(&state).0).unwrap();
+    }
+
+    fn restored_confirmed(state: &State) -> Option<u64> {
+        let handle = state.stores()[0].clone();
+        let st = handle.lock();
+        st.terminal_total
+            .get(&crate::api::Outcome::Confirmed)
+            .copied()
+    }
+
+    /// A database of a newer build is good: the start stops, naming the version, and
+    /// the file stays where and as it is (it was moved aside before).
+    #[tokio::test]
+    async fn a_newer_schema_stops_the_start_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        good_database(&path);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE meta SET value = 9 WHERE key = 'schema_version'", [])
+            .unwrap();
+        drop(conn);
+        let before = std::fs::read(&path).unwrap();
+        let state = State::new(&config(&[A]));
+        let error = open_and_restore(&path, &state, WAIT).await.unwrap_err();
+        assert!(matches!(error, RestoreError::Refused(_)), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("schema version 9") && text.contains("run the newer build"),
+            "{text}"
+        );
+        assert!(names_with(dir.path(), "corrupt").is_empty());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    /// Held by another connection in exclusive locking mode: waited for, then the start
+    /// gives up; nothing is moved aside. Freed, the same file restores.
+    #[tokio::test]
+    async fn a_database_locked_by_sqlite_is_waited_for_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        good_database(&path);
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+            .unwrap();
+        let state = State::new(&config(&[A]));
+        let error = open_and_restore(&path, &state, WAIT).await.unwrap_err();
+        assert!(matches!(error, RestoreError::GaveUp { .. }), "{error}");
+        assert!(error.to_string().contains("database is locked"), "{error}");
+        assert!(names_with(dir.path(), "corrupt").is_empty());
+        holder.execute_batch("COMMIT").unwrap();
+        drop(holder);
+        let restored = open_and_restore(&path, &state, WAIT).await.unwrap();
+        assert!(matches!(restored, Restored::Open(ref db) if !db.read_only()));
+        assert_eq!(restored_confirmed(&state), Some(3));
+    }
+
+    /// A write lock held (WAL readers still read): found at the start, not at the first
+    /// commit.
+    #[tokio::test]
+    async fn a_database_another_process_writes_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        good_database(&path);
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+        let state = State::new(&config(&[A]));
+        let error = open_and_restore(&path, &state, WAIT).await.unwrap_err();
+        assert!(matches!(error, RestoreError::GaveUp { .. }), "{error}");
+    }
+
+    /// The process lock of another exporter: refused with the lock file named; the
+    /// lock is held for as long as the database is open.
+    #[tokio::test]
+    async fn a_database_another_exporter_holds_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        good_database(&path);
+        let state = State::new(&config(&[A]));
+        let Restored::Open(first) = open_and_restore(&path, &state, WAIT).await.unwrap() else {
+            panic!("not opened");
+        };
+        let error = open_and_restore(&path, &state, WAIT).await.unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("in use by another process"), "{text}");
+        assert!(text.contains(".lock"), "{text}");
+        drop(first);
+        assert!(matches!(
+            open_and_restore(&path, &state, WAIT).await.unwrap(),
+            Restored::Open(_)
+        ));
+    }
+
+    /// Opened read-only, a database restores as it is and refuses writes.
+    #[test]
+    fn a_read_only_database_reads_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        good_database(&path);
+        let (mut db, unread) = Db::open_read_only(&path, BUSY_TIMEOUT).unwrap();
+        assert_eq!(unread, None);
+        assert!(db.read_only());
+        let state = State::new(&config(&[A]));
+        restore(db.load().unwrap(), &state);
+        assert_eq!(restored_confirmed(&state), Some(3));
+        let error = db.write(&collect(&state).0).unwrap_err();
+        assert_eq!(error.failure(), Failure::ReadOnly, "{error}");
+    }
+
+    /// Only what fails the format and integrity checks is corrupt.
+    #[test]
+    fn errors_are_classified_by_what_they_say_about_the_file() {
+        use rusqlite::ffi;
+        let sqlite = |code| DbError::Sqlite {
+            path: "s".into(),
+            source: rusqlite::Error::SqliteFailure(ffi::Error::new(code), None),
+        };
+        for (code, failure) in [
+            (ffi::SQLITE_CORRUPT, Failure::Corrupt),
+            (ffi::SQLITE_NOTADB, Failure::Corrupt),
+            (ffi::SQLITE_BUSY, Failure::Locked),
+            (ffi::SQLITE_LOCKED, Failure::Locked),
+            (ffi::SQLITE_READONLY, Failure::ReadOnly),
+            (ffi::SQLITE_IOERR, Failure::Transient),
+            (ffi::SQLITE_NOMEM, Failure::Transient),
+            (ffi::SQLITE_FULL, Failure::Transient),
+            (ffi::SQLITE_CANTOPEN, Failure::Transient),
+        ] {
+            assert_eq!(sqlite(code).failure(), failure, "code {code}");
+        }
+        let future = DbError::FutureVersion {
+            path: "s".into(),
+            found: 9,
+        };
+        assert_eq!(future.failure(), Failure::FutureVersion);
+        let emfile = DbError::Io {
+            path: "s".into(),
+            source: std::io::Error::from_raw_os_error(24),
+        };
+        assert_eq!(emfile.failure(), Failure::Transient);
     }
 }

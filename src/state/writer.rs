@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::db::{Batch, Db, DbError, StoreBatch};
+use super::process_lock::ProcessLock;
 use super::{Counts, State, StoreHandle, WebhookWrite};
 use crate::clock::unix_now;
 use crate::lock;
@@ -34,7 +35,8 @@ type Committed = Vec<(StoreHandle, Counts, Vec<u64>)>;
 
 /// Commits changes as they come until `shutdown` flips, then once more. `path` follows
 /// the config (a reload may set, change or remove `state_file`; a new path gets the
-/// whole state written). Without a path nothing is written, and nothing waits for it.
+/// whole state written). Without a path, or with the database restored read-only,
+/// nothing is written, and nothing waits for it.
 pub async fn run_writer(
     state: Arc<State>,
     slot: DbSlot,
@@ -54,13 +56,22 @@ pub async fn run_writer(
             _ = tokio::time::sleep(RETRY_SAVE), if last_error.is_some() => false,
         };
         let target = path.borrow_and_update().clone();
-        state.set_write_ahead(target.is_some());
+        let read_only = target.as_deref().is_some_and(|target| {
+            lock(&slot)
+                .as_ref()
+                .is_some_and(|db| db.read_only() && db.path() == target)
+        });
+        state.set_write_ahead(target.is_some() && !read_only);
+        state.set_read_only(read_only);
         let result = match target {
             None => {
                 *lock(&slot) = None;
-                let version = state.changes().version();
-                discard_writes(&state);
-                state.changes().mark_committed(version);
+                nothing_to_write(&state);
+                Ok(())
+            }
+            // Restored read-only: not written this run (a reload naming it again included).
+            Some(_) if read_only => {
+                nothing_to_write(&state);
                 Ok(())
             }
             Some(target) => commit(&state, &slot, target).await,
@@ -111,7 +122,10 @@ async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<()
     if !open {
         let opening = Arc::clone(slot);
         blocking(move || {
-            let db = Db::open(&target)?;
+            // Free the lock of the database open so far before taking the new one.
+            *lock(&opening) = None;
+            let held = ProcessLock::acquire(&target)?;
+            let db = Db::open(&target)?.holding(held);
             *lock(&opening) = Some(db);
             Ok(())
         })
@@ -216,6 +230,14 @@ fn redirty(state: &State, batch: Batch) {
             st.webhooks.pending.extend(later);
         }
     }
+}
+
+/// Without a database to write: every change counts as committed at once, as without a
+/// state file.
+fn nothing_to_write(state: &State) {
+    let version = state.changes().version();
+    discard_writes(state);
+    state.changes().mark_committed(version);
 }
 
 /// Without a database: drops every store's dirty intents and pending webhook writes

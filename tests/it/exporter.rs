@@ -360,6 +360,7 @@ async fn reload_removes_a_store_and_adds_another() {
         watch_events: false,
         shard: allscale_exporter::shard::Shard::ALL,
         web_config: None,
+        ..ReloadOptions::none()
     };
     let exporter = Exporter::start(config, listener, options).await.unwrap();
     let addr = exporter.local_addr();

@@ -9,6 +9,7 @@
 //! | `exporter`, `golden`, `cardinality` | the exporter against the simulator; `/metrics` byte for byte; `per_intent_metrics` |
 //! | `strict_mock`, `strict_mock_selftest`, `hostile_mock`, `api_tls`, `goaway` | the API client against the independent strict mock, hostile answers, TLS, HTTP/2 GOAWAY |
 //! | `reload`, `restart`, `crash_soak`, `soak` | hot reload; restart and crash safety of the counters |
+//! | `state_access` | the state database locked, used by a second exporter, read-only, corrupt |
 //! | `expiry`, `poll_budget`, `registration`, `sources` | intents that never finish; the budget; the registration API; pull sources |
 //! | `webhooks`, `webhook_relay` | the webhook receiver and relay |
 //! | `money` | amounts, shortfalls and fees from the intent detail |
@@ -40,6 +41,7 @@ mod secrets;
 mod server_limits;
 mod soak;
 mod sources;
+mod state_access;
 mod strict_mock;
 mod strict_mock_selftest;
 mod web_config;

@@ -1,3 +1,4 @@
+use super::open::APPLICATION_ID;
 use super::*;
 
 fn id(c: char) -> IntentId {

@@ -135,21 +135,21 @@ impl ExporterProcess {
     /// [`ExporterProcess::start`] with the child's current directory set to `dir`, so that
     /// `config` (and paths in it) may be relative.
     pub fn start_in(dir: Option<&Path>, config: &Path, args: &[&str]) -> ExporterProcess {
-        let custom_logs = args.iter().any(|a| a.starts_with("--log."));
-        let default_logs: &[&str] = if custom_logs {
-            &[]
-        } else {
-            &["--log.format=json", "--log.level=info"]
-        };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_allscale-exporter"));
+        let mut command = exporter_command(&[], config, args);
         if let Some(dir) = dir {
             command.current_dir(dir);
         }
+        Self::spawn(command)
+    }
+
+    /// [`ExporterProcess::start`] as the last arguments of `wrapper` (a command that
+    /// runs its arguments, e.g. in another mount namespace).
+    pub fn start_wrapped(wrapper: &[&str], config: &Path, args: &[&str]) -> ExporterProcess {
+        Self::spawn(exporter_command(wrapper, config, args))
+    }
+
+    fn spawn(mut command: Command) -> ExporterProcess {
         let mut child = command
-            .arg(format!("--config.file={}", config.display()))
-            .arg("--web.listen-address=127.0.0.1:0")
-            .args(default_logs)
-            .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -255,6 +255,65 @@ impl ExporterProcess {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+/// `allscale-exporter --config.file=CONFIG` on 127.0.0.1:0 with `args` (JSON logs unless
+/// `args` set them), run by `wrapper` when one is given.
+fn exporter_command(wrapper: &[&str], config: &Path, args: &[&str]) -> Command {
+    let custom_logs = args.iter().any(|a| a.starts_with("--log."));
+    let default_logs: &[&str] = if custom_logs {
+        &[]
+    } else {
+        &["--log.format=json", "--log.level=info"]
+    };
+    let binary = env!("CARGO_BIN_EXE_allscale-exporter");
+    let mut command = match wrapper.split_first() {
+        None => Command::new(binary),
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(binary);
+            command
+        }
+    };
+    command
+        .arg(format!("--config.file={}", config.display()))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .args(default_logs)
+        .args(args);
+    command
+}
+
+/// Runs the exporter until it exits, for at most `limit` (then it is killed): its exit
+/// status (`None` when it was still running) and what it wrote to stderr.
+pub fn run_to_exit(
+    config: &Path,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, String) {
+    let mut child = exporter_command(&[], config, args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (status, reader.join().unwrap())
 }
 
 /// The address in the exporter's "exporter listening" log line, JSON or text.
