@@ -183,10 +183,13 @@ pub enum Command {
 /// web config (with the certificate and key files it names).
 pub fn check_config(path: &Path, web_config: Option<&Path>) -> (bool, String) {
     let (mut ok, mut text) = match Config::load(path) {
-        Ok(config) => (
-            true,
-            format!("{}: OK ({})", path.display(), config.summary()),
-        ),
+        Ok(config) => match config.state_file.as_deref().and_then(state_file_problem) {
+            None => (
+                true,
+                format!("{}: OK ({})", path.display(), config.summary()),
+            ),
+            Some(problem) => (false, format!("{}: {problem}", path.display())),
+        },
         Err(e) => (false, format!("{}: {e}", path.display())),
     };
     if let Some(web) = web_config {
@@ -199,6 +202,39 @@ pub fn check_config(path: &Path, web_config: Option<&Path>) -> (bool, String) {
         }
     }
     (ok, text)
+}
+
+/// Why the exporter could not create its state database at `path`, run here: the
+/// exporter itself starts anyway (a volume may be mounted late) and retries, but saves
+/// nothing until then, which `check-config` should say before a deploy. An existing file
+/// is the exporter's to judge at start (it may be restored read-only).
+fn state_file_problem(path: &Path) -> Option<String> {
+    if path.exists() {
+        return None;
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Some(format!(
+            "state_file {}: the directory {} does not exist; create it (or mount the volume) before starting, or the exporter saves nothing",
+            path.display(),
+            dir.display()
+        ));
+    }
+    let probe = dir.join(format!(".allscale-exporter-check-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(format!(
+            "state_file {}: cannot create a file in {}: {e}",
+            path.display(),
+            dir.display()
+        )),
+    }
 }
 
 /// Sets up tracing as the flags say; logs go to stderr.

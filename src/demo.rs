@@ -221,7 +221,13 @@ async fn call(
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("demo I/O: {0}")]
+    /// The address is taken (another demo or exporter) or not ours to bind.
+    #[error("cannot listen on {address} (choose another with --web.listen-address)")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("demo I/O")]
     Io(#[from] std::io::Error),
     #[error("demo config: {0}")]
     Config(#[from] ConfigError),
@@ -236,8 +242,12 @@ struct DemoFiles {
     token: String,
 }
 
+/// The demo's directories are named after their process.
+const DIR_PREFIX: &str = "allscale-exporter-demo-";
+
 fn write_files(base_url: &str) -> Result<DemoFiles, DemoError> {
-    let dir = std::env::temp_dir().join(format!("allscale-exporter-demo-{}", std::process::id()));
+    remove_stale_dirs(&std::env::temp_dir());
+    let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let secret = dir.join("api_secret");
     write_private(&secret, DEMO_API_SECRET)?;
@@ -247,6 +257,26 @@ fn write_files(base_url: &str) -> Result<DemoFiles, DemoError> {
     let config = dir.join("config.yaml");
     std::fs::write(&config, config_yaml(base_url, &secret, &token_file))?;
     Ok(DemoFiles { dir, config, token })
+}
+
+/// Removes the directories (with their secret and token) of demos whose process is gone:
+/// a demo killed with SIGKILL could not remove its own. Linux only (`/proc`).
+fn remove_stale_dirs(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX));
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let gone =
+            Path::new("/proc/self").exists() && !Path::new("/proc").join(pid.to_string()).exists();
+        if gone && std::fs::remove_dir_all(entry.path()).is_ok() {
+            tracing::info!(dir = %entry.path().display(), "removed the directory of a demo that is no longer running");
+        }
+    }
 }
 
 /// As the exporter asks of operators: a secret readable by its owner only.
@@ -265,7 +295,12 @@ pub async fn run(
     exporter_addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DemoError> {
-    let listener = TcpListener::bind(exporter_addr).await?;
+    let listener = TcpListener::bind(exporter_addr)
+        .await
+        .map_err(|source| DemoError::Listen {
+            address: exporter_addr,
+            source,
+        })?;
     let webhook_url = format!("http://{}/webhooks/allscale", listener.local_addr()?);
     let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
     let sim_addr = sim_listener.local_addr()?;
@@ -323,6 +358,25 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A demo killed with SIGKILL left its directory (secret and token): the next demo
+    /// removes it, and only the directories of processes that are gone.
+    #[test]
+    fn the_directories_of_dead_demos_are_removed() {
+        let temp = tempfile::tempdir().unwrap();
+        let dead = temp.path().join(format!("{DIR_PREFIX}4000000000"));
+        let alive = temp
+            .path()
+            .join(format!("{DIR_PREFIX}{}", std::process::id()));
+        let other = temp.path().join("allscale-exporter-demo-notapid");
+        for dir in [&dead, &alive, &other] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::write(dir.join("api_secret"), "s").unwrap();
+        }
+        remove_stale_dirs(temp.path());
+        assert!(!dead.exists(), "a dead process's directory stayed");
+        assert!(alive.exists() && other.exists());
+    }
 
     #[test]
     fn each_step_registers_one_and_past_the_window_unregisters_the_oldest() {

@@ -83,7 +83,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+                .with_context(|| {
+                    format!("cannot listen on {listen} (choose another with --listen)")
+                })?;
             tracing::info!(address = %listener.local_addr()?, "simulator listening");
             Simulator::new(scenario)
                 .serve(listener, cli::shutdown_signal())
@@ -105,7 +107,12 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
     tracing::info!(config = %path.display(), summary = %config.summary(), shard = %cli.shard, "config loaded");
     let listener = tokio::net::TcpListener::bind(cli.listen_address)
         .await
-        .with_context(|| format!("cannot listen on {}", cli.listen_address))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (choose another with --web.listen-address)",
+                cli.listen_address
+            )
+        })?;
     let options = ReloadOptions {
         config_path: Some(path.clone()),
         check_interval: cli.config_check_interval,
@@ -118,11 +125,9 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
     let mut signals = cli::StopSignals::new().context("cannot listen for SIGTERM and SIGINT")?;
     let webhook_listener = match cli.webhook_listen_address {
         None => None,
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (--webhook.listen-address)"))?,
-        ),
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (choose another with --webhook.listen-address)")
+        })?),
     };
     let webhook_address = webhook_listener.as_ref().and_then(|l| l.local_addr().ok());
     let exporter = Exporter::start_with_listeners(

@@ -373,3 +373,31 @@ pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
 ];
 pub(super) const REGISTRATION_KEYS: &[&str] = &["token_env", "token_file", "max_intents_per_store"];
 pub(super) const INTENT_KEYS: &[&str] = &["id", "order_id"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `config.example.yaml` says it shows every option: each key of the schema is in it
+    /// (set, or commented out with its default).
+    #[test]
+    fn the_example_config_shows_every_key() {
+        let example = include_str!("../../config.example.yaml");
+        let lists = [
+            TOP_KEYS,
+            STORE_KEYS,
+            WEBHOOK_KEYS,
+            STORE_WEBHOOK_KEYS,
+            INTENT_SOURCES_KEYS,
+            HTTP_SOURCE_KEYS,
+            REGISTRATION_KEYS,
+            INTENT_KEYS,
+        ];
+        let missing: Vec<&str> = lists
+            .iter()
+            .flat_map(|keys| keys.iter().copied())
+            .filter(|key| !example.contains(&format!("{key}:")))
+            .collect();
+        assert!(missing.is_empty(), "config.example.yaml lacks {missing:?}");
+    }
+}

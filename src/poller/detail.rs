@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{Ask, StorePoller};
 use crate::api::client::{Endpoint, Fetch, FetchError};
-use crate::api::{DecodeError, Detail, Status};
+use crate::api::{ApiCode, DecodeError, Detail, Status};
 use crate::clock::unix_now;
 use crate::state::{DetailRecorded, GiveUp, LastError, StoreState};
 
@@ -164,6 +164,7 @@ pub(super) fn report<T>(st: &mut StoreState, endpoint: Endpoint, fetch: &Fetch<T
         result: e.result().as_str(),
         detail: crate::text::prefix(&e.to_string(), 300).to_owned(),
         request_id: fetch.request_id.clone(),
+        not_found: matches!(e, FetchError::Api { code, .. } if *code == ApiCode::NotFound),
     });
     st.record_request(fetch.api_reachable(), error, fetch.clock_skew);
 }

@@ -111,7 +111,7 @@ header p{margin:0 0 8px;color:#555}section{background:#fff;border:1px solid #dde
 .cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}\
 table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{padding:2px 6px;text-align:left;border-bottom:1px solid #eee;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
 th{font-weight:600;color:#555}code{font:12px ui-monospace,monospace}.bad{color:#c62828;font-weight:600}\
-.err{color:#c62828;overflow-wrap:anywhere}";
+.err{color:#c62828;overflow-wrap:anywhere}.note{color:#555;overflow-wrap:anywhere}";
 
 fn store_section(out: &mut String, s: &StoreView, now: f64) {
     let name = escape(&s.name);
@@ -139,6 +139,14 @@ fn store_section(out: &mut String, s: &StoreView, now: f64) {
             escape(e.request_id.as_deref().unwrap_or("-"))
         );
     }
+    if let Some(e) = &s.api.last_not_found {
+        let _ = write!(
+            out,
+            "<p class=\"note\">An intent unknown to the API {} ago (50001, not found: the API works; a mistyped or not yet visible id, dropped after <code>not_found_ttl</code>) · request_id <code>{}</code></p>",
+            ago(now - e.at),
+            escape(e.request_id.as_deref().unwrap_or("-"))
+        );
+    }
     out.push_str("<div class=\"counts\">");
     for (class, n) in StatusClass::ALL.iter().zip(s.summary.by_status) {
         let zero = if n == 0 { " class=\"zero\"" } else { "" };
@@ -151,26 +159,38 @@ fn store_section(out: &mut String, s: &StoreView, now: f64) {
     out.push_str("</div></div></section>");
 }
 
-/// The latest terminal outcomes, failures (every outcome but confirmed) first, newest first.
+/// Whether an outcome needs a look: every outcome but a confirmation paid in full.
+fn needs_a_look(f: &Finished) -> bool {
+    f.outcome != Outcome::Confirmed || f.short.is_some()
+}
+
+/// The latest terminal outcomes, those that need a look first, newest first.
 fn recent_table(out: &mut String, store: &str, recent: &[Finished], now: f64) {
     let mut rows: Vec<&Finished> = recent.iter().collect();
     rows.sort_by(|a, b| {
-        let failed = |f: &Finished| f.outcome != Outcome::Confirmed;
-        failed(b).cmp(&failed(a)).then(b.at.total_cmp(&a.at))
+        needs_a_look(b)
+            .cmp(&needs_a_look(a))
+            .then(b.at.total_cmp(&a.at))
     });
     let _ = write!(out, "<h3>Latest outcomes ({})</h3>", rows.len());
     out.push_str("<table><tr><th style=\"width:15%\">when</th><th style=\"width:17%\">outcome</th><th>intent</th><th style=\"width:24%\">order</th></tr>");
     for f in rows {
-        let bad = if f.outcome == Outcome::Confirmed {
-            ""
-        } else {
+        let bad = if needs_a_look(f) {
             " class=\"bad\""
+        } else {
+            ""
+        };
+        let outcome = match &f.short {
+            Some(note) => format!(
+                "<span title=\"{}: hold the order\">confirmed short</span>",
+                escape(note)
+            ),
+            None => f.outcome.as_str().to_owned(),
         };
         let _ = write!(
             out,
-            "<tr><td>{} ago</td><td{bad}>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{} ago</td><td{bad}>{outcome}</td><td>{}</td><td>{}</td></tr>",
             ago(now - f.at),
-            f.outcome.as_str(),
             intent_link(store, &f.id),
             escape(f.order_id.as_deref().unwrap_or("-"))
         );
@@ -236,6 +256,7 @@ pub(super) fn escape(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::Status;
+    use crate::state::LastError;
     use crate::state::Source;
     use crate::state::tests::{A, HOUR, intents};
 
@@ -276,5 +297,54 @@ mod tests {
             intent_link("eu/main \"x\"", &id)
                 .starts_with("<a href=\"/intents/eu%2Fmain%20%22x%22/")
         );
+    }
+
+    /// The demo's deliberate unknown intent is no incident: shown apart from API errors,
+    /// not in red; a confirmation paid short is marked and listed with the failures.
+    #[test]
+    fn a_not_found_intent_is_no_incident_and_a_short_confirmation_is_marked() {
+        let not_found = LastError {
+            at: 90.0,
+            endpoint: "status",
+            result: "api_error",
+            detail: "API error 50001: not found".into(),
+            request_id: Some("req_1".into()),
+            not_found: true,
+        };
+        let mut st = StoreState::default();
+        st.record_request(true, Some(not_found), None);
+        let finished = |n: u8, at: f64, short: Option<&str>| Finished {
+            id: IntentId::parse(&format!("{n:024x}")).unwrap(),
+            order_id: None,
+            outcome: Outcome::Confirmed,
+            at,
+            short: short.map(str::to_owned),
+        };
+        let view = StoreView {
+            name: "main".into(),
+            summary: summarize(&st),
+            recent: vec![
+                finished(1, 50.0, Some("paid 24.50 of 25.00 USDT")),
+                finished(2, 80.0, None),
+            ],
+            api: st.api.clone(),
+        };
+        let mut html = String::new();
+        store_section(&mut html, &view, 100.0);
+        assert!(!html.contains("class=\"err\""), "{html}");
+        assert!(
+            html.contains("<p class=\"note\">An intent unknown to the API 10 s ago"),
+            "{html}"
+        );
+        let short = html.find("confirmed short").expect("marked");
+        let plain = html.find("<td>confirmed</td>").expect("the other one");
+        assert!(short < plain, "the short one is listed first: {html}");
+        assert!(html.contains("title=\"paid 24.50 of 25.00 USDT: hold the order\""));
+        let error = LastError {
+            not_found: false,
+            ..view.api.last_not_found.clone().unwrap()
+        };
+        st.record_request(false, Some(error), None);
+        assert!(st.api.last_error.is_some() && st.api.last_not_found.is_some());
     }
 }

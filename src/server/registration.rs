@@ -10,10 +10,12 @@
 mod error;
 mod request;
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{ConnectInfo, Path, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,6 +48,7 @@ struct Registered {
 
 async fn register(
     AxumState(shared): AxumState<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Registered>, ApiError> {
@@ -60,9 +63,14 @@ async fn register(
     let handle = store(&shared, &batch.store)?;
     // Counted for the store's `api` source: accepted, or refused.
     let recorder = shared.metrics.source(&handle.name, Source::Api);
+    let count = batch.intents.len();
     let result = register_batch(&shared, &handle, &settings, batch.intents).await;
     match &result {
-        Ok(_) => recorder.succeeded(unix_now()),
+        Ok(Json(done)) => {
+            recorder.succeeded(unix_now());
+            // One line per accepted request (only a holder of the token can cause it).
+            tracing::info!(store = %handle.name, intents = count, registered = done.registered, already_watched = done.already_watched, misdirected = done.misdirected.len(), %peer, "intents registered");
+        }
         Err(_) => recorder.failed(),
     }
     result
@@ -107,13 +115,6 @@ async fn register_batch(
         "registering is idempotent",
     )
     .await?;
-    tracing::debug!(
-        store = %handle.name,
-        registered = done.registered,
-        already_watched = done.already_watched,
-        misdirected = misdirected.len(),
-        "intents registered"
-    );
     Ok(Json(Registered {
         registered: done.registered,
         already_watched: done.already_watched,

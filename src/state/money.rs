@@ -200,7 +200,12 @@ impl StoreState {
             Ok(short) => short,
             Err(e) => return DetailRecorded::Refused(e),
         };
-        intent.fetched = Some(Box::new(Fetched { detail, at: now }));
+        if short {
+            self.mark_short(id, &detail);
+        }
+        if let Some(intent) = self.intents.get_mut(id) {
+            intent.fetched = Some(Box::new(Fetched { detail, at: now }));
+        }
         self.mark_dirty(id);
         DetailRecorded::Counted { outcome, short }
     }
@@ -340,6 +345,43 @@ mod tests {
         let late = detail("USDT", 1, "1", "0");
         assert_eq!(s.record_detail(A, late, 1005.0), DetailRecorded::Ignored);
         assert_eq!(s.money.amount.len(), 0);
+    }
+
+    /// A confirmation paid short is marked on the remembered outcome (the landing page
+    /// lists it with the failures), also after a restore; one paid in full is not.
+    #[test]
+    fn a_short_confirmation_is_marked_on_the_remembered_outcome() {
+        use crate::state::tests::{A, HOUR, intents};
+        const B: &str = "65f0a1b2c3d4e5f6a7b8c9d1";
+        let mut s = StoreState::new();
+        s.set_source(
+            crate::state::Source::Config,
+            &intents(&[A, B]),
+            HOUR,
+            1000.0,
+        );
+        s.set_fetch_details(true, HOUR, 1000.0);
+        s.observe_status(A, Status::Confirmed, 1001.0);
+        s.observe_status(B, Status::Confirmed, 1002.0);
+        let short = s.record_detail(A, detail("USDT", 1, "25.00", "24.50"), 1003.0);
+        assert_eq!(
+            short,
+            DetailRecorded::Counted {
+                outcome: Outcome::Confirmed,
+                short: true
+            }
+        );
+        s.record_detail(B, detail("USDT", 1, "25.00", "25.00"), 1004.0);
+        let note = |s: &StoreState, id: &str| {
+            let f = s.recent.iter().find(|f| f.id.as_str() == id).unwrap();
+            f.short.clone()
+        };
+        assert_eq!(note(&s, A).as_deref(), Some("paid 24.50 of 25.00 USDT"));
+        assert_eq!(note(&s, B), None);
+        s.recent.clear();
+        s.remember_restored_outcomes();
+        assert_eq!(note(&s, A).as_deref(), Some("paid 24.50 of 25.00 USDT"));
+        assert_eq!(note(&s, B), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use super::StoreState;
 use crate::api::Outcome;
+use crate::api::detail::Detail;
 use crate::config::IntentId;
 
 /// Terminal outcomes remembered per store.
@@ -19,6 +20,9 @@ pub struct Finished {
     pub outcome: Outcome,
     /// Unix seconds.
     pub at: f64,
+    /// A confirmation paid less than asked, as the page says it ("paid 24.50 of 25.00
+    /// USDT"): the order must be held although the outcome reads `confirmed`.
+    pub short: Option<String>,
 }
 
 /// The last failed request of a store.
@@ -31,6 +35,9 @@ pub struct LastError {
     /// The error as logged (no secrets: API messages and transport errors only).
     pub detail: String,
     pub request_id: Option<String>,
+    /// An answer about one intent (50001, not found), not about the API: the page shows
+    /// it apart, so a typo'd id does not read as an outage.
+    pub not_found: bool,
 }
 
 /// How the store's requests to the API go.
@@ -38,7 +45,10 @@ pub struct LastError {
 pub struct ApiHealth {
     /// As `allscale_api_up`: `None` before the first request.
     pub up: Option<bool>,
+    /// The last error about the API itself (not a not-found intent).
     pub last_error: Option<LastError>,
+    /// The last answer that an intent is not found.
+    pub last_not_found: Option<LastError>,
     /// The API's clock minus the exporter's, seconds (the latest reading).
     pub clock_skew: Option<f64>,
 }
@@ -54,6 +64,7 @@ impl StoreState {
             order_id: intent.order_id.clone(),
             outcome,
             at,
+            short: None,
         };
         push_recent(&mut self.recent, finished);
     }
@@ -65,11 +76,15 @@ impl StoreState {
             .iter()
             .chain(self.retired.iter())
             .filter_map(|(id, i)| {
+                let outcome = i.status?.outcome()?;
+                let detail = i.fetched.as_ref().map(|f| &f.detail);
+                let short = detail.filter(|_| outcome == Outcome::Confirmed);
                 Some(Finished {
                     id: id.clone(),
                     order_id: i.order_id.clone(),
-                    outcome: i.status?.outcome()?,
+                    outcome,
                     at: i.terminal_at?,
+                    short: short.and_then(shortfall_note),
                 })
             })
             .collect();
@@ -83,13 +98,31 @@ impl StoreState {
     pub fn record_request(&mut self, up: bool, error: Option<LastError>, clock_skew: Option<f64>) {
         self.polled_once = true;
         self.api.up = Some(up);
-        if error.is_some() {
-            self.api.last_error = error;
+        match error {
+            Some(e) if e.not_found => self.api.last_not_found = Some(e),
+            Some(e) => self.api.last_error = Some(e),
+            None => {}
         }
         if clock_skew.is_some() {
             self.api.clock_skew = clock_skew;
         }
     }
+}
+
+impl StoreState {
+    /// Marks the remembered outcome of `id` as a confirmation paid short.
+    pub(super) fn mark_short(&mut self, id: &str, detail: &Detail) {
+        let latest = self.recent.iter_mut().rev().find(|f| f.id.as_str() == id);
+        if let Some(finished) = latest {
+            finished.short = shortfall_note(detail);
+        }
+    }
+}
+
+/// "paid 24.50 of 25.00 USDT" when less was paid than asked.
+fn shortfall_note(detail: &Detail) -> Option<String> {
+    (detail.paid < detail.amount)
+        .then(|| format!("paid {} of {} {}", detail.paid, detail.amount, detail.coin))
 }
 
 fn push_recent(recent: &mut VecDeque<Finished>, finished: Finished) {

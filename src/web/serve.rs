@@ -4,13 +4,14 @@
 //! moment and then serves HTTP/1 or HTTP/2 with hyper, within the timeouts of
 //! [`ServerLimits`]; every request body has a deadline ([`super::body`]).
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use hyper::service::Service as _;
@@ -102,7 +103,7 @@ pub async fn serve(
             _ = crate::stopped(&mut stop) => break,
             Some(_) = connections.join_next() => continue,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => (tcp, peer.ip()),
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Typically out of file descriptors: pause rather than spin.
                     if let Some(count) = crate::log_limit::outside().allow("accept", Instant::now()) {
@@ -114,7 +115,7 @@ pub async fn serve(
             },
         };
         let (tcp, peer) = tcp;
-        let slot = admission.admit(peer);
+        let slot = admission.admit(peer.ip());
         if let Some(displaced) = slot.as_ref().map_or_else(|d| Some(*d), |(_, d)| *d) {
             note(displaced, &limits);
         }
@@ -181,7 +182,7 @@ impl Server {
     async fn connection(
         self: Arc<Self>,
         tcp: TcpStream,
-        peer: IpAddr,
+        peer: SocketAddr,
         slot: Slot,
         watcher: Watcher,
     ) {
@@ -195,16 +196,16 @@ impl Server {
     async fn serve_connection(
         &self,
         tcp: TcpStream,
-        peer: IpAddr,
+        peer: SocketAddr,
         activity: &Arc<Activity>,
         watcher: Watcher,
     ) {
         let limits = &self.limits;
         let io = IdleTimeout::new(tcp, limits.read_header_timeout, limits.idle_timeout);
         let result = match &self.tls {
-            None => self.http(io, activity, watcher).await,
+            None => self.http(io, peer, activity, watcher).await,
             Some(web) => match handshake(web, io).await {
-                Ok(stream) => self.http(stream, activity, watcher).await,
+                Ok(stream) => self.http(stream, peer, activity, watcher).await,
                 // A client's bad handshake is its problem, not an exporter error: debug only.
                 Err(why) => return tracing::debug!(%peer, %why, "TLS handshake failed"),
             },
@@ -215,10 +216,12 @@ impl Server {
     }
 
     /// Serves HTTP on `io`; each request counts as in progress on `activity` until its
-    /// answer is written, and its body must arrive within `read_body_timeout`.
+    /// answer is written, its body must arrive within `read_body_timeout`, and it carries
+    /// the client's address (`ConnectInfo`, for the log).
     async fn http<S>(
         &self,
         io: S,
+        peer: SocketAddr,
         activity: &Arc<Activity>,
         watcher: Watcher,
     ) -> Result<(), BoxError>
@@ -227,7 +230,8 @@ impl Server {
     {
         let app = TowerToHyperService::new(self.app.clone());
         let (activity, within) = (Arc::clone(activity), self.limits.read_body_timeout);
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
             let in_flight = activity.begin();
             let late = Arc::new(AtomicBool::new(false));
             let http1 = request.version() < Version::HTTP_2;

@@ -29,7 +29,19 @@ fn version_prints_version_and_revision() {
 
 #[test]
 fn check_config_accepts_the_example_and_summarises_it() {
-    let example = format!("{}/config.example.yaml", env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(format!(
+        "{}/config.example.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let shipped = "state_file: /var/lib/allscale-exporter/state.db";
+    assert!(example.contains(shipped));
+    let example_path = dir.path().join("config.yaml");
+    let here = format!("state_file: {}", state.display());
+    std::fs::write(&example_path, example.replace(shipped, &here)).unwrap();
+    let example = example_path.display().to_string();
     let out = Command::new(BIN)
         .args(["check-config", &example])
         .env("ALLSCALE_API_SECRET", "st_example")
@@ -342,4 +354,81 @@ fn kubernetes_state_volumes_hold_the_state_database_at_100k_intents() {
             "{manifest}: {have} bytes < 2 x {largest} (the state database at 100k intents)"
         );
     }
+}
+
+/// A taken port is named with the flag that moves it, once (not the OS error twice), for
+/// the demo, the exporter and the simulator.
+#[test]
+fn a_taken_port_is_named_with_its_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let config = format!("{}/config.example.yaml", env!("CARGO_MANIFEST_DIR"));
+    let runs: [(&[&str], &str); 3] = [
+        (
+            &["demo", "--web.listen-address", &addr],
+            "--web.listen-address",
+        ),
+        (
+            &["--config.file", &config, "--web.listen-address", &addr],
+            "--web.listen-address",
+        ),
+        (&["simulate", "--listen", &addr], "--listen"),
+    ];
+    for (args, flag) in runs {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("ALLSCALE_API_SECRET", "st_example")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let error = stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or("");
+        assert!(
+            error.contains(&addr) && error.contains(flag),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(error.matches("in use").count(), 1, "{args:?}: {error}");
+    }
+}
+
+/// `check-config` refuses a `state_file` whose directory does not exist (the exporter would
+/// start and save nothing), naming the directory.
+#[test]
+fn check_config_refuses_a_state_file_it_could_not_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-mounted-yet");
+    let config = dir.path().join("config.yaml");
+    let yaml = format!(
+        "state_file: {}/state.db\nstores:\n  - name: main\n    api_key: st_k\n    api_secret_env: ALLSCALE_API_SECRET\n",
+        missing.display()
+    );
+    std::fs::write(&config, &yaml).unwrap();
+    let check = || {
+        Command::new(BIN)
+            .arg("check-config")
+            .arg(&config)
+            .env("ALLSCALE_API_SECRET", "st_example")
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let named = format!("the directory {} does not exist", missing.display());
+    assert!(stderr.contains(&named), "{stderr}");
+    std::fs::create_dir(&missing).unwrap();
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&missing).unwrap().count(),
+        0,
+        "the probe file stays"
+    );
 }

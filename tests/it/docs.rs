@@ -91,3 +91,26 @@ fn the_readme_and_ci_install_every_tool_the_tests_use() {
         assert!(ci.contains(package), ".ci/run does not install {package}");
     }
 }
+
+/// docs/simulator.md lists the default scenario's intents, each with its step.
+#[test]
+fn the_simulator_doc_lists_the_default_scenarios_intents() {
+    let doc = std::fs::read_to_string(format!("{}/docs/simulator.md", repo())).unwrap();
+    let scenario = allscale_exporter::demo::scenario();
+    let listed: Vec<_> = scenario.intents.iter().take(19).collect();
+    for intent in &listed {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", intent.id)))
+            .unwrap_or_else(|| panic!("docs/simulator.md does not list {}", intent.id));
+        let step = format!("| {} s |", intent.step.as_secs());
+        assert!(row.contains(&step), "{row}");
+    }
+    let last = scenario.intents.last().unwrap();
+    assert!(
+        doc.contains(&format!("`{}`", last.id)),
+        "the last id {}",
+        last.id
+    );
+    assert!(doc.contains("`65f0d3e000000000deadbeef`"));
+}

@@ -42,6 +42,10 @@ fn assert_config_valid(what: &str, config: &str, secret_path: &str) {
         "{what}: does not read its secret from {secret_path}"
     );
     let config = config.replace(secret_path, secret.to_str().expect("utf-8 path"));
+    // The state database's directory is the target host's (check-config refuses one it
+    // could not create here): a directory of this test's instead.
+    let state = dir.path().join("state.db");
+    let config = with_state_file(&config, state.to_str().expect("utf-8 path"));
     let file = dir.path().join("config.yaml");
     std::fs::write(&file, config).expect("write config");
     let out = Command::new(BIN)
@@ -55,6 +59,18 @@ fn assert_config_valid(what: &str, config: &str, secret_path: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `config` with the value of its `state_file:` line (at any indent) set to `path`.
+fn with_state_file(config: &str, path: &str) -> String {
+    let lines: Vec<String> = config
+        .lines()
+        .map(|line| match line.split_once("state_file:") {
+            Some((indent, _)) if indent.trim().is_empty() => format!("{indent}state_file: {path}"),
+            _ => line.to_owned(),
+        })
+        .collect();
+    lines.join("\n") + "\n"
 }
 
 /// The mixin is the one source: the shipped rule files, dashboards and PrometheusRule

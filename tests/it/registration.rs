@@ -511,6 +511,16 @@ async fn the_token_never_appears_in_answers_or_logs() {
     .await;
     let logs = exporter.logs();
     assert!(logs.lines().count() > 10, "trace logs were collected");
+    // One info line per accepted registration request: store, count, the client.
+    let registered: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("intents registered"))
+        .collect();
+    assert_eq!(registered.len(), 1, "{logs}");
+    let line = registered[0];
+    for field in [" INFO ", "store=main", "intents=1", "peer=127.0.0.1:"] {
+        assert!(line.contains(field), "{field} not in {line}");
+    }
     texts.push(logs);
     for text in &texts {
         assert!(!text.contains(prefix), "the token leaked:\n{text}");

@@ -30,16 +30,14 @@ pub(super) struct Batch {
 #[serde(deny_unknown_fields)]
 struct RawBatch {
     store: String,
-    intents: Vec<RawIntent>,
+    /// Each an id string (the config's short form) or `{"id", "order_id"}`: read item by
+    /// item, so that a problem names the item and the forms, not a parser's type.
+    intents: Vec<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawIntent {
-    id: String,
-    #[serde(default)]
-    order_id: Option<String>,
-}
+/// The forms an item may take, as a refusal names them.
+const ITEM_FORMS: &str =
+    r#"an intent id string, or {"id": "<id>", "order_id": "<order id>"} (order_id optional)"#;
 
 /// The body, refused (413) past [`MAX_BODY_BYTES`] while it is read.
 pub(super) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
@@ -105,11 +103,38 @@ pub(super) fn parse(body: &[u8]) -> Result<Batch, ApiError> {
     }
 }
 
-fn validate_item(i: usize, item: RawIntent) -> Result<IntentConfig, String> {
-    let id = intent_id(&format!("intents[{i}].id"), &item.id)?;
-    let order_id = match item.order_id {
-        None => None,
-        Some(order_id) => Some(validate_order_id(i, order_id)?),
+fn validate_item(i: usize, item: serde_json::Value) -> Result<IntentConfig, String> {
+    use serde_json::Value;
+    let (id, order_id) = match item {
+        Value::String(id) => {
+            let id = intent_id(&format!("intents[{i}]"), &id)?;
+            return Ok(IntentConfig { id, order_id: None });
+        }
+        Value::Object(mut fields) => (fields.remove("id"), {
+            let order_id = fields.remove("order_id");
+            if let Some(unknown) = fields.keys().next() {
+                return Err(format!(
+                    "intents[{i}]: unknown field {}; an item is {ITEM_FORMS}",
+                    shown(unknown)
+                ));
+            }
+            order_id
+        }),
+        _ => return Err(format!("intents[{i}]: expected {ITEM_FORMS}")),
+    };
+    let id = match id {
+        Some(Value::String(id)) => intent_id(&format!("intents[{i}].id"), &id)?,
+        Some(_) => return Err(format!("intents[{i}].id: expected a string")),
+        None => {
+            return Err(format!(
+                "intents[{i}]: missing \"id\"; an item is {ITEM_FORMS}"
+            ));
+        }
+    };
+    let order_id = match order_id {
+        None | Some(Value::Null) => None,
+        Some(Value::String(order_id)) => Some(validate_order_id(i, order_id)?),
+        Some(_) => return Err(format!("intents[{i}].order_id: expected a string")),
     };
     Ok(IntentConfig { id, order_id })
 }
@@ -195,11 +220,45 @@ mod tests {
         assert!(message.starts_with("intents[0].order_id: must not be empty"));
     }
 
+    /// The config's short form, a bare id, is an item too; any other shape is refused
+    /// with the forms named, never a parser's type name.
+    #[test]
+    fn an_item_is_an_id_or_an_object_and_a_refusal_names_both_forms() {
+        let body = format!(
+            r#"{{"store": "main", "intents": ["{A}", {{"id": "{A}", "order_id": null}}]}}"#
+        );
+        let batch = parse(body.as_bytes()).unwrap();
+        assert_eq!(batch.intents[0].id.as_str(), A);
+        assert_eq!(batch.intents[0].order_id, None);
+        assert_eq!(batch.intents[1].order_id, None);
+        let (status, message) = problem(r#"{"store": "s", "intents": [5]}"#);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(message, format!("intents[0]: expected {ITEM_FORMS}"));
+        let (_, message) = problem(&format!(
+            r#"{{"store": "s", "intents": [{{"id": "{A}", "orderid": "x"}}]}}"#
+        ));
+        assert_eq!(
+            message,
+            format!("intents[0]: unknown field \"orderid\"; an item is {ITEM_FORMS}")
+        );
+        let (_, message) = problem(r#"{"store": "s", "intents": [{"order_id": "x"}]}"#);
+        assert!(
+            message.starts_with("intents[0]: missing \"id\""),
+            "{message}"
+        );
+        let (_, message) = problem(r#"{"store": "s", "intents": ["xyz"]}"#);
+        assert_eq!(
+            message,
+            "intents[0]: \"xyz\" is not an intent id (24 hexadecimal characters)"
+        );
+        assert!(!message.contains("Raw"));
+    }
+
     #[test]
     fn bad_json_empty_and_oversized_lists_are_refused() {
         let (status, message) = problem(r#"{"store": "s", "intents": [{"id": 5}]}"#);
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(message.contains("invalid type: integer `5`"), "{message}");
+        assert_eq!(message, "intents[0].id: expected a string");
         let (_, message) = problem(r#"{"store": "s", "intents": [], "extra": 1}"#);
         assert!(message.contains("unknown field `extra`"), "{message}");
         let (status, message) = problem(r#"{"store": "s", "intents": []}"#);
