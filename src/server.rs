@@ -6,6 +6,7 @@
 mod landing;
 mod registration;
 mod routes;
+mod shared;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use crate::state::{self, State};
 use crate::supervise::{Supervisor, Task};
 pub use crate::web::serve::ServerLimits;
 use crate::web::{LiveWebConfig, WebConfigError};
-use routes::Shared;
+use shared::Shared;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

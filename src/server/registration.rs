@@ -23,7 +23,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::routes::Shared;
+use super::shared::Shared;
 use crate::api::Status;
 use crate::clock::unix_now;
 use crate::config::{IntentConfig, IntentId, RegistrationConfig, Secret};

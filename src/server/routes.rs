@@ -10,58 +10,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use tokio::sync::watch;
 
+use super::shared::Shared;
 use crate::clock::unix_now;
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::reload::{self, ReloadHandle};
-use crate::shard::Shard;
+use crate::reload;
 use crate::single_flight::SingleFlight;
-use crate::state::State;
-use crate::supervise::Supervisor;
 use crate::web::LiveWebConfig;
 
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub(super) struct Shared {
-    pub(super) state: Arc<State>,
-    pub(super) metrics: Arc<Metrics>,
-    reload: ReloadHandle,
-    supervisor: Supervisor,
-    /// The running config (store names, the registration settings).
-    pub(super) config: watch::Receiver<Arc<Config>>,
-    /// The intents this replica watches (`--shard`).
-    pub(super) shard: Shard,
-    /// One render of each page at a time, shared by the requests that arrive meanwhile.
-    metrics_page: SingleFlight<Bytes>,
-    landing_page: SingleFlight<Bytes>,
-}
-
-impl Shared {
-    pub(super) fn new(
-        state: Arc<State>,
-        metrics: Arc<Metrics>,
-        reload: ReloadHandle,
-        supervisor: Supervisor,
-        config: watch::Receiver<Arc<Config>>,
-        shard: Shard,
-    ) -> Self {
-        Self {
-            state,
-            metrics,
-            reload,
-            supervisor,
-            config,
-            shard,
-            metrics_page: SingleFlight::default(),
-            landing_page: SingleFlight::default(),
-        }
-    }
-}
 
 /// With basic auth configured, every route but the probes (`/healthz`, `/readyz`), the
 /// registration API (its own token) and the webhook receiver (AllScale's signature)
@@ -235,7 +192,8 @@ async fn landing(AxumState(shared): AxumState<Shared>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervise::Task;
+    use crate::metrics::Metrics;
+    use crate::supervise::{Supervisor, Task};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::routes::Shared;
+use super::shared::Shared;
 use crate::api::signing::{WebhookFields, sha256_hex, verify, webhook_canonical};
 use crate::clock::unix_now;
 use crate::config::{Config, IntentConfig, IntentId, OrderIdProblem, StoreConfig};

@@ -114,3 +114,46 @@ fn the_simulator_doc_lists_the_default_scenarios_intents() {
     );
     assert!(doc.contains("`65f0d3e000000000deadbeef`"));
 }
+
+/// docs/architecture.md's module map names every source file under `src/` by its path.
+#[test]
+fn the_module_map_names_every_source_file() {
+    let map = std::fs::read_to_string(format!("{}/docs/architecture.md", repo())).unwrap();
+    let mut found = Vec::new();
+    sources(&std::path::Path::new(repo()).join("src"), &mut found);
+    let missing: Vec<String> = found
+        .iter()
+        .map(|p| {
+            p.strip_prefix(repo())
+                .unwrap()
+                .to_string_lossy()
+                .trim_start_matches('/')
+                .to_owned()
+        })
+        .filter(|p| !map.contains(&format!("`{p}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/architecture.md does not name {missing:?}"
+    );
+}
+
+/// The `.rs` and `.sql` files under `dir`.
+fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "sql") {
+            out.push(path);
+        }
+    }
+}
+
+/// The README stays an overview: at most 300 lines (details live in docs/).
+#[test]
+fn the_readme_is_at_most_300_lines() {
+    let readme = std::fs::read_to_string(format!("{}/README.md", repo())).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 300, "README.md has {lines} lines");
+}
