@@ -219,7 +219,7 @@ fn example_config_is_valid() {
     assert_eq!(config.poll_interval, Duration::from_secs(30));
     assert_eq!(
         config.state_file.as_deref(),
-        Some(Path::new("/var/lib/allscale-exporter/state.json"))
+        Some(Path::new("/var/lib/allscale-exporter/state.db"))
     );
     let s = &config.stores[0];
     assert_eq!(s.name, "main");
