@@ -4,7 +4,7 @@ Prometheus and Alertmanager, the shipped rules and dashboards. Python stdlib onl
 
     python3 tests/e2e/run.py [--exporter target/debug/allscale-exporter] [--static-only]
 
-`cargo test --test it e2e::` runs it (tests/it/e2e.rs). It installs nothing: it needs
+`cargo test --test slow e2e::` runs it (tests/slow/e2e.rs). It installs nothing: it needs
 `prometheus`, `prometheus-alertmanager`, `promtool` and `amtool` on PATH (Debian packages
 `prometheus` and `prometheus-alertmanager`) and `bash`.
 

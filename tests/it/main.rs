@@ -1,6 +1,8 @@
-//! The integration tests, one module per concern, built as one test binary: ~30 binaries
-//! that each link the whole exporter took ten times the disk and link time of one (a CI
-//! run ran out of disk). Run one concern with `cargo test --test it money::`.
+//! The fast integration tests, one module per concern, built as one test binary: ~30
+//! binaries that each link the whole exporter took ten times the disk and link time of
+//! one (a CI run ran out of disk). Run one concern with `cargo test --test it money::`.
+//! The slow ones (real Prometheus and Alertmanager, Chromium, the soaks) are the second
+//! binary, `tests/slow/`: `cargo test --test slow`.
 //!
 //! | module | what it drives |
 //! |---|---|
@@ -8,28 +10,25 @@
 //! | `cli`, `config`, `properties` | the binary's commands; config schema and validation; property tests |
 //! | `exporter`, `golden`, `cardinality` | the exporter against the simulator; `/metrics` byte for byte; `per_intent_metrics` |
 //! | `strict_mock`, `strict_mock_selftest`, `hostile_mock`, `api_tls`, `goaway` | the API client against the independent strict mock, hostile answers, TLS, HTTP/2 GOAWAY |
-//! | `reload`, `restart`, `crash_soak`, `soak` | hot reload; restart and crash safety of the counters |
+//! | `reload`, `restart` | hot reload; restart safety of the counters |
 //! | `state_access` | the state database locked, used by a second exporter, read-only, corrupt |
 //! | `expiry`, `poll_budget`, `registration`, `sources` | intents that never finish; the budget; the registration API; pull sources |
 //! | `webhooks`, `webhook_relay` | the webhook receiver and relay |
 //! | `money` | amounts, shortfalls and fees from the intent detail |
-//! | `secrets`, `server_limits`, `web_config`, `landing_page` | secrets kept out of every output; the HTTP server under hostile clients; TLS and auth; the landing page |
-//! | `e2e`, `monitoring_lint`, `docs` | the operator package with real Prometheus and Alertmanager; lint rules; docs consistency |
+//! | `secrets`, `server_limits`, `web_config` | secrets kept out of every output; the HTTP server under hostile clients; TLS and auth |
+//! | `monitoring_lint`, `docs` | lint rules of the alerts and dashboards; docs consistency |
 
 mod api_tls;
 mod cardinality;
 mod cli;
 mod common;
 mod config;
-mod crash_soak;
 mod docs;
-mod e2e;
 mod expiry;
 mod exporter;
 mod goaway;
 mod golden;
 mod hostile_mock;
-mod landing_page;
 mod money;
 mod monitoring_lint;
 mod poll_budget;
@@ -39,7 +38,6 @@ mod reload;
 mod restart;
 mod secrets;
 mod server_limits;
-mod soak;
 mod sources;
 mod state_access;
 mod strict_mock;

@@ -17,11 +17,6 @@ pub fn yaml(rel: &str) -> Value {
     serde_saphyr::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"))
 }
 
-pub fn yaml_docs(rel: &str) -> Vec<Value> {
-    serde_saphyr::from_multiple(&read(rel))
-        .unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"))
-}
-
 /// `v[key]` as a string, or a panic naming what was expected.
 pub fn s<'a>(v: &'a Value, key: &str, what: &str) -> &'a str {
     v[key]

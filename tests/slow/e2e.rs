@@ -19,12 +19,18 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common;
-use common::files::{arr, read, root, s, yaml, yaml_docs};
+use common::files::{arr, read, root, s, yaml};
 use common::tools;
 
 const BIN: &str = env!("CARGO_BIN_EXE_allscale-exporter");
 const RUNBOOK_BASE: &str =
     "https://github.com/allscale/allscale-exporter/blob/main/docs/runbook.md#";
+
+/// Every document of the multi-document YAML file at `rel`.
+fn yaml_docs(rel: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple(&read(rel))
+        .unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"))
+}
 
 /// True when every tool is installed; see [`tools::available`].
 fn have_tools(tools: &[&str], what: &str) -> bool {
