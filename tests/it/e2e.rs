@@ -19,46 +19,26 @@ use serde_json::Value;
 
 use crate::common;
 use common::files::{arr, read, root, s, yaml, yaml_docs};
+use common::tools::{have_tools, on_path};
 
 const BIN: &str = env!("CARGO_BIN_EXE_allscale-exporter");
 const RUNBOOK_BASE: &str =
     "https://github.com/allscale/allscale-exporter/blob/main/docs/runbook.md#";
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
-/// True when every tool is installed. Otherwise skip (false) with a message, or fail
-/// in CI, where the tools are installed by `.ci/run`.
-fn have_tools(tools: &[&str], what: &str) -> bool {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "{what}: missing {} (Debian packages prometheus, prometheus-alertmanager, jsonnet, python3)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{msg}; CI must have them");
-    }
-    eprintln!("SKIPPED {msg}");
-    false
-}
-
-/// `allscale-exporter check-config` on `config` after replacing `secret_path` with a
-/// real file holding a test secret.
-fn assert_config_valid(what: &str, config: &str, secret_path: &str) {
+/// `allscale-exporter check-config` on `config` after replacing each of `secret_paths`
+/// (the API secret, the registration token) with a real file holding a test value.
+fn assert_config_valid(what: &str, config: &str, secret_paths: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, "st_test_secret\n").expect("write secret");
-    assert!(
-        config.contains(secret_path),
-        "{what}: does not read its secret from {secret_path}"
-    );
-    let config = config.replace(secret_path, secret.to_str().expect("utf-8 path"));
+    let mut config = config.to_string();
+    for (n, secret_path) in secret_paths.iter().enumerate() {
+        let secret = dir.path().join(format!("secret{n}"));
+        std::fs::write(&secret, "test_secret_0123456789abcdef\n").expect("write secret");
+        assert!(
+            config.contains(secret_path),
+            "{what}: does not read a secret from {secret_path}"
+        );
+        config = config.replace(secret_path, secret.to_str().expect("utf-8 path"));
+    }
     let file = dir.path().join("config.yaml");
     std::fs::write(&file, config).expect("write config");
     let out = Command::new(BIN)
@@ -459,7 +439,7 @@ fn docker_compose_stack_is_complete_and_consistent() {
     assert_config_valid(
         "deploy/docker/exporter/config.yaml",
         &config_text,
-        "/run/secrets/allscale_api_secret",
+        &["/run/secrets/allscale_api_secret"],
     );
     let config: Value = serde_saphyr::from_str(&config_text).expect("compose exporter config");
     let store = &config["stores"][0];
@@ -649,19 +629,17 @@ fn kubernetes_manifests_are_consistent() {
         secret_ref["secret"]["secretName"],
         secret["metadata"]["name"]
     );
-    let secret_key = secret["stringData"]
+    // Every key of the Secret (the API secret, the registration token) is a file the
+    // config reads.
+    let secret_files: Vec<String> = secret["stringData"]
         .as_object()
         .expect("stringData")
         .keys()
-        .next()
-        .expect("a key")
-        .clone();
+        .map(|key| format!("{secret_path}/{key}"))
+        .collect();
+    let secret_files: Vec<&str> = secret_files.iter().map(String::as_str).collect();
     let config = s(&configmap["data"], "config.yaml", "ConfigMap");
-    assert_config_valid(
-        "the ConfigMap's config.yaml",
-        config,
-        &format!("{secret_path}/{secret_key}"),
-    );
+    assert_config_valid("the ConfigMap's config.yaml", config, &secret_files);
     assert!(
         arr(&container["volumeMounts"], "volumeMounts")
             .iter()
@@ -715,6 +693,7 @@ fn kubernetes_manifests_are_consistent() {
     for r in [
         "configmap.yaml",
         "deployment.yaml",
+        "pvc.yaml",
         "service.yaml",
         "servicemonitor.yaml",
         "prometheusrule.yaml",

@@ -13,7 +13,7 @@
 //! | `webhooks`, `webhook_relay` | the webhook receiver and relay |
 //! | `money` | amounts, shortfalls and fees from the intent detail |
 //! | `secrets`, `server_limits`, `web_config`, `landing_page` | secrets kept out of every output; the HTTP server under hostile clients; TLS and auth; the landing page |
-//! | `e2e`, `monitoring_lint`, `docs` | the operator package with real Prometheus and Alertmanager; lint rules; docs consistency |
+//! | `e2e`, `kubernetes`, `monitoring_lint`, `docs` | the operator package with real Prometheus and Alertmanager; the rendered Kubernetes trees; lint rules; docs consistency |
 
 mod api_tls;
 mod cardinality;
@@ -28,6 +28,7 @@ mod exporter;
 mod goaway;
 mod golden;
 mod hostile_mock;
+mod kubernetes;
 mod landing_page;
 mod money;
 mod monitoring_lint;

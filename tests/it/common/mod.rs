@@ -5,6 +5,7 @@ pub mod processes;
 pub mod sim;
 pub mod statedb;
 pub mod tls;
+pub mod tools;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
