@@ -589,7 +589,7 @@ fn kubernetes_manifests_are_consistent() {
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     let port = &container["ports"][0];
     assert_eq!(port["containerPort"], 9864);
-    for probe in ["livenessProbe", "readinessProbe"] {
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
         assert_eq!(
             container[probe]["httpGet"]["port"], port["name"],
             "{probe} port"

@@ -175,6 +175,29 @@ fn the_state_database_is_on_a_persistent_volume_at_the_state_file() {
     }
 }
 
+/// HTTP (and so /healthz) is answered only once the state database is restored, which
+/// took 57 s at 100k intents with 10,000 events pending (bench/restart.py): a liveness
+/// probe alone would kill that start, and each one after it. A startup probe holds it
+/// off for the 10 minutes the manifests' comments promise.
+#[test]
+fn a_long_restore_is_not_killed_by_the_liveness_probe() {
+    for tree in TREES {
+        let Some(docs) = render(tree) else { return };
+        let container = container(workload(tree, &docs));
+        let startup = &container["startupProbe"];
+        assert_eq!(
+            startup["httpGet"]["path"], "/healthz",
+            "{tree}: no startup probe on /healthz"
+        );
+        let allowed = startup["periodSeconds"].as_u64().unwrap_or(10)
+            * startup["failureThreshold"].as_u64().unwrap_or(3);
+        assert!(
+            allowed >= 600,
+            "{tree}: the startup probe gives a restore {allowed} s, not 10 minutes"
+        );
+    }
+}
+
 #[test]
 fn memory_holds_the_configured_cap_on_intents_by_the_measured_figures() {
     let performance = read("docs/performance.md");
