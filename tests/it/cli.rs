@@ -270,12 +270,27 @@ fn mebibytes(manifest: &str, key: &str) -> u64 {
         .unwrap()
 }
 
-/// The state volumes of the examples hold the state database at 100k intents, measured
-/// with the real database: at its largest, just before a compaction (100k rows, four
-/// events per row, the WAL), twice (a file moved aside as unusable keeps a copy). The
-/// manifests' comments give the same arithmetic.
+/// The registration cap of the Kubernetes examples' ConfigMap (one per store, and per
+/// replica when sharded): the intents the state volumes must hold.
+fn configured_intent_cap() -> u64 {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/configmap.yaml"
+    ))
+    .unwrap();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("max_intents_per_store: "))
+        .expect("the ConfigMap sets registration.max_intents_per_store")
+        .parse()
+        .unwrap()
+}
+
+/// The state volumes of the examples hold the state database at the ConfigMap's cap
+/// on intents, scaled from the real database at 100k intents: at its largest, just
+/// before a compaction (100k rows, four events per row, the WAL), twice (a file moved
+/// aside as unusable keeps a copy). The manifests' comments give the same arithmetic.
 #[test]
-fn kubernetes_state_volumes_hold_the_state_database_at_100k_intents() {
+fn kubernetes_state_volumes_hold_the_state_database_at_the_intent_cap() {
     use allscale_exporter::api::Status;
     use allscale_exporter::state::db::{Batch, COMPACT_RATIO, Db, StoreBatch};
     use allscale_exporter::state::{IntentState, Source, Sources};
@@ -343,15 +358,16 @@ fn kubernetes_state_volumes_hold_the_state_database_at_100k_intents() {
         "{} bytes per intent",
         largest / 100_000
     );
-    let needed = 2 * largest;
+    let cap = configured_intent_cap();
+    let needed = 2 * largest * cap / 100_000;
     for (manifest, key) in [
-        ("kubernetes/deployment.yaml", "sizeLimit: "),
+        ("kubernetes/pvc.yaml", "storage: "),
         ("kubernetes-sharded/statefulset.yaml", "storage: "),
     ] {
         let have = mebibytes(manifest, key) * 1024 * 1024;
         assert!(
             have >= needed,
-            "{manifest}: {have} bytes < 2 x {largest} (the state database at 100k intents)"
+            "{manifest}: {have} bytes < 2 x {largest} x {cap} / 100k (the state database at the ConfigMap's max_intents_per_store)"
         );
     }
 }

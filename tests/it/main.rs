@@ -16,7 +16,7 @@
 //! | `webhooks`, `webhook_relay` | the webhook receiver and relay |
 //! | `money` | amounts, shortfalls and fees from the intent detail |
 //! | `secrets`, `server_limits`, `web_config` | secrets kept out of every output; the HTTP server under hostile clients; TLS and auth |
-//! | `monitoring_lint`, `docs` | lint rules of the alerts and dashboards; docs consistency |
+//! | `kubernetes`, `monitoring_lint`, `docs` | the rendered Kubernetes trees; lint rules of the alerts and dashboards; docs consistency |
 
 mod api_tls;
 mod cardinality;
@@ -29,6 +29,7 @@ mod exporter;
 mod goaway;
 mod golden;
 mod hostile_mock;
+mod kubernetes;
 mod money;
 mod monitoring_lint;
 mod poll_budget;

@@ -37,17 +37,20 @@ fn have_tools(tools: &[&str], what: &str) -> bool {
     tools::available(tools, what)
 }
 
-/// `allscale-exporter check-config` on `config` after replacing `secret_path` with a
-/// real file holding a test secret.
-fn assert_config_valid(what: &str, config: &str, secret_path: &str) {
+/// `allscale-exporter check-config` on `config` after replacing each of `secret_paths`
+/// (the API secret, the registration token) with a real file holding a test value.
+fn assert_config_valid(what: &str, config: &str, secret_paths: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, "st_test_secret\n").expect("write secret");
-    assert!(
-        config.contains(secret_path),
-        "{what}: does not read its secret from {secret_path}"
-    );
-    let config = config.replace(secret_path, secret.to_str().expect("utf-8 path"));
+    let mut config = config.to_string();
+    for (n, secret_path) in secret_paths.iter().enumerate() {
+        let secret = dir.path().join(format!("secret{n}"));
+        std::fs::write(&secret, "test_secret_0123456789abcdef\n").expect("write secret");
+        assert!(
+            config.contains(secret_path),
+            "{what}: does not read a secret from {secret_path}"
+        );
+        config = config.replace(secret_path, secret.to_str().expect("utf-8 path"));
+    }
     // The state database's directory is the target host's (check-config refuses one it
     // could not create here): a directory of this test's instead.
     let state = dir.path().join("state.db");
@@ -464,7 +467,7 @@ fn docker_compose_stack_is_complete_and_consistent() {
     assert_config_valid(
         "deploy/docker/exporter/config.yaml",
         &config_text,
-        "/run/secrets/allscale_api_secret",
+        &["/run/secrets/allscale_api_secret"],
     );
     let config: Value = serde_saphyr::from_str(&config_text).expect("compose exporter config");
     let store = &config["stores"][0];
@@ -614,7 +617,7 @@ fn kubernetes_manifests_are_consistent() {
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     let port = &container["ports"][0];
     assert_eq!(port["containerPort"], 9864);
-    for probe in ["livenessProbe", "readinessProbe"] {
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
         assert_eq!(
             container[probe]["httpGet"]["port"], port["name"],
             "{probe} port"
@@ -654,19 +657,17 @@ fn kubernetes_manifests_are_consistent() {
         secret_ref["secret"]["secretName"],
         secret["metadata"]["name"]
     );
-    let secret_key = secret["stringData"]
+    // Every key of the Secret (the API secret, the registration token) is a file the
+    // config reads.
+    let secret_files: Vec<String> = secret["stringData"]
         .as_object()
         .expect("stringData")
         .keys()
-        .next()
-        .expect("a key")
-        .clone();
+        .map(|key| format!("{secret_path}/{key}"))
+        .collect();
+    let secret_files: Vec<&str> = secret_files.iter().map(String::as_str).collect();
     let config = s(&configmap["data"], "config.yaml", "ConfigMap");
-    assert_config_valid(
-        "the ConfigMap's config.yaml",
-        config,
-        &format!("{secret_path}/{secret_key}"),
-    );
+    assert_config_valid("the ConfigMap's config.yaml", config, &secret_files);
     assert!(
         arr(&container["volumeMounts"], "volumeMounts")
             .iter()
@@ -720,6 +721,7 @@ fn kubernetes_manifests_are_consistent() {
     for r in [
         "configmap.yaml",
         "deployment.yaml",
+        "pvc.yaml",
         "service.yaml",
         "servicemonitor.yaml",
         "prometheusrule.yaml",
