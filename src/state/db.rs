@@ -46,6 +46,12 @@ const COLUMNS: &str = "sources, order_id, added_at, status, not_found, status_ch
                        last_success_at, terminal_at, expired_at, dropped_reason, dropped_at, \
                        confirmed_by, webhook_at, verify_pending, webhook_missing_at, detail";
 
+/// Every current intent, as the start reads it: through the view, so the operators'
+/// queries and the exporter read the same rows.
+fn load_intents() -> String {
+    format!("SELECT store, id, {COLUMNS} FROM intent_state ORDER BY store, id")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("state database {path}: {source}")]
@@ -183,9 +189,7 @@ impl Db {
     > {
         let mut saved = Saved::default();
         let mut written = HashMap::new();
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT store, id, {COLUMNS} FROM intent_state ORDER BY store, id"
-        ))?;
+        let mut stmt = self.conn.prepare(&load_intents())?;
         let rows = stmt.query_map([], |r| {
             let store: String = r.get(0)?;
             let id: String = r.get(1)?;

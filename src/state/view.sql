@@ -1,29 +1,30 @@
--- The view of the state database (schema.sql), made anew by each schema upgrade.
+-- The view of the state database (schema.sql), made anew at every writable open (a
+-- read-only one gets a temporary copy), so a database always reads through this one.
 
 -- Every intent as the exporter knows it now, with its store's and status's names.
 CREATE VIEW intent_state AS
-WITH latest AS (
+-- The newest row of each intent: its latest event if it has one (a `gone` event: no row),
+-- else its folded row in `intents`. One sort of both tables together, so reading every
+-- intent takes time linear in intents and pending events (up to a log); a lookup of each
+-- folded intent among the events took time in their product (57 s at 100k intents with
+-- 10k events pending).
+WITH current AS (
     SELECT * FROM (
-        SELECT store, lower(hex(id)) AS id, gone, sources, order_id, added_at, status,
-               not_found, status_changed_at, last_success_at, terminal_at, expired_at,
-               dropped_reason, dropped_at, confirmed_by, webhook_at, verify_pending,
-               webhook_missing_at, detail,
-               row_number() OVER (PARTITION BY store, id ORDER BY seq DESC) AS newest
-        FROM events
-    ) WHERE newest = 1
-),
-current AS (
-    SELECT store, id, sources, order_id, added_at, status, not_found, status_changed_at,
-           last_success_at, terminal_at, expired_at, dropped_reason, dropped_at,
-           confirmed_by, webhook_at, verify_pending, webhook_missing_at, detail
-    FROM latest WHERE gone = 0
-    UNION ALL
-    SELECT i.store, i.id, i.sources, i.order_id, i.added_at, i.status, i.not_found,
-           i.status_changed_at, i.last_success_at, i.terminal_at, i.expired_at,
-           i.dropped_reason, i.dropped_at, i.confirmed_by, i.webhook_at, i.verify_pending,
-           i.webhook_missing_at, i.detail
-    FROM intents i
-    WHERE NOT EXISTS (SELECT 1 FROM latest l WHERE l.store = i.store AND l.id = i.id)
+        SELECT *, row_number() OVER (PARTITION BY store, id ORDER BY seq DESC) AS newest
+        FROM (
+            SELECT store, lower(hex(id)) AS id, seq, gone, sources, order_id, added_at,
+                   status, not_found, status_changed_at, last_success_at, terminal_at,
+                   expired_at, dropped_reason, dropped_at, confirmed_by, webhook_at,
+                   verify_pending, webhook_missing_at, detail
+            FROM events
+            UNION ALL
+            SELECT store, id, 0 AS seq, 0 AS gone, sources, order_id, added_at, status,
+                   not_found, status_changed_at, last_success_at, terminal_at, expired_at,
+                   dropped_reason, dropped_at, confirmed_by, webhook_at, verify_pending,
+                   webhook_missing_at, detail
+            FROM intents
+        )
+    ) WHERE newest = 1 AND gone = 0
 )
 SELECT s.name AS store, c.id, c.order_id, c.sources, c.sources != 0 AS watched,
        c.status, CASE WHEN c.not_found THEN 'NOT_FOUND' ELSE n.name END AS status_name,

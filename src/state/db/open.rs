@@ -230,11 +230,24 @@ impl Db {
         }
         // Compaction sorts the events: in memory, not through a temp file written to disk.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        self.current_view()?;
         if !self.read_only {
             self.writable_settings()?;
         }
         self.count_rows()?;
         Ok(Ok(()))
+    }
+
+    /// The view as this build defines it. A database keeps the view it was made with (an
+    /// older one read the intents in time quadratic in their number): a writable one gets
+    /// it anew, a read-only one a temporary copy that shadows it for this connection.
+    fn current_view(&self) -> rusqlite::Result<()> {
+        if self.read_only {
+            let temporary = VIEW.replacen("CREATE VIEW", "CREATE TEMP VIEW", 1);
+            return self.conn.execute_batch(&temporary);
+        }
+        let replace = format!("BEGIN; DROP VIEW IF EXISTS intent_state; {VIEW} COMMIT;");
+        self.conn.execute_batch(&replace)
     }
 
     /// WAL, full syncs, and a write lock taken once: a database another process holds
