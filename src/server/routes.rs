@@ -19,6 +19,7 @@ use crate::reload::{self, ReloadHandle};
 use crate::shard::Shard;
 use crate::single_flight::SingleFlight;
 use crate::state::State;
+use crate::state::store::Durability;
 use crate::supervise::Supervisor;
 use crate::web::LiveWebConfig;
 
@@ -29,6 +30,8 @@ const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 #[derive(Clone)]
 pub(super) struct Shared {
     pub(super) state: Arc<State>,
+    /// Which changes the state database holds (registrations and webhooks wait on it).
+    pub(super) durability: Arc<Durability>,
     pub(super) metrics: Arc<Metrics>,
     reload: ReloadHandle,
     supervisor: Supervisor,
@@ -44,6 +47,7 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn new(
         state: Arc<State>,
+        durability: Arc<Durability>,
         metrics: Arc<Metrics>,
         reload: ReloadHandle,
         supervisor: Supervisor,
@@ -52,6 +56,7 @@ impl Shared {
     ) -> Self {
         Self {
             state,
+            durability,
             metrics,
             reload,
             supervisor,

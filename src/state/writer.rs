@@ -1,19 +1,19 @@
-//! The state database's writer: group commits of every change, write-ahead.
+//! The writer: group commits of every change through the storage boundary
+//! ([`super::store`]), write-ahead.
 //!
 //! Each commit takes every store's dirty intents and counters at once (a burst of
 //! answers or registrations is one transaction and one fsync), then marks their change
-//! version committed: a registration is answered, and the outcome and transition
-//! counters are exported, only after that. So a value Prometheus has scraped is never
-//! above what a restart restores, and no outcome is counted twice.
+//! version committed ([`Durability`]): a registration is answered, and the outcome and
+//! transition counters are exported, only after that. So a value Prometheus has scraped
+//! is never above what a restart restores, and no outcome is counted twice.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::db::{Batch, Db, DbError, StoreBatch};
-use super::process_lock::ProcessLock;
+use super::store::{Batch, Durability, Opened, Storage, StoreBatch, StoreError};
 use super::{Counts, State, StoreHandle, WebhookWrite};
 use crate::clock::unix_now;
 use crate::lock;
@@ -26,9 +26,6 @@ pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
 /// A failed commit is tried again this soon: counters and registrations wait for it.
 pub const RETRY_SAVE: Duration = Duration::from_secs(1);
 
-/// The open database, shared by the writer's restarts and the start-up restore.
-pub type DbSlot = Arc<Mutex<Option<Db>>>;
-
 /// What a commit took of each store: the live counters, to export once committed, and
 /// the relay events it queued.
 type Committed = Vec<(StoreHandle, Counts, Vec<u64>)>;
@@ -39,7 +36,7 @@ type Committed = Vec<(StoreHandle, Counts, Vec<u64>)>;
 /// nothing is written, and nothing waits for it.
 pub async fn run_writer(
     state: Arc<State>,
-    slot: DbSlot,
+    storage: Storage,
     mut path: watch::Receiver<Option<PathBuf>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -57,24 +54,24 @@ pub async fn run_writer(
         };
         let target = path.borrow_and_update().clone();
         let read_only = target.as_deref().is_some_and(|target| {
-            lock(&slot)
+            lock(&storage.slot)
                 .as_ref()
-                .is_some_and(|db| db.read_only() && db.path() == target)
+                .is_some_and(|open| open.store.read_only() && open.target == target)
         });
         state.set_write_ahead(target.is_some() && !read_only);
         state.set_read_only(read_only);
         let result = match target {
             None => {
-                *lock(&slot) = None;
-                nothing_to_write(&state);
+                *lock(&storage.slot) = None;
+                nothing_to_write(&state, &storage.durability);
                 Ok(())
             }
             // Restored read-only: not written this run (a reload naming it again included).
             Some(_) if read_only => {
-                nothing_to_write(&state);
+                nothing_to_write(&state, &storage.durability);
                 Ok(())
             }
-            Some(target) => commit(&state, &slot, target).await,
+            Some(target) => commit(&state, &storage, target).await,
         };
         match result {
             Ok(()) => {
@@ -115,18 +112,19 @@ async fn gather(state: &State) {
     let _ = tokio::time::timeout(FLUSH_DELAY, urgent).await;
 }
 
-/// One group commit to the database at `target` (opened first when it is not the open
+/// One group commit to the store at `target` (opened first when it is not the open
 /// one), off the runtime thread. A panic in there goes on to the writer's supervisor.
-async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<(), DbError> {
-    let open = lock(slot).as_ref().is_some_and(|db| db.path() == target);
+async fn commit(state: &Arc<State>, storage: &Storage, target: PathBuf) -> Result<(), StoreError> {
+    let open = lock(&storage.slot)
+        .as_ref()
+        .is_some_and(|open| open.target == target);
     if !open {
-        let opening = Arc::clone(slot);
+        let (opening, open) = (Arc::clone(&storage.slot), storage.open);
         blocking(move || {
-            // Free the lock of the database open so far before taking the new one.
+            // Free the lock of the store open so far before taking the new one.
             *lock(&opening) = None;
-            let held = ProcessLock::acquire(&target)?;
-            let db = Db::open(&target)?.holding(held);
-            *lock(&opening) = Some(db);
+            let store = open(&target)?;
+            *lock(&opening) = Some(Opened { target, store });
             Ok(())
         })
         .await?;
@@ -134,10 +132,10 @@ async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<()
     }
     let version = state.changes().version();
     let (batch, committed) = collect(state);
-    let writing = Arc::clone(slot);
+    let writing = Arc::clone(&storage.slot);
     let written = blocking(move || {
-        let mut db = lock(&writing);
-        match db.as_mut().map(|db| db.write(&batch)) {
+        let mut open = lock(&writing);
+        match open.as_mut().map(|open| open.store.write(&batch)) {
             Some(Err(e)) => Ok(Err((e, batch))),
             _ => Ok(Ok(())),
         }
@@ -146,7 +144,7 @@ async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<()
     match written {
         Ok(()) => {
             publish(committed);
-            state.changes().mark_committed(version);
+            storage.durability.mark_committed(version);
             state.record_save(Some(unix_now()));
             Ok(())
         }
@@ -158,8 +156,8 @@ async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<()
 }
 
 async fn blocking<T: Send + 'static>(
-    job: impl FnOnce() -> Result<T, DbError> + Send + 'static,
-) -> Result<T, DbError> {
+    job: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     match tokio::task::spawn_blocking(job).await {
         Ok(result) => result,
         Err(join) => std::panic::resume_unwind(join.into_panic()),
@@ -234,10 +232,10 @@ fn redirty(state: &State, batch: Batch) {
 
 /// Without a database to write: every change counts as committed at once, as without a
 /// state file.
-fn nothing_to_write(state: &State) {
+fn nothing_to_write(state: &State, durability: &Durability) {
     let version = state.changes().version();
     discard_writes(state);
-    state.changes().mark_committed(version);
+    durability.mark_committed(version);
 }
 
 /// Without a database: drops every store's dirty intents and pending webhook writes
@@ -280,12 +278,8 @@ mod tests {
         assert_eq!(handle.lock().dirty.len(), 2);
         let (_path, path_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(false);
-        let writer = tokio::spawn(run_writer(
-            Arc::clone(&state),
-            Arc::new(Mutex::new(None)),
-            path_rx,
-            stop_rx,
-        ));
+        let storage = Storage::new(None, crate::state::db::open_locked);
+        let writer = tokio::spawn(run_writer(Arc::clone(&state), storage, path_rx, stop_rx));
         state.changes().record(true);
         let emptied = async {
             while !handle.lock().dirty.is_empty() {
