@@ -11,6 +11,7 @@
 //! restart restores. Without one, the live counts are exported (a restart starts from 0).
 
 mod board;
+mod commit;
 pub mod db;
 mod expiry;
 mod json;
@@ -24,6 +25,7 @@ mod webhook;
 pub mod writer;
 
 pub use board::Board;
+pub use commit::Taken;
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
 pub use money::{

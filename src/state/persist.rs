@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use super::db::{BUSY_TIMEOUT, Db, DbError, SQLITE_HEADER};
 use super::process_lock::{ProcessLock, read_only_error};
 use super::store::{Failure, Saved, Store, StoreError};
-use super::writer::collect;
 use super::{IntentState, Source, State};
 use crate::clock::unix_now;
 use crate::config::dir_of;
@@ -236,7 +235,7 @@ fn import(path: &Path, state: &State) -> Result<Db, StoreError> {
     let importing = beside(path, ".importing");
     remove_database(&importing);
     let mut db = Db::open(&importing)?;
-    db.write(&collect(state).0)?;
+    db.write(&state.take_batch().0)?;
     drop(db);
     let io = |source: std::io::Error| DbError::Io {
         path: path.to_path_buf(),
@@ -486,7 +485,7 @@ mod tests {
             .terminal_total
             .insert(crate::api::Outcome::Confirmed, 3);
         let mut db = Db::open(path).unwrap();
-        db.write(&collect(&state).0).unwrap();
+        db.write(&state.take_batch().0).unwrap();
     }
 
     fn restored_confirmed(state: &State) -> Option<u64> {
@@ -592,7 +591,7 @@ mod tests {
         let state = State::new(&config(&[A]));
         restore(db.load().unwrap(), &state);
         assert_eq!(restored_confirmed(&state), Some(3));
-        let error = db.write(&collect(&state).0).unwrap_err();
+        let error = db.write(&state.take_batch().0).unwrap_err();
         assert_eq!(error.failure(), Failure::ReadOnly, "{error}");
     }
 

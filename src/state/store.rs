@@ -26,9 +26,9 @@ pub use durability::{Durability, NotDurable};
 /// second (a group commit), and the exporter runs on one runtime thread that must never
 /// wait for an fsync or a round trip. So the writer calls it on the blocking pool
 /// (`spawn_blocking`), and start-up restores on it the same way. A blocking trait keeps
-/// SQLite, which has only a blocking API, simple, and suits a PostgreSQL store just as
-/// well (a blocking client on that thread; an async client would need a runtime handle
-/// there). `async fn` in a trait also cannot be used as `dyn Store`.
+/// SQLite, which has only a blocking API, simple, and suits a PostgreSQL store as well
+/// (a blocking client called on that pool, or an async one driven there with
+/// `Handle::block_on`). `async fn` in a trait also cannot be used as `dyn Store`.
 ///
 /// What every implementation promises (the tests of `store::conformance` check it):
 /// - [`write`](Store::write) commits a whole batch or nothing; once it returns `Ok`, the

@@ -1,8 +1,9 @@
 //! The writer: group commits of every change through the storage boundary
 //! ([`super::store`]), write-ahead.
 //!
-//! Each commit takes every store's dirty intents and counters at once (a burst of
-//! answers or registrations is one transaction and one fsync), then marks their change
+//! Each commit takes every store's dirty intents and counters at once
+//! ([`State::take_batch`]; a burst of answers or registrations is one transaction and
+//! one fsync), writes them to the open [`Store`](super::store::Store), then marks their change
 //! version committed ([`Durability`]): a registration is answered, and the outcome and
 //! transition counters are exported, only after that. So a value Prometheus has scraped
 //! is never above what a restart restores, and no outcome is counted twice.
@@ -13,8 +14,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::store::{Batch, Durability, Opened, Storage, StoreBatch, StoreError};
-use super::{Counts, State, StoreHandle, WebhookWrite};
+use super::State;
+use super::store::{Durability, Opened, Storage, StoreError};
 use crate::clock::unix_now;
 use crate::lock;
 
@@ -25,10 +26,6 @@ pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
 
 /// A failed commit is tried again this soon: counters and registrations wait for it.
 pub const RETRY_SAVE: Duration = Duration::from_secs(1);
-
-/// What a commit took of each store: the live counters, to export once committed, and
-/// the relay events it queued.
-type Committed = Vec<(StoreHandle, Counts, Vec<u64>)>;
 
 /// Commits changes as they come until `shutdown` flips, then once more. `path` follows
 /// the config (a reload may set, change or remove `state_file`; a new path gets the
@@ -131,7 +128,7 @@ async fn commit(state: &Arc<State>, storage: &Storage, target: PathBuf) -> Resul
         state.mark_all_dirty();
     }
     let version = state.changes().version();
-    let (batch, committed) = collect(state);
+    let (batch, taken) = state.take_batch();
     let writing = Arc::clone(&storage.slot);
     let written = blocking(move || {
         let mut open = lock(&writing);
@@ -143,13 +140,13 @@ async fn commit(state: &Arc<State>, storage: &Storage, target: PathBuf) -> Resul
     .await?;
     match written {
         Ok(()) => {
-            publish(committed);
+            taken.committed();
             storage.durability.mark_committed(version);
             state.record_save(Some(unix_now()));
             Ok(())
         }
         Err((e, batch)) => {
-            redirty(state, batch);
+            state.put_back(batch);
             Err(e)
         }
     }
@@ -164,100 +161,12 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Takes every store's dirty intents (as rows, `None` when forgotten) and counters.
-pub(super) fn collect(state: &State) -> (Batch, Committed) {
-    let mut batch = Batch::default();
-    let mut committed = Vec::new();
-    for handle in state.all_stores() {
-        let mut st = handle.lock();
-        let dirty = std::mem::take(&mut st.dirty);
-        let rows = dirty
-            .into_iter()
-            .map(|id| {
-                let row = st.intents.get(&id).or_else(|| st.retired.get(&id)).cloned();
-                (id, row)
-            })
-            .collect();
-        let counts = st.counts();
-        let webhooks = std::mem::take(&mut st.webhooks.pending);
-        let memory = st.webhooks.memory;
-        drop(st);
-        let now = unix_now();
-        batch.kept.push(handle.name.clone());
-        batch.stores.push(StoreBatch {
-            name: handle.name.clone(),
-            rows,
-            counts: counts.clone(),
-            webhooks,
-            forget_nonces_before: now - memory.nonce_ttl,
-            forget_ids_before: now - memory.id_ttl,
-        });
-        let queued = batch
-            .stores
-            .last()
-            .map(|s| queued_seqs(&s.webhooks))
-            .unwrap_or_default();
-        committed.push((handle, counts, queued));
-    }
-    (batch, committed)
-}
-
-/// The relay events that `writes` queue.
-fn queued_seqs(writes: &[WebhookWrite]) -> Vec<u64> {
-    writes
-        .iter()
-        .filter_map(|w| match w {
-            WebhookWrite::Queued(q) => Some(q.seq),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Marks a failed batch's intents dirty again and puts its webhook changes back in
-/// front, so the next commit writes them.
-fn redirty(state: &State, batch: Batch) {
-    for store in batch.stores {
-        if let Some(handle) = state
-            .all_stores()
-            .into_iter()
-            .find(|h| h.name == store.name)
-        {
-            let mut st = handle.lock();
-            st.dirty.extend(store.rows.into_iter().map(|(id, _)| id));
-            let later = std::mem::replace(&mut st.webhooks.pending, store.webhooks);
-            st.webhooks.pending.extend(later);
-        }
-    }
-}
-
 /// Without a database to write: every change counts as committed at once, as without a
 /// state file.
 fn nothing_to_write(state: &State, durability: &Durability) {
     let version = state.changes().version();
-    discard_writes(state);
+    state.discard_writes();
     durability.mark_committed(version);
-}
-
-/// Without a database: drops every store's dirty intents and pending webhook writes
-/// (nothing takes them; at 100k intents the dirty set alone held megabytes) and makes
-/// the events they queued relayable at once.
-fn discard_writes(state: &State) {
-    for handle in state.all_stores() {
-        let mut st = handle.lock();
-        // Nothing to write to: a database opened later gets the whole state anyway.
-        st.dirty = Default::default();
-        let pending = std::mem::take(&mut st.webhooks.pending);
-        st.webhooks.committed(&queued_seqs(&pending));
-    }
-}
-
-/// Makes committed counters the exported ones, and committed relay events durable.
-fn publish(committed: Committed) {
-    for (handle, counts, queued) in committed {
-        let mut st = handle.lock();
-        st.exported = counts;
-        st.webhooks.committed(&queued);
-    }
 }
 
 #[cfg(test)]
