@@ -13,8 +13,8 @@
 //!   and one detail fetch per terminal intent.
 //! - [`state`]: what is known per intent and store (the watch list as the union of its
 //!   sources, webhooks counted once with polling, money counted once per intent);
-//!   [`state::writer`] commits it to the SQLite state database ([`state::db`]),
-//!   write-ahead; [`state::persist`] restores it.
+//!   [`state::writer`] commits it through the storage boundary ([`state::store`]; the
+//!   SQLite state database, [`state::db`]), write-ahead; [`state::persist`] restores it.
 //! - [`metrics`]: every metric, declared once; intent families rendered from [`state`].
 //! - [`server`]: start, stop and the HTTP routes (the registration API, the webhook
 //!   receiver, the on-call landing page); [`web`]: the server's TLS, basic auth and connection limits;

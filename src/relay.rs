@@ -28,6 +28,7 @@ use crate::clock::unix_now;
 use crate::config::Config;
 use crate::metrics::{ForwardResult, Metrics};
 use crate::sources::http::chain;
+use crate::state::store::Durability;
 use crate::state::{Queued, State, StoreHandle};
 use crate::supervise::{Supervisor, Task};
 
@@ -64,14 +65,22 @@ impl Running {
 #[derive(Clone)]
 pub struct RelayManager {
     state: Arc<State>,
+    /// Only events a commit holds are relayed.
+    durability: Arc<Durability>,
     metrics: Arc<Metrics>,
     supervisor: Supervisor,
 }
 
 impl RelayManager {
-    pub fn new(state: Arc<State>, metrics: Arc<Metrics>, supervisor: Supervisor) -> Self {
+    pub fn new(
+        state: Arc<State>,
+        durability: Arc<Durability>,
+        metrics: Arc<Metrics>,
+        supervisor: Supervisor,
+    ) -> Self {
         Self {
             state,
+            durability,
             metrics,
             supervisor,
         }
@@ -132,6 +141,7 @@ impl RelayManager {
     fn start(&self, handle: StoreHandle, spec: Spec) -> Running {
         let (stop, stop_rx) = watch::channel(false);
         let metrics = Arc::clone(&self.metrics);
+        let durability = Arc::clone(&self.durability);
         let run_spec = spec.clone();
         let task = tokio::spawn(self.supervisor.clone().supervise(
             Task::WebhookRelay,
@@ -140,7 +150,8 @@ impl RelayManager {
             move |stop| {
                 let (handle, metrics, spec) =
                     (handle.clone(), Arc::clone(&metrics), run_spec.clone());
-                async move { run_relay(handle, metrics, spec, stop).await }
+                let commits = durability.commits();
+                async move { run_relay(handle, commits, metrics, spec, stop).await }
             },
         ));
         Running { spec, stop, task }
@@ -190,6 +201,7 @@ struct Failure {
 /// One store's relay, until `stop` flips.
 async fn run_relay(
     handle: StoreHandle,
+    mut commits: watch::Receiver<u64>,
     metrics: Arc<Metrics>,
     spec: Spec,
     mut stop: watch::Receiver<bool>,
@@ -201,7 +213,6 @@ async fn run_relay(
             return crate::stopped(&mut stop).await;
         }
     };
-    let mut commits = handle.commits();
     let mut logged: Vec<String> = Vec::new();
     let mut failures = 0u32;
     while let Some(event) = next_event(&handle, &mut commits, &mut stop).await {

@@ -26,6 +26,7 @@ use crate::relay::RelayManager;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
 use crate::sources::SourceManager;
 use crate::state::persist::{RestoreError, Restored};
+use crate::state::store::{Opened, Storage};
 use crate::state::{self, State};
 use crate::supervise::{Supervisor, Task};
 pub use crate::web::serve::ServerLimits;
@@ -124,19 +125,22 @@ impl Exporter {
         metrics.set_shard(options.shard);
         let state = State::new(&config);
         let mut state_path = config.state_file.clone();
-        let mut db = None;
+        let mut opened = None;
         if let Some(path) = &config.state_file {
             match state::persist::open_and_restore(path, &state, options.state_open_wait).await? {
-                Restored::Open(opened) => db = Some(*opened),
+                Restored::Open(store) => {
+                    let target = path.clone();
+                    opened = Some(Opened { target, store });
+                }
                 Restored::Later => {}
                 // A file that could not be moved aside is not written this run.
                 Restored::DoNotWrite => state_path = None,
             }
         }
-        let read_only = db.as_ref().is_some_and(state::db::Db::read_only);
+        let read_only = opened.as_ref().is_some_and(|o| o.store.read_only());
         state.set_read_only(read_only);
         state.set_write_ahead(state_path.is_some() && !read_only);
-        let slot: state::writer::DbSlot = Arc::new(std::sync::Mutex::new(db));
+        let storage = Storage::new(opened, state::db::open_locked);
         let supervisor = Supervisor::new(metrics.task_restarts());
         let mut pollers =
             Pollers::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());
@@ -149,8 +153,12 @@ impl Exporter {
             supervisor.clone(),
             &options,
         );
-        let relay_manager =
-            RelayManager::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());
+        let relay_manager = RelayManager::new(
+            Arc::clone(&state),
+            Arc::clone(&storage.durability),
+            Arc::clone(&metrics),
+            supervisor.clone(),
+        );
         let (path_tx, path_rx) = watch::channel(state_path);
         let watches_signals = options.config_path.is_some();
         let shard = options.shard;
@@ -189,6 +197,7 @@ impl Exporter {
                 )
             })
         };
+        let durability = Arc::clone(&storage.durability);
         let writer = {
             let state = Arc::clone(&state);
             let supervisor = supervisor.clone();
@@ -196,7 +205,7 @@ impl Exporter {
                 supervisor.supervise(Task::StateWriter, "state_file".into(), stop, move |stop| {
                     state::writer::run_writer(
                         Arc::clone(&state),
-                        Arc::clone(&slot),
+                        storage.clone(),
                         path_rx.clone(),
                         stop,
                     )
@@ -205,6 +214,7 @@ impl Exporter {
         };
         let shared = Shared::new(
             Arc::clone(&state),
+            durability,
             metrics,
             reload.clone(),
             supervisor.clone(),

@@ -2,14 +2,16 @@
 //! changed, whether its outcome was counted, and the outcome and transition counters.
 //!
 //! The poller, the sources and the registration API write here; `metrics` reads here at
-//! scrape time; [`writer`] commits every change to the state database ([`db`]) so that a
-//! restart continues where the last run stopped ([`persist`]).
+//! scrape time; [`writer`] commits every change through the storage boundary ([`store`];
+//! the SQLite state database, [`db`]) so that a restart continues where the last run
+//! stopped ([`persist`]).
 //!
 //! With a state file, counters are exported write-ahead: a store's `exported` counts are
 //! the ones last committed, so a value Prometheus has scraped is never above what a
 //! restart restores. Without one, the live counts are exported (a restart starts from 0).
 
 mod board;
+mod commit;
 pub mod db;
 mod expiry;
 mod json;
@@ -18,10 +20,12 @@ mod money;
 mod oncall;
 pub mod persist;
 mod process_lock;
+pub mod store;
 mod webhook;
 pub mod writer;
 
 pub use board::Board;
+pub use commit::Taken;
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
 pub use money::{
@@ -38,7 +42,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::unix_now;
@@ -138,31 +142,15 @@ impl Change {
 
 /// Versions of the state the database writer follows: every recorded change gets a
 /// version; the writer commits everything recorded up to a version at once (a group
-/// commit), then marks it committed. An urgent change (a registration waiting for its
-/// answer) is committed at once, the others within about a second.
-#[derive(Debug)]
+/// commit), then marks it committed at the storage boundary ([`store::Durability`]).
+/// An urgent change (a registration waiting for its answer) is committed at once, the
+/// others within about a second.
+#[derive(Debug, Default)]
 pub struct Changes {
     version: AtomicU64,
     urgent: AtomicBool,
     notify: Notify,
-    committed: watch::Sender<u64>,
 }
-
-impl Default for Changes {
-    fn default() -> Self {
-        Self {
-            version: AtomicU64::new(0),
-            urgent: AtomicBool::new(false),
-            notify: Notify::new(),
-            committed: watch::Sender::new(0),
-        }
-    }
-}
-
-/// The state database did not commit a change in time (or the writer is gone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the state database did not commit the change in time")]
-pub struct NotDurable;
 
 impl Changes {
     /// Notes a change (made before this call); returns its version.
@@ -188,29 +176,6 @@ impl Changes {
     /// Resolves after the next recorded change.
     pub async fn changed(&self) {
         self.notify.notified().await;
-    }
-
-    /// Everything up to `version` is durable.
-    pub fn mark_committed(&self, version: u64) {
-        self.committed.send_if_modified(|c| {
-            let newer = version > *c;
-            *c = (*c).max(version);
-            newer
-        });
-    }
-
-    /// Follows the committed version: `changed()` resolves after each commit.
-    pub fn committed(&self) -> watch::Receiver<u64> {
-        self.committed.subscribe()
-    }
-
-    /// Resolves once `version` is committed, or fails after `limit`.
-    pub async fn durable(&self, version: u64, limit: Duration) -> Result<(), NotDurable> {
-        let mut committed = self.committed.subscribe();
-        match tokio::time::timeout(limit, committed.wait_for(|c| *c >= version)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(NotDurable),
-        }
     }
 }
 
@@ -397,23 +362,13 @@ impl StoreHandle {
         self.changes.record(urgent)
     }
 
-    /// Waits until the change of `version` is durable.
-    pub async fn durable(&self, version: u64, limit: Duration) -> Result<(), NotDurable> {
-        self.changes.durable(version, limit).await
-    }
-
-    /// Follows the state database's commits (the relay waits on it for durable events).
-    pub fn commits(&self) -> watch::Receiver<u64> {
-        self.changes.committed()
-    }
-
     pub fn lock(&self) -> MutexGuard<'_, StoreState> {
         lock(&self.inner)
     }
 
     /// Edits the watch list (a source or a registration): runs `edit` under the store's
     /// lock, wakes the poller and records the change; returns what `edit` returned and
-    /// the change's version (to wait for with [`durable`](Self::durable)).
+    /// the change's version (to wait for with [`store::Durability::durable`]).
     pub fn edit_watch_list<R>(
         &self,
         urgent: bool,

@@ -335,7 +335,8 @@ async fn durable(
     if shared.config.borrow().state_file.is_none() {
         return Ok(());
     }
-    handle.durable(version, DURABLE_WITHIN).await.map_err(|_| {
+    let committed = shared.durability.durable(version, DURABLE_WITHIN).await;
+    committed.map_err(|_| {
         // Once a minute per store at most: each request of a flood would add a line.
         let kind = format!("not_durable/{}", handle.name);
         if let Some(count) = crate::log_limit::outside().allow(&kind, std::time::Instant::now()) {

@@ -13,12 +13,15 @@ use crate::reload::ReloadHandle;
 use crate::shard::Shard;
 use crate::single_flight::SingleFlight;
 use crate::state::State;
+use crate::state::store::Durability;
 use crate::supervise::Supervisor;
 
 /// Shared by every handler.
 #[derive(Clone)]
 pub(super) struct Shared {
     pub(super) state: Arc<State>,
+    /// Which changes the state database holds (registrations and webhooks wait on it).
+    pub(super) durability: Arc<Durability>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) reload: ReloadHandle,
     pub(super) supervisor: Supervisor,
@@ -34,6 +37,7 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn new(
         state: Arc<State>,
+        durability: Arc<Durability>,
         metrics: Arc<Metrics>,
         reload: ReloadHandle,
         supervisor: Supervisor,
@@ -42,6 +46,7 @@ impl Shared {
     ) -> Self {
         Self {
             state,
+            durability,
             metrics,
             reload,
             supervisor,

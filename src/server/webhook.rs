@@ -220,8 +220,12 @@ async fn take(
         ),
     })?;
     tracing::info!(store = %store.name, intent_id = %intent_id, webhook_id = %signed.id, result = accepted_name(accepted), "webhook verified");
-    let durable =
-        !shared.state.write_ahead() || handle.durable(version, DURABLE_WITHIN).await.is_ok();
+    let durable = !shared.state.write_ahead()
+        || shared
+            .durability
+            .durable(version, DURABLE_WITHIN)
+            .await
+            .is_ok();
     Ok((accepted, durable))
 }
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, Transaction, params};
 
+use super::store::{Batch, Saved, Store, StoreBatch, StoreError};
 use super::{
     ConfirmedBy, Counts, DropReason, Dropped, ForwardRequest, IntentState, Queued, Sources,
     WebhookWrite,
@@ -25,7 +26,7 @@ mod open;
 
 use super::process_lock::{LockError, ProcessLock};
 use money::MoneyWritten;
-pub use open::{BUSY_TIMEOUT, Failure};
+pub use open::BUSY_TIMEOUT;
 
 /// The counters as last written, per store: `(name, label)` → value.
 type CountersWritten = BTreeMap<(&'static str, String), i64>;
@@ -79,45 +80,7 @@ pub enum DbError {
     },
 }
 
-/// What a database (or an old JSON state file) holds, per store.
-#[derive(Debug, Default, PartialEq)]
-pub struct Saved {
-    pub stores: BTreeMap<String, SavedStore>,
-}
-
-#[derive(Debug, Default, PartialEq)]
-pub struct SavedStore {
-    pub counts: Counts,
-    /// Watched intents (some source names them) and retired ones (none does).
-    pub intents: Vec<(IntentId, IntentState)>,
-    /// Webhook nonces and ids seen, with when.
-    pub nonces: Vec<(String, f64)>,
-    pub webhook_ids: Vec<(String, f64)>,
-    /// The relay queue, in order.
-    pub queue: Vec<Queued>,
-}
-
-/// One group commit: the rows of changed intents (`None`: forgotten) and the counters,
-/// per store, and every store the state still keeps (the others are deleted).
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub stores: Vec<StoreBatch>,
-    pub kept: Vec<String>,
-}
-
-#[derive(Debug, Default)]
-pub struct StoreBatch {
-    pub name: String,
-    pub rows: Vec<(IntentId, Option<IntentState>)>,
-    pub counts: Counts,
-    /// Changes to the webhook tables, in order.
-    pub webhooks: Vec<WebhookWrite>,
-    /// Webhook nonces and ids seen before these times are forgotten.
-    pub forget_nonces_before: f64,
-    pub forget_ids_before: f64,
-}
-
-/// An open state database.
+/// An open state database: the SQLite [`Store`].
 #[derive(Debug)]
 pub struct Db {
     conn: Connection,
@@ -141,11 +104,6 @@ impl Db {
         &self.path
     }
 
-    /// Opened read-only: nothing is written this run.
-    pub fn read_only(&self) -> bool {
-        self.read_only
-    }
-
     /// Keeps `lock` for as long as the database is open.
     pub fn holding(mut self, lock: ProcessLock) -> Db {
         self.lock = Some(lock);
@@ -160,7 +118,7 @@ impl Db {
     }
 
     /// Everything the database holds.
-    pub fn load(&mut self) -> Result<Saved, DbError> {
+    fn load_db(&mut self) -> Result<Saved, DbError> {
         let sqlite = |source| DbError::Sqlite {
             path: self.path.clone(),
             source,
@@ -306,11 +264,11 @@ impl Db {
     ///
     /// Once the batch is committed the write has succeeded, whatever the compaction does:
     /// a compaction that fails (most likely a full disk, as it needs room for the rewritten
-    /// pages) leaves the changes as events, which [`Db::load`] folds, and is tried again
+    /// pages) leaves the changes as events, which [`Store::load`] folds, and is tried again
     /// after as many events once more. Failing the write instead would keep the committed
     /// counters from being exported and registrations from being answered for as long as
     /// the disk cannot hold a compaction.
-    pub fn write(&mut self, batch: &Batch) -> Result<(), DbError> {
+    fn write_db(&mut self, batch: &Batch) -> Result<(), DbError> {
         if self.read_only {
             return Err(self.cannot_write("it was opened read-only"));
         }
@@ -409,6 +367,33 @@ impl Db {
         self.events = 0;
         self.compact_retry_at = 0;
         Ok(())
+    }
+}
+
+impl Store for Db {
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn load(&mut self) -> Result<Saved, StoreError> {
+        Ok(self.load_db()?)
+    }
+
+    fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        Ok(self.write_db(batch)?)
+    }
+}
+
+/// Opens the database at `path` for writing, holding its process lock: the writer's
+/// [`Opener`](super::store::Opener).
+pub fn open_locked(path: &Path) -> Result<Box<dyn Store>, StoreError> {
+    let held = ProcessLock::acquire(path).map_err(DbError::from)?;
+    Ok(Box::new(Db::open(path)?.holding(held)))
+}
+
+impl From<DbError> for StoreError {
+    fn from(error: DbError) -> StoreError {
+        StoreError::new(error.failure(), error)
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::db::{Saved, SavedStore};
+use super::store::{Saved, SavedStore};
 use super::{Counts, DropReason, Dropped, IntentState, Source, Sources};
 use crate::api::{Outcome, Status, StatusClass};
 use crate::config::IntentId;

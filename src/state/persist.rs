@@ -7,14 +7,18 @@
 //! memory, file descriptors), is waited for a bounded time; then start-up fails and the
 //! process exits non-zero for its supervisor to retry. One written by a newer build stops
 //! the start at once. One that can only be read is restored and not written.
+//!
+//! Opening, importing and moving aside are the SQLite store's (files at `state_file`);
+//! what is saved is loaded and written through the [`Store`] trait, and [`restore`]
+//! puts a [`Saved`] back into the state, whatever store it came from.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::db::{BUSY_TIMEOUT, Db, DbError, Failure, SQLITE_HEADER, Saved};
+use super::db::{BUSY_TIMEOUT, Db, DbError, SQLITE_HEADER};
 use super::process_lock::{ProcessLock, read_only_error};
-use super::writer::collect;
+use super::store::{Failure, Saved, Store, StoreError};
 use super::{IntentState, Source, State};
 use crate::clock::unix_now;
 use crate::config::dir_of;
@@ -67,8 +71,9 @@ pub fn imported_name(path: &Path) -> PathBuf {
 /// How start-up left the state database.
 #[derive(Debug)]
 pub enum Restored {
-    /// Restored and open, holding the process lock; read-only when [`Db::read_only`].
-    Open(Box<Db>),
+    /// Restored and open, holding the process lock; read-only when
+    /// [`Store::read_only`].
+    Open(Box<dyn Store>),
     /// Nothing there, and it cannot be created now (its directory is missing): the
     /// writer keeps trying.
     Later,
@@ -82,9 +87,9 @@ pub enum Restored {
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
     #[error("{error} (still so after waiting {}; the file is left as it is)", humantime::format_duration(*waited))]
-    GaveUp { error: DbError, waited: Duration },
+    GaveUp { error: StoreError, waited: Duration },
     #[error("{0}")]
-    Refused(DbError),
+    Refused(StoreError),
 }
 
 /// Opens the database at `path` and restores it into `state` (importing or moving aside
@@ -127,14 +132,14 @@ pub async fn open_and_restore(
 }
 
 /// One try of [`open_and_restore`], under the process lock.
-fn attempt(path: &Path, state: &State, busy: Duration) -> Result<Restored, DbError> {
+fn attempt(path: &Path, state: &State, busy: Duration) -> Result<Restored, StoreError> {
     let lock = match ProcessLock::acquire(path) {
         Ok(lock) => lock,
         Err(e) if e.not_found() => {
             tracing::info!(path = %path.display(), "no state database yet, and its directory is missing; starting fresh");
             return Ok(Restored::Later);
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(DbError::from(e).into()),
     };
     finish_import(path);
     let found = found(path).map_err(|source| DbError::Io {
@@ -154,7 +159,8 @@ fn attempt(path: &Path, state: &State, busy: Duration) -> Result<Restored, DbErr
         Found::Unknown => Err(DbError::Invalid {
             path: path.to_path_buf(),
             reason: "neither a state database nor a JSON state file".into(),
-        }),
+        }
+        .into()),
     };
     let opened = match opened {
         Err(e) if found == Found::Database && readable_only(path, &e) => {
@@ -164,15 +170,12 @@ fn attempt(path: &Path, state: &State, busy: Duration) -> Result<Restored, DbErr
     };
     match opened {
         Ok(db) => Ok(Restored::Open(Box::new(db.holding(lock)))),
-        Err(e) if e.failure() == Failure::Corrupt => Ok(match start_afresh(path, &e, state) {
-            Restored::Open(db) => Restored::Open(Box::new(db.holding(lock))),
-            other => other,
-        }),
+        Err(e) if e.failure() == Failure::Corrupt => Ok(start_afresh(path, &e, state, lock)),
         Err(e) => Err(e),
     }
 }
 
-fn restore_database(path: &Path, state: &State, busy: Duration) -> Result<Db, DbError> {
+fn restore_database(path: &Path, state: &State, busy: Duration) -> Result<Db, StoreError> {
     let mut db = Db::open_for_writing(path, busy)?;
     let saved = db.load()?;
     let restored = restore(saved, state);
@@ -183,7 +186,7 @@ fn restore_database(path: &Path, state: &State, busy: Duration) -> Result<Db, Db
 /// The database could not be opened for writing because it, or its directory, can only
 /// be read (SQLite also fails to open a WAL database when it cannot make the `-shm`
 /// beside it).
-fn readable_only(path: &Path, error: &DbError) -> bool {
+fn readable_only(path: &Path, error: &StoreError) -> bool {
     match error.failure() {
         Failure::ReadOnly => true,
         Failure::Transient => !directory_writable(path),
@@ -208,8 +211,8 @@ fn restore_read_only(
     path: &Path,
     state: &State,
     busy: Duration,
-    why: &DbError,
-) -> Result<Db, DbError> {
+    why: &StoreError,
+) -> Result<Db, StoreError> {
     let (mut db, unread) = Db::open_read_only(path, busy)?;
     let saved = db.load()?;
     let restored = restore(saved, state);
@@ -222,7 +225,7 @@ fn restore_read_only(
 /// Imports the JSON state file at `path`: restored into `state`, written whole into a
 /// new database beside it, which then takes the path; the JSON file is kept as
 /// `<path>.v1.json`. Interrupted anywhere, the next start finishes or redoes it.
-fn import(path: &Path, state: &State) -> Result<Db, DbError> {
+fn import(path: &Path, state: &State) -> Result<Db, StoreError> {
     let file = super::json::read(path).map_err(|e| DbError::Invalid {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -232,7 +235,7 @@ fn import(path: &Path, state: &State) -> Result<Db, DbError> {
     let importing = beside(path, ".importing");
     remove_database(&importing);
     let mut db = Db::open(&importing)?;
-    db.write(&collect(state).0)?;
+    db.write(&state.take_batch().0)?;
     drop(db);
     let io = |source: std::io::Error| DbError::Io {
         path: path.to_path_buf(),
@@ -242,7 +245,7 @@ fn import(path: &Path, state: &State) -> Result<Db, DbError> {
     std::fs::rename(&importing, path).map_err(io)?;
     let _ = std::fs::File::open(dir_of(path)).and_then(|d| d.sync_all());
     tracing::info!(path = %path.display(), kept = %imported_name(path).display(), restored, "JSON state file imported into the state database");
-    Db::open(path)
+    Ok(Db::open(path)?)
 }
 
 /// A start that stopped between the two renames of [`import`] left the new database
@@ -267,8 +270,8 @@ fn remove_database(path: &Path) {
 }
 
 /// Moves an unusable file (and its WAL) aside as `<path>.corrupt-<unix time>` and opens
-/// a fresh database.
-fn start_afresh(path: &Path, error: &DbError, state: &State) -> Restored {
+/// a fresh database, holding `lock`.
+fn start_afresh(path: &Path, error: &StoreError, state: &State, lock: ProcessLock) -> Restored {
     if !path.exists() {
         return Restored::Later; // cannot be created yet: the writer tries, and logs it
     }
@@ -283,7 +286,7 @@ fn start_afresh(path: &Path, error: &DbError, state: &State) -> Restored {
     tracing::error!(%error, moved_to = %moved_to.display(), "STATE DATABASE UNUSABLE: moved aside; starting fresh (outcomes seen again may be counted again)");
     state.mark_all_dirty();
     match Db::open(path) {
-        Ok(db) => Restored::Open(Box::new(db)),
+        Ok(db) => Restored::Open(Box::new(db.holding(lock))),
         Err(error) => {
             tracing::error!(%error, "cannot create a fresh state database; will retry");
             Restored::Later
@@ -373,7 +376,7 @@ mod tests {
     use super::*;
     use crate::api::Status;
     use crate::config::{Config, IntentId};
-    use crate::state::db::SavedStore;
+    use crate::state::store::SavedStore;
     use crate::state::{Sources, tests::A, tests::B};
 
     const C: &str = "cccccccccccccccccccccccc";
@@ -482,7 +485,7 @@ mod tests {
             .terminal_total
             .insert(crate::api::Outcome::Confirmed, 3);
         let mut db = Db::open(path).unwrap();
-        db.write(&collect(&state).0).unwrap();
+        db.write(&state.take_batch().0).unwrap();
     }
 
     fn restored_confirmed(state: &State) -> Option<u64> {
@@ -588,7 +591,7 @@ mod tests {
         let state = State::new(&config(&[A]));
         restore(db.load().unwrap(), &state);
         assert_eq!(restored_confirmed(&state), Some(3));
-        let error = db.write(&collect(&state).0).unwrap_err();
+        let error = db.write(&state.take_batch().0).unwrap_err();
         assert_eq!(error.failure(), Failure::ReadOnly, "{error}");
     }
 

@@ -1,20 +1,21 @@
-//! The state database's writer: group commits of every change, write-ahead.
+//! The writer: group commits of every change through the storage boundary
+//! ([`super::store`]), write-ahead.
 //!
-//! Each commit takes every store's dirty intents and counters at once (a burst of
-//! answers or registrations is one transaction and one fsync), then marks their change
-//! version committed: a registration is answered, and the outcome and transition
-//! counters are exported, only after that. So a value Prometheus has scraped is never
-//! above what a restart restores, and no outcome is counted twice.
+//! Each commit takes every store's dirty intents and counters at once
+//! ([`State::take_batch`]; a burst of answers or registrations is one transaction and
+//! one fsync), writes them to the open [`Store`](super::store::Store), then marks their change
+//! version committed ([`Durability`]): a registration is answered, and the outcome and
+//! transition counters are exported, only after that. So a value Prometheus has scraped
+//! is never above what a restart restores, and no outcome is counted twice.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::db::{Batch, Db, DbError, StoreBatch};
-use super::process_lock::ProcessLock;
-use super::{Counts, State, StoreHandle, WebhookWrite};
+use super::State;
+use super::store::{Durability, Opened, Storage, StoreError};
 use crate::clock::unix_now;
 use crate::lock;
 
@@ -26,20 +27,13 @@ pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
 /// A failed commit is tried again this soon: counters and registrations wait for it.
 pub const RETRY_SAVE: Duration = Duration::from_secs(1);
 
-/// The open database, shared by the writer's restarts and the start-up restore.
-pub type DbSlot = Arc<Mutex<Option<Db>>>;
-
-/// What a commit took of each store: the live counters, to export once committed, and
-/// the relay events it queued.
-type Committed = Vec<(StoreHandle, Counts, Vec<u64>)>;
-
 /// Commits changes as they come until `shutdown` flips, then once more. `path` follows
 /// the config (a reload may set, change or remove `state_file`; a new path gets the
 /// whole state written). Without a path, or with the database restored read-only,
 /// nothing is written, and nothing waits for it.
 pub async fn run_writer(
     state: Arc<State>,
-    slot: DbSlot,
+    storage: Storage,
     mut path: watch::Receiver<Option<PathBuf>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -57,24 +51,24 @@ pub async fn run_writer(
         };
         let target = path.borrow_and_update().clone();
         let read_only = target.as_deref().is_some_and(|target| {
-            lock(&slot)
+            lock(&storage.slot)
                 .as_ref()
-                .is_some_and(|db| db.read_only() && db.path() == target)
+                .is_some_and(|open| open.store.read_only() && open.target == target)
         });
         state.set_write_ahead(target.is_some() && !read_only);
         state.set_read_only(read_only);
         let result = match target {
             None => {
-                *lock(&slot) = None;
-                nothing_to_write(&state);
+                *lock(&storage.slot) = None;
+                nothing_to_write(&state, &storage.durability);
                 Ok(())
             }
             // Restored read-only: not written this run (a reload naming it again included).
             Some(_) if read_only => {
-                nothing_to_write(&state);
+                nothing_to_write(&state, &storage.durability);
                 Ok(())
             }
-            Some(target) => commit(&state, &slot, target).await,
+            Some(target) => commit(&state, &storage, target).await,
         };
         match result {
             Ok(()) => {
@@ -115,29 +109,30 @@ async fn gather(state: &State) {
     let _ = tokio::time::timeout(FLUSH_DELAY, urgent).await;
 }
 
-/// One group commit to the database at `target` (opened first when it is not the open
+/// One group commit to the store at `target` (opened first when it is not the open
 /// one), off the runtime thread. A panic in there goes on to the writer's supervisor.
-async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<(), DbError> {
-    let open = lock(slot).as_ref().is_some_and(|db| db.path() == target);
+async fn commit(state: &Arc<State>, storage: &Storage, target: PathBuf) -> Result<(), StoreError> {
+    let open = lock(&storage.slot)
+        .as_ref()
+        .is_some_and(|open| open.target == target);
     if !open {
-        let opening = Arc::clone(slot);
+        let (opening, open) = (Arc::clone(&storage.slot), storage.open);
         blocking(move || {
-            // Free the lock of the database open so far before taking the new one.
+            // Free the lock of the store open so far before taking the new one.
             *lock(&opening) = None;
-            let held = ProcessLock::acquire(&target)?;
-            let db = Db::open(&target)?.holding(held);
-            *lock(&opening) = Some(db);
+            let store = open(&target)?;
+            *lock(&opening) = Some(Opened { target, store });
             Ok(())
         })
         .await?;
         state.mark_all_dirty();
     }
     let version = state.changes().version();
-    let (batch, committed) = collect(state);
-    let writing = Arc::clone(slot);
+    let (batch, taken) = state.take_batch();
+    let writing = Arc::clone(&storage.slot);
     let written = blocking(move || {
-        let mut db = lock(&writing);
-        match db.as_mut().map(|db| db.write(&batch)) {
+        let mut open = lock(&writing);
+        match open.as_mut().map(|open| open.store.write(&batch)) {
             Some(Err(e)) => Ok(Err((e, batch))),
             _ => Ok(Ok(())),
         }
@@ -145,121 +140,33 @@ async fn commit(state: &Arc<State>, slot: &DbSlot, target: PathBuf) -> Result<()
     .await?;
     match written {
         Ok(()) => {
-            publish(committed);
-            state.changes().mark_committed(version);
+            taken.committed();
+            storage.durability.mark_committed(version);
             state.record_save(Some(unix_now()));
             Ok(())
         }
         Err((e, batch)) => {
-            redirty(state, batch);
+            state.put_back(batch);
             Err(e)
         }
     }
 }
 
 async fn blocking<T: Send + 'static>(
-    job: impl FnOnce() -> Result<T, DbError> + Send + 'static,
-) -> Result<T, DbError> {
+    job: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     match tokio::task::spawn_blocking(job).await {
         Ok(result) => result,
         Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
 }
 
-/// Takes every store's dirty intents (as rows, `None` when forgotten) and counters.
-pub(super) fn collect(state: &State) -> (Batch, Committed) {
-    let mut batch = Batch::default();
-    let mut committed = Vec::new();
-    for handle in state.all_stores() {
-        let mut st = handle.lock();
-        let dirty = std::mem::take(&mut st.dirty);
-        let rows = dirty
-            .into_iter()
-            .map(|id| {
-                let row = st.intents.get(&id).or_else(|| st.retired.get(&id)).cloned();
-                (id, row)
-            })
-            .collect();
-        let counts = st.counts();
-        let webhooks = std::mem::take(&mut st.webhooks.pending);
-        let memory = st.webhooks.memory;
-        drop(st);
-        let now = unix_now();
-        batch.kept.push(handle.name.clone());
-        batch.stores.push(StoreBatch {
-            name: handle.name.clone(),
-            rows,
-            counts: counts.clone(),
-            webhooks,
-            forget_nonces_before: now - memory.nonce_ttl,
-            forget_ids_before: now - memory.id_ttl,
-        });
-        let queued = batch
-            .stores
-            .last()
-            .map(|s| queued_seqs(&s.webhooks))
-            .unwrap_or_default();
-        committed.push((handle, counts, queued));
-    }
-    (batch, committed)
-}
-
-/// The relay events that `writes` queue.
-fn queued_seqs(writes: &[WebhookWrite]) -> Vec<u64> {
-    writes
-        .iter()
-        .filter_map(|w| match w {
-            WebhookWrite::Queued(q) => Some(q.seq),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Marks a failed batch's intents dirty again and puts its webhook changes back in
-/// front, so the next commit writes them.
-fn redirty(state: &State, batch: Batch) {
-    for store in batch.stores {
-        if let Some(handle) = state
-            .all_stores()
-            .into_iter()
-            .find(|h| h.name == store.name)
-        {
-            let mut st = handle.lock();
-            st.dirty.extend(store.rows.into_iter().map(|(id, _)| id));
-            let later = std::mem::replace(&mut st.webhooks.pending, store.webhooks);
-            st.webhooks.pending.extend(later);
-        }
-    }
-}
-
 /// Without a database to write: every change counts as committed at once, as without a
 /// state file.
-fn nothing_to_write(state: &State) {
+fn nothing_to_write(state: &State, durability: &Durability) {
     let version = state.changes().version();
-    discard_writes(state);
-    state.changes().mark_committed(version);
-}
-
-/// Without a database: drops every store's dirty intents and pending webhook writes
-/// (nothing takes them; at 100k intents the dirty set alone held megabytes) and makes
-/// the events they queued relayable at once.
-fn discard_writes(state: &State) {
-    for handle in state.all_stores() {
-        let mut st = handle.lock();
-        // Nothing to write to: a database opened later gets the whole state anyway.
-        st.dirty = Default::default();
-        let pending = std::mem::take(&mut st.webhooks.pending);
-        st.webhooks.committed(&queued_seqs(&pending));
-    }
-}
-
-/// Makes committed counters the exported ones, and committed relay events durable.
-fn publish(committed: Committed) {
-    for (handle, counts, queued) in committed {
-        let mut st = handle.lock();
-        st.exported = counts;
-        st.webhooks.committed(&queued);
-    }
+    state.discard_writes();
+    durability.mark_committed(version);
 }
 
 #[cfg(test)]
@@ -280,12 +187,8 @@ mod tests {
         assert_eq!(handle.lock().dirty.len(), 2);
         let (_path, path_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(false);
-        let writer = tokio::spawn(run_writer(
-            Arc::clone(&state),
-            Arc::new(Mutex::new(None)),
-            path_rx,
-            stop_rx,
-        ));
+        let storage = Storage::new(None, crate::state::db::open_locked);
+        let writer = tokio::spawn(run_writer(Arc::clone(&state), storage, path_rx, stop_rx));
         state.changes().record(true);
         let emptied = async {
             while !handle.lock().dirty.is_empty() {

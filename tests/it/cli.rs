@@ -292,7 +292,8 @@ fn configured_intent_cap() -> u64 {
 #[test]
 fn kubernetes_state_volumes_hold_the_state_database_at_the_intent_cap() {
     use allscale_exporter::api::Status;
-    use allscale_exporter::state::db::{Batch, COMPACT_RATIO, Db, StoreBatch};
+    use allscale_exporter::state::db::{COMPACT_RATIO, Db};
+    use allscale_exporter::state::store::{Batch, Store, StoreBatch};
     use allscale_exporter::state::{IntentState, Source, Sources};
     let at = 1_764_050_000.123_456_7;
     let mut sources = Sources::default();

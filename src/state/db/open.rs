@@ -9,6 +9,7 @@ use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension};
 
 use super::{Db, DbError, SCHEMA_VERSION};
 use crate::state::persist::beside;
+use crate::state::store::Failure;
 
 /// `PRAGMA application_id` of the exporter's databases ("ASCX").
 pub(super) const APPLICATION_ID: i64 = 0x4153_4358;
@@ -27,24 +28,8 @@ const UPGRADE_FROM_1: &str = "ALTER TABLE intents ADD COLUMN detail TEXT; \
     PRIMARY KEY (store, name, outcome, symbol, chain)) WITHOUT ROWID; \
     DROP VIEW intent_state;";
 
-/// What an error opening or reading the database says about the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// It fails SQLite's or this build's checks of format and content: unusable, moved
-    /// aside.
-    Corrupt,
-    /// Another process holds it (an SQLite lock, or the exporter's own process lock).
-    Locked,
-    /// It can be read but not written.
-    ReadOnly,
-    /// Written by a newer build: good, but not for this one.
-    FutureVersion,
-    /// Anything else (I/O errors, out of memory or file descriptors, a full disk): says
-    /// nothing about the file.
-    Transient,
-}
-
 impl DbError {
+    /// What the error says about the file (see [`Failure`]).
     pub fn failure(&self) -> Failure {
         match self {
             DbError::Invalid { .. } => Failure::Corrupt,

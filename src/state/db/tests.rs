@@ -1,137 +1,33 @@
 use super::open::APPLICATION_ID;
 use super::*;
+use crate::state::store::conformance::{self, Fixture, batch, counts, fetched, id, intent};
 
-fn id(c: char) -> IntentId {
-    IntentId::parse(&c.to_string().repeat(24)).unwrap()
+/// A state database in a temporary directory, for the storage boundary's conformance
+/// suite.
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
 }
 
-fn intent(status: Status, at: f64) -> IntentState {
-    let mut sources = Sources::default();
-    sources.insert(crate::state::Source::Api);
-    IntentState {
-        sources,
-        order_id: Some("order-1".into()),
-        status: Some(status),
-        status_changed_at: Some(at),
-        last_success_at: Some(at + 0.5),
-        terminal_at: status.is_terminal().then_some(at),
-        added_at: Some(1.0),
-        ..IntentState::default()
+impl Sqlite {
+    fn new() -> Sqlite {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        Sqlite { _dir: dir, path }
     }
 }
 
-fn counts() -> Counts {
-    Counts {
-        terminal_total: BTreeMap::from([(Outcome::Confirmed, 2), (Outcome::Failed, 0)]),
-        transitions: BTreeMap::from([((StatusClass::OnChain, StatusClass::Confirmed), 2)]),
-        expired_total: 1,
-        dropped_total: BTreeMap::from([(DropReason::NotFound, 3)]),
-        webhooks: crate::state::WebhookCounts {
-            confirmed_by_webhook: 4,
-            confirmed_by_poll: 5,
-            missing: 6,
-            disagreements: 7,
-        },
-        money: money(),
+impl Fixture for Sqlite {
+    fn open(&self) -> Box<dyn Store> {
+        open_locked(&self.path).unwrap()
+    }
+
+    fn open_read_only(&self) -> Box<dyn Store> {
+        Box::new(Db::open_read_only(&self.path, BUSY_TIMEOUT).unwrap().0)
     }
 }
 
-fn dec(s: &str) -> rust_decimal::Decimal {
-    rust_decimal::Decimal::from_str_exact(s).unwrap()
-}
-
-fn money() -> crate::state::Money {
-    let coin = |o| (o, "USDT".to_string(), "1".to_string());
-    crate::state::Money {
-        amount: BTreeMap::from([
-            (coin(Outcome::Confirmed), dec("0.30")),
-            (coin(Outcome::Underpaid), dec("10")),
-        ]),
-        paid: BTreeMap::from([(coin(Outcome::Confirmed), dec("0.3"))]),
-        shortfall: BTreeMap::from([(("USDT".into(), "1".into()), dec("2.5"))]),
-        fee: BTreeMap::from([("USDT".into(), dec("0.003"))]),
-        net: BTreeMap::from([("USDT".into(), dec("0.297"))]),
-        fiat: BTreeMap::from([((Outcome::Confirmed, "EUR".into()), dec("0.30"))]),
-        confirmed_short: 8,
-        details_given_up: 3,
-    }
-}
-
-/// A fetched detail, as the intent keeps it.
-fn fetched() -> Box<crate::state::Fetched> {
-    Box::new(crate::state::Fetched {
-        detail: crate::api::Detail {
-            coin: "USDC.e".into(),
-            chain: 137,
-            currency: "EUR".into(),
-            amount: dec("12.50"),
-            paid: dec("11.25"),
-            fee: dec("0.1125"),
-            net: dec("11.1375"),
-            amount_cents: 1250,
-        },
-        at: 5.25,
-    })
-}
-
-fn batch(rows: Vec<(IntentId, Option<IntentState>)>) -> Batch {
-    Batch {
-        stores: vec![StoreBatch {
-            name: "main".into(),
-            rows,
-            counts: counts(),
-            ..StoreBatch::default()
-        }],
-        kept: vec!["main".into()],
-    }
-}
-
-fn queued(seq: u64) -> Queued {
-    Queued {
-        seq,
-        webhook_id: format!("whk_{seq}"),
-        intent_id: id('a'),
-        received_at: 10.0 + seq as f64,
-        request: ForwardRequest {
-            path_and_query: "/webhooks/allscale?x=1".into(),
-            headers: vec![
-                ("x-webhook-id".into(), format!("whk_{seq}").into_bytes()),
-                ("x-odd".into(), vec![0xff, 0x00, 0x41]),
-            ],
-            body: b"{\"allscale_checkout_intent_id\": \"aaaa\"}".to_vec(),
-        },
-        durable: true,
-    }
-}
-
-/// Nonces and ids seen come back (those past remembering do not), and so does the
-/// relay queue in order, byte for byte, without what was delivered.
-#[test]
-fn webhook_nonces_ids_and_the_relay_queue_read_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
-    let mut db = Db::open(&path).unwrap();
-    let mut b = batch(vec![]);
-    b.stores[0].webhooks = vec![
-        WebhookWrite::Nonce("old".into(), 1.0),
-        WebhookWrite::Nonce("n1".into(), 100.0),
-        WebhookWrite::Id("whk_0".into(), 100.0),
-        WebhookWrite::Queued(queued(0)),
-        WebhookWrite::Queued(queued(1)),
-        WebhookWrite::Queued(queued(2)),
-        WebhookWrite::Delivered(0),
-    ];
-    b.stores[0].forget_nonces_before = 50.0;
-    b.stores[0].forget_ids_before = 0.0;
-    db.write(&b).unwrap();
-    drop(db);
-    let saved = Db::open(&path).unwrap().load().unwrap();
-    let main = &saved.stores["main"];
-    assert_eq!(main.nonces, [("n1".to_string(), 100.0)]);
-    assert_eq!(main.webhook_ids, [("whk_0".to_string(), 100.0)]);
-    assert_eq!(main.queue, [queued(1), queued(2)]);
-    assert_eq!(main.counts, counts());
-}
+conformance::conformance_tests!(Sqlite::new());
 
 fn intents_of(saved: &Saved) -> Vec<(IntentId, IntentState)> {
     saved.stores["main"].intents.clone()
@@ -200,18 +96,6 @@ fn what_is_written_reads_back_before_and_after_compaction() {
     let saved = Db::open(&path).unwrap().load().unwrap();
     assert_eq!(intents_of(&saved), expected);
     assert_eq!(saved.stores["main"].counts, counts());
-}
-
-#[test]
-fn a_store_no_longer_kept_is_deleted() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
-    let mut db = Db::open(&path).unwrap();
-    db.write(&batch(vec![(id('a'), Some(intent(Status::OnChain, 2.0)))]))
-        .unwrap();
-    db.write(&Batch::default()).unwrap();
-    drop(db);
-    assert_eq!(Db::open(&path).unwrap().load().unwrap(), Saved::default());
 }
 
 #[test]
