@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::db::{BUSY_TIMEOUT, Db, DbError, SQLITE_HEADER};
-use super::process_lock::{ProcessLock, read_only_error};
+use super::process_lock::{ProcessLock, beside, read_only_error};
 use super::store::{Failure, Saved, Store, StoreError};
 use super::{IntentState, Source, State};
 use crate::clock::unix_now;
@@ -59,10 +59,6 @@ fn found(path: &Path) -> std::io::Result<Found> {
 }
 
 /// `<path><suffix>`.
-pub(super) fn beside(path: &Path, suffix: &str) -> PathBuf {
-    PathBuf::from(format!("{}{suffix}", path.display()))
-}
-
 /// Where an imported JSON file is kept.
 pub fn imported_name(path: &Path) -> PathBuf {
     beside(path, ".v1.json")

@@ -17,8 +17,6 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use super::persist::beside;
-
 /// The held lock; released when dropped (or when the process ends, however it ends).
 #[derive(Debug)]
 pub struct ProcessLock {
@@ -104,6 +102,12 @@ fn open_lock_file(path: &Path) -> Result<(File, PathBuf), LockError> {
         },
         Err(e) => Err(io(&lock, e)),
     }
+}
+
+/// `path` with `suffix` appended: the files beside the state database (`-wal`, `.lock`,
+/// `.corrupt-…`). Here, at the bottom of the state modules, so that all of them can use it.
+pub(super) fn beside(path: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", path.display()))
 }
 
 #[cfg(test)]

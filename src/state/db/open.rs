@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension};
 
 use super::{Db, DbError, SCHEMA_VERSION};
-use crate::state::persist::beside;
+use crate::state::process_lock::beside;
 use crate::state::store::Failure;
 
 /// `PRAGMA application_id` of the exporter's databases ("ASCX").
