@@ -41,6 +41,17 @@ SECRET = "st_bench_secret"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def finish(table: str, problems: list[str], data, json_path: str | None) -> int:
+    """Prints the table (and writes `data` as JSON when asked); 1 when anything is wrong."""
+    print(table)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(data, f, indent=2)
+    for p in problems:
+        print(f"problem: {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def intent_id(i: int) -> str:
     return f"6700{i:020x}"
 

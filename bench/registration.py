@@ -55,7 +55,7 @@ import threading
 import time
 from http.client import HTTPConnection
 
-from bench import (KEY, ROOT, SECRET, Procs, cpu_seconds, free_port, http, intent_id, metric_sum,
+from bench import (finish, KEY, ROOT, SECRET, Procs, cpu_seconds, free_port, http, intent_id, metric_sum,
                    wait_http, write_scenario)
 
 TOKEN = "bench-registration-token-0123456789"
@@ -560,13 +560,7 @@ def main() -> int:
     finally:
         procs.stop_all()
     table, problems = report(row)
-    print(table)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(row, f, indent=2)
-    for p in problems:
-        print(f"problem: {p}", file=sys.stderr)
-    return 1 if problems else 0
+    return finish(table, problems, row, args.json)
 
 
 if __name__ == "__main__":

@@ -216,17 +216,11 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
         detail[*key] = value.clone();
         intents.insert((*id).into(), json!({"statuses": [20], "detail": detail}));
     }
-    let mock = StrictMock::start(&Value::Object(intents), false);
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, MOCK_SECRET).unwrap();
-    let state_file = dir.path().join("state.db");
-    let extra = format!("state_file: {}\n", state_file.display());
-    let config = dir.path().join("config.yaml");
     let mut refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     refs.push(underpaid);
     refs.extend(broken.iter().map(|b| b.0));
-    std::fs::write(&config, mock_config_yaml(&mock, &secret, &extra, &refs)).unwrap();
+    let (mock, dir, config) = mock_with_state(&Value::Object(intents), &refs);
+    let state_file = dir.path().join("state.db");
 
     let first = ExporterProcess::start(&config, &[]);
     // Money is exported once committed: seen here, it survives a SIGKILL.
@@ -449,13 +443,6 @@ async fn a_detail_that_stays_malformed_is_given_up_after_five_tries() {
         confirmed_null: {"statuses": [1, 20], "detail": nulls()},
         canceled_negative: {"statuses": [1, -4], "detail": detail(json!("-1"), Value::Null, Value::Null)},
     });
-    let mock = StrictMock::start(&intents, false);
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, MOCK_SECRET).unwrap();
-    let state_file = dir.path().join("state.db");
-    let extra = format!("state_file: {}\n", state_file.display());
-    let config = dir.path().join("config.yaml");
     let ids = [
         canceled,
         rejected,
@@ -463,7 +450,8 @@ async fn a_detail_that_stays_malformed_is_given_up_after_five_tries() {
         confirmed_null,
         canceled_negative,
     ];
-    std::fs::write(&config, mock_config_yaml(&mock, &secret, &extra, &ids)).unwrap();
+    let (mock, dir, config) = mock_with_state(&intents, &ids);
+    let state_file = dir.path().join("state.db");
 
     let given_up = "allscale_checkout_details_given_up_total";
     let first = ExporterProcess::start(&config, &[]);
@@ -534,4 +522,20 @@ async fn a_detail_that_stays_malformed_is_given_up_after_five_tries() {
     );
     assert_eq!(after["violations"], json!([]));
     second.terminate();
+}
+
+/// The strict mock serving `intents`, and a config of the exporter for `ids` against it
+/// with a state database, in a temporary directory (kept while the handle lives).
+fn mock_with_state(
+    intents: &Value,
+    ids: &[&str],
+) -> (StrictMock, tempfile::TempDir, std::path::PathBuf) {
+    let mock = StrictMock::start(intents, false);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, MOCK_SECRET).unwrap();
+    let extra = format!("state_file: {}\n", dir.path().join("state.db").display());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, mock_config_yaml(&mock, &secret, &extra, ids)).unwrap();
+    (mock, dir, config)
 }
