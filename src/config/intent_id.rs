@@ -2,40 +2,83 @@
 //! that the rest of the exporter never sees a malformed one.
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// 24 hexadecimal characters, kept in lower case (the API's ids are MongoDB object ids).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IntentId(String);
+///
+/// Kept inline, not in a `String`: every index of the state (the watch list, the board,
+/// the calendar, the dirty set) holds a copy of each watched intent's id, and at 100k
+/// intents a heap allocation per copy cost megabytes and an allocation per clone.
+#[derive(Clone)]
+pub struct IntentId([u8; 24]);
 
 impl IntentId {
     /// `text` as an id, lower-cased, if it is 24 hex characters.
     pub fn parse(text: &str) -> Option<IntentId> {
-        let valid = text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit());
-        valid.then(|| IntentId(text.to_ascii_lowercase()))
+        let bytes: [u8; 24] = text.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(u8::is_ascii_hexdigit)
+            .then(|| IntentId(bytes.map(|b| b.to_ascii_lowercase())))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII hex digits get in (`parse`), so this is never the empty fallback.
+        std::str::from_utf8(&self.0).unwrap_or("")
     }
 }
 
-/// Maps keyed by id are looked up by `&str` (hashing and ordering agree with `str`'s).
+// Equality, order and hash are those of the text, as `Borrow<str>` requires: maps keyed
+// by id are looked up by `&str`.
+impl PartialEq for IntentId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for IntentId {}
+
+impl Ord for IntentId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for IntentId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Hash for IntentId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 impl Borrow<str> for IntentId {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl PartialEq<&str> for IntentId {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for IntentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IntentId").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for IntentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -58,5 +101,23 @@ mod tests {
         ] {
             assert_eq!(IntentId::parse(bad), None, "{bad}");
         }
+    }
+
+    /// Hash, order and equality agree with the text's, so maps keyed by id find `&str`.
+    #[test]
+    fn maps_keyed_by_id_are_found_by_text() {
+        let ids: Vec<IntentId> = ["65f0a1b2c3d4e5f6a7b8c9d1", "65f0a1b2c3d4e5f6a7b8c9d0"]
+            .iter()
+            .map(|t| IntentId::parse(t).unwrap())
+            .collect();
+        let hashed: std::collections::HashSet<IntentId> = ids.iter().cloned().collect();
+        let ordered: std::collections::BTreeSet<IntentId> = ids.iter().cloned().collect();
+        for id in &ids {
+            assert!(hashed.contains(id.as_str()) && ordered.contains(id.as_str()));
+        }
+        let first = ordered.iter().next().unwrap();
+        assert_eq!(first.as_str(), "65f0a1b2c3d4e5f6a7b8c9d0");
+        assert_eq!(format!("{:?}", ids[1]), "IntentId(\"65f0a1b2c3d4e5f6a7b8c9d0\")");
+        assert_eq!(std::mem::size_of::<IntentId>(), 24);
     }
 }
