@@ -25,7 +25,6 @@
 use std::io::Read as _;
 use std::path::Path;
 
-mod base_url;
 mod error;
 mod intent_id;
 mod paths;
@@ -35,13 +34,13 @@ mod suggest;
 mod validate;
 mod yaml;
 
-pub use base_url::{BaseUrl, BaseUrlError};
+pub use crate::api::{BaseUrl, BaseUrlError, HttpVersion};
 pub use error::{ConfigError, Problem};
 pub use intent_id::IntentId;
 pub use schema::{
     Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
-    DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, HttpVersion, IntentConfig,
-    IntentSources, MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, Secret, StoreConfig,
+    DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, IntentConfig, IntentSources,
+    MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, Secret, StoreConfig,
     StoreWebhookConfig, WebhookConfig,
 };
 

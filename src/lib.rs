@@ -26,30 +26,14 @@
 //! - `text`: slicing untrusted text on character boundaries only; `log_limit`: at most
 //!   one log line a minute per kind for what an outside client can cause.
 
-/// Serde as the type's text (`as_str`, `parse`): label enums and ids are written in the
-/// words `/metrics` uses, and reading anything else is an error that names it.
-macro_rules! serde_as_text {
-    ($type:ty, $what:literal) => {
-        impl serde::Serialize for $type {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
+// `serde_as_text!` for the exporter's own label types, from the API crate.
+#[macro_use]
+extern crate allscale_api as _;
 
-        impl<'de> serde::Deserialize<'de> for $type {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::parse(&text).ok_or_else(|| {
-                    serde::de::Error::custom(format!(concat!("unknown ", $what, " {:?}"), text))
-                })
-            }
-        }
-    };
-}
-
-pub mod api;
+/// The AllScale API crate, at the path the exporter always used.
+pub use ::allscale_api as api;
 pub mod cli;
-pub(crate) mod clock;
+pub(crate) use allscale_api::clock;
 pub mod config;
 pub mod demo;
 pub(crate) mod log_limit;
@@ -65,7 +49,7 @@ pub(crate) mod single_flight;
 pub mod sources;
 pub mod state;
 pub(crate) mod supervise;
-pub(crate) mod text;
+pub(crate) use allscale_api::text;
 pub mod web;
 
 /// Version and git revision, as `--version` and `allscale_exporter_build_info` show them.

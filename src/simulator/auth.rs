@@ -150,7 +150,11 @@ fn parse_timestamp(s: &str) -> Option<u64> {
 
 /// A header's text; an empty value counts as missing, as the API's checks treat it.
 pub(super) fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    crate::api::header_str(&parts.headers, name).filter(|s| !s.is_empty())
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
