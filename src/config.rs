@@ -46,7 +46,7 @@ pub use schema::{
 
 pub(crate) use paths::{base_dir, dir_of};
 pub(crate) use schema::{MIN_REQUESTS_PER_SECOND, OrderIdProblem};
-pub(crate) use yaml::{LARGE_YAML_NODES, quote};
+pub(crate) use yaml::quote;
 
 /// Reads a config file, refusing one over [`MAX_CONFIG_BYTES`] (checked while reading).
 pub(crate) fn read_config_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {

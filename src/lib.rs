@@ -44,7 +44,8 @@ pub mod relay;
 pub mod reload;
 pub mod server;
 pub mod shard;
-pub mod simulator;
+/// The fake AllScale API crate, at the path the exporter always used.
+pub use ::allscale_simulator as simulator;
 pub(crate) mod single_flight;
 pub mod sources;
 pub mod state;
