@@ -7,8 +7,9 @@
 //!   out of its messages.
 //! - [`sources`]: intents pulled from files and a backend's HTTP list, per store, into
 //!   the watch list (each source its own part of it).
-//! - [`api`]: signing, the envelope, the status enum and the intent detail (exact
-//!   decimal amounts), the signed client and its HTTP/1.1 and HTTP/2 transport.
+//! - [`api`] (the `allscale-api` crate, `crates/allscale-api`): signing, webhook
+//!   verification, the envelope, the status enum and the intent detail (exact decimal
+//!   amounts), the signed client and its HTTP/1.1 and HTTP/2 transport.
 //! - `poller`: one scheduler per store (budget, calendar queue, backoff): status polls,
 //!   and one detail fetch per terminal intent.
 //! - [`state`]: what is known per intent and store (the watch list as the union of its
@@ -22,8 +23,10 @@
 //! - [`relay`]: verified webhooks relayed, in order, to a store's `forward_url`.
 //! - `supervise`: restarts of the long-lived tasks, and the process's health.
 //! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],
-//!   [`simulator`]: the binary's commands.
-//! - `text`: slicing untrusted text on character boundaries only; `log_limit`: at most
+//!   [`simulator`] (the `allscale-simulator` crate, `crates/allscale-simulator`): the
+//!   binary's commands.
+//! - `clock`, `text` (from the API crate): the wall clock; slicing untrusted text on
+//!   character boundaries only. `log_limit`: at most
 //!   one log line a minute per kind for what an outside client can cause.
 
 // `serde_as_text!` for the exporter's own label types, from the API crate.

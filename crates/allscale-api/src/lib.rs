@@ -1,19 +1,5 @@
-//! The AllScale Checkout Open API (`docs/allscale-api.md` in the exporter's repository):
-//! request and response signatures, the JSON envelope, the status enum and error codes,
-//! the intent detail, and a signed client on HTTP/1.1 or HTTP/2.
-//!
-//! This crate knows nothing of the exporter built on it: a merchant's own Rust backend
-//! can use it alone, to call the API or to check what the API sends.
-//!
-//! - [`signing`]: the canonical strings and HMAC-SHA256 signatures of requests, answers
-//!   and webhooks, tested against the fixed vectors of the API notes (§8).
-//! - [`envelope`], [`code`], [`status`], [`detail`]: what an answer says, decoded
-//!   strictly (a malformed answer is an error, never a status or an amount).
-//! - [`client`]: one signed client per store ([`ApiClient`], set up by a
-//!   [`ClientConfig`]); [`transport`]: its connections (HTTP/1.1 pool or one HTTP/2
-//!   connection, PING, GOAWAY, retries of refused requests).
-//! - [`BaseUrl`]: the API's base URL, checked once; [`httpdate`]: the `Date` header;
-//!   [`clock`]: the wall clock as signatures read it; [`text`]: slicing untrusted text.
+// The crate's documentation is its README, whose examples run as doctests.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 /// Serde as the type's text (`as_str`, `parse`): label enums and ids are written in the
@@ -52,6 +38,7 @@ pub mod signing;
 pub mod status;
 pub mod text;
 pub mod transport;
+pub mod webhook;
 
 pub use base_url::{BaseUrl, BaseUrlError};
 pub use client::{ApiClient, ClientConfig, Fetch, FetchError, RequestResult};
@@ -60,6 +47,7 @@ pub use detail::Detail;
 pub use envelope::{DecodeError, Envelope};
 pub use status::{Outcome, Status, StatusClass};
 pub use transport::HttpVersion;
+pub use webhook::{Webhook, WebhookError, WebhookHeaders};
 
 /// A header's value as text; `None` when absent or not visible ASCII.
 fn header_str<'a>(headers: &'a hyper::http::HeaderMap, name: &str) -> Option<&'a str> {
