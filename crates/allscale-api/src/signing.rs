@@ -15,7 +15,7 @@ pub const EMPTY_BODY_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The literal prefix of every signature header value.
-pub const SIGNATURE_PREFIX: &str = "v1=";
+const SIGNATURE_PREFIX: &str = "v1=";
 
 /// Lowercase hex SHA-256 of raw bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -68,7 +68,7 @@ pub fn response_canonical(f: &ResponseFields<'_>) -> String {
 }
 
 /// The fixed first line of every webhook canonical string.
-pub const WEBHOOK_CANONICAL_PREFIX: &str = "allscale:webhook:v1";
+const WEBHOOK_CANONICAL_PREFIX: &str = "allscale:webhook:v1";
 
 /// The fields of a signed webhook, in canonical order (`docs/allscale-api.md` §6).
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +89,7 @@ pub struct WebhookFields<'a> {
     pub body_sha256: &'a str,
 }
 
-/// The webhook canonical string: [`WEBHOOK_CANONICAL_PREFIX`] and the seven fields,
+/// The webhook canonical string: `allscale:webhook:v1` and the seven fields,
 /// joined by LF, no trailing newline.
 pub fn webhook_canonical(f: &WebhookFields<'_>) -> String {
     [
