@@ -25,7 +25,6 @@
 use std::io::Read as _;
 use std::path::Path;
 
-mod base_url;
 mod error;
 mod intent_id;
 mod paths;
@@ -35,19 +34,19 @@ mod suggest;
 mod validate;
 mod yaml;
 
-pub use base_url::{BaseUrl, BaseUrlError};
+pub use crate::api::{BaseUrl, BaseUrlError, HttpVersion};
 pub use error::{ConfigError, Problem};
 pub use intent_id::IntentId;
 pub use schema::{
     Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
-    DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, HttpVersion, IntentConfig,
-    IntentSources, MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, Secret, StoreConfig,
+    DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, IntentConfig, IntentSources,
+    MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, Secret, StoreConfig,
     StoreWebhookConfig, WebhookConfig,
 };
 
 pub(crate) use paths::{base_dir, dir_of};
 pub(crate) use schema::{MIN_REQUESTS_PER_SECOND, OrderIdProblem};
-pub(crate) use yaml::{LARGE_YAML_NODES, quote};
+pub(crate) use yaml::quote;
 
 /// Reads a config file, refusing one over [`MAX_CONFIG_BYTES`] (checked while reading).
 pub(crate) fn read_config_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {

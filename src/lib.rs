@@ -7,8 +7,9 @@
 //!   out of its messages.
 //! - [`sources`]: intents pulled from files and a backend's HTTP list, per store, into
 //!   the watch list (each source its own part of it).
-//! - [`api`]: signing, the envelope, the status enum and the intent detail (exact
-//!   decimal amounts), the signed client and its HTTP/1.1 and HTTP/2 transport.
+//! - [`api`] (the `allscale-api` crate, `crates/allscale-api`): signing, webhook
+//!   verification, the envelope, the status enum and the intent detail (exact decimal
+//!   amounts), the signed client and its HTTP/1.1 and HTTP/2 transport.
 //! - `poller`: one scheduler per store (budget, calendar queue, backoff): status polls,
 //!   and one detail fetch per terminal intent.
 //! - [`state`]: what is known per intent and store (the watch list as the union of its
@@ -22,34 +23,20 @@
 //! - [`relay`]: verified webhooks relayed, in order, to a store's `forward_url`.
 //! - `supervise`: restarts of the long-lived tasks, and the process's health.
 //! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],
-//!   [`simulator`]: the binary's commands.
-//! - `text`: slicing untrusted text on character boundaries only; `log_limit`: at most
+//!   [`simulator`] (the `allscale-simulator` crate, `crates/allscale-simulator`): the
+//!   binary's commands.
+//! - `clock`, `text` (from the API crate): the wall clock; slicing untrusted text on
+//!   character boundaries only. `log_limit`: at most
 //!   one log line a minute per kind for what an outside client can cause.
 
-/// Serde as the type's text (`as_str`, `parse`): label enums and ids are written in the
-/// words `/metrics` uses, and reading anything else is an error that names it.
-macro_rules! serde_as_text {
-    ($type:ty, $what:literal) => {
-        impl serde::Serialize for $type {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
+// `serde_as_text!` for the exporter's own label types, from the API crate.
+#[macro_use]
+extern crate allscale_api as _;
 
-        impl<'de> serde::Deserialize<'de> for $type {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::parse(&text).ok_or_else(|| {
-                    serde::de::Error::custom(format!(concat!("unknown ", $what, " {:?}"), text))
-                })
-            }
-        }
-    };
-}
-
-pub mod api;
+/// The AllScale API crate, at the path the exporter always used.
+pub use ::allscale_api as api;
 pub mod cli;
-pub(crate) mod clock;
+pub(crate) use allscale_api::clock;
 pub mod config;
 pub mod demo;
 pub(crate) mod log_limit;
@@ -60,12 +47,13 @@ pub mod relay;
 pub mod reload;
 pub mod server;
 pub mod shard;
-pub mod simulator;
+/// The fake AllScale API crate, at the path the exporter always used.
+pub use ::allscale_simulator as simulator;
 pub(crate) mod single_flight;
 pub mod sources;
 pub mod state;
 pub(crate) mod supervise;
-pub(crate) mod text;
+pub(crate) use allscale_api::text;
 pub mod web;
 
 /// Version and git revision, as `--version` and `allscale_exporter_build_info` show them.

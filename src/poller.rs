@@ -662,7 +662,7 @@ impl Pollers {
             if !unchanged {
                 clients.insert(
                     store.name.clone(),
-                    ApiClient::new(store, config.request_timeout)?,
+                    ApiClient::new(&store.client_config(config.request_timeout))?,
                 );
             }
         }

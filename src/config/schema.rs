@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::api::{ClientConfig, HttpVersion, signing::Signer};
 use crate::config::{BaseUrl, IntentId};
 
 /// Production base URL, the default for `base_url`.
@@ -201,6 +202,22 @@ pub struct StoreConfig {
     pub webhook: StoreWebhookConfig,
 }
 
+impl StoreConfig {
+    /// The settings of the store's API client; each request gets `request_timeout`.
+    pub fn client_config(&self, request_timeout: Duration) -> ClientConfig {
+        ClientConfig {
+            base_url: self.base_url.clone(),
+            api_key: self.api_key.clone(),
+            signer: Signer::new(self.api_secret.expose()),
+            http_version: self.http_version,
+            max_concurrency: self.max_concurrency,
+            request_timeout,
+            verify_response_signature: self.verify_response_signature,
+            user_agent: format!("allscale-exporter/{}", crate::VERSION),
+        }
+    }
+}
+
 /// Default `intent_sources.http.refresh_interval`.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// Shortest `intent_sources.http.refresh_interval`.
@@ -240,26 +257,12 @@ impl HttpSource {
     }
 }
 
-/// Which HTTP the API client speaks (`http_version`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HttpVersion {
-    /// HTTP/2 when an `https` server offers it (ALPN), else HTTP/1.1.
-    #[default]
-    Auto,
-    /// HTTP/1.1 only: for proxies or servers with a broken HTTP/2.
-    Http1,
-    /// HTTP/2 only, also on plain `http` (prior knowledge, "h2c"): every request of the
-    /// store multiplexed on one connection.
-    Http2,
-}
-
-impl HttpVersion {
-    pub(super) const NAMES: [(&str, HttpVersion); 3] = [
-        ("auto", HttpVersion::Auto),
-        ("http1", HttpVersion::Http1),
-        ("http2", HttpVersion::Http2),
-    ];
-}
+/// The words of `http_version`.
+pub(super) const HTTP_VERSION_NAMES: [(&str, HttpVersion); 3] = [
+    ("auto", HttpVersion::Auto),
+    ("http1", HttpVersion::Http1),
+    ("http2", HttpVersion::Http2),
+];
 
 /// Which per-intent series a store exports (`per_intent_metrics`): drill-down against
 /// the series a Prometheus keeps. Aggregates are exported in every mode.

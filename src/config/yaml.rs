@@ -169,8 +169,8 @@ fn to_node(spanned: Spanned<RawValue>, text: &str) -> Node {
     }
 }
 
-/// YAML nodes allowed in a config or scenario: about a million long-form intents.
-pub(crate) const LARGE_YAML_NODES: usize = 8_000_000;
+/// YAML nodes allowed in a config: about a million long-form intents.
+const LARGE_YAML_NODES: usize = 8_000_000;
 
 /// Parses YAML text into a tree; `None` for an empty document.
 pub(super) fn parse_yaml(text: &str) -> Result<Option<Node>, ConfigError> {

@@ -120,7 +120,20 @@ fn the_simulator_doc_lists_the_default_scenarios_intents() {
 fn the_module_map_names_every_source_file() {
     let map = std::fs::read_to_string(format!("{}/docs/architecture.md", repo())).unwrap();
     let mut found = Vec::new();
+    // The exporter's and every workspace crate's sources.
     sources(&std::path::Path::new(repo()).join("src"), &mut found);
+    for krate in std::fs::read_dir(format!("{}/crates", repo()))
+        .unwrap()
+        .flatten()
+    {
+        sources(&krate.path().join("src"), &mut found);
+    }
+    assert!(
+        found
+            .iter()
+            .any(|p| p.ends_with("crates/allscale-api/src/webhook.rs")),
+        "the crates' sources are searched"
+    );
     let missing: Vec<String> = found
         .iter()
         .map(|p| {

@@ -1,12 +1,12 @@
 //! Validation of one store: its name, URL, credentials and API budget.
 
-use crate::config::BaseUrl;
+use crate::config::{BaseUrl, BaseUrlError, HttpVersion};
 use std::collections::HashMap;
 
 use super::{Fields, Validator};
 use crate::config::schema::{
     DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND,
-    DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HttpVersion, MAX_CONCURRENCY_LIMIT,
+    DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HTTP_VERSION_NAMES, MAX_CONCURRENCY_LIMIT,
     MAX_REQUESTS_PER_SECOND_LIMIT, MAX_STORE_NAME_CHARS, MAX_WATCH_AGE_LIMIT,
     MIN_REQUESTS_PER_SECOND, NOT_FOUND_TTL_LIMIT, PerIntentMetrics, STORE_KEYS, Secret,
     StoreConfig,
@@ -54,7 +54,7 @@ impl Validator<'_> {
         let max_concurrency = self.max_concurrency(&f);
         let verify_response_signature = self.flag(&f, "verify_response_signature", false);
         let fetch_details = self.flag(&f, "fetch_details", true);
-        let http_version = self.choice(&f, "http_version", &HttpVersion::NAMES, HttpVersion::Auto);
+        let http_version = self.choice(&f, "http_version", &HTTP_VERSION_NAMES, HttpVersion::Auto);
         let per_intent_metrics = self.choice(
             &f,
             "per_intent_metrics",
@@ -176,7 +176,13 @@ impl Validator<'_> {
             Ok(url) => Some(url),
             Err(why) => {
                 let shown = quote(&redact_userinfo(text));
-                self.problem(path, format!("{shown} {why}"));
+                let hint = match why {
+                    BaseUrlError::Credentials => {
+                        "; use api_key and api_secret_env or api_secret_file"
+                    }
+                    _ => "",
+                };
+                self.problem(path, format!("{shown} {why}{hint}"));
                 None
             }
         }

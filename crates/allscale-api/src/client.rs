@@ -10,14 +10,14 @@ use hyper::http::uri::PathAndQuery;
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
+use super::base_url::BaseUrl;
 use super::code::ApiCode;
 use super::detail::Detail;
 use super::envelope::{DecodeError, Envelope};
 use super::header_str;
 use super::signing::{self, EMPTY_BODY_SHA256, ResponseFields, Signer};
 use super::status::{Outcome, Status};
-use super::transport::{BodyError, SetupError, Transport, TransportError};
-use crate::config::StoreConfig;
+use super::transport::{BodyError, HttpVersion, SetupError, Transport, TransportError};
 
 /// Answers larger than this are refused: a status envelope is under 200 bytes, a detail
 /// under 1 KiB.
@@ -36,8 +36,10 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Both endpoints, in label order.
     pub const ALL: [Endpoint; 2] = [Endpoint::Status, Endpoint::Detail];
 
+    /// The `endpoint` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Status => "status",
@@ -49,16 +51,24 @@ impl Endpoint {
 /// Closed set of values of the `result` label of `allscale_api_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RequestResult {
+    /// A status or detail.
     Ok,
+    /// An envelope with a non-zero code.
     ApiError,
+    /// A non-2xx answer without a usable envelope (or with code 0).
     HttpError,
+    /// No answer within the request timeout.
     Timeout,
+    /// No connection, or it failed before an answer.
     ConnectError,
+    /// A malformed answer.
     DecodeError,
+    /// An answer whose response signature is missing or wrong.
     BadResponseSignature,
 }
 
 impl RequestResult {
+    /// Every result, in label order.
     pub const ALL: [RequestResult; 7] = [
         Self::Ok,
         Self::ApiError,
@@ -69,6 +79,7 @@ impl RequestResult {
         Self::BadResponseSignature,
     ];
 
+    /// The `result` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
@@ -85,28 +96,40 @@ impl RequestResult {
 /// Why a request produced no status (or detail).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
+    /// The envelope's code was not 0.
     #[error("API error {code}: {}", message.as_deref().unwrap_or("(no message)"))]
     Api {
+        /// The envelope's code.
         code: ApiCode,
+        /// The envelope's error message, if any.
         message: Option<String>,
+        /// The server's `Retry-After`, capped at [`MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
+    /// A non-2xx answer without a usable envelope (or with code 0).
     #[error("HTTP {status} without a valid envelope")]
     Http {
+        /// The HTTP status.
         status: u16,
+        /// The server's `Retry-After`, capped at [`MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
+    /// No answer within the request timeout.
     #[error("request timed out")]
     Timeout,
+    /// No connection, or it failed before an answer (every cause, innermost last).
     #[error("transport error: {0}")]
     Connect(String),
+    /// A malformed answer.
     #[error("malformed answer: {0}")]
     Decode(#[from] DecodeError),
+    /// The response signature is missing or wrong (why).
     #[error("response signature rejected: {0}")]
     BadResponseSignature(&'static str),
 }
 
 impl FetchError {
+    /// The `result` label this error is counted under.
     pub fn result(&self) -> RequestResult {
         match self {
             Self::Api { .. } => RequestResult::ApiError,
@@ -122,6 +145,7 @@ impl FetchError {
 /// The result of one request: a status, or (`Fetch<Detail>`) an intent's detail.
 #[derive(Debug, Clone)]
 pub struct Fetch<T = Status> {
+    /// From sending the request to the whole answer (or the failure).
     pub elapsed: Duration,
     /// The API's `request_id` (envelope, else `X-Request-Id`), for logs.
     pub request_id: Option<String>,
@@ -130,6 +154,7 @@ pub struct Fetch<T = Status> {
     /// Server clock minus ours, in seconds, from `X-Response-Timestamp` (or `Date`);
     /// read from the first answer of each second only.
     pub clock_skew: Option<f64>,
+    /// The status or detail, or why there is none.
     pub outcome: Result<T, FetchError>,
 }
 
@@ -156,6 +181,7 @@ impl<T> Fetch<T> {
         }
     }
 
+    /// The `result` label this request is counted under.
     pub fn result(&self) -> RequestResult {
         match &self.outcome {
             Ok(_) => RequestResult::Ok,
@@ -173,6 +199,28 @@ impl<T> Fetch<T> {
     }
 }
 
+/// What a client needs to reach one store's API. Its `Debug` shows nothing of the secret
+/// (the [`Signer`] holds it).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The API's base URL; its path (usually empty) prefixes every API path.
+    pub base_url: BaseUrl,
+    /// The store's API key, sent as `X-API-Key`.
+    pub api_key: String,
+    /// The store's API secret, as a prepared key: `Signer::new(secret)`.
+    pub signer: Signer,
+    /// HTTP/1.1, HTTP/2 or either.
+    pub http_version: HttpVersion,
+    /// HTTP/1.1 connections kept open at most.
+    pub max_concurrency: usize,
+    /// How long a request may take, from sending to the whole answer.
+    pub request_timeout: Duration,
+    /// Refuse answers without a valid response signature (§2 of the API notes).
+    pub verify_response_signature: bool,
+    /// The `User-Agent` header, e.g. `my-shop/1.0`.
+    pub user_agent: String,
+}
+
 /// A store's API client. Cheap to clone: one `Arc` (the connection pool is shared).
 #[derive(Clone)]
 pub struct ApiClient(Arc<ClientInner>);
@@ -183,13 +231,13 @@ struct ClientInner {
     /// Path prefix of `base_url` (usually empty), prepended to every API path.
     prefix: String,
     api_key: HeaderValue,
+    user_agent: HeaderValue,
     signer: Signer,
     /// The unix second clock skew was last read in: once a second is enough.
     skew_read_at: AtomicU64,
     verify_response_signature: bool,
 }
 
-const USER_AGENT_VALUE: &str = concat!("allscale-exporter/", env!("CARGO_PKG_VERSION"));
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TIMESTAMP: HeaderName = HeaderName::from_static("x-timestamp");
 const X_NONCE: HeaderName = HeaderName::from_static("x-nonce");
@@ -207,26 +255,40 @@ impl std::fmt::Debug for ApiClient {
 /// Building the client failed (bad base URL or TLS set-up).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The API key cannot be sent as a header.
     #[error("api_key is not a valid HTTP header value")]
     ApiKey,
+    /// The `User-Agent` cannot be sent as a header.
+    #[error("the User-Agent is not a valid HTTP header value")]
+    UserAgent,
+    /// The transport could not be set up.
     #[error("cannot set up the HTTP client: {0}")]
     Setup(#[from] SetupError),
 }
 
 impl ApiClient {
-    pub fn new(store: &StoreConfig, timeout: Duration) -> Result<Self, ClientError> {
-        let base = store.base_url.url().clone();
+    /// A client for one store; no connection is opened until the first request.
+    pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
+        let base = config.base_url.url().clone();
         let prefix = base.path().trim_end_matches('/').to_string();
-        let transport = Transport::new(&base, store.http_version, store.max_concurrency, timeout)?;
-        let api_key = HeaderValue::from_str(&store.api_key).map_err(|_| ClientError::ApiKey)?;
+        let transport = Transport::new(
+            &base,
+            config.http_version,
+            config.max_concurrency,
+            config.request_timeout,
+        )?;
+        let api_key = HeaderValue::from_str(&config.api_key).map_err(|_| ClientError::ApiKey)?;
+        let user_agent =
+            HeaderValue::from_str(&config.user_agent).map_err(|_| ClientError::UserAgent)?;
         Ok(Self(Arc::new(ClientInner {
             transport,
             base,
             prefix,
             api_key,
-            signer: Signer::new(store.api_secret.expose()),
+            user_agent,
+            signer: config.signer.clone(),
             skew_read_at: AtomicU64::new(0),
-            verify_response_signature: store.verify_response_signature,
+            verify_response_signature: config.verify_response_signature,
         })))
     }
 
@@ -310,7 +372,7 @@ impl ClientInner {
         );
         let signature = self.signer.sign(&canonical);
         let mut headers = HeaderMap::with_capacity(8);
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(USER_AGENT, self.user_agent.clone());
         headers.insert(X_API_KEY, self.api_key.clone());
         headers.insert(X_TIMESTAMP, HeaderValue::from(timestamp));
         // Unique per request: HTTP/2 sends them as never-indexed literals instead of

@@ -11,8 +11,8 @@ use axum::http::{StatusCode, request::Parts};
 
 use super::answer::Answer;
 use super::{Inner, SimKey};
-use crate::api::signing::{request_canonical, verify};
 use crate::lock;
+use allscale_api::signing::{request_canonical, verify};
 
 pub(super) struct KeyRt {
     pub(super) api_key: String,
@@ -137,7 +137,7 @@ impl Inner {
 
     /// The simulator's own clock: the real one shifted by `clock_offset_seconds`.
     pub(super) fn server_now(&self) -> u64 {
-        crate::clock::unix_secs().saturating_add_signed(self.clock_offset)
+        allscale_api::clock::unix_secs().saturating_add_signed(self.clock_offset)
     }
 }
 
@@ -150,12 +150,16 @@ fn parse_timestamp(s: &str) -> Option<u64> {
 
 /// A header's text; an empty value counts as missing, as the API's checks treat it.
 pub(super) fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    crate::api::header_str(&parts.headers, name).filter(|s| !s.is_empty())
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::simulator::testkit::*;
+    use crate::testkit::*;
     use serde_json::Value;
 
     #[tokio::test]
@@ -189,7 +193,7 @@ mod tests {
             KEY_A,
             SECRET_A,
             &status_path(MOVING),
-            crate::clock::unix_secs(),
+            allscale_api::clock::unix_secs(),
             &fresh_nonce(),
         );
         let r = t.send(&path, &headers).await;
@@ -205,8 +209,8 @@ mod tests {
         let t = start(SCENARIO).await;
         let path = status_path(PLAIN);
         for ts in [
-            crate::clock::unix_secs() - 400,
-            crate::clock::unix_secs() + 400,
+            allscale_api::clock::unix_secs() - 400,
+            allscale_api::clock::unix_secs() + 400,
         ] {
             let headers = signed(KEY_A, SECRET_A, &path, ts, &fresh_nonce());
             let r = t.send(&path, &headers).await;
@@ -217,7 +221,7 @@ mod tests {
             KEY_A,
             SECRET_A,
             &path,
-            crate::clock::unix_secs() - 100,
+            allscale_api::clock::unix_secs() - 100,
             &fresh_nonce(),
         );
         assert_eq!(t.send(&path, &headers).await.code(), 0);
@@ -234,7 +238,13 @@ mod tests {
         let t = start(SCENARIO).await;
         let path = status_path(PLAIN);
         let nonce = fresh_nonce();
-        let headers = signed(KEY_A, SECRET_A, &path, crate::clock::unix_secs(), &nonce);
+        let headers = signed(
+            KEY_A,
+            SECRET_A,
+            &path,
+            allscale_api::clock::unix_secs(),
+            &nonce,
+        );
         assert_eq!(t.send(&path, &headers).await.code(), 0);
         let r = t.send(&path, &headers).await;
         assert_eq!((r.status, r.code()), (401, 20002));
@@ -243,7 +253,7 @@ mod tests {
             KEY_B,
             SECRET_B,
             "/v1/test/ping",
-            crate::clock::unix_secs(),
+            allscale_api::clock::unix_secs(),
             &nonce,
         );
         assert_eq!(t.send("/v1/test/ping", &other).await.code(), 0);
@@ -253,11 +263,17 @@ mod tests {
             KEY_A,
             "st_wrong_secret",
             &path,
-            crate::clock::unix_secs(),
+            allscale_api::clock::unix_secs(),
             &nonce,
         );
         assert_eq!(t.send(&path, &bad).await.code(), 20002);
-        let good = signed(KEY_A, SECRET_A, &path, crate::clock::unix_secs(), &nonce);
+        let good = signed(
+            KEY_A,
+            SECRET_A,
+            &path,
+            allscale_api::clock::unix_secs(),
+            &nonce,
+        );
         assert_eq!(t.send(&path, &good).await.code(), 0);
     }
 
@@ -266,7 +282,7 @@ mod tests {
         let t = start(SCENARIO).await;
         let mut ok = 0;
         let mut limited = 0;
-        let started = crate::clock::unix_secs();
+        let started = allscale_api::clock::unix_secs();
         // Concurrently, so they land in as few unix seconds as possible.
         let replies = futures_util::future::join_all(
             (0..30).map(|_| t.get_as("st_key_limited", "st_secret_limited", "/v1/test/ping")),
@@ -283,7 +299,7 @@ mod tests {
                 other => panic!("unexpected code {other}"),
             }
         }
-        let seconds = crate::clock::unix_secs() - started + 1;
+        let seconds = allscale_api::clock::unix_secs() - started + 1;
         assert!(limited > 0, "no 429 in 30 requests");
         assert!(ok <= 3 * seconds, "{ok} successes in {seconds} s");
         // Other keys are not limited.

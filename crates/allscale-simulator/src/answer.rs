@@ -202,8 +202,8 @@ pub(super) struct Decision {
 
 #[cfg(test)]
 mod tests {
-    use crate::simulator::MALFORMED_STATS_CODE;
-    use crate::simulator::testkit::*;
+    use crate::MALFORMED_STATS_CODE;
+    use crate::testkit::*;
     use serde_json::Value;
 
     #[tokio::test]

@@ -2,11 +2,11 @@
 //! for each behaviour, and a client that signs as the exporter does.
 
 use super::{Scenario, Simulator};
-use crate::api::signing::{
+pub(super) use allscale_api::clock::unix_secs;
+use allscale_api::signing::{
     EMPTY_BODY_SHA256, ResponseFields, request_canonical, response_canonical, sha256_hex, sign,
     verify,
 };
-pub(super) use crate::clock::unix_secs;
 use serde_json::Value;
 
 pub(super) const KEY_A: &str = "st_key_a";

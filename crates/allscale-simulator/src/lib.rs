@@ -60,7 +60,6 @@ pub use scenario::{
 };
 pub use stats::{MALFORMED_STATS_CODE, SimStats, UNKNOWN_KEY_STATS, WebhookStats};
 
-use crate::lock;
 use std::collections::HashMap;
 use std::hash::RandomState;
 use std::sync::{Arc, Mutex, Weak};
@@ -167,6 +166,13 @@ impl Simulator {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Locks `mutex`, a poisoned one too: the data behind every lock here is plain (maps,
+/// counters), and a panic while it was held leaves nothing half-done that is worse than
+/// losing the data; so the simulator keeps serving it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

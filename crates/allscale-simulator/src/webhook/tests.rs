@@ -10,9 +10,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::api::signing::{sha256_hex, verify};
 use crate::lock;
-use crate::simulator::testkit::*;
+use crate::testkit::*;
+use allscale_api::signing::{sha256_hex, verify};
 
 const LAUNCHED: &str = "c00000000000000000000001";
 const SILENT: &str = "c00000000000000000000002";

@@ -550,12 +550,16 @@ pub(super) fn check_webhook_url(url: &str) -> Result<reqwest::Url, String> {
     Ok(parsed)
 }
 
+/// YAML nodes allowed in a scenario: about a million long-form intents, as many as the
+/// exporter's config allows, so a scenario can serve the largest watch list.
+const MAX_YAML_NODES: usize = 8_000_000;
+
 /// Parser budgets sized for scenarios with hundreds of thousands of intents.
 fn scenario_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
-            max_nodes: crate::config::LARGE_YAML_NODES,
-            max_events: 2 * crate::config::LARGE_YAML_NODES,
+            max_nodes: MAX_YAML_NODES,
+            max_events: 2 * MAX_YAML_NODES,
             max_total_scalar_bytes: 256 * 1024 * 1024,
         },
     }
@@ -564,7 +568,7 @@ fn scenario_options() -> serde_saphyr::Options {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::testkit::SCENARIO;
+    use crate::testkit::SCENARIO;
 
     #[test]
     fn scenario_defaults() {
@@ -716,7 +720,8 @@ intents:
 
     #[test]
     fn fixture_scenarios_are_valid() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios");
+        // The repository's scenarios, which the exporter's tests and the docs use too.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/scenarios");
         let mut seen = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

@@ -2,13 +2,13 @@
 
 use serde::Serialize;
 
-use crate::api::signing::sha256_hex;
-use crate::simulator::SimIntent;
+use crate::SimIntent;
+use allscale_api::signing::sha256_hex;
 
 /// The webhook body fields an intent sets in the scenario (absent: the defaults of
 /// [`WebhookBody`]).
 #[derive(Debug, Default)]
-pub(in crate::simulator) struct BodyDetails {
+pub(crate) struct BodyDetails {
     order_id: Option<String>,
     amount_coins: Option<String>,
     coin_symbol: Option<String>,
@@ -17,7 +17,7 @@ pub(in crate::simulator) struct BodyDetails {
 
 impl BodyDetails {
     /// `None` when the intent sets none of them, which is the common case.
-    pub(in crate::simulator) fn from_intent(i: &SimIntent) -> Option<BodyDetails> {
+    pub(crate) fn from_intent(i: &SimIntent) -> Option<BodyDetails> {
         let d = BodyDetails {
             order_id: i.order_id.clone(),
             amount_coins: i.amount_coins.clone(),

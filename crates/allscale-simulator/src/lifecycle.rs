@@ -149,7 +149,7 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
-    use crate::simulator::testkit::*;
+    use crate::testkit::*;
     use serde_json::Value;
     use std::time::{Duration, Instant};
 

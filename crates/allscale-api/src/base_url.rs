@@ -17,19 +17,25 @@ pub struct BaseUrl {
 /// Why a text is not a base URL (the config validator words the whole message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BaseUrlError {
+    /// Not `http` or `https`.
     #[error("must be an http:// or https:// URL")]
     Scheme,
+    /// Not a URL (the parser's message).
     #[error("is not a valid URL: {0}")]
     Invalid(String),
+    /// No host.
     #[error("has no host")]
     NoHost,
-    #[error("must not contain credentials; use api_key and api_secret_env or api_secret_file")]
+    /// A user name or password in the URL.
+    #[error("must not contain credentials")]
     Credentials,
+    /// A query or fragment.
     #[error("must not have a query (?...) or fragment (#...)")]
     QueryOrFragment,
 }
 
 impl BaseUrl {
+    /// Parses and checks `text`.
     pub fn parse(text: &str) -> Result<BaseUrl, BaseUrlError> {
         let lower = text.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
@@ -49,10 +55,12 @@ impl BaseUrl {
         Ok(BaseUrl { url, text })
     }
 
+    /// The parsed URL (its path keeps a trailing `/`).
     pub fn url(&self) -> &Url {
         &self.url
     }
 
+    /// The URL as shown: without a trailing `/`.
     pub fn as_str(&self) -> &str {
         &self.text
     }

@@ -5,18 +5,29 @@ use std::fmt;
 /// A checkout intent's status, as the integer the API returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// -5: pending too long, expired.
     Timeout,
+    /// -4: canceled by the user.
     Canceled,
+    /// -3: less than the amount due arrived.
     Underpaid,
+    /// -2: refused by the KYT (compliance) checks.
     Rejected,
+    /// -1: a processing error.
     Failed,
+    /// 1: created, not opened yet.
     Created,
     /// Value 2: older docs call it VIEWED, newer ones PAYING.
     Viewed,
+    /// 3: a deposit wallet was assigned.
     TempWalletReceived,
+    /// 4: waiting for a manual review.
     PendingManualOperation,
+    /// 5: a refund is under way.
     SendBack,
+    /// 10: seen on chain, not yet confirmed.
     OnChain,
+    /// 20: confirmed on chain: paid.
     Confirmed,
     /// An integer the exporter does not know; exported raw and treated as non-terminal,
     /// even when negative (it would have no outcome label to count).
@@ -24,6 +35,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status an integer of the status route stands for.
     pub fn from_code(code: i64) -> Self {
         match code {
             -5 => Self::Timeout,
@@ -42,6 +54,7 @@ impl Status {
         }
     }
 
+    /// The integer the API sends for this status.
     pub fn code(self) -> i64 {
         match self {
             Self::Timeout => -5,
@@ -104,23 +117,38 @@ impl Status {
 /// Closed set of label values for `allscale_checkout_intents{status}` and transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StatusClass {
+    /// [`Status::Created`].
     Created,
+    /// [`Status::Viewed`].
     Viewed,
+    /// [`Status::TempWalletReceived`].
     TempWalletReceived,
+    /// [`Status::PendingManualOperation`].
     PendingManualOperation,
+    /// [`Status::SendBack`].
     SendBack,
+    /// [`Status::OnChain`].
     OnChain,
+    /// [`Status::Confirmed`].
     Confirmed,
+    /// [`Status::Failed`].
     Failed,
+    /// [`Status::Rejected`].
     Rejected,
+    /// [`Status::Underpaid`].
     Underpaid,
+    /// [`Status::Canceled`].
     Canceled,
+    /// [`Status::Timeout`].
     Timeout,
+    /// Any [`Status::Unknown`].
     Unknown,
+    /// The API knows no such intent (code 50001): not a status it sends.
     NotFound,
 }
 
 impl StatusClass {
+    /// Every class, in label order.
     pub const ALL: [StatusClass; 14] = [
         Self::Created,
         Self::Viewed,
@@ -138,6 +166,7 @@ impl StatusClass {
         Self::NotFound,
     ];
 
+    /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
@@ -157,6 +186,7 @@ impl StatusClass {
         }
     }
 
+    /// The class a label value names.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
@@ -171,15 +201,22 @@ impl fmt::Display for StatusClass {
 /// Closed set of label values for `allscale_checkout_intent_terminal_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
+    /// Ended as [`Status::Confirmed`].
     Confirmed,
+    /// Ended as [`Status::Failed`].
     Failed,
+    /// Ended as [`Status::Rejected`].
     Rejected,
+    /// Ended as [`Status::Underpaid`].
     Underpaid,
+    /// Ended as [`Status::Canceled`].
     Canceled,
+    /// Ended as [`Status::Timeout`].
     Timeout,
 }
 
 impl Outcome {
+    /// Every outcome, in label order.
     pub const ALL: [Outcome; 6] = [
         Self::Confirmed,
         Self::Failed,
@@ -189,6 +226,7 @@ impl Outcome {
         Self::Timeout,
     ];
 
+    /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Confirmed => "confirmed",
@@ -200,6 +238,7 @@ impl Outcome {
         }
     }
 
+    /// The outcome a label value names.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|o| o.as_str() == name)
     }

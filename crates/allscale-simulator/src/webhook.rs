@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::answer::padded;
 use super::scenario::check_webhook_url;
 use super::{Inner, SimWebhook, Starts, WebhookKind};
-use crate::api::signing::{WebhookFields, sha256_hex, sign, webhook_canonical};
+use allscale_api::signing::{WebhookFields, sha256_hex, sign, webhook_canonical};
 
 /// Most webhook sends in flight at once: many `at_launch` intents confirming together
 /// wait for a slot rather than opening thousands of connections.

@@ -378,8 +378,8 @@ mod tests {
 
 #[cfg(test)]
 mod http_tests {
-    use crate::simulator::testkit::*;
-    use crate::simulator::{MALFORMED_STATS_CODE, Scenario, ScenarioError};
+    use crate::testkit::*;
+    use crate::{MALFORMED_STATS_CODE, Scenario, ScenarioError};
     use serde_json::{Value, json};
 
     const FULL: &str = "d00000000000000000000001";

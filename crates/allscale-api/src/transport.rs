@@ -24,19 +24,34 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::config::HttpVersion;
-
 type Body = Empty<Bytes>;
+
+/// Which HTTP a client speaks (the exporter's `http_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/2 when an `https` server offers it (ALPN), else HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only: for proxies or servers with a broken HTTP/2.
+    Http1,
+    /// HTTP/2 only, also on plain `http` (prior knowledge, "h2c"): every request of the
+    /// store multiplexed on one connection.
+    Http2,
+}
 
 /// Setting up the transport failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// The base URL has no host.
     #[error("base_url has no host")]
     NoHost,
+    /// The base URL is neither `http` nor `https`.
     #[error("base_url scheme must be http or https, not {0:?}")]
     Scheme(String),
+    /// The host cannot be a TLS server name.
     #[error("invalid TLS server name {0:?}")]
     ServerName(String),
+    /// rustls refused the set-up.
     #[error("TLS set-up: {0}")]
     Tls(#[from] rustls::Error),
 }
@@ -44,52 +59,81 @@ pub enum SetupError {
 /// A request got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// DNS failed.
     #[error("cannot resolve {host}: {source}")]
     Resolve {
+        /// The host looked up.
         host: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// DNS gave no address.
     #[error("{host} resolved to no address")]
-    NoAddress { host: String },
+    NoAddress {
+        /// The host looked up.
+        host: String,
+    },
+    /// The TCP connection failed.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
+        /// The address tried.
         addr: std::net::SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
+    /// The TLS handshake failed.
     #[error("TLS handshake with {host}: {source}")]
     Tls {
+        /// The server's host.
         host: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// HTTP/1.1 failed.
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
+    /// HTTP/2 failed.
     #[error("HTTP/2: {0}")]
     H2(#[from] h2::Error),
     /// The server refused the stream unprocessed (REFUSED_STREAM, or above a GOAWAY's
     /// last stream id): safe to send again, with a fresh nonce.
     #[error("HTTP/2 stream refused by the server: {0}")]
     Refused(h2::Error),
+    /// No answer within the timeout.
     #[error("request timed out")]
     Timeout,
+    /// Every kept connection the request was tried on had been closed by the server.
     #[error("no connection could take the request after {attempts} attempts")]
-    Exhausted { attempts: usize },
+    Exhausted {
+        /// How many connections were tried.
+        attempts: usize,
+    },
 }
 
 /// Why an answer's body was not read whole.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
+    /// The body went past the cap.
     #[error("body larger than {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// HTTP/1.1 failed while reading.
     #[error("reading the body: {0}")]
     Read(#[from] hyper::Error),
+    /// HTTP/2 failed while reading.
     #[error("reading the body: {0}")]
     ReadH2(#[from] h2::Error),
 }
 
 /// An answer: status, headers and the body (read up to the cap).
 pub struct Reply {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The answer's headers.
     pub headers: HeaderMap,
+    /// The body, or why it was not read whole.
     pub body: Result<Vec<u8>, BodyError>,
 }
 
@@ -328,8 +372,12 @@ impl Transport {
         }
     }
 
+    /// The pool holds plain data (connections, flags): a panic while it was locked
+    /// leaves nothing half-done that is worse than losing it, so a poisoned lock is used.
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Idle> {
-        crate::lock(&self.idle)
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// HTTP/1.1: origin-form target and `Host`; the connection goes back to the pool

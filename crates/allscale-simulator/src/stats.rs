@@ -164,7 +164,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::testkit::*;
+    use crate::testkit::*;
     use serde_json::Value;
 
     #[tokio::test]

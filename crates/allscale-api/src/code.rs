@@ -40,6 +40,7 @@ impl ApiCode {
         Self::Unknown,
     ];
 
+    /// The code an envelope's integer stands for.
     pub fn from_code(code: i64) -> Self {
         match code {
             10001 => Self::Validation,

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use super::answer::{Answer, AnswerKind, Decision, Endpoint, hostile_body};
 use super::auth::header_str;
 use super::{Inner, Malformed, Simulator};
-use crate::api::signing::{ResponseFields, response_canonical, sha256_hex, sign};
-use crate::clock::unix_secs;
+use allscale_api::clock::unix_secs;
+use allscale_api::signing::{ResponseFields, response_canonical, sha256_hex, sign};
 
 /// Largest request body read (the status endpoint is a GET; bodies are only hashed).
 const MAX_REQUEST_BODY: usize = 1 << 20;
@@ -83,7 +83,7 @@ impl Inner {
         if d.answer.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        let date = crate::api::httpdate::format(self.server_now() as i64);
+        let date = allscale_api::httpdate::format(self.server_now() as i64);
         headers.insert(
             header::DATE,
             HeaderValue::from_str(&date).expect("dates are ASCII"),
@@ -174,7 +174,7 @@ pub(super) async fn webhook_send_route(State(sim): State<Simulator>, req: Reques
 
 #[cfg(test)]
 mod tests {
-    use crate::simulator::testkit::*;
+    use crate::testkit::*;
     use std::time::{Duration, Instant};
 
     #[tokio::test]

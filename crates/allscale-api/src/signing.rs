@@ -15,7 +15,7 @@ pub const EMPTY_BODY_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The literal prefix of every signature header value.
-pub const SIGNATURE_PREFIX: &str = "v1=";
+const SIGNATURE_PREFIX: &str = "v1=";
 
 /// Lowercase hex SHA-256 of raw bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -37,12 +37,19 @@ pub fn request_canonical(
 /// The fields of a signed response, in canonical order.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseFields<'a> {
+    /// The HTTP status, e.g. 200.
     pub status_code: u16,
+    /// The request's path.
     pub path: &'a str,
+    /// The `X-Nonce` the request was sent with.
     pub request_nonce: &'a str,
+    /// Hex SHA-256 of the request body ([`EMPTY_BODY_SHA256`] for a GET).
     pub request_body_sha256: &'a str,
+    /// `X-Response-Timestamp`.
     pub response_timestamp: &'a str,
+    /// `X-Response-Nonce`.
     pub response_nonce: &'a str,
+    /// Hex SHA-256 of the answer's bytes, before any parsing.
     pub response_body_sha256: &'a str,
 }
 
@@ -61,22 +68,28 @@ pub fn response_canonical(f: &ResponseFields<'_>) -> String {
 }
 
 /// The fixed first line of every webhook canonical string.
-pub const WEBHOOK_CANONICAL_PREFIX: &str = "allscale:webhook:v1";
+const WEBHOOK_CANONICAL_PREFIX: &str = "allscale:webhook:v1";
 
 /// The fields of a signed webhook, in canonical order (`docs/allscale-api.md` §6).
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookFields<'a> {
+    /// The HTTP method, `POST`.
     pub method: &'a str,
     /// Path and query of the URL the webhook is posted to, as on the request line.
     pub path: &'a str,
+    /// The query without its `?`; empty when there is none.
     pub query: &'a str,
+    /// `X-Webhook-Id`.
     pub webhook_id: &'a str,
+    /// `X-Webhook-Timestamp`.
     pub timestamp: &'a str,
+    /// `X-Webhook-Nonce`.
     pub nonce: &'a str,
+    /// Hex SHA-256 of the raw body.
     pub body_sha256: &'a str,
 }
 
-/// The webhook canonical string: [`WEBHOOK_CANONICAL_PREFIX`] and the seven fields,
+/// The webhook canonical string: `allscale:webhook:v1` and the seven fields,
 /// joined by LF, no trailing newline.
 pub fn webhook_canonical(f: &WebhookFields<'_>) -> String {
     [
@@ -98,6 +111,7 @@ pub fn webhook_canonical(f: &WebhookFields<'_>) -> String {
 pub struct Signer(Hmac<Sha256>);
 
 impl Signer {
+    /// The key of an API secret (its UTF-8 bytes, as they are).
     pub fn new(secret: &str) -> Self {
         Self(
             Hmac::<Sha256>::new_from_slice(secret.as_bytes())

@@ -6,26 +6,38 @@ use serde_json::Value;
 /// A well-formed envelope: `{"code": int, "payload": any, "error": ..., "request_id": ...}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
+    /// 0 on success, an error code otherwise.
     pub code: i64,
+    /// The route's data; `null` on failure.
     pub payload: Value,
     /// `error.message` (or the legacy flat `error_message`) when the API sent one.
     pub error_message: Option<String>,
+    /// The API's identifier of the request, worth logging with every failure.
     pub request_id: Option<String>,
 }
 
 /// Why an answer is not a usable envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// The body was cut off at `limit` bytes.
     #[error("body is larger than {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The most bytes read.
+        limit: usize,
+    },
+    /// Not JSON (the parser's message).
     #[error("body is not JSON: {0}")]
     NotJson(String),
+    /// JSON, but not an object.
     #[error("body is not a JSON object")]
     NotObject,
+    /// No integer `code`.
     #[error("envelope has no integer `code`")]
     NoCode,
+    /// The status route's payload is not an integer (shown cut short).
     #[error("status payload is not an integer: {0}")]
     PayloadNotInteger(String),
+    /// The detail route's payload is not a valid detail (why).
     #[error("detail payload: {0}")]
     BadDetail(String),
 }
