@@ -117,7 +117,10 @@ mod tests {
         }
         let first = ordered.iter().next().unwrap();
         assert_eq!(first.as_str(), "65f0a1b2c3d4e5f6a7b8c9d0");
-        assert_eq!(format!("{:?}", ids[1]), "IntentId(\"65f0a1b2c3d4e5f6a7b8c9d0\")");
+        assert_eq!(
+            format!("{:?}", ids[1]),
+            "IntentId(\"65f0a1b2c3d4e5f6a7b8c9d0\")"
+        );
         assert_eq!(std::mem::size_of::<IntentId>(), 24);
     }
 }
