@@ -1,6 +1,6 @@
 //! The slow integration tests, a second test binary beside `tests/it/` (the fast ones):
 //! what needs outside programs or runs for minutes. `cargo test` runs both;
-//! `cargo test --lib --test it` only the fast part, `cargo test --test slow` only this.
+//! `cargo test --workspace --lib --test it` only the fast part, `cargo test --test slow` only this.
 //!
 //! | module | what it drives |
 //! |---|---|
