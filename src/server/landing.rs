@@ -129,9 +129,14 @@ fn store_section(out: &mut String, s: &StoreView, now: f64) {
         let _ = write!(out, " · clock skew {skew:+.1} s");
     }
     if let Some(e) = &s.api.last_error {
+        // Red while the API is failing; once it answers again, the last error is history.
+        let (class, since) = match s.api.up {
+            Some(true) => ("note", " (the API has answered since)"),
+            _ => ("err", ""),
+        };
         let _ = write!(
             out,
-            "<p class=\"err\">Last error {} ago ({} {}): {} · request_id <code>{}</code></p>",
+            "<p class=\"{class}\">Last error {} ago{since} ({} {}): {} · request_id <code>{}</code></p>",
             ago(now - e.at),
             e.endpoint,
             e.result,
@@ -173,7 +178,7 @@ fn recent_table(out: &mut String, store: &str, recent: &[Finished], now: f64) {
             .then(b.at.total_cmp(&a.at))
     });
     let _ = write!(out, "<h3>Latest outcomes ({})</h3>", rows.len());
-    out.push_str("<table><tr><th style=\"width:15%\">when</th><th style=\"width:17%\">outcome</th><th>intent</th><th style=\"width:24%\">order</th></tr>");
+    out.push_str("<table><tr><th style=\"width:13%\">when</th><th style=\"width:24%\">outcome</th><th>intent</th><th style=\"width:22%\">order</th></tr>");
     for f in rows {
         let bad = if needs_a_look(f) {
             " class=\"bad\""
@@ -346,5 +351,26 @@ mod tests {
         };
         st.record_request(false, Some(error), None);
         assert!(st.api.last_error.is_some() && st.api.last_not_found.is_some());
+        let down = StoreView {
+            api: st.api.clone(),
+            ..view
+        };
+        let mut html = String::new();
+        store_section(&mut html, &down, 100.0);
+        assert!(
+            html.contains("<p class=\"err\">Last error 10 s ago ("),
+            "{html}"
+        );
+        st.record_request(true, None, None);
+        let recovered = StoreView {
+            api: st.api.clone(),
+            ..down
+        };
+        let mut html = String::new();
+        store_section(&mut html, &recovered, 100.0);
+        assert!(
+            html.contains("<p class=\"note\">Last error 10 s ago (the API has answered since)"),
+            "{html}"
+        );
     }
 }
