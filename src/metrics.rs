@@ -14,7 +14,7 @@ use prometheus::{
 };
 
 use crate::api::ApiCode;
-use crate::api::client::{Endpoint, Fetch, FetchError, RequestResult};
+use crate::api::{Endpoint, RequestResult};
 use crate::lock;
 use crate::shard::Shard;
 use crate::state::{Source, State};
@@ -419,6 +419,21 @@ fn request_labels() -> impl Iterator<Item = (Endpoint, RequestResult)> {
         .flat_map(|e| RequestResult::ALL.map(|r| (e, r)))
 }
 
+/// What one finished API request tells the request metrics. The poller makes it from the
+/// client's answer, so the metrics know the label sets and nothing of the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    pub endpoint: Endpoint,
+    pub result: RequestResult,
+    pub elapsed: std::time::Duration,
+    /// The envelope's error code, for an API error.
+    pub api_code: Option<ApiCode>,
+    /// `allscale_api_up`: reachable, authenticated, and not a server error.
+    pub reachable: bool,
+    /// The API's clock minus ours, seconds, when the answer said.
+    pub clock_skew: Option<f64>,
+}
+
 /// A store's request series, resolved once: recording a request hashes no labels.
 pub struct StoreRecorder {
     /// Built from `Endpoint::ALL` and `RequestResult::ALL`, in declaration order.
@@ -438,13 +453,13 @@ impl StoreRecorder {
         &self.plan
     }
 
-    /// Records one finished request to `endpoint`.
-    pub fn record<T>(&mut self, endpoint: Endpoint, fetch: &Fetch<T>) {
-        let result = fetch.result();
-        self.requests[endpoint as usize][result as usize].inc();
-        self.duration[endpoint as usize].observe(fetch.elapsed.as_secs_f64());
-        if let Err(FetchError::Api { code, .. }) = &fetch.outcome {
-            let label = self.metrics.error_code_label(&self.store, *code);
+    /// Records one finished request.
+    pub fn record(&mut self, answered: &Answered) {
+        let endpoint = answered.endpoint as usize;
+        self.requests[endpoint][answered.result as usize].inc();
+        self.duration[endpoint].observe(answered.elapsed.as_secs_f64());
+        if let Some(code) = answered.api_code {
+            let label = self.metrics.error_code_label(&self.store, code);
             self.metrics
                 .api_errors
                 .with_label_values(&[&self.store, &label])
@@ -453,8 +468,8 @@ impl StoreRecorder {
         let up = self
             .up
             .get_or_insert_with(|| self.metrics.api_up.with_label_values(&[&self.store]));
-        up.set(i64::from(fetch.api_reachable()));
-        if let Some(skew) = fetch.clock_skew {
+        up.set(i64::from(answered.reachable));
+        if let Some(skew) = answered.clock_skew {
             let gauge = self.skew.get_or_insert_with(|| {
                 self.metrics
                     .api_clock_skew

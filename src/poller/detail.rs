@@ -63,7 +63,8 @@ impl StorePoller {
     /// Counts a fetched detail's money (once), or retries it with backoff, or gives up a
     /// detail malformed [`MALFORMED_DETAIL_TRIES`] times.
     pub(super) fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
-        self.recorder.record(Endpoint::Detail, &fetch);
+        self.recorder
+            .record(&super::answered(Endpoint::Detail, &fetch));
         let recorded = {
             let mut st = self.state.lock();
             report(&mut st, Endpoint::Detail, &fetch);

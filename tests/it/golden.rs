@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use allscale_exporter::answered;
 use allscale_exporter::api::client::Endpoint;
 use allscale_exporter::api::detail::parse_amount;
 use allscale_exporter::api::{ApiCode, DecodeError, Detail, Fetch, FetchError, Status};
@@ -136,7 +137,7 @@ fn render() -> String {
             3,
         ),
     ] {
-        recorder.record(Endpoint::Status, &fetch(outcome, millis));
+        recorder.record(&answered(Endpoint::Status, &fetch(outcome, millis)));
     }
     // Details: the confirmed one came in short, the underpaid one at 90 %, the canceled
     // one paid nothing (null amounts); one malformed, and the timed-out one's detail
@@ -154,10 +155,13 @@ fn render() -> String {
             counted,
             allscale_exporter::state::DetailRecorded::Counted { .. }
         ));
-        recorder.record(Endpoint::Detail, &fetch_with(Ok(d), 25));
+        recorder.record(&answered(Endpoint::Detail, &fetch_with(Ok(d), 25)));
     }
     let malformed = Err(FetchError::Decode(DecodeError::BadDetail("x".into())));
-    recorder.record(Endpoint::Detail, &fetch_with::<Detail>(malformed, 9));
+    recorder.record(&answered(
+        Endpoint::Detail,
+        &fetch_with::<Detail>(malformed, 9),
+    ));
     assert!(
         main.lock()
             .give_up_detail("650000000000000000000006", Some("req"), NOW - 5.0)
@@ -166,7 +170,7 @@ fn render() -> String {
     recorder.plan().set(45, Duration::from_secs(30), 0.6, 0.6);
     recorder.plan().set_first_due(Some(NOW - 2.25));
     let mut second_recorder = metrics.store_recorder("second");
-    second_recorder.record(Endpoint::Status, &fetch(Ok(Status::Created), 15));
+    second_recorder.record(&answered(Endpoint::Status, &fetch(Ok(Status::Created), 15)));
     // Within budget, the next poll not due yet.
     second_recorder
         .plan()
