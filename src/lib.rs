@@ -42,7 +42,7 @@ pub mod demo;
 pub(crate) mod log_limit;
 pub mod metrics;
 pub(crate) mod poller;
-pub use poller::answered;
+pub use poller::detail::answered;
 mod redact;
 pub mod relay;
 pub mod reload;

@@ -13,13 +13,13 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 
 mod budget;
 mod calendar;
-mod detail;
+pub(crate) mod detail;
 
 use crate::api::client::{ApiClient, ClientError, Endpoint, Fetch, FetchError, RequestResult};
 use crate::api::{ApiCode, Detail, Outcome};
 use crate::clock::unix_now;
 use crate::config::{Config, StoreConfig};
-use crate::metrics::{Answered, Metrics, StoreRecorder};
+use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
 use crate::state::{Change, Delta, GiveUp, State, StoreHandle, WatchLimits};
 use crate::supervise::{Supervisor, Task};
@@ -431,7 +431,8 @@ impl StorePoller {
     /// Applies a status answer (one sent before the webhook that confirmed the intent is
     /// ignored: the poll after it checks the confirmation).
     fn complete_status(&mut self, id: Arc<str>, fetch: Fetch, sent_at: f64) {
-        self.recorder.record(&answered(Endpoint::Status, &fetch));
+        self.recorder
+            .record(&detail::answered(Endpoint::Status, &fetch));
         let now = unix_now();
         let (change, pollable) = {
             let mut st = self.state.lock();
@@ -753,23 +754,6 @@ impl Pollers {
         for r in running {
             let _ = r.task.await;
         }
-    }
-}
-
-/// What a finished request tells the request metrics (the one place that reads a
-/// client's answer for them; public for the golden test, which records answers too).
-pub fn answered<T>(endpoint: Endpoint, fetch: &Fetch<T>) -> Answered {
-    let api_code = match &fetch.outcome {
-        Err(FetchError::Api { code, .. }) => Some(*code),
-        _ => None,
-    };
-    Answered {
-        endpoint,
-        result: fetch.result(),
-        elapsed: fetch.elapsed,
-        api_code,
-        reachable: fetch.api_reachable(),
-        clock_skew: fetch.clock_skew,
     }
 }
 

@@ -7,6 +7,7 @@ use super::{Ask, StorePoller};
 use crate::api::client::{Endpoint, Fetch, FetchError};
 use crate::api::{ApiCode, DecodeError, Detail, Status};
 use crate::clock::unix_now;
+use crate::metrics::Answered;
 use crate::state::{DetailRecorded, GiveUp, LastError, StoreState};
 
 /// A detail still malformed after this many answers is given up: a malformed answer is
@@ -63,8 +64,7 @@ impl StorePoller {
     /// Counts a fetched detail's money (once), or retries it with backoff, or gives up a
     /// detail malformed [`MALFORMED_DETAIL_TRIES`] times.
     pub(super) fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
-        self.recorder
-            .record(&super::answered(Endpoint::Detail, &fetch));
+        self.recorder.record(&answered(Endpoint::Detail, &fetch));
         let recorded = {
             let mut st = self.state.lock();
             report(&mut st, Endpoint::Detail, &fetch);
@@ -154,6 +154,23 @@ enum Due {
     TooLate,
     /// It left the watch list while queued.
     Gone,
+}
+
+/// What a finished request tells the request metrics (the one place that reads a
+/// client's answer for them; public for the golden test, which records answers too).
+pub fn answered<T>(endpoint: Endpoint, fetch: &Fetch<T>) -> Answered {
+    let api_code = match &fetch.outcome {
+        Err(FetchError::Api { code, .. }) => Some(*code),
+        _ => None,
+    };
+    Answered {
+        endpoint,
+        result: fetch.result(),
+        elapsed: fetch.elapsed,
+        api_code,
+        reachable: fetch.api_reachable(),
+        clock_skew: fetch.clock_skew,
+    }
 }
 
 /// Notes a finished request in the store's state: readiness and the API health (the
