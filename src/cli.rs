@@ -223,18 +223,13 @@ fn state_file_problem(path: &Path) -> Option<String> {
             dir.display()
         ));
     }
-    let probe = dir.join(format!(".allscale-exporter-check-{}", std::process::id()));
-    match std::fs::File::create(&probe) {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            None
-        }
-        Err(e) => Some(format!(
+    crate::state::persist::probe_beside(path).err().map(|e| {
+        format!(
             "state_file {}: cannot create a file in {}: {e}",
             path.display(),
             dir.display()
-        )),
-    }
+        )
+    })
 }
 
 /// Sets up tracing as the flags say; logs go to stderr.

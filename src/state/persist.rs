@@ -190,14 +190,19 @@ fn readable_only(path: &Path, error: &StoreError) -> bool {
     }
 }
 
-/// Whether a file can be made beside `path`, as SQLite makes its `-wal` and `-shm`.
-fn directory_writable(path: &Path) -> bool {
+/// Makes and removes a file beside `path`: whether the state database's directory takes
+/// new files, as SQLite makes its `-wal` and `-shm` there (and `check-config` asks).
+pub fn probe_beside(path: &Path) -> std::io::Result<()> {
     let probe = beside(path, ".probe");
-    match std::fs::File::create(&probe) {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            true
-        }
+    std::fs::File::create(&probe)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Whether the directory of `path` is writable; only a read-only error says no.
+fn directory_writable(path: &Path) -> bool {
+    match probe_beside(path) {
+        Ok(()) => true,
         Err(e) => !read_only_error(&e),
     }
 }
