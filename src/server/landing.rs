@@ -304,6 +304,13 @@ mod tests {
         );
     }
 
+    /// A store's section of the page at 100 s.
+    fn section(view: &StoreView) -> String {
+        let mut html = String::new();
+        store_section(&mut html, view, 100.0);
+        html
+    }
+
     /// The demo's deliberate unknown intent is no incident: shown apart from API errors,
     /// not in red; a confirmation paid short is marked and listed with the failures.
     #[test]
@@ -334,8 +341,7 @@ mod tests {
             ],
             api: st.api.clone(),
         };
-        let mut html = String::new();
-        store_section(&mut html, &view, 100.0);
+        let html = section(&view);
         assert!(!html.contains("class=\"err\""), "{html}");
         assert!(
             html.contains("<p class=\"note\">An intent unknown to the API 10 s ago"),
@@ -355,8 +361,7 @@ mod tests {
             api: st.api.clone(),
             ..view
         };
-        let mut html = String::new();
-        store_section(&mut html, &down, 100.0);
+        let html = section(&down);
         assert!(
             html.contains("<p class=\"err\">Last error 10 s ago ("),
             "{html}"
@@ -366,8 +371,7 @@ mod tests {
             api: st.api.clone(),
             ..down
         };
-        let mut html = String::new();
-        store_section(&mut html, &recovered, 100.0);
+        let html = section(&recovered);
         assert!(
             html.contains("<p class=\"note\">Last error 10 s ago (the API has answered since)"),
             "{html}"

@@ -219,8 +219,7 @@ async fn label_caps_hold_and_a_restart_neither_refetches_nor_recounts() {
     let mut refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     refs.push(underpaid);
     refs.extend(broken.iter().map(|b| b.0));
-    let (mock, dir, config) = mock_with_state(&Value::Object(intents), &refs);
-    let state_file = dir.path().join("state.db");
+    let (mock, _dir, config, state_file) = mock_with_state(&Value::Object(intents), &refs);
 
     let first = ExporterProcess::start(&config, &[]);
     // Money is exported once committed: seen here, it survives a SIGKILL.
@@ -450,8 +449,7 @@ async fn a_detail_that_stays_malformed_is_given_up_after_five_tries() {
         confirmed_null,
         canceled_negative,
     ];
-    let (mock, dir, config) = mock_with_state(&intents, &ids);
-    let state_file = dir.path().join("state.db");
+    let (mock, _dir, config, state_file) = mock_with_state(&intents, &ids);
 
     let given_up = "allscale_checkout_details_given_up_total";
     let first = ExporterProcess::start(&config, &[]);
@@ -525,17 +523,24 @@ async fn a_detail_that_stays_malformed_is_given_up_after_five_tries() {
 }
 
 /// The strict mock serving `intents`, and a config of the exporter for `ids` against it
-/// with a state database, in a temporary directory (kept while the handle lives).
+/// with a state database (its path last), in a temporary directory (kept while the
+/// handle lives).
 fn mock_with_state(
     intents: &Value,
     ids: &[&str],
-) -> (StrictMock, tempfile::TempDir, std::path::PathBuf) {
+) -> (
+    StrictMock,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let mock = StrictMock::start(intents, false);
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, MOCK_SECRET).unwrap();
-    let extra = format!("state_file: {}\n", dir.path().join("state.db").display());
+    let state_file = dir.path().join("state.db");
+    let extra = format!("state_file: {}\n", state_file.display());
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, mock_config_yaml(&mock, &secret, &extra, ids)).unwrap();
-    (mock, dir, config)
+    (mock, dir, config, state_file)
 }

@@ -230,11 +230,14 @@ async fn a_secret_pasted_into_the_wrong_field_is_never_echoed() {
     // The log reaches the test through a pipe read by another thread: the last reload's
     // line may come after its answer. Wait (bounded) until every reason is in, then judge
     // what is there (a reason still missing is a failure below, not a timeout).
-    let all_said = |logs: &str| pastes(&secret_line).iter().all(|p| logs.contains(p.reason));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !all_said(&exporter.logs()) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let all_said = || async {
+        let logs = exporter.logs();
+        pastes(&secret_line)
+            .iter()
+            .all(|p| logs.contains(p.reason))
+            .then_some(())
+    };
+    common::poll_until(std::time::Duration::from_secs(10), all_said).await;
     let logs = exporter.logs();
     exporter.terminate();
     for paste in pastes(&secret_line) {

@@ -154,8 +154,9 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Polls `check` until it returns Some or `limit` passes.
-pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+/// Polls `check` every 50 ms until it returns Some; None once `limit` passed (for a
+/// caller that says more about the failure than [`wait_for`] can).
+pub async fn poll_until<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -163,14 +164,24 @@ where
     let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        if Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Polls `check` until it returns Some, or fails once `limit` passed.
+pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    poll_until(limit, check)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
 }
 
 /// A one-store config with fast polling, for tests.

@@ -7,7 +7,7 @@ use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
 use allscale_exporter::simulator::{Scenario, SimIntent, SimKey, SimStats, Simulator};
 
-use super::{Metrics, scrape, test_config};
+use super::{Metrics, poll_until, scrape, test_config};
 
 pub const KEY: &str = "st_sim_key";
 pub const SECRET: &str = "st_sim_secret";
@@ -122,26 +122,26 @@ impl Harness {
     /// Scrapes until `cond` holds; after 20 s fails with what the last scrape showed
     /// (its non-histogram samples) and the simulator's counts, to diagnose from.
     pub async fn wait_metrics(&self, what: &str, cond: impl Fn(&Metrics) -> bool) -> Metrics {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
+        let limit = Duration::from_secs(20);
+        let found = poll_until(limit, || async {
             let m = self.scrape().await;
-            if cond(&m) {
-                return m;
-            }
-            if std::time::Instant::now() >= deadline {
-                let seen: Vec<&str> = m
-                    .text
-                    .lines()
-                    .filter(|l| !l.starts_with('#') && !l.contains("_bucket{"))
-                    .collect();
-                panic!(
-                    "timed out after 20s waiting for {what}; the last scrape:\n{}\nthe simulator: {:?}",
-                    seen.join("\n"),
-                    self.sim.stats()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            cond(&m).then_some(m)
+        })
+        .await;
+        if let Some(m) = found {
+            return m;
         }
+        let last = self.scrape().await;
+        let seen: Vec<&str> = last
+            .text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.contains("_bucket{"))
+            .collect();
+        panic!(
+            "timed out after {limit:?} waiting for {what}; the last scrape:\n{}\nthe simulator: {:?}",
+            seen.join("\n"),
+            self.sim.stats()
+        );
     }
 
     pub async fn stop(self) -> SimStats {
