@@ -99,11 +99,11 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             _ = crate::stopped(&mut stop) => break,
             Some(_) = connections.join_next() => continue,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((tcp, peer)) => (tcp, peer),
                 Err(e) => {
                     // Typically out of file descriptors: pause rather than spin.
                     if let Some(count) = crate::log_limit::outside().allow("accept", Instant::now()) {
@@ -114,14 +114,16 @@ pub async fn serve(
                 }
             },
         };
-        let (tcp, peer) = tcp;
-        let slot = admission.admit(peer.ip());
-        if let Some(displaced) = slot.as_ref().map_or_else(|d| Some(*d), |(_, d)| *d) {
+        let (slot, displaced) = match admission.admit(peer.ip()) {
+            Ok((slot, displaced)) => (Some(slot), displaced),
+            Err(refused) => (None, Some(refused)),
+        };
+        if let Some(displaced) = displaced {
             note(displaced, &limits);
         }
         // Dropping a refused `tcp` closes it at once: the file descriptors stay for the
         // pollers.
-        let Ok((slot, _)) = slot else { continue };
+        let Some(slot) = slot else { continue };
         let connection = Arc::clone(&server).connection(tcp, peer, slot, graceful.watcher());
         connections.spawn(connection);
     }
