@@ -66,10 +66,11 @@ impl LogLimit {
     }
 }
 
-/// The process's limiter for lines a request can cause: one a minute per kind.
-pub fn outside() -> &'static LogLimit {
+/// The process's limiter for lines a request can cause (one a minute per kind), asked
+/// now: `Some(count)` when a line of `kind` may be written.
+pub fn outside(kind: &str) -> Option<u64> {
     static OUTSIDE: LazyLock<LogLimit> = LazyLock::new(|| LogLimit::new(Duration::from_secs(60)));
-    &OUTSIDE
+    OUTSIDE.allow(kind, Instant::now())
 }
 
 #[cfg(test)]

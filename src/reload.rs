@@ -291,7 +291,7 @@ impl Reloader {
         let count = if self.last_error.as_deref() != Some(text.as_str()) {
             Some(1)
         } else if force {
-            crate::log_limit::outside().allow("reload/failed", std::time::Instant::now())
+            crate::log_limit::outside("reload/failed")
         } else {
             None
         };

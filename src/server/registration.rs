@@ -339,7 +339,7 @@ async fn durable(
     committed.map_err(|_| {
         // Once a minute per store at most: each request of a flood would add a line.
         let kind = format!("not_durable/{}", handle.name);
-        if let Some(count) = crate::log_limit::outside().allow(&kind, std::time::Instant::now()) {
+        if let Some(count) = crate::log_limit::outside(&kind) {
             tracing::warn!(store = %handle.name, count, "a {what} was not committed to the state database in time");
         }
         ApiError::NotDurable { what, retry }

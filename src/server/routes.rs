@@ -129,8 +129,7 @@ async fn rendered(
     match flight.run(move || Bytes::from(render())).await {
         Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(e) => {
-            let now = std::time::Instant::now();
-            if let Some(count) = crate::log_limit::outside().allow("render", now) {
+            if let Some(count) = crate::log_limit::outside("render") {
                 tracing::error!(error = %e, count, "rendering a page failed");
             }
             let body = "rendering failed; see the exporter's log\n";

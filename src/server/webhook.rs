@@ -111,7 +111,7 @@ async fn receive(
 /// counter counts them all): `count` is how many this line stands for.
 fn refused(store: &str, result: WebhookResult, reason: &str) {
     let kind = format!("webhook/{store}/{}", result.as_str());
-    if let Some(count) = crate::log_limit::outside().allow(&kind, std::time::Instant::now()) {
+    if let Some(count) = crate::log_limit::outside(&kind) {
         let result = result.as_str();
         tracing::warn!(
             store,

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -106,7 +106,7 @@ pub async fn serve(
                 Ok((tcp, peer)) => (tcp, peer),
                 Err(e) => {
                     // Typically out of file descriptors: pause rather than spin.
-                    if let Some(count) = crate::log_limit::outside().allow("accept", Instant::now()) {
+                    if let Some(count) = crate::log_limit::outside("accept") {
                         tracing::warn!(error = %e, count, "cannot accept a connection");
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -144,7 +144,7 @@ pub async fn serve(
 /// (a flood must not become a flood of log lines).
 fn note(displaced: Displaced, limits: &ServerLimits) {
     let kind = format!("connection/{}", displaced.as_str());
-    let Some(count) = crate::log_limit::outside().allow(&kind, Instant::now()) else {
+    let Some(count) = crate::log_limit::outside(&kind) else {
         return;
     };
     let (max_connections, per_ip) = (limits.max_connections, limits.max_connections_per_ip);
