@@ -25,8 +25,8 @@
 //! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],
 //!   [`simulator`] (the `allscale-simulator` crate, `crates/allscale-simulator`): the
 //!   binary's commands.
-//! - `clock`, `text` (from the API crate): the wall clock; slicing untrusted text on
-//!   character boundaries only. `log_limit`: at most
+//! - [`clock`]: `UnixTime` and the `Clock` handle (time as a dependency); `text` (from
+//!   the API crate): slicing untrusted text on character boundaries only. `log_limit`: at most
 //!   one log line a minute per kind for what an outside client can cause.
 
 // `serde_as_text!` for the exporter's own label types, from the API crate.
@@ -36,7 +36,7 @@ extern crate allscale_api as _;
 /// The AllScale API crate, at the path the exporter always used.
 pub use ::allscale_api as api;
 pub mod cli;
-pub(crate) use allscale_api::clock;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub(crate) mod log_limit;
