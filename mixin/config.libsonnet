@@ -26,11 +26,27 @@ local age(seconds) =
     // Coins per hour lost to short payments (per store and coin) that warn: a placeholder
     // sized for stablecoins (see docs/runbook.md#allscalecheckoutshortfall).
     shortfallCoinsPerHour: 100,
+    // The service level objectives (mixin/slo/, docs/runbook.md#service-level-objectives):
+    // the share of payments that confirm in full, and the share of confirmations within
+    // `timeToConfirmSeconds` of the intent's creation, over a rolling `sloPeriod`. Set
+    // them from your own history (the dashboard's error-budget row shows the SLIs); a
+    // burn-rate alert needs `sloMinEvents` outcomes in its long window, so a store with a
+    // handful of payments an hour does not page on one (the per-payment alerts still do).
+    paymentSuccessObjective: 0.95,
+    timeToConfirmObjective: 0.95,
+    // One of the bucket bounds of allscale_checkout_intent_time_to_outcome_seconds:
+    // 300, 600, 900, 1800, 3600 (docs/metrics.md).
+    timeToConfirmSeconds: 900,
+    sloPeriod: '30d',
+    sloMinEvents: 10,
+    // The namespace of the pyrra objects (deploy/slo/pyrra.yaml).
+    sloNamespace: 'monitoring',
 
     // Derived, for the alert descriptions.
     stuckOnChainAge:: age(self.stuckOnChainSeconds),
     stuckManualReviewAge:: age(self.stuckManualReviewSeconds),
     stuckBeforePaymentAge:: age(self.stuckBeforePaymentSeconds),
     abandonmentPercent:: self.abandonmentRatio * 100,
+    timeToConfirmAge:: age(self.timeToConfirmSeconds),
   },
 }

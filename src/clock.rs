@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub(crate) use allscale_api::clock::{since_epoch, unix_now};
 #[cfg(test)]
 pub(crate) use allscale_api::clock::unix_secs;
+pub(crate) use allscale_api::clock::{since_epoch, unix_now};
 
 /// A point in unix time, to the millisecond: what the exporter records about intents,
 /// requests and saves. 8 bytes, and an `Option<UnixTime>` too (0 ms is never a time

@@ -666,6 +666,7 @@ local scoped(rule, c) =
           },
         ],
       },
+      $._sloAlerts,
     ]),
   },
 }

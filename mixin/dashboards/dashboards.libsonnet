@@ -16,6 +16,19 @@ local scopedVariable(v, c) =
     if c.storeSelector == '' then scopedStore else scopedStore { allValue:: null }
   else v;
 
+// The checkout dashboard with the SLO row (slo-row.libsonnet) under its overview: every
+// panel from `y` down moves down by the row's height.
+local withSloRow(dashboard, c, slos) =
+  local y = 6;
+  local height = 9;
+  local ids = [p.id for p in dashboard.panels];
+  local moved = [
+    if p.gridPos.y >= y then p { gridPos+: { y: p.gridPos.y + height } } else p
+    for p in dashboard.panels
+  ];
+  local row = (import 'slo-row.libsonnet')(c, slos, y, std.foldl(std.max, ids, 0) + 1);
+  dashboard { panels: [p for p in moved if p.gridPos.y < y] + row + [p for p in moved if p.gridPos.y >= y] };
+
 local scoped(dashboard, c) = dashboard {
   templating+: { list: std.map(function(v) scopedVariable(v, c), super.list) },
 };
@@ -23,7 +36,7 @@ local scoped(dashboard, c) = dashboard {
 {
   grafanaDashboards+:: {
     local c = $._config,
-    'allscale-checkout.json': scoped(import 'allscale-checkout.libsonnet', c),
+    'allscale-checkout.json': scoped(withSloRow(import 'allscale-checkout.libsonnet', c, $._slos), c),
     'allscale-exporter-health.json': scoped(import 'allscale-exporter-health.libsonnet', c),
   },
 }

@@ -16,7 +16,7 @@
 //! | `webhooks`, `webhook_relay` | the webhook receiver and relay |
 //! | `money` | amounts, shortfalls and fees from the intent detail |
 //! | `secrets`, `server_limits`, `web_config` | secrets kept out of every output; the HTTP server under hostile clients; TLS and auth |
-//! | `kubernetes`, `monitoring_lint`, `docs` | the rendered Kubernetes trees; lint rules of the alerts and dashboards; docs consistency |
+//! | `kubernetes`, `monitoring_lint`, `slo`, `docs` | the rendered Kubernetes trees; lint rules of the alerts and dashboards; the sloth and pyrra files; docs consistency |
 
 mod api_tls;
 mod cardinality;
@@ -39,6 +39,7 @@ mod reload;
 mod restart;
 mod secrets;
 mod server_limits;
+mod slo;
 mod sources;
 mod state_access;
 mod strict_mock;
