@@ -2,7 +2,6 @@
 // mixin/slo/ its SLI over the SLO period and the error budget left, and the burn rate of
 // every objective over the last hour. dashboards.libsonnet puts it under the overview.
 local datasource = { type: 'prometheus', uid: '${datasource}' };
-local selector = 'job=~"$job",instance=~"$instance",store=~"$store"';
 
 local target(expr, legend, instant) = {
   datasource: datasource,
@@ -44,14 +43,15 @@ local stat(title, description, expr, steps, x, y) = {
 
 // The panels of the row, its header at `y`; `id` numbers them from `firstId`.
 function(c, slos, y, firstId)
-  local sli(o) = '1 - (\n%s\n)' % slos.ratio(o, c.sloPeriod, selector);
-  local budget(o) = '1 - (\n%s\n) / %s' % [slos.ratio(o, c.sloPeriod, selector), slos.number(1 - o.objective)];
+  local period(o) = '%s%s{store=~"$store"}' % [o.record, c.sloPeriod];
+  local sli(o) = '1 - %s' % period(o);
+  local budget(o) = '1 - %s / %s' % [period(o), slos.number(1 - o.objective)];
   local percent(o) = std.format('%g%%', o.objective * 100);
   local perObjective = std.flattenArrays([
     [
       stat(
         '%s over %s' % [o.title, c.sloPeriod],
-        '%s Per store, over the last %s (the SLO period); the objective is %s. Empty without events.' % [o.description, c.sloPeriod, percent(o)],
+        '%s Per store, over the last %s (the SLO period, from the recording rules of deploy/prometheus/rules.yml); the objective is %s. Empty without events.' % [o.description, c.sloPeriod, percent(o)],
         sli(o),
         [{ color: 'red', value: null }, { color: 'green', value: o.objective }],
         8 * i, y + 1,

@@ -197,7 +197,18 @@ local rateOf(metric, matchers, window) =
   ],
 
   prometheusRules+:: {
-    groups+: [{
+    groups+: [
+      // The error ratio over the whole SLO period, for the dashboard's SLI and budget
+      // panels: a month of samples read every 5 minutes, not every evaluation.
+      {
+        name: 'allscale-checkout-slos-period',
+        interval: '5m',
+        rules: [
+          { record: o.record + $._config.sloPeriod, expr: $._slos.ratio(o, $._config.sloPeriod) + '\n' }
+          for o in $._slos.objectives
+        ],
+      },
+    ] + [{
       name: 'allscale-checkout-slos-recording',
       // One error ratio per objective and window: the dashboard's burn-rate panel reads
       // them; the alerts compute their own, so they need no recording rule.
