@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use allscale_exporter::cli::{self, Cli, Command};
+use allscale_exporter::clock::Clock;
 use allscale_exporter::config::Config;
 use allscale_exporter::demo;
 use allscale_exporter::reload::ReloadOptions;
@@ -120,6 +121,7 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
         shard: cli.shard,
         web_config: cli.web_config_file.clone(),
         state_open_wait: cli.state_file_open_wait,
+        clock: Clock::system(),
     };
     // Listening before the start, so that no signal is missed.
     let mut signals = cli::StopSignals::new().context("cannot listen for SIGTERM and SIGINT")?;

@@ -358,14 +358,13 @@ impl Metrics {
             .set(1);
     }
 
-    /// Records a config load: `applied_at` is set when a new config took effect. It is
-    /// also the config source's success (at `applied_at`, else now) or error.
-    pub fn set_reload_result(&self, ok: bool, applied_at: Option<f64>) {
+    /// Records a config load at `now`: `applied` when a new config took effect then. It
+    /// is also the config source's success or error.
+    pub fn set_reload_result(&self, ok: bool, applied: bool, now: f64) {
         self.reload_successful.set(i64::from(ok));
-        let now = applied_at.unwrap_or_else(crate::clock::unix_now);
         self.sources.config_loaded(ok, now);
-        if let Some(t) = applied_at {
-            self.reload_success_timestamp.set(t);
+        if applied {
+            self.reload_success_timestamp.set(now);
         }
     }
 

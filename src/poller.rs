@@ -17,7 +17,7 @@ pub(crate) mod detail;
 
 use crate::api::client::{ApiClient, ClientError, Endpoint, Fetch, FetchError, RequestResult};
 use crate::api::{ApiCode, Detail, Outcome};
-use crate::clock::unix_now;
+use crate::clock::Clock;
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::shard::IdHasher;
@@ -94,10 +94,10 @@ enum Ask {
 }
 
 /// One request, as a future the poller drives itself.
-async fn request(client: ApiClient, id: Arc<str>, ask: Ask) -> Completion {
+async fn request(client: ApiClient, clock: Clock, id: Arc<str>, ask: Ask) -> Completion {
     match ask {
         Ask::Status => {
-            let sent_at = unix_now();
+            let sent_at = clock.now().as_secs_f64();
             let fetch = client.fetch_status(&id).await;
             Completion::Status(id, fetch, sent_at)
         }
@@ -133,12 +133,14 @@ pub struct StorePoller {
     next_ticket: u64,
     paused_until: Option<Instant>,
     store_failures: u32,
+    /// Unix time for the state and the metrics (scheduling runs on tokio's `Instant`).
+    clock: Clock,
 }
 
 impl StorePoller {
     /// A poller for `settings`, scheduling every pollable intent of the store's state (a
     /// restarted poller picks up where the state is).
-    fn new(settings: &Settings, state: StoreHandle, metrics: &Arc<Metrics>) -> Self {
+    fn new(settings: &Settings, state: StoreHandle, metrics: &Arc<Metrics>, clock: Clock) -> Self {
         let store = &settings.store;
         let mut poller = Self {
             name: store.name.clone(),
@@ -158,6 +160,7 @@ impl StorePoller {
             next_ticket: 0,
             paused_until: None,
             store_failures: 0,
+            clock,
         };
         poller.state.lock().take_delta(); // the scan below sees every change
         let ids = poller.unscheduled();
@@ -180,7 +183,7 @@ impl StorePoller {
             let now = Instant::now();
             let ahead = at.saturating_duration_since(now).as_secs_f64();
             let behind = now.saturating_duration_since(at).as_secs_f64();
-            unix_now() + ahead - behind
+            self.clock.now().as_secs_f64() + ahead - behind
         });
         plan.set_first_due(first_due);
     }
@@ -350,7 +353,7 @@ impl StorePoller {
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     while in_flight.len() < self.concurrency {
                         let Some((id, ask)) = self.take_due() else { break };
-                        in_flight.push(request(self.client.clone(), id, ask));
+                        in_flight.push(request(self.client.clone(), self.clock.clone(), id, ask));
                     }
                 }
             }
@@ -414,7 +417,7 @@ impl StorePoller {
         let missing = self
             .state
             .lock()
-            .count_missing_webhooks(grace.as_secs_f64(), unix_now());
+            .count_missing_webhooks(grace.as_secs_f64(), self.clock.now().as_secs_f64());
         if missing > 0 {
             self.state.record_change(false);
             tracing::warn!(store = %self.name, missing, grace = %humantime::format_duration(grace), "confirmed intents without a webhook within webhook.grace: is AllScale's webhook URL right, and its secret current?");
@@ -433,10 +436,10 @@ impl StorePoller {
     fn complete_status(&mut self, id: Arc<str>, fetch: Fetch, sent_at: f64) {
         self.recorder
             .record(&detail::answered(Endpoint::Status, &fetch));
-        let now = unix_now();
+        let now = self.clock.now().as_secs_f64();
         let (change, pollable) = {
             let mut st = self.state.lock();
-            detail::report(&mut st, Endpoint::Status, &fetch);
+            detail::report(&mut st, Endpoint::Status, &fetch, now);
             let change = match &fetch.outcome {
                 _ if st.predates_webhook(&id, sent_at) => None,
                 Ok(status) => Some(st.observe_status(&id, *status, now)),
@@ -634,15 +637,22 @@ pub struct Pollers {
     state: Arc<State>,
     metrics: Arc<Metrics>,
     supervisor: Supervisor,
+    clock: Clock,
 }
 
 impl Pollers {
-    pub fn new(state: Arc<State>, metrics: Arc<Metrics>, supervisor: Supervisor) -> Self {
+    pub fn new(
+        state: Arc<State>,
+        metrics: Arc<Metrics>,
+        supervisor: Supervisor,
+        clock: Clock,
+    ) -> Self {
         Self {
             running: HashMap::new(),
             state,
             metrics,
             supervisor,
+            clock,
         }
     }
 
@@ -726,6 +736,7 @@ impl Pollers {
         let (settings_tx, settings_rx) = watch::channel(settings);
         let (stop, stop_rx) = watch::channel(false);
         let metrics = Arc::clone(&self.metrics);
+        let clock = self.clock.clone();
         let supervised = self.supervisor.clone().supervise(
             Task::Poller,
             store.name.clone(),
@@ -733,7 +744,8 @@ impl Pollers {
             move |stop| {
                 let mut settings = settings_rx.clone();
                 let current = settings.borrow_and_update().clone();
-                StorePoller::new(&current, handle.clone(), &metrics).run(settings, stop)
+                StorePoller::new(&current, handle.clone(), &metrics, clock.clone())
+                    .run(settings, stop)
             },
         );
         Running {

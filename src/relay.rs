@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::clock::unix_now;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::{ForwardResult, Metrics};
 use crate::sources::http::chain;
@@ -69,6 +69,8 @@ pub struct RelayManager {
     durability: Arc<Durability>,
     metrics: Arc<Metrics>,
     supervisor: Supervisor,
+    /// For the relay lag (receipt to success).
+    clock: Clock,
 }
 
 impl RelayManager {
@@ -77,12 +79,14 @@ impl RelayManager {
         durability: Arc<Durability>,
         metrics: Arc<Metrics>,
         supervisor: Supervisor,
+        clock: Clock,
     ) -> Self {
         Self {
             state,
             durability,
             metrics,
             supervisor,
+            clock,
         }
     }
 
@@ -142,6 +146,7 @@ impl RelayManager {
         let (stop, stop_rx) = watch::channel(false);
         let metrics = Arc::clone(&self.metrics);
         let durability = Arc::clone(&self.durability);
+        let clock = self.clock.clone();
         let run_spec = spec.clone();
         let task = tokio::spawn(self.supervisor.clone().supervise(
             Task::WebhookRelay,
@@ -150,8 +155,8 @@ impl RelayManager {
             move |stop| {
                 let (handle, metrics, spec) =
                     (handle.clone(), Arc::clone(&metrics), run_spec.clone());
-                let commits = durability.commits();
-                async move { run_relay(handle, commits, metrics, spec, stop).await }
+                let (commits, clock) = (durability.commits(), clock.clone());
+                async move { run_relay(handle, commits, metrics, clock, spec, stop).await }
             },
         ));
         Running { spec, stop, task }
@@ -203,6 +208,7 @@ async fn run_relay(
     handle: StoreHandle,
     mut commits: watch::Receiver<u64>,
     metrics: Arc<Metrics>,
+    clock: Clock,
     spec: Spec,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -222,7 +228,7 @@ async fn run_relay(
             Ok(()) => {
                 handle.lock().webhooks.delivered(event.seq);
                 handle.record_change(false);
-                let lag = (unix_now() - event.received_at).max(0.0);
+                let lag = (clock.now().as_secs_f64() - event.received_at).max(0.0);
                 metrics.webhook_forwarded(&handle.name, ForwardResult::Ok, Some(lag));
                 tracing::debug!(store = %handle.name, webhook_id = %event.webhook_id, lag_seconds = lag, "webhook relayed");
                 if !logged.is_empty() {

@@ -11,7 +11,7 @@ use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::clock::unix_now;
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError, dir_of, read_config_bytes};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
@@ -22,7 +22,8 @@ use crate::supervise::Task;
 /// touch several files in a row.
 pub const DEBOUNCE: Duration = Duration::from_millis(250);
 
-/// How reloads are triggered.
+/// How reloads are triggered, and what else the start takes (the shard, the web config,
+/// the state database's wait, the clock).
 #[derive(Debug, Clone)]
 pub struct ReloadOptions {
     /// The config file; `None` when the config was built in memory (no reloads).
@@ -39,6 +40,8 @@ pub struct ReloadOptions {
     /// `--state-file.open-wait`: how long the start waits for a locked or failing state
     /// database before it gives up.
     pub state_open_wait: Duration,
+    /// Where "now" comes from: the system clock, or a test's [`Clock::manual`].
+    pub clock: Clock,
 }
 
 impl ReloadOptions {
@@ -51,6 +54,7 @@ impl ReloadOptions {
             shard: Shard::ALL,
             web_config: None,
             state_open_wait: crate::state::persist::DEFAULT_OPEN_WAIT,
+            clock: Clock::system(),
         }
     }
 }
@@ -236,6 +240,11 @@ impl Reloader {
         self.pollers.stop_all().await;
     }
 
+    /// Now, in unix seconds, for the reload metrics.
+    fn now(&self) -> f64 {
+        self.options.clock.now().as_secs_f64()
+    }
+
     /// Reads the file and applies it if it changed. `force` re-reads secrets even when the
     /// file bytes did not change (SIGHUP and `POST /-/reload`).
     async fn reload(&mut self, force: bool) -> Outcome {
@@ -262,7 +271,7 @@ impl Reloader {
         self.seen = Some(digest);
         self.last_error = None;
         if config == self.current {
-            self.metrics.set_reload_result(true, None);
+            self.metrics.set_reload_result(true, false, self.now());
             return Outcome::Unchanged;
         }
         if let Err(e) = self.pollers.apply(&config).await {
@@ -273,7 +282,7 @@ impl Reloader {
         let _ = self.state_path.send(config.state_file.clone());
         self.live.send_replace(Arc::new(config.clone()));
         self.current = config;
-        self.metrics.set_reload_result(true, Some(unix_now()));
+        self.metrics.set_reload_result(true, true, self.now());
         Outcome::Applied(summary)
     }
 
@@ -300,7 +309,7 @@ impl Reloader {
         }
         self.last_error = Some(text.clone());
         self.seen = digest.or(self.seen);
-        self.metrics.set_reload_result(false, None);
+        self.metrics.set_reload_result(false, false, self.now());
         Outcome::Invalid(text)
     }
 }
@@ -388,7 +397,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let supervisor = crate::supervise::Supervisor::new(metrics.task_restarts());
         let state = crate::state::State::new(&current);
-        let pollers = Pollers::new(state, Arc::clone(&metrics), supervisor);
+        let pollers = Pollers::new(state, Arc::clone(&metrics), supervisor, Clock::system());
         let options = ReloadOptions {
             config_path: Some(path.to_path_buf()),
             ..ReloadOptions::none()

@@ -18,7 +18,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::client::ClientError;
-use crate::clock::unix_now;
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
@@ -142,10 +141,15 @@ impl Exporter {
         state.set_write_ahead(state_path.is_some() && !read_only);
         let storage = Storage::new(opened, state::db::open_locked);
         let supervisor = Supervisor::new(metrics.task_restarts());
-        let mut pollers =
-            Pollers::new(Arc::clone(&state), Arc::clone(&metrics), supervisor.clone());
+        let clock = options.clock.clone();
+        let mut pollers = Pollers::new(
+            Arc::clone(&state),
+            Arc::clone(&metrics),
+            supervisor.clone(),
+            clock.clone(),
+        );
         pollers.apply(&config).await?;
-        metrics.set_reload_result(true, Some(unix_now()));
+        metrics.set_reload_result(true, true, clock.now().as_secs_f64());
 
         let source_manager = SourceManager::new(
             Arc::clone(&state),
@@ -158,6 +162,7 @@ impl Exporter {
             Arc::clone(&storage.durability),
             Arc::clone(&metrics),
             supervisor.clone(),
+            clock.clone(),
         );
         let (path_tx, path_rx) = watch::channel(state_path);
         let watches_signals = options.config_path.is_some();
@@ -212,15 +217,18 @@ impl Exporter {
                 })
             })
         };
-        let shared = Shared::new(
-            Arc::clone(&state),
+        let shared = Shared {
+            state: Arc::clone(&state),
             durability,
             metrics,
-            reload.clone(),
-            supervisor.clone(),
-            live,
+            reload: reload.clone(),
+            supervisor: supervisor.clone(),
+            config: live,
             shard,
-        );
+            clock,
+            metrics_page: Default::default(),
+            landing_page: Default::default(),
+        };
         let app = routes::router(shared.clone(), web.clone(), webhook_listener.is_none());
         let mut stages = vec![sources, relay, (reload_stop, reload_task), writer];
         if let Some(webhook_listener) = webhook_listener {

@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::{Config, HttpSource, StoreConfig};
 use crate::metrics::Metrics;
 use crate::shard::Shard;
@@ -86,6 +87,7 @@ pub struct SourceManager {
     check_interval: Duration,
     /// `--config.watch`: watch the files' directories.
     watch_events: bool,
+    clock: Clock,
 }
 
 impl SourceManager {
@@ -102,6 +104,7 @@ impl SourceManager {
             shard: options.shard,
             check_interval: options.check_interval,
             watch_events: options.watch_events,
+            clock: options.clock.clone(),
         }
     }
 
@@ -182,6 +185,7 @@ impl SourceManager {
             source: kind,
             shard: self.shard,
             state: Arc::clone(&self.state),
+            clock: self.clock.clone(),
         }
     }
 

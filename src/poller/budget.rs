@@ -101,10 +101,12 @@ impl Budget {
         }
     }
 
-    /// When this second's cap is used up: the time until the next second starts.
+    /// When this second's cap is used up: the time until the next second starts. The
+    /// second is the wall clock's, not the exporter's `Clock`: the API counts requests per
+    /// its own real second, and the waits are real (tokio) time.
     fn second_is_full(&mut self) -> Option<Duration> {
         let cap = self.cap?;
-        let now = crate::clock::since_epoch();
+        let now = crate::api::clock::since_epoch();
         if now.as_secs() != self.second {
             self.second = now.as_secs();
             self.used = 0;
@@ -204,7 +206,7 @@ mod tests {
                 tokio::time::sleep_until(at).await;
                 continue;
             }
-            let s = crate::clock::unix_secs();
+            let s = crate::api::clock::unix_secs();
             *per_second.entry(s).or_insert(0u32) += 1;
         }
         per_second

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::{Ask, StorePoller};
 use crate::api::client::{Endpoint, Fetch, FetchError};
 use crate::api::{ApiCode, DecodeError, Detail, Status};
-use crate::clock::unix_now;
 use crate::metrics::Answered;
 use crate::state::{DetailRecorded, GiveUp, LastError, StoreState};
 
@@ -25,7 +24,7 @@ impl StorePoller {
     /// it is given up instead (past its limits, or its detail past `terminal_retention`).
     /// One look under the store's lock decides.
     pub(super) fn ask_if_due(&mut self, id: &Arc<str>) -> Option<Ask> {
-        let now = unix_now();
+        let now = self.clock.now().as_secs_f64();
         let due = {
             let mut st = self.state.lock();
             let intent = st.intents.get(&**id);
@@ -65,11 +64,12 @@ impl StorePoller {
     /// detail malformed [`MALFORMED_DETAIL_TRIES`] times.
     pub(super) fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
         self.recorder.record(&answered(Endpoint::Detail, &fetch));
+        let now = self.clock.now().as_secs_f64();
         let recorded = {
             let mut st = self.state.lock();
-            report(&mut st, Endpoint::Detail, &fetch);
+            report(&mut st, Endpoint::Detail, &fetch, now);
             match &fetch.outcome {
-                Ok(detail) => Ok(st.record_detail(&id, detail.clone(), unix_now())),
+                Ok(detail) => Ok(st.record_detail(&id, detail.clone(), now)),
                 Err(error) => Err(error),
             }
         };
@@ -120,7 +120,8 @@ impl StorePoller {
     /// answer's `request_id`, off the schedule.
     fn give_up_detail(&mut self, id: &Arc<str>, error: &FetchError, fetch: &Fetch<Detail>) {
         let request_id = fetch.request_id.as_deref();
-        let given_up = self.state.lock().give_up_detail(id, request_id, unix_now());
+        let now = self.clock.now().as_secs_f64();
+        let given_up = self.state.lock().give_up_detail(id, request_id, now);
         self.sched.remove(id);
         if given_up {
             self.state.record_change(false);
@@ -173,11 +174,11 @@ pub fn answered<T>(endpoint: Endpoint, fetch: &Fetch<T>) -> Answered {
     }
 }
 
-/// Notes a finished request in the store's state: readiness and the API health (the
-/// landing page). Called under the lock the completion takes anyway.
-pub(super) fn report<T>(st: &mut StoreState, endpoint: Endpoint, fetch: &Fetch<T>) {
+/// Notes a request finished at `now` in the store's state: readiness and the API health
+/// (the landing page). Called under the lock the completion takes anyway.
+pub(super) fn report<T>(st: &mut StoreState, endpoint: Endpoint, fetch: &Fetch<T>, now: f64) {
     let error = fetch.outcome.as_ref().err().map(|e| LastError {
-        at: unix_now(),
+        at: now,
         endpoint: endpoint.as_str(),
         result: e.result().as_str(),
         detail: crate::text::prefix(&e.to_string(), 300).to_owned(),

@@ -25,7 +25,6 @@ use subtle::ConstantTimeEq;
 
 use super::shared::Shared;
 use crate::api::Status;
-use crate::clock::unix_now;
 use crate::config::{IntentConfig, IntentId, RegistrationConfig, Secret};
 use crate::state::{IntentState, Source, Sources, StoreHandle, Unregistered};
 use error::{ApiError, DURABLE_WITHIN, MisdirectedItem};
@@ -67,7 +66,7 @@ async fn register(
     let result = register_batch(&shared, &handle, &settings, batch.intents).await;
     match &result {
         Ok(Json(done)) => {
-            recorder.succeeded(unix_now());
+            recorder.succeeded(shared.clock.now().as_secs_f64());
             // One line per accepted request (only a holder of the token can cause it).
             tracing::info!(store = %handle.name, intents = count, registered = done.registered, already_watched = done.already_watched, misdirected = done.misdirected.len(), %peer, "intents registered");
         }
@@ -101,7 +100,8 @@ async fn register_batch(
         });
     }
     let max = settings.max_intents_per_store;
-    let (result, version) = handle.edit_watch_list(true, |st| st.register(&owned, max, unix_now()));
+    let now = shared.clock.now().as_secs_f64();
+    let (result, version) = handle.edit_watch_list(true, |st| st.register(&owned, max, now));
     let done = result.map_err(|watched| ApiError::AtCap {
         store: handle.name.clone(),
         cap: max,

@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 
 use super::shared::Shared;
-use crate::clock::unix_now;
 use crate::reload;
 use crate::single_flight::SingleFlight;
 use crate::web::LiveWebConfig;
@@ -68,7 +67,10 @@ pub(super) fn webhook_router(shared: Shared) -> Router {
 /// of 100k intents shrinks about tenfold.
 async fn metrics(AxumState(shared): AxumState<Shared>, headers: HeaderMap) -> Response {
     let flight = shared.metrics_page.clone();
-    let render = move || shared.metrics.render(&shared.state, unix_now());
+    let render = move || {
+        let now = shared.clock.now().as_secs_f64();
+        shared.metrics.render(&shared.state, now)
+    };
     let page = rendered(&flight, METRICS_CONTENT_TYPE, render).await;
     if page.status() != StatusCode::OK || !accepts_gzip(&headers) {
         return page;
@@ -184,7 +186,7 @@ async fn readyz(AxumState(shared): AxumState<Shared>) -> Response {
 /// The on-call status page, rendered off the async thread.
 async fn landing(AxumState(shared): AxumState<Shared>) -> Response {
     let flight = shared.landing_page.clone();
-    let render = move || super::landing::page(&shared.state, unix_now());
+    let render = move || super::landing::page(&shared.state, shared.clock.now().as_secs_f64());
     rendered(&flight, HTML_CONTENT_TYPE, render).await
 }
 

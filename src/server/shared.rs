@@ -1,5 +1,5 @@
 //! What every handler shares (state, metrics, the running config, the reload handle,
-//! the supervisor, the page renders in flight): its own module, so the routes and the
+//! the supervisor, the clock, the page renders in flight): its own module, so the routes and the
 //! handlers in `registration` and `webhook` all depend on it and not on each other.
 
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::reload::ReloadHandle;
@@ -29,31 +30,9 @@ pub(super) struct Shared {
     pub(super) config: watch::Receiver<Arc<Config>>,
     /// The intents this replica watches (`--shard`).
     pub(super) shard: Shard,
+    /// Where "now" comes from.
+    pub(super) clock: Clock,
     /// One render of each page at a time, shared by the requests that arrive meanwhile.
     pub(super) metrics_page: SingleFlight<Bytes>,
     pub(super) landing_page: SingleFlight<Bytes>,
-}
-
-impl Shared {
-    pub(super) fn new(
-        state: Arc<State>,
-        durability: Arc<Durability>,
-        metrics: Arc<Metrics>,
-        reload: ReloadHandle,
-        supervisor: Supervisor,
-        config: watch::Receiver<Arc<Config>>,
-        shard: Shard,
-    ) -> Self {
-        Self {
-            state,
-            durability,
-            metrics,
-            reload,
-            supervisor,
-            config,
-            shard,
-            metrics_page: SingleFlight::default(),
-            landing_page: SingleFlight::default(),
-        }
-    }
 }

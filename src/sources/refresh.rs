@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::clock::unix_now;
+use crate::clock::Clock;
 use crate::config::IntentConfig;
 use crate::metrics::SourceRecorder;
 use crate::shard::Shard;
@@ -55,6 +55,7 @@ pub(crate) struct Target {
     pub shard: Shard,
     pub recorder: SourceRecorder,
     pub state: Arc<State>,
+    pub clock: Clock,
 }
 
 impl Target {
@@ -72,7 +73,7 @@ impl Target {
             list
         };
         let retention = self.state.terminal_retention();
-        let now = unix_now();
+        let now = self.clock.now().as_secs_f64();
         self.handle
             .edit_watch_list(false, |st| st.set_source(self.source, list, retention, now));
     }
@@ -123,7 +124,7 @@ fn report(target: &Target, problems: &[Problem], clean: bool, logged: &mut HashS
         }
     }
     if clean {
-        target.recorder.succeeded(unix_now());
+        target.recorder.succeeded(target.clock.now().as_secs_f64());
         if !logged.is_empty() {
             tracing::info!(store, source, "intent source recovered");
             logged.clear();

@@ -126,6 +126,7 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    // On paused time: the limits pass without waiting for them.
     const FIRST: Duration = Duration::from_millis(200);
     const IDLE: Duration = Duration::from_millis(400);
 
@@ -138,7 +139,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_silent_client_is_cut_after_the_first_byte_limit() {
         let (_client, server) = tokio::io::duplex(64);
         let mut io = IdleTimeout::new(server, FIRST, IDLE);
@@ -148,7 +149,7 @@ mod tests {
         assert_cut_after(started, FIRST);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn after_a_byte_the_idle_limit_counts_from_the_last_progress() {
         let (mut client, server) = tokio::io::duplex(64);
         let mut io = IdleTimeout::new(server, FIRST, IDLE);
@@ -161,7 +162,7 @@ mod tests {
         assert_cut_after(last, IDLE);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_write_the_peer_never_reads_fails_after_the_idle_limit() {
         let (_client, server) = tokio::io::duplex(4);
         let mut io = IdleTimeout::new(server, FIRST, IDLE);

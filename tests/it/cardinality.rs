@@ -27,11 +27,12 @@ fn ids(m: &Metrics, family: &str, store: &str) -> Vec<String> {
 }
 
 /// One store per mode, each watching the same two intents: 1 confirms at once (and is
-/// past `terminal_retention` a second later), 2 stays on chain.
+/// past `terminal_retention` once the exporter's clock moved a second on), 2 stays on
+/// chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_mode_exports_its_per_intent_series_and_every_aggregate() {
     let sc = scenario(vec![intent(1, &[20], 100), intent(2, &[10], 100)]);
-    let h = Harness::start(sc, |config, _| {
+    let (h, clock) = Harness::start_driven(sc, |config, _| {
         config.terminal_retention = Duration::from_secs(1);
         let template = config.stores[0].clone();
         config.stores = MODES
@@ -59,7 +60,7 @@ async fn each_mode_exports_its_per_intent_series_and_every_aggregate() {
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    clock.advance(Duration::from_millis(1200));
     let m = h.scrape().await;
     let (one, two) = (id(1), id(2));
     let status = "allscale_checkout_intent_status";

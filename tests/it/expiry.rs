@@ -2,13 +2,15 @@
 //! with `max_watch_age: 2s` and `not_found_ttl: 2s`, an intent that stays on chain
 //! expires and one the API never knows is dropped; each is counted once, neither is
 //! polled again, and after a SIGKILL and a restart both are still counted once and still
-//! not polled.
+//! not polled. In process, the same limits pass on the exporter's manual clock.
 
 use crate::common;
 
 use std::time::Duration;
 
+use allscale_exporter::config::{IntentConfig, IntentId};
 use common::processes::{ExporterProcess, MOCK_SECRET, StrictMock, mock_config_yaml};
+use common::sim::{Harness, id, intent, scenario};
 use common::{Metrics, scrape, wait_for};
 use serde_json::{Value, json};
 
@@ -131,4 +133,49 @@ async fn stuck_and_unknown_intents_expire_and_drop_once_also_across_a_sigkill() 
         saved(UNKNOWN)
     );
     second.terminate();
+}
+
+/// The limits follow the exporter's clock (a manual one here): nothing is given up before
+/// it passes them, however slow the machine, and both intents are once it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limits_pass_on_the_exporter_s_clock() {
+    const LIMIT: Duration = Duration::from_secs(600);
+    let on_chain = scenario(vec![intent(1, &[10], 60_000)]);
+    let (h, clock) = Harness::start_driven(on_chain, |c, _| {
+        let store = &mut c.stores[0];
+        (store.max_watch_age, store.not_found_ttl) = (LIMIT, LIMIT);
+        let unknown = IntentId::parse(&id(2)).unwrap();
+        store.intents.push(IntentConfig {
+            id: unknown,
+            order_id: None,
+        });
+    })
+    .await;
+    let not_found = |m: &Metrics| {
+        m.value(
+            "allscale_checkout_intents",
+            &[("store", "main"), ("status", "not_found")],
+        )
+    };
+    let m = h
+        .wait_metrics("on chain and not found", |m| {
+            m.status(&id(1)) == Some(10.0) && not_found(m) == 1.0
+        })
+        .await;
+    assert_eq!(expired(&m), 0.0, "not before the age");
+    assert_eq!(dropped(&m), 0.0);
+    // Twice the limits: the intents were added a moment after the clock was set.
+    clock.advance(2 * LIMIT);
+    let m = h
+        .wait_metrics("expired and dropped", |m| {
+            expired(m) == 1.0 && dropped(m) == 1.0
+        })
+        .await;
+    assert_eq!(m.status(&id(1)), None, "an expired intent has no series");
+    assert_eq!(
+        m.value("allscale_exporter_watched_intents", &[("store", "main")]),
+        2.0,
+        "still in the watch list"
+    );
+    h.stop().await;
 }

@@ -302,18 +302,22 @@ async fn readiness_landing_page_and_health() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminal_series_go_after_retention_but_counts_stay() {
-    let h = Harness::start(
+    // On the exporter's manual clock: the retention passes when the test moves it, so a
+    // slow scrape cannot come after it (it raced a real 800 ms once).
+    let (h, clock) = Harness::start_driven(
         scenario(vec![intent(1, &[20], 1000), intent(2, &[2], 1000)]),
         |c, _| c.terminal_retention = Duration::from_millis(800),
     )
     .await;
-    // The outcome counter, not the per-intent series: on a busy machine a scrape can
-    // come only after the 800 ms retention, when the series is already gone.
-    h.wait_metrics("confirmed counted", |m| m.outcome("confirmed") == 1.0)
-        .await;
     let m = h
-        .wait_metrics("retention over", |m| m.status(&id(1)).is_none())
+        .wait_metrics("confirmed counted, 2 polled", |m| {
+            m.outcome("confirmed") == 1.0 && m.status(&id(2)).is_some()
+        })
         .await;
+    assert_eq!(m.status(&id(1)), Some(20.0), "within the retention");
+    clock.advance(Duration::from_secs(1));
+    let m = h.scrape().await;
+    assert_eq!(m.status(&id(1)), None, "past the retention");
     assert!(
         !m.text.contains(&id(1)),
         "per-intent series left:\n{}",

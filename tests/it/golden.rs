@@ -176,7 +176,7 @@ fn render() -> String {
         .plan()
         .set(1, Duration::from_secs(30), 10.0, 10.0);
     second_recorder.plan().set_first_due(Some(NOW + 4.0));
-    metrics.set_reload_result(true, Some(NOW - 3600.0));
+    metrics.set_reload_result(true, true, NOW - 3600.0);
     let revision = format!("revision=\"{}\"", allscale_exporter::REVISION);
     metrics
         .render(&state, NOW)

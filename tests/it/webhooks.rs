@@ -246,11 +246,12 @@ async fn a_replay_right_after_a_restart_is_still_refused() {
 }
 
 /// With `webhook.expected`, a confirmation polling saw is counted as missing once the
-/// grace passed without a webhook; one whose webhook came is not.
+/// grace passed without a webhook; one whose webhook came is not. The grace passes on
+/// the exporter's manual clock; the check still runs every real second.
 #[tokio::test]
 async fn a_confirmation_without_its_webhook_is_counted_missing_after_the_grace() {
     let sc = scenario(vec![intent(1, &[20], 100), intent(2, &[20], 100)]);
-    let h = Harness::start(sc, |config, _| {
+    let (h, clock) = Harness::start_driven(sc, |config, _| {
         config.stores[0].webhook.expected = true;
         config.stores[0].webhook.grace = Duration::from_secs(2);
     })
@@ -261,17 +262,21 @@ async fn a_confirmation_without_its_webhook_is_counted_missing_after_the_grace()
     .await;
     assert_eq!(send(&h, 2, "normal").await, [200], "late, within the grace");
     let missing = [("store", "main")];
+    let counted = |m: &Metrics| m.value("allscale_checkout_intent_webhook_missing_total", &missing);
+    assert_eq!(counted(&h.scrape().await), 0.0, "not within the grace");
+    clock.advance(Duration::from_secs(2));
     let m = wait_for(Duration::from_secs(10), "the missing webhook", || async {
         let m = h.scrape().await;
-        (m.value("allscale_checkout_intent_webhook_missing_total", &missing) >= 1.0).then_some(m)
+        (counted(&m) >= 1.0).then_some(m)
     })
     .await;
     assert_eq!(confirmations(&m, "poll"), 2.0);
     assert_eq!(confirmations(&m, "webhook"), 0.0);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let m = h.scrape().await;
+    // Well past the grace, and a check (each real second) later: still only intent 1.
+    clock.advance(Duration::from_millis(2500));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        m.value("allscale_checkout_intent_webhook_missing_total", &missing),
+        counted(&h.scrape().await),
         1.0,
         "intent 1 once; intent 2 had its webhook"
     );

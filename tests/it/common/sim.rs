@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use allscale_exporter::clock::{Clock, ManualHand};
 use allscale_exporter::config::Config;
 use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::server::Exporter;
@@ -77,6 +78,23 @@ impl Harness {
     pub async fn start(scenario: Scenario, configure: impl FnOnce(&mut Config, &[String])) -> Self {
         let ids: Vec<String> = scenario.intents.iter().map(|i| i.id.clone()).collect();
         Self::start_with_ids(scenario, ids, configure).await
+    }
+
+    /// [`Harness::start`] on a manual clock standing at the wall clock's now: the test
+    /// moves the exporter's time (retention, `webhook.grace`) with the hand instead of
+    /// waiting for it. Polling and timeouts still run on real time.
+    pub async fn start_driven(
+        scenario: Scenario,
+        configure: impl FnOnce(&mut Config, &[String]),
+    ) -> (Self, ManualHand) {
+        let (clock, hand) = Clock::manual(Clock::system().now());
+        let ids: Vec<String> = scenario.intents.iter().map(|i| i.id.clone()).collect();
+        let options = ReloadOptions {
+            clock,
+            ..ReloadOptions::none()
+        };
+        let h = Self::start_with_options(scenario, ids, options, configure).await;
+        (h, hand)
     }
 
     pub async fn start_with_ids(
