@@ -242,6 +242,13 @@ fn store_sample(
     let _ = writeln!(out, "}} {value}");
 }
 
+/// The values of a closed label set, sorted by their label text (as the `prometheus`
+/// registry sorted series).
+fn sorted<T: Copy, const N: usize>(mut all: [T; N], label: fn(T) -> &'static str) -> [T; N] {
+    all.sort_by_key(|t| label(*t));
+    all
+}
+
 fn header(out: &mut String, family: &Family) {
     let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
     let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);

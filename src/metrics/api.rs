@@ -11,7 +11,7 @@ use super::collector::{Collector, Scrape};
 use super::histogram::Histogram;
 use super::plan::PlanCell;
 use super::stores::Stores;
-use super::{Family, escape, header};
+use super::{Family, escape, header, sorted};
 use crate::api::{ApiCode, Endpoint, RequestResult};
 use crate::lock;
 
@@ -181,70 +181,79 @@ impl StoreRecorder {
 /// The request families, from every store a poller records for.
 pub(super) struct ApiCollector(pub(super) Arc<Stores>);
 
-/// The label values of a closed set, sorted as the registry sorted series.
-fn sorted<T: Copy, const N: usize>(all: [T; N], name: fn(T) -> &'static str) -> [T; N] {
-    let mut all = all;
-    all.sort_by_key(|t| name(*t));
-    all
-}
+/// A store's request series as a scrape copied them: (raw name, escaped name, series).
+type Shown = (String, String, ApiSeries);
 
 impl Collector for ApiCollector {
     fn collect(&self, _: &Scrape<'_>, out: &mut String) {
         let series = self.0.map(|name, s| (name.to_owned(), Arc::clone(&s.api)));
-        // (raw name, escaped name, series): the registry sorted by the raw values.
-        let stores: Vec<(String, String, ApiSeries)> = series
+        let stores: Vec<Shown> = series
             .into_iter()
-            .map(|(name, api)| (escape(&name), name, lock(&api).clone()))
+            .map(|(name, api)| {
+                let escaped = escape(&name);
+                (name, escaped, lock(&api).clone())
+            })
             .filter(|(_, _, api)| api.shown)
-            .map(|(escaped, name, api)| (name, escaped, api))
             .collect();
         if stores.is_empty() {
             return;
         }
         write_gauges(out, &CLOCK_SKEW, &stores, |a| a.skew);
-        let mut errors: Vec<(&str, &str, &str, u64)> = stores
-            .iter()
-            .flat_map(|(name, store, a)| {
-                a.errors
-                    .iter()
-                    .map(|(code, n)| (code.as_str(), name.as_str(), store.as_str(), *n))
-            })
-            .collect();
-        errors.sort_unstable();
-        header(out, &ERRORS);
-        for (code, _, store, n) in errors {
-            let _ = writeln!(
-                out,
-                "{}{{code=\"{code}\",store=\"{store}\"}} {n}",
-                ERRORS.name
-            );
-        }
-        let endpoints = sorted(Endpoint::ALL, Endpoint::as_str);
-        header(out, &DURATION);
-        for endpoint in endpoints {
-            for (_, store, a) in &stores {
-                let labels = format!("endpoint=\"{}\",store=\"{store}\"", endpoint.as_str());
-                a.duration[endpoint as usize].write(out, DURATION.name, &labels);
-            }
-        }
-        header(out, &REQUESTS);
-        for endpoint in endpoints {
-            for result in sorted(RequestResult::ALL, RequestResult::as_str) {
-                for (_, store, a) in &stores {
-                    let n = a.requests[endpoint as usize][result as usize];
-                    let _ = writeln!(
-                        out,
-                        "{}{{endpoint=\"{}\",result=\"{}\",store=\"{store}\"}} {n}",
-                        REQUESTS.name,
-                        endpoint.as_str(),
-                        result.as_str()
-                    );
-                }
-            }
-        }
+        write_errors(out, &stores);
+        write_durations(out, &stores);
+        write_requests(out, &stores);
         write_gauges(out, &UP, &stores, |a| {
             a.up.map(|up| f64::from(u8::from(up)))
         });
+    }
+}
+
+/// By code label, then store (the raw names, as the registry sorted them).
+fn write_errors(out: &mut String, stores: &[Shown]) {
+    let mut errors: Vec<(&str, &str, &str, u64)> = stores
+        .iter()
+        .flat_map(|(name, store, a)| {
+            a.errors
+                .iter()
+                .map(|(code, n)| (code.as_str(), name.as_str(), store.as_str(), *n))
+        })
+        .collect();
+    errors.sort_unstable();
+    header(out, &ERRORS);
+    for (code, _, store, n) in errors {
+        let _ = writeln!(
+            out,
+            "{}{{code=\"{code}\",store=\"{store}\"}} {n}",
+            ERRORS.name
+        );
+    }
+}
+
+fn write_durations(out: &mut String, stores: &[Shown]) {
+    header(out, &DURATION);
+    for endpoint in sorted(Endpoint::ALL, Endpoint::as_str) {
+        for (_, store, a) in stores {
+            let labels = format!("endpoint=\"{}\",store=\"{store}\"", endpoint.as_str());
+            a.duration[endpoint as usize].write(out, DURATION.name, &labels);
+        }
+    }
+}
+
+fn write_requests(out: &mut String, stores: &[Shown]) {
+    header(out, &REQUESTS);
+    for endpoint in sorted(Endpoint::ALL, Endpoint::as_str) {
+        for result in sorted(RequestResult::ALL, RequestResult::as_str) {
+            for (_, store, a) in stores {
+                let n = a.requests[endpoint as usize][result as usize];
+                let _ = writeln!(
+                    out,
+                    "{}{{endpoint=\"{}\",result=\"{}\",store=\"{store}\"}} {n}",
+                    REQUESTS.name,
+                    endpoint.as_str(),
+                    result.as_str()
+                );
+            }
+        }
     }
 }
 
@@ -252,7 +261,7 @@ impl Collector for ApiCollector {
 fn write_gauges(
     out: &mut String,
     family: &Family,
-    stores: &[(String, String, ApiSeries)],
+    stores: &[Shown],
     value: fn(&ApiSeries) -> Option<f64>,
 ) {
     let mut first = true;

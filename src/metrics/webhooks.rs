@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::collector::{Collector, Scrape};
 use super::histogram::Histogram;
 use super::stores::Stores;
-use super::{Family, escape, header, store_sample};
+use super::{Family, escape, header, sorted, store_sample};
 use crate::state::{ConfirmedBy, State};
 
 /// The `result` label of `allscale_webhook_requests_total`.
@@ -223,9 +223,8 @@ impl Collector for TrafficCollector {
                 }
             }
         }
-        let mut forwards = ForwardResult::ALL;
-        forwards.sort_by_key(|r| r.as_str());
-        let forwards = forwards.map(|r| (r as usize, r.as_str()));
+        let forwards =
+            sorted(ForwardResult::ALL, ForwardResult::as_str).map(|r| (r as usize, r.as_str()));
         write_counts(out, &FORWARDS, &stores, &forwards, |w| &w.forwards);
         if stores.iter().any(|(_, w)| w.last_received.is_some()) {
             header(out, &LAST_RECEIVED);
@@ -235,9 +234,8 @@ impl Collector for TrafficCollector {
                 }
             }
         }
-        let mut requests = WebhookResult::ALL;
-        requests.sort_by_key(|r| r.as_str());
-        let requests = requests.map(|r| (r as usize, r.as_str()));
+        let requests =
+            sorted(WebhookResult::ALL, WebhookResult::as_str).map(|r| (r as usize, r.as_str()));
         write_counts(out, &REQUESTS, &stores, &requests, |w| &w.requests);
     }
 }
