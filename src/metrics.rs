@@ -1,8 +1,8 @@
 //! Every metric the exporter exports, declared once with its HELP text.
 //!
-//! The page is a list of collectors ([`collector::Collector`]), each writing its
+//! The page is a list of collectors (`collector::Collector`), each writing its
 //! families at scrape time from where it keeps them: the stores' own series (API
-//! requests, budget plans, webhook traffic, sources: [`stores`], with the one memory of
+//! requests, budget plans, webhook traffic, sources: `stores`, with the one memory of
 //! stores that left the config), the intent families rendered from [`State`] straight to
 //! text (with 100k watched intents far cheaper than keeping 400k registry children), and
 //! the process-level series in `prometheus` registries.
@@ -26,7 +26,7 @@ mod sources;
 mod stores;
 mod webhooks;
 
-pub use api::{Answered, MAX_EXTRA_ERROR_CODES, StoreRecorder};
+pub use api::{Answered, StoreRecorder};
 use collector::{Collector, Registered, Scrape};
 pub use plan::PlanCell;
 pub use sources::SourceRecorder;

@@ -17,7 +17,7 @@ use crate::lock;
 
 /// Undocumented codes get their own series up to this many per store, then `other`:
 /// a misbehaving API must not blow up cardinality.
-pub const MAX_EXTRA_ERROR_CODES: usize = 16;
+const MAX_EXTRA_ERROR_CODES: usize = 16;
 
 const LATENCY_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
