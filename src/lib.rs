@@ -16,7 +16,8 @@
 //!   sources, webhooks counted once with polling, money counted once per intent);
 //!   [`state::writer`] commits it through the storage boundary ([`state::store`]; the
 //!   SQLite state database, [`state::db`]), write-ahead; [`state::persist`] restores it.
-//! - [`metrics`]: every metric, declared once; intent families rendered from [`state`].
+//! - [`metrics`]: every metric, declared once; the page is a list of collectors, read at
+//!   scrape (the stores' own series, families rendered from [`state`], registries).
 //! - [`server`]: start, stop and the HTTP routes (the registration API, the webhook
 //!   receiver, the on-call landing page); [`web`]: the server's TLS, basic auth and connection limits;
 //!   `single_flight`: one render at a time.

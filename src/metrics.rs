@@ -1,124 +1,58 @@
 //! Every metric the exporter exports, declared once with its HELP text.
 //!
-//! Request metrics live in a `prometheus` registry that the poller updates as answers
-//! arrive. Intent metrics are rendered from [`State`] at scrape time, straight to text:
-//! with 100k watched intents that is far cheaper than keeping 400k registry children.
+//! The page is a list of collectors (`collector::Collector`), each writing its
+//! families at scrape time from where it keeps them: the stores' own series (API
+//! requests, budget plans, webhook traffic, sources: `stores`, with the one memory of
+//! stores that left the config), the intent families rendered from [`State`] straight to
+//! text (with 100k watched intents far cheaper than keeping 400k registry children), and
+//! the process-level series in `prometheus` registries.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Gauge, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
-use crate::api::ApiCode;
-use crate::api::{Endpoint, RequestResult};
-use crate::lock;
 use crate::shard::Shard;
 use crate::state::{Source, State};
 use crate::supervise::Task;
 
+mod api;
+mod collector;
+mod histogram;
 mod intents;
 mod money;
 mod plan;
 mod sources;
+mod stores;
 mod webhooks;
 
+pub use api::{Answered, StoreRecorder};
+use collector::{Collector, Registered, Scrape};
 pub use plan::PlanCell;
 pub use sources::SourceRecorder;
 pub use webhooks::{ForwardResult, UNKNOWN_STORE, WebhookResult};
 
-/// Undocumented codes get their own series up to this many per store, then `other`:
-/// a misbehaving API must not blow up cardinality.
-pub const MAX_EXTRA_ERROR_CODES: usize = 16;
-
-const LATENCY_BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
-
-/// A metric family rendered by hand from [`State`].
+/// A metric family written by a collector: declared once, with its HELP text.
 struct Family {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
 }
 
-/// A store's request counters, kept while it is out of the config.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StoreCounters {
-    /// `endpoint` and `result` labels → count.
-    pub requests: BTreeMap<(Endpoint, RequestResult), u64>,
-    /// `code` label → count.
-    pub errors: BTreeMap<String, u64>,
-}
-
-/// The registry-backed metrics and the hand-rendered intent families.
+/// The collectors that make the page, and where the exporter records into them.
 pub struct Metrics {
-    registry: Registry,
-    api_requests: IntCounterVec,
-    api_errors: IntCounterVec,
-    api_up: IntGaugeVec,
-    api_clock_skew: GaugeVec,
-    api_duration: HistogramVec,
+    /// In the order the page lists them.
+    collectors: Vec<Box<dyn Collector>>,
     reload_successful: IntGauge,
     reload_success_timestamp: Gauge,
     shard_info: IntGaugeVec,
     task_restarts: IntCounterVec,
-    /// Request counters of stores that left the config, continued if they come back:
-    /// within a process a counter never goes lower than a value already served.
-    departed: Mutex<HashMap<String, StoreCounters>>,
-    extra_error_codes: Mutex<HashMap<String, BTreeSet<i64>>>,
-    plans: plan::Plans,
-    sources: sources::SourceMetrics,
-    webhooks: webhooks::WebhookMetrics,
+    stores: Arc<stores::Stores>,
+    config_source: Arc<sources::ConfigSource>,
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let api_requests = IntCounterVec::new(
-            Opts::new(
-                "allscale_api_requests_total",
-                "Requests to the AllScale API by endpoint (status, detail) and result (ok, api_error, http_error, timeout, connect_error, decode_error, bad_response_signature).",
-            ),
-            &["store", "endpoint", "result"],
-        )
-        .expect("valid metric");
-        let api_errors = IntCounterVec::new(
-            Opts::new(
-                "allscale_api_errors_total",
-                "Error codes in AllScale API envelopes (code != 0).",
-            ),
-            &["store", "code"],
-        )
-        .expect("valid metric");
-        let api_up = IntGaugeVec::new(
-            Opts::new(
-                "allscale_api_up",
-                "1 when the store's latest request got a well-formed answer that was neither an auth failure nor a server error.",
-            ),
-            &["store"],
-        )
-        .expect("valid metric");
-        let api_clock_skew = GaugeVec::new(
-            Opts::new(
-                "allscale_api_clock_skew_seconds",
-                "The API server's clock minus the exporter's, from the latest answer's X-Response-Timestamp or Date header (requests are refused beyond +-300 s).",
-            ),
-            &["store"],
-        )
-        .expect("valid metric");
-        let api_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "allscale_api_request_duration_seconds",
-                "Time from sending a request to the AllScale API to reading its whole answer.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["store", "endpoint"],
-        )
-        .expect("valid metric");
         let reload_successful = IntGauge::new(
             "allscale_exporter_config_last_reload_successful",
             "1 when the last attempt to load the config succeeded.",
@@ -159,190 +93,96 @@ impl Metrics {
         for task in Task::ALL {
             task_restarts.with_label_values(&[task.as_str()]);
         }
+        let own = Registry::new();
         for collector in [
-            Box::new(api_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(api_errors.clone()),
-            Box::new(api_up.clone()),
-            Box::new(api_clock_skew.clone()),
-            Box::new(api_duration.clone()),
-            Box::new(reload_successful.clone()),
+            Box::new(reload_successful.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(reload_success_timestamp.clone()),
             Box::new(build_info),
             Box::new(shard_info.clone()),
             Box::new(task_restarts.clone()),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
-            registry.register(collector).expect("unique metric names");
+            own.register(collector).expect("unique metric names");
         }
-        let webhooks = webhooks::WebhookMetrics::new(&registry);
+        let process = Registry::new();
+        process
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric names");
+        let stores = Arc::new(stores::Stores::default());
+        let config_source = Arc::new(sources::ConfigSource::default());
+        // The first four keep the order of the one registry that used to hold their
+        // families: by name.
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(api::ApiCollector(Arc::clone(&stores))),
+            Box::new(Registered(own)),
+            Box::new(webhooks::TrafficCollector(Arc::clone(&stores))),
+            Box::new(Registered(process)),
+            Box::new(plan::PlanCollector(Arc::clone(&stores))),
+            Box::new(intents::IntentCollector),
+            Box::new(sources::SourceCollector {
+                stores: Arc::clone(&stores),
+                config: Arc::clone(&config_source),
+            }),
+            Box::new(webhooks::StateCollector),
+            Box::new(money::MoneyCollector),
+        ];
         Self {
-            registry,
-            api_requests,
-            api_errors,
-            api_up,
-            api_clock_skew,
-            api_duration,
+            collectors,
             reload_successful,
             reload_success_timestamp,
             shard_info,
             task_restarts,
-            departed: Mutex::new(HashMap::new()),
-            extra_error_codes: Mutex::new(HashMap::new()),
-            plans: plan::Plans::default(),
-            sources: sources::SourceMetrics::default(),
-            webhooks,
+            stores,
+            config_source,
         }
     }
 
-    /// Creates a store's request series at 0 (so rates and alerts start from a sample)
-    /// and returns its recorder.
-    pub fn store_recorder(self: &Arc<Self>, store: &str) -> StoreRecorder {
-        let departed = lock(&self.departed).remove(store);
-        if let Some(saved) = departed {
-            self.restore_store_counters(store, &saved);
-        }
-        for code in ApiCode::DOCUMENTED {
-            self.api_errors
-                .with_label_values(&[store, &code.to_string()]);
-        }
-        StoreRecorder {
-            requests: Endpoint::ALL.map(|endpoint| {
-                RequestResult::ALL.map(|result| {
-                    self.api_requests.with_label_values(&[
-                        store,
-                        endpoint.as_str(),
-                        result.as_str(),
-                    ])
-                })
-            }),
-            duration: Endpoint::ALL.map(|endpoint| {
-                self.api_duration
-                    .with_label_values(&[store, endpoint.as_str()])
-            }),
-            up: None,
-            skew: None,
-            plan: self.plans.cell(store),
-            store: store.to_string(),
-            metrics: Arc::clone(self),
-        }
+    /// Creates a store's request series at 0 (so rates and alerts start from a sample),
+    /// continuing its counters if it had left the config, and returns its recorder.
+    pub fn store_recorder(&self, store: &str) -> StoreRecorder {
+        StoreRecorder::new(&self.stores, store)
     }
 
-    /// The error-code labels a store has series for.
-    fn error_labels(&self, store: &str) -> Vec<String> {
-        let extra = self
-            .lock_extra_codes()
-            .get(store)
-            .cloned()
-            .unwrap_or_default();
-        ApiCode::DOCUMENTED
-            .into_iter()
-            .map(ApiCode::code)
-            .chain(extra.iter().copied())
-            .map(|code| code.to_string())
-            .chain(std::iter::once("other".to_string()))
-            .collect()
-    }
-
-    /// The request counters of a store.
-    fn store_counters(&self, store: &str) -> StoreCounters {
-        let requests = request_labels()
-            .map(|(endpoint, result)| {
-                let c = self.api_requests.with_label_values(&[
-                    store,
-                    endpoint.as_str(),
-                    result.as_str(),
-                ]);
-                ((endpoint, result), c.get())
-            })
-            .collect();
-        let errors = self
-            .error_labels(store)
-            .into_iter()
-            .filter_map(|code| {
-                let c = self
-                    .api_errors
-                    .get_metric_with_label_values(&[store, &code])
-                    .ok()?;
-                (c.get() > 0 || code != "other").then(|| (code, c.get()))
-            })
-            .collect();
-        StoreCounters { requests, errors }
-    }
-
-    /// Continues a store's request counters (called before polling).
-    fn restore_store_counters(&self, store: &str, saved: &StoreCounters) {
-        for ((endpoint, result), n) in &saved.requests {
-            self.api_requests
-                .with_label_values(&[store, endpoint.as_str(), result.as_str()])
-                .inc_by(*n);
-        }
-        for (code, n) in &saved.errors {
-            let label = match code.parse::<i64>() {
-                Ok(code) => self.error_code_label(store, ApiCode::from_code(code)),
-                Err(_) => "other".to_string(),
-            };
-            self.api_errors
-                .with_label_values(&[store, &label])
-                .inc_by(*n);
-        }
-    }
-
-    /// Drops every request series of a store that left the config, keeping their values
-    /// in case it comes back.
+    /// Drops every series of a store that left the config, keeping its counters in case
+    /// it comes back.
     pub fn remove_store(&self, store: &str) {
-        let saved = self.store_counters(store);
-        lock(&self.departed).insert(store.to_string(), saved);
-        for (endpoint, result) in request_labels() {
-            let _ =
-                self.api_requests
-                    .remove_label_values(&[store, endpoint.as_str(), result.as_str()]);
-        }
-        for code in self.error_labels(store) {
-            let _ = self.api_errors.remove_label_values(&[store, &code]);
-        }
-        let _ = self.api_up.remove_label_values(&[store]);
-        let _ = self.api_clock_skew.remove_label_values(&[store]);
-        for endpoint in Endpoint::ALL {
-            let _ = self
-                .api_duration
-                .remove_label_values(&[store, endpoint.as_str()]);
-        }
-        self.lock_extra_codes().remove(store);
-        self.plans.remove(store);
-        self.webhooks.remove_store(store);
+        self.stores.depart(store);
     }
 
     /// The recorder of `store`'s `source` (file, http, api): while one is held, the
     /// store's `allscale_exporter_source_*{source}` series are exported.
     pub fn source(&self, store: &str, source: Source) -> SourceRecorder {
-        self.sources.recorder(store, source)
+        sources::recorder(&self.stores, store, source)
     }
 
     /// Creates a store's webhook series at 0, or continues them where they were when the
     /// store left the config.
     pub fn webhook_store(&self, store: &str, forwarding: bool) {
-        self.webhooks.init_store(store, forwarding);
+        self.stores.with(store, |s| s.webhooks.init(forwarding));
     }
 
     /// Creates `allscale_webhook_requests_total{store="unknown",result="unknown_key"}` at 0.
     pub fn webhook_unknown_store(&self) {
-        self.webhooks.init_unknown();
+        self.stores
+            .with(UNKNOWN_STORE, |s| s.webhooks.init_unknown());
     }
 
     /// Counts what the receiver answered a webhook of `store` ([`UNKNOWN_STORE`] when its
     /// key matched none).
     pub fn webhook_received(&self, store: &str, result: WebhookResult) {
-        self.webhooks.received(store, result);
+        self.stores.with(store, |s| s.webhooks.received(result));
     }
 
     /// A webhook of `store` verified at `at` (unix seconds).
     pub fn webhook_verified(&self, store: &str, at: f64) {
-        self.webhooks.verified(store, at);
+        self.stores.with(store, |s| s.webhooks.verified(at));
     }
 
     /// Counts a relay attempt; `lag` (receipt to success) when it succeeded.
     pub fn webhook_forwarded(&self, store: &str, result: ForwardResult, lag: Option<f64>) {
-        self.webhooks.forwarded(store, result, lag);
+        self.stores
+            .with(store, |s| s.webhooks.forwarded(result, lag));
     }
 
     /// The task restart counter, for the `Supervisor`.
@@ -362,45 +202,19 @@ impl Metrics {
     /// is also the config source's success or error.
     pub fn set_reload_result(&self, ok: bool, applied: bool, now: f64) {
         self.reload_successful.set(i64::from(ok));
-        self.sources.config_loaded(ok, now);
+        self.config_source.loaded(ok, now);
         if applied {
             self.reload_success_timestamp.set(now);
         }
     }
 
-    /// The `code` label: a documented code as it is, an undocumented one as it is up to
-    /// [`MAX_EXTRA_ERROR_CODES`] per store, then `other`.
-    fn error_code_label(&self, store: &str, code: ApiCode) -> String {
-        let ApiCode::Other(code) = code else {
-            return code.to_string();
-        };
-        let mut extra = self.lock_extra_codes();
-        let seen = extra.entry(store.to_string()).or_default();
-        if seen.contains(&code) || seen.len() < MAX_EXTRA_ERROR_CODES {
-            seen.insert(code);
-            code.to_string()
-        } else {
-            "other".to_string()
-        }
-    }
-
-    fn lock_extra_codes(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeSet<i64>>> {
-        lock(&self.extra_error_codes)
-    }
-
     /// The whole `/metrics` page in the Prometheus text format (0.0.4).
     pub fn render(&self, state: &State, now: f64) -> String {
         let mut out = String::with_capacity(64 * 1024);
-        let mut buf = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .expect("text encoding cannot fail");
-        out.push_str(&String::from_utf8_lossy(&buf));
-        self.plans.render(&mut out, now);
-        intents::render_state(&mut out, state, now);
-        self.sources.render(&mut out, state);
-        webhooks::render_state(&mut out, state);
-        money::render_state(&mut out, state);
+        let scrape = Scrape { state, now };
+        for collector in &self.collectors {
+            collector.collect(&scrape, &mut out);
+        }
         out
     }
 }
@@ -408,74 +222,6 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Every `(endpoint, result)` label pair of `allscale_api_requests_total`.
-fn request_labels() -> impl Iterator<Item = (Endpoint, RequestResult)> {
-    Endpoint::ALL
-        .into_iter()
-        .flat_map(|e| RequestResult::ALL.map(|r| (e, r)))
-}
-
-/// What one finished API request tells the request metrics. The poller makes it from the
-/// client's answer, so the metrics know the label sets and nothing of the client.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answered {
-    pub endpoint: Endpoint,
-    pub result: RequestResult,
-    pub elapsed: std::time::Duration,
-    /// The envelope's error code, for an API error.
-    pub api_code: Option<ApiCode>,
-    /// `allscale_api_up`: reachable, authenticated, and not a server error.
-    pub reachable: bool,
-    /// The API's clock minus ours, seconds, when the answer said.
-    pub clock_skew: Option<f64>,
-}
-
-/// A store's request series, resolved once: recording a request hashes no labels.
-pub struct StoreRecorder {
-    /// Built from `Endpoint::ALL` and `RequestResult::ALL`, in declaration order.
-    requests: [[IntCounter; RequestResult::ALL.len()]; Endpoint::ALL.len()],
-    duration: [Histogram; Endpoint::ALL.len()],
-    /// Created with the first request, so a store that never polls has no `api_up`.
-    up: Option<IntGauge>,
-    skew: Option<Gauge>,
-    plan: Arc<PlanCell>,
-    store: String,
-    metrics: Arc<Metrics>,
-}
-
-impl StoreRecorder {
-    /// The store's budget plan, which the poller keeps current.
-    pub fn plan(&self) -> &PlanCell {
-        &self.plan
-    }
-
-    /// Records one finished request.
-    pub fn record(&mut self, answered: &Answered) {
-        let endpoint = answered.endpoint as usize;
-        self.requests[endpoint][answered.result as usize].inc();
-        self.duration[endpoint].observe(answered.elapsed.as_secs_f64());
-        if let Some(code) = answered.api_code {
-            let label = self.metrics.error_code_label(&self.store, code);
-            self.metrics
-                .api_errors
-                .with_label_values(&[&self.store, &label])
-                .inc();
-        }
-        let up = self
-            .up
-            .get_or_insert_with(|| self.metrics.api_up.with_label_values(&[&self.store]));
-        up.set(i64::from(answered.reachable));
-        if let Some(skew) = answered.clock_skew {
-            let gauge = self.skew.get_or_insert_with(|| {
-                self.metrics
-                    .api_clock_skew
-                    .with_label_values(&[&self.store])
-            });
-            gauge.set(skew);
-        }
     }
 }
 
@@ -493,6 +239,13 @@ fn store_sample(
         let _ = write!(out, ",{key}=\"{label}\"");
     }
     let _ = writeln!(out, "}} {value}");
+}
+
+/// The values of a closed label set, sorted by their label text (as the `prometheus`
+/// registry sorted series).
+fn sorted<T: Copy, const N: usize>(mut all: [T; N], label: fn(T) -> &'static str) -> [T; N] {
+    all.sort_by_key(|t| label(*t));
+    all
 }
 
 fn header(out: &mut String, family: &Family) {
@@ -517,26 +270,110 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{ApiCode, Endpoint, RequestResult};
+    use crate::config::Config;
+
+    fn state() -> Arc<State> {
+        let yaml = "stores:\n  - name: main\n    api_key: k\n    api_secret_env: S\n    \
+                    intents: [650000000000000000000001]\n";
+        let config = Config::parse(yaml, std::path::Path::new("."), &|_| Some("s".into()));
+        State::new(&config.unwrap())
+    }
+
+    /// The value of the series `series` (name and labels, as written) on `page`.
+    fn value<'a>(page: &'a str, series: &str) -> Option<&'a str> {
+        page.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+    }
+
+    /// Every counter family of a store's own series continues where it was when the store
+    /// comes back; its gauges and latency start afresh; nothing of it shows meanwhile.
+    #[test]
+    fn a_store_that_leaves_and_comes_back_continues_its_counters() {
+        let (metrics, state) = (Metrics::new(), state());
+        metrics.webhook_store("main", true);
+        let mut recorder = metrics.store_recorder("main");
+        recorder.record(&Answered {
+            endpoint: Endpoint::Status,
+            result: RequestResult::ApiError,
+            elapsed: std::time::Duration::from_millis(20),
+            api_code: Some(ApiCode::from_code(70001)),
+            reachable: true,
+            clock_skew: Some(2.0),
+        });
+        metrics.webhook_received("main", WebhookResult::Ok);
+        metrics.webhook_verified("main", 50.0);
+        metrics.webhook_forwarded("main", ForwardResult::Ok, Some(0.2));
+        metrics.source("main", Source::File).failed();
+        drop(recorder);
+        metrics.remove_store("main");
+        let page = metrics.render(&state, 100.0);
+        for family in [
+            "allscale_api_",
+            "allscale_webhook_requests_total",
+            "allscale_webhook_forward_",
+            "allscale_webhook_last_received",
+            "allscale_exporter_poll_",
+            "allscale_exporter_source_errors_total{store=\"main\",source=\"file\"}",
+        ] {
+            assert!(
+                !page
+                    .lines()
+                    .any(|l| l.starts_with(family) && l.contains("main")),
+                "{family} of a departed store:\n{page}"
+            );
+        }
+        metrics.webhook_store("main", true);
+        let _recorder = metrics.store_recorder("main");
+        let _file = metrics.source("main", Source::File);
+        let page = metrics.render(&state, 100.0);
+        for (series, expected) in [
+            (
+                r#"allscale_api_requests_total{endpoint="status",result="api_error",store="main"}"#,
+                Some("1"),
+            ),
+            (
+                r#"allscale_api_errors_total{code="70001",store="main"}"#,
+                Some("1"),
+            ),
+            (
+                r#"allscale_webhook_requests_total{result="ok",store="main"}"#,
+                Some("1"),
+            ),
+            (
+                r#"allscale_webhook_forward_total{result="ok",store="main"}"#,
+                Some("1"),
+            ),
+            (
+                r#"allscale_exporter_source_errors_total{store="main",source="file"}"#,
+                Some("1"),
+            ),
+            (
+                r#"allscale_api_request_duration_seconds_count{endpoint="status",store="main"}"#,
+                Some("0"),
+            ),
+            (
+                r#"allscale_webhook_forward_lag_seconds_count{store="main"}"#,
+                Some("0"),
+            ),
+            (
+                r#"allscale_exporter_poll_lag_seconds{store="main"}"#,
+                Some("0"),
+            ),
+            (r#"allscale_api_up{store="main"}"#, None),
+            (r#"allscale_api_clock_skew_seconds{store="main"}"#, None),
+            (
+                r#"allscale_webhook_last_received_timestamp_seconds{store="main"}"#,
+                None,
+            ),
+        ] {
+            assert_eq!(value(&page, series), expected, "{series} in\n{page}");
+        }
+    }
 
     #[test]
     fn escapes_label_values() {
         assert_eq!(escape(r#"a"b\c"#), r#"a\"b\\c"#);
         assert_eq!(escape("x\ny"), "x\\ny");
-    }
-
-    #[test]
-    fn extra_error_codes_are_capped_per_store() {
-        let m = Metrics::new();
-        for code in 0..(MAX_EXTRA_ERROR_CODES as i64) {
-            assert_eq!(
-                m.error_code_label("s", ApiCode::from_code(70000 + code)),
-                (70000 + code).to_string()
-            );
-        }
-        let label = |store, code| m.error_code_label(store, ApiCode::from_code(code));
-        assert_eq!(label("s", 1), "other");
-        assert_eq!(label("s", 70000), "70000");
-        assert_eq!(label("s", 90000), "90000");
-        assert_eq!(label("t", 1), "1");
     }
 }

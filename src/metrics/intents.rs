@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::collector::{Collector, Scrape};
 use super::{Family, escape, header, store_sample};
 use crate::api::{Outcome, StatusClass};
 use crate::config::PerIntentMetrics;
@@ -169,7 +170,16 @@ fn snapshot(
     }
 }
 
-pub(super) fn render_state(out: &mut String, state: &State, now: f64) {
+/// The intent families.
+pub(super) struct IntentCollector;
+
+impl Collector for IntentCollector {
+    fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
+        render_state(out, scrape.state, scrape.now);
+    }
+}
+
+fn render_state(out: &mut String, state: &State, now: f64) {
     let retention = state.terminal_retention().as_secs_f64();
     let write_ahead = state.write_ahead();
     let stores: Vec<StoreSnapshot> = state

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
+use super::collector::{Collector, Scrape};
 use super::{Family, header, store_sample};
 use crate::state::{CoinKey, Money, State};
 
@@ -58,7 +59,15 @@ const DETAILS_GIVEN_UP: Family = Family {
 };
 
 /// Every store's money families.
-pub(super) fn render_state(out: &mut String, state: &State) {
+pub(super) struct MoneyCollector;
+
+impl Collector for MoneyCollector {
+    fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
+        render_state(out, scrape.state);
+    }
+}
+
+fn render_state(out: &mut String, state: &State) {
     let write_ahead = state.write_ahead();
     let stores: Vec<(String, Money)> = state
         .stores()

@@ -5,13 +5,13 @@
 //! no label hashing on its hot path); the page is rendered from the cells at scrape time,
 //! so the lag is "now minus the earliest due poll" at the moment of the scrape.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::collector::{Collector, Scrape};
+use super::stores::Stores;
 use super::{Family, escape, header};
-use crate::lock;
 
 const DEMAND: Family = Family {
     name: "allscale_exporter_poll_demand_requests_per_second",
@@ -103,29 +103,22 @@ impl PlanCell {
     }
 }
 
-/// Every store's plan cell, by store name.
-#[derive(Debug, Default)]
-pub struct Plans {
-    cells: Mutex<BTreeMap<String, Arc<PlanCell>>>,
+/// The four families, one series per store whose poller publishes a plan.
+pub(super) struct PlanCollector(pub(super) Arc<Stores>);
+
+impl Collector for PlanCollector {
+    fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
+        self.render(out, scrape.now);
+    }
 }
 
-impl Plans {
-    /// The store's cell, reset to an empty plan.
-    pub fn cell(&self, store: &str) -> Arc<PlanCell> {
-        let cell = Arc::new(PlanCell::default());
-        lock(&self.cells).insert(store.to_string(), Arc::clone(&cell));
-        cell
-    }
-
-    pub fn remove(&self, store: &str) {
-        lock(&self.cells).remove(store);
-    }
-
-    /// The four families, one series per store each.
-    pub fn render(&self, out: &mut String, now: f64) {
-        let cells: Vec<(String, Arc<PlanCell>)> = lock(&self.cells)
-            .iter()
-            .map(|(name, cell)| (escape(name), Arc::clone(cell)))
+impl PlanCollector {
+    fn render(&self, out: &mut String, now: f64) {
+        let cells: Vec<(String, Arc<PlanCell>)> = self
+            .0
+            .map(|name, s| Some((escape(name), Arc::clone(s.plan.as_ref()?))))
+            .into_iter()
+            .flatten()
             .collect();
         type Value = fn(&PlanCell, f64) -> f64;
         let families: [(&Family, Value); 4] = [
@@ -168,24 +161,29 @@ mod tests {
         assert_eq!(cell.lag(100.0), 0.0);
     }
 
+    /// A fresh plan for `store`, as a poller's recorder gets.
+    fn cell(stores: &Stores, store: &str) -> Arc<PlanCell> {
+        stores.with(store, |s| Arc::clone(s.plan.insert(Arc::default())))
+    }
+
+    fn render(stores: &Arc<Stores>) -> String {
+        let mut out = String::new();
+        PlanCollector(Arc::clone(stores)).render(&mut out, 10.0);
+        out
+    }
+
     /// The budget shown is the configured one; the interval comes from what is granted.
     #[test]
     fn the_effective_interval_comes_from_the_usable_rate() {
-        let plans = Plans::default();
-        plans
-            .cell("a")
-            .set(3430, Duration::from_secs(1), 3500.0, 3430.0);
-        let mut out = String::new();
-        plans.render(&mut out, 10.0);
+        let plans = Arc::new(Stores::default());
+        cell(&plans, "a").set(3430, Duration::from_secs(1), 3500.0, 3430.0);
+        let out = render(&plans);
         assert!(
             out.contains("allscale_exporter_poll_budget_requests_per_second{store=\"a\"} 3500\n")
         );
         assert!(out.contains("allscale_exporter_effective_poll_interval_seconds{store=\"a\"} 1\n"));
-        plans
-            .cell("a")
-            .set(3500, Duration::from_secs(1), 3500.0, 3430.0);
-        let mut out = String::new();
-        plans.render(&mut out, 10.0);
+        cell(&plans, "a").set(3500, Duration::from_secs(1), 3500.0, 3430.0);
+        let out = render(&plans);
         let line = "allscale_exporter_effective_poll_interval_seconds{store=\"a\"} ";
         let value = out
             .split(line)
@@ -197,12 +195,11 @@ mod tests {
 
     #[test]
     fn renders_one_series_per_store_and_forgets_removed_ones() {
-        let plans = Plans::default();
-        plans.cell("a").set(40, Duration::from_secs(1), 10.0, 10.0);
-        plans.cell("b").set_first_due(Some(7.0));
-        plans.remove("b");
-        let mut out = String::new();
-        plans.render(&mut out, 10.0);
+        let plans = Arc::new(Stores::default());
+        cell(&plans, "a").set(40, Duration::from_secs(1), 10.0, 10.0);
+        cell(&plans, "b").set_first_due(Some(7.0));
+        plans.depart("b");
+        let out = render(&plans);
         assert!(
             out.contains("allscale_exporter_poll_demand_requests_per_second{store=\"a\"} 40\n")
         );

@@ -7,12 +7,12 @@
 //! refused after naming it) or while some intent of the store is registered. A recorder's counts are kept when it is dropped and continue if
 //! one is made again, so `allscale_exporter_source_errors_total` never goes backwards.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
+use super::collector::{Collector, Scrape};
+use super::stores::Stores;
 use super::{Family, escape, header, store_sample};
-use crate::lock;
 use crate::state::{Source, State};
 
 const SOURCE_INTENTS: Family = Family {
@@ -31,14 +31,15 @@ const SOURCE_ERRORS: Family = Family {
     help: "Failed reads of the source (config: failed config loads; file: a file read or parsed with a problem; http: a failed fetch); the last good list stays.",
 };
 
-/// One (store, source)'s success time (`f64` bits, NaN for none) and error count.
+/// One (store, source)'s success time (`f64` bits, NaN for none) and error count; kept
+/// with the store's series (and while it is out of the config).
 #[derive(Debug)]
-struct Cell {
+pub(super) struct SourceCell {
     last_success: AtomicU64,
     errors: AtomicU64,
 }
 
-impl Default for Cell {
+impl Default for SourceCell {
     fn default() -> Self {
         Self {
             last_success: AtomicU64::new(f64::NAN.to_bits()),
@@ -47,7 +48,7 @@ impl Default for Cell {
     }
 }
 
-impl Cell {
+impl SourceCell {
     fn last_success(&self) -> Option<f64> {
         let t = f64::from_bits(self.last_success.load(Ordering::Relaxed));
         (!t.is_nan()).then_some(t)
@@ -58,7 +59,7 @@ impl Cell {
 /// series for the source are exported.
 #[derive(Debug, Clone)]
 pub struct SourceRecorder {
-    cell: Arc<Cell>,
+    cell: Arc<SourceCell>,
 }
 
 impl SourceRecorder {
@@ -75,12 +76,9 @@ impl SourceRecorder {
     }
 }
 
-/// Every (store, source)'s cell, and the config source's (shared by all stores).
+/// The config source's cell (shared by all stores); the others are the stores'.
 #[derive(Debug, Default)]
-pub(super) struct SourceMetrics {
-    cells: Mutex<BTreeMap<(String, Source), Arc<Cell>>>,
-    config: Cell,
-}
+pub(super) struct ConfigSource(SourceCell);
 
 /// What a store's part of the page shows, copied out before any store lock is taken.
 struct Row {
@@ -90,45 +88,65 @@ struct Row {
     errors: u64,
 }
 
-impl SourceMetrics {
-    pub(super) fn recorder(&self, store: &str, source: Source) -> SourceRecorder {
-        let mut cells = lock(&self.cells);
-        let cell = cells.entry((store.to_owned(), source)).or_default();
-        SourceRecorder {
-            cell: Arc::clone(cell),
-        }
-    }
+/// The recorder of `store`'s `source`, continuing its cell if it had one.
+pub(super) fn recorder(stores: &Stores, store: &str, source: Source) -> SourceRecorder {
+    stores.with(store, |series| SourceRecorder {
+        cell: Arc::clone(series.sources[source as usize].get_or_insert_default()),
+    })
+}
 
+impl ConfigSource {
     /// A config load: `ok` or not (counted for every store), at `now`.
-    pub(super) fn config_loaded(&self, ok: bool, now: f64) {
+    pub(super) fn loaded(&self, ok: bool, now: f64) {
         if ok {
-            self.config
-                .last_success
-                .store(now.to_bits(), Ordering::Relaxed);
+            self.0.last_success.store(now.to_bits(), Ordering::Relaxed);
         } else {
-            self.config.errors.fetch_add(1, Ordering::Relaxed);
+            self.0.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
 
-    pub(super) fn render(&self, out: &mut String, state: &State) {
-        // (cell, held by a recorder) per (store, source), taken before any store's lock.
-        let cells: BTreeMap<(String, Source), (Arc<Cell>, bool)> = lock(&self.cells)
-            .iter()
-            .map(|(key, cell)| {
-                // Counted before this copy: held means a recorder besides the map's.
+/// A store's source cells, each with whether a recorder holds it.
+type Cells = [Option<(Arc<SourceCell>, bool)>; Source::ALL.len()];
+
+/// The source families of every store in the config.
+pub(super) struct SourceCollector {
+    pub(super) stores: Arc<Stores>,
+    pub(super) config: Arc<ConfigSource>,
+}
+
+impl Collector for SourceCollector {
+    fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
+        self.render(out, scrape.state);
+    }
+}
+
+impl SourceCollector {
+    /// A store's cells, taken before any store's lock (also while it is out of the config).
+    fn cells(&self, store: &str) -> Cells {
+        let cells = self.stores.find(store, |series| {
+            series.sources.each_ref().map(|cell| {
+                // Counted before this copy: held means a recorder besides the store's.
+                let cell = cell.as_ref()?;
                 let held = Arc::strong_count(cell) > 1;
-                (key.clone(), (Arc::clone(cell), held))
+                Some((Arc::clone(cell), held))
             })
-            .collect();
-        let stores: Vec<(String, Vec<Row>)> = state
-            .stores()
+        });
+        cells.unwrap_or_default()
+    }
+
+    fn render(&self, out: &mut String, state: &State) {
+        let handles = state.stores();
+        let cells: Vec<Cells> = handles.iter().map(|h| self.cells(&h.name)).collect();
+        let stores: Vec<(String, Vec<Row>)> = handles
             .iter()
-            .map(|handle| {
+            .zip(&cells)
+            .map(|(handle, cells)| {
                 let counts = count_by_source(&handle.lock());
                 let rows = Source::ALL
                     .into_iter()
                     .filter_map(|source| {
-                        let cell = cells.get(&(handle.name.clone(), source));
+                        let cell = cells[source as usize].as_ref();
                         let held = cell.is_some_and(|(_, held)| *held);
                         let intents = counts[source as usize];
                         let shown = match source {
@@ -139,13 +157,13 @@ impl SourceMetrics {
                             Source::Api | Source::Webhook => cell.is_some() || intents > 0,
                         };
                         let cell = match source {
-                            Source::Config => Some(&self.config),
+                            Source::Config => Some(&self.config.0),
                             _ => cell.map(|(cell, _)| cell.as_ref()),
                         };
                         shown.then(|| Row {
                             source,
                             intents,
-                            last_success: cell.and_then(Cell::last_success),
+                            last_success: cell.and_then(SourceCell::last_success),
                             errors: cell.map_or(0, |c| c.errors.load(Ordering::Relaxed)),
                         })
                     })
@@ -200,10 +218,14 @@ mod tests {
 
     #[test]
     fn series_exist_while_a_recorder_is_held_and_errors_continue() {
-        let (metrics, state) = (SourceMetrics::default(), state());
-        metrics.config_loaded(true, 100.0);
-        metrics.config_loaded(false, 101.0);
-        let file = metrics.recorder("main", Source::File);
+        let (stores, state) = (Arc::new(Stores::default()), state());
+        let metrics = SourceCollector {
+            stores: Arc::clone(&stores),
+            config: Arc::default(),
+        };
+        metrics.config.loaded(true, 100.0);
+        metrics.config.loaded(false, 101.0);
+        let file = recorder(&stores, "main", Source::File);
         file.failed();
         file.succeeded(7.5);
         let mut out = String::new();
@@ -226,8 +248,8 @@ mod tests {
         let mut out = String::new();
         metrics.render(&mut out, &state);
         assert!(!out.contains(r#"source="file""#), "{out}");
-        metrics.recorder("main", Source::File).failed();
-        let again = metrics.recorder("main", Source::File);
+        recorder(&stores, "main", Source::File).failed();
+        let again = recorder(&stores, "main", Source::File);
         let mut out = String::new();
         metrics.render(&mut out, &state);
         assert!(

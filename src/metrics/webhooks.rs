@@ -6,13 +6,13 @@
 //! counters); confirmations, missing webhooks and disagreements are state counters,
 //! exported write-ahead with a state file and counted once per intent in its life.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
-use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
-
-use super::{Family, header, store_sample};
-use crate::lock;
+use super::collector::{Collector, Scrape};
+use super::histogram::Histogram;
+use super::stores::Stores;
+use super::{Family, escape, header, sorted, store_sample};
 use crate::state::{ConfirmedBy, State};
 
 /// The `result` label of `allscale_webhook_requests_total`.
@@ -110,152 +110,175 @@ const QUEUE: Family = Family {
     help: "Verified webhooks waiting to be relayed to the store's webhook.forward_url.",
 };
 
-/// The registry-backed webhook series.
-pub(super) struct WebhookMetrics {
-    requests: IntCounterVec,
-    last_received: GaugeVec,
-    forwards: IntCounterVec,
-    forward_lag: HistogramVec,
-    /// Request and forward counts of stores that left the config, continued if they
-    /// come back: within a process a counter never goes lower than a value served.
-    departed: Mutex<HashMap<String, Departed>>,
+const FORWARD_LAG: Family = Family {
+    name: "allscale_webhook_forward_lag_seconds",
+    kind: "histogram",
+    help: "From a webhook's receipt to its successful relay.",
+};
+const FORWARDS: Family = Family {
+    name: "allscale_webhook_forward_total",
+    kind: "counter",
+    help: "Attempts to relay a verified webhook to the store's webhook.forward_url: ok, http_error (not 2xx), connect_error, timeout.",
+};
+const LAST_RECEIVED: Family = Family {
+    name: "allscale_webhook_last_received_timestamp_seconds",
+    kind: "gauge",
+    help: "Unix time of the last verified webhook of the store; absent until one.",
+};
+const REQUESTS: Family = Family {
+    name: "allscale_webhook_requests_total",
+    kind: "counter",
+    help: "Webhooks received, by what the receiver answered: ok, bad_signature, stale_timestamp, replayed_nonce, unknown_key (store=\"unknown\"), malformed, too_large, queue_full.",
+};
+
+const LAG_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0];
+
+/// A store's webhook traffic: the process's own counts (from 0, like the API request
+/// counters). A series exists once created (at 0 by [`WebhookSeries::init`]) or counted.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WebhookSeries {
+    /// Indexed by `WebhookResult as usize`.
+    requests: [Option<u64>; WebhookResult::ALL.len()],
+    /// Indexed by `ForwardResult as usize`.
+    forwards: [Option<u64>; ForwardResult::ALL.len()],
+    last_received: Option<f64>,
+    forward_lag: Option<Histogram>,
+    /// Counts kept from before the store left the config, continued by the next `init`.
+    kept_requests: [u64; WebhookResult::ALL.len()],
+    kept_forwards: [u64; ForwardResult::ALL.len()],
 }
 
-/// A departed store's counts, by result label.
-#[derive(Default)]
-struct Departed {
-    requests: Vec<(&'static str, u64)>,
-    forwards: Vec<(&'static str, u64)>,
+fn count(slot: &mut Option<u64>, n: u64) {
+    *slot = Some(slot.unwrap_or(0) + n);
 }
 
-impl WebhookMetrics {
-    pub(super) fn new(registry: &Registry) -> Self {
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "allscale_webhook_requests_total",
-                "Webhooks received, by what the receiver answered: ok, bad_signature, stale_timestamp, replayed_nonce, unknown_key (store=\"unknown\"), malformed, too_large, queue_full.",
-            ),
-            &["store", "result"],
-        )
-        .expect("valid metric");
-        let last_received = GaugeVec::new(
-            Opts::new(
-                "allscale_webhook_last_received_timestamp_seconds",
-                "Unix time of the last verified webhook of the store; absent until one.",
-            ),
-            &["store"],
-        )
-        .expect("valid metric");
-        let forwards = IntCounterVec::new(
-            Opts::new(
-                "allscale_webhook_forward_total",
-                "Attempts to relay a verified webhook to the store's webhook.forward_url: ok, http_error (not 2xx), connect_error, timeout.",
-            ),
-            &["store", "result"],
-        )
-        .expect("valid metric");
-        let forward_lag = HistogramVec::new(
-            HistogramOpts::new(
-                "allscale_webhook_forward_lag_seconds",
-                "From a webhook's receipt to its successful relay.",
-            )
-            .buckets(vec![
-                0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0,
-            ]),
-            &["store"],
-        )
-        .expect("valid metric");
-        for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(last_received.clone()),
-            Box::new(forwards.clone()),
-            Box::new(forward_lag.clone()),
-        ] {
-            registry.register(c).expect("unique metric names");
+impl WebhookSeries {
+    /// Creates the store's series at 0 (continuing the kept counts): every result of the
+    /// receiver, and of the relay when the store relays.
+    pub(super) fn init(&mut self, forwarding: bool) {
+        let kept = std::mem::take(&mut self.kept_requests);
+        for (slot, n) in self.requests.iter_mut().zip(kept) {
+            count(slot, n);
         }
-        Self {
-            requests,
-            last_received,
-            forwards,
-            forward_lag,
-            departed: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Creates a store's series at 0: every result of the receiver, and of the relay when
-    /// the store relays.
-    pub(super) fn init_store(&self, store: &str, forwarding: bool) {
-        if let Some(saved) = lock(&self.departed).remove(store) {
-            for (result, n) in saved.requests {
-                self.requests.with_label_values(&[store, result]).inc_by(n);
+        let kept = std::mem::take(&mut self.kept_forwards);
+        for (slot, n) in self.forwards.iter_mut().zip(kept) {
+            if n > 0 || forwarding {
+                count(slot, n);
             }
-            for (result, n) in saved.forwards {
-                self.forwards.with_label_values(&[store, result]).inc_by(n);
-            }
-        }
-        for result in WebhookResult::ALL {
-            self.requests.with_label_values(&[store, result.as_str()]);
         }
         if forwarding {
-            for result in ForwardResult::ALL {
-                self.forwards.with_label_values(&[store, result.as_str()]);
-            }
-            self.forward_lag.with_label_values(&[store]);
+            self.forward_lag
+                .get_or_insert_with(|| Histogram::new(&LAG_BUCKETS));
         }
     }
 
-    /// Drops a store's series (it left the config), keeping its counts in case it comes
+    /// The store left the config: its series go, their counts are kept for when it comes
     /// back; the lag histogram starts afresh then, like the API latency histogram.
-    pub(super) fn remove_store(&self, store: &str) {
-        let take = |vec: &IntCounterVec, results: &[&'static str]| -> Vec<(&'static str, u64)> {
-            results
-                .iter()
-                .filter_map(|r| {
-                    let n = vec.get_metric_with_label_values(&[store, r]).ok()?.get();
-                    let _ = vec.remove_label_values(&[store, r]);
-                    (n > 0).then_some((*r, n))
-                })
-                .collect()
-        };
-        let requests: Vec<&'static str> = WebhookResult::ALL.iter().map(|r| r.as_str()).collect();
-        let forwards: Vec<&'static str> = ForwardResult::ALL.iter().map(|r| r.as_str()).collect();
-        let saved = Departed {
-            requests: take(&self.requests, &requests),
-            forwards: take(&self.forwards, &forwards),
-        };
-        lock(&self.departed).insert(store.to_owned(), saved);
-        let _ = self.last_received.remove_label_values(&[store]);
-        let _ = self.forward_lag.remove_label_values(&[store]);
+    pub(super) fn depart(&mut self) {
+        for (kept, slot) in self.kept_requests.iter_mut().zip(&mut self.requests) {
+            *kept += slot.take().unwrap_or(0);
+        }
+        for (kept, slot) in self.kept_forwards.iter_mut().zip(&mut self.forwards) {
+            *kept += slot.take().unwrap_or(0);
+        }
+        self.last_received = None;
+        self.forward_lag = None;
     }
 
-    pub(super) fn init_unknown(&self) {
-        self.requests
-            .with_label_values(&[UNKNOWN_STORE, WebhookResult::UnknownKey.as_str()]);
+    /// Creates `allscale_webhook_requests_total{result="unknown_key"}` at 0.
+    pub(super) fn init_unknown(&mut self) {
+        count(&mut self.requests[WebhookResult::UnknownKey as usize], 0);
     }
 
-    pub(super) fn received(&self, store: &str, result: WebhookResult) {
-        self.requests
-            .with_label_values(&[store, result.as_str()])
-            .inc();
+    pub(super) fn received(&mut self, result: WebhookResult) {
+        count(&mut self.requests[result as usize], 1);
     }
 
-    pub(super) fn verified(&self, store: &str, at: f64) {
-        self.last_received.with_label_values(&[store]).set(at);
+    pub(super) fn verified(&mut self, at: f64) {
+        self.last_received = Some(at);
     }
 
-    pub(super) fn forwarded(&self, store: &str, result: ForwardResult, lag: Option<f64>) {
-        self.forwards
-            .with_label_values(&[store, result.as_str()])
-            .inc();
+    pub(super) fn forwarded(&mut self, result: ForwardResult, lag: Option<f64>) {
+        count(&mut self.forwards[result as usize], 1);
         if let Some(lag) = lag {
-            self.forward_lag.with_label_values(&[store]).observe(lag);
+            self.forward_lag
+                .get_or_insert_with(|| Histogram::new(&LAG_BUCKETS))
+                .observe(lag);
+        }
+    }
+}
+
+/// The webhook traffic families of every store (and of `store="unknown"`), in the order
+/// and form of the registry that used to hold them; a family without series is left out.
+pub(super) struct TrafficCollector(pub(super) Arc<Stores>);
+
+impl Collector for TrafficCollector {
+    fn collect(&self, _: &Scrape<'_>, out: &mut String) {
+        let stores = self.0.map(|name, s| (escape(name), s.webhooks.clone()));
+        if stores.iter().any(|(_, w)| w.forward_lag.is_some()) {
+            header(out, &FORWARD_LAG);
+            for (store, w) in &stores {
+                if let Some(lag) = &w.forward_lag {
+                    lag.write(out, FORWARD_LAG.name, &format!("store=\"{store}\""));
+                }
+            }
+        }
+        let forwards =
+            sorted(ForwardResult::ALL, ForwardResult::as_str).map(|r| (r as usize, r.as_str()));
+        write_counts(out, &FORWARDS, &stores, &forwards, |w| &w.forwards);
+        if stores.iter().any(|(_, w)| w.last_received.is_some()) {
+            header(out, &LAST_RECEIVED);
+            for (store, w) in &stores {
+                if let Some(at) = w.last_received {
+                    store_sample(out, &LAST_RECEIVED, store, &[], at);
+                }
+            }
+        }
+        let requests =
+            sorted(WebhookResult::ALL, WebhookResult::as_str).map(|r| (r as usize, r.as_str()));
+        write_counts(out, &REQUESTS, &stores, &requests, |w| &w.requests);
+    }
+}
+
+/// A `{result, store}` counter family: by result label, then store.
+fn write_counts(
+    out: &mut String,
+    family: &Family,
+    stores: &[(String, WebhookSeries)],
+    results: &[(usize, &str)],
+    counts: fn(&WebhookSeries) -> &[Option<u64>],
+) {
+    if !stores
+        .iter()
+        .any(|(_, w)| counts(w).iter().any(Option::is_some))
+    {
+        return;
+    }
+    header(out, family);
+    for (i, result) in results {
+        for (store, w) in stores {
+            if let Some(n) = counts(w)[*i] {
+                let _ = writeln!(
+                    out,
+                    "{}{{result=\"{result}\",store=\"{store}\"}} {n}",
+                    family.name
+                );
+            }
         }
     }
 }
 
 /// The state's webhook families: confirmations by source, missing webhooks and
 /// disagreements (as committed, with a state file), and each relaying store's queue.
-pub(super) fn render_state(out: &mut String, state: &State) {
+pub(super) struct StateCollector;
+
+impl Collector for StateCollector {
+    fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
+        render_state(out, scrape.state);
+    }
+}
+
+fn render_state(out: &mut String, state: &State) {
     let write_ahead = state.write_ahead();
     let rows: Vec<(String, crate::state::WebhookCounts, Option<usize>)> = state
         .stores()
