@@ -23,7 +23,10 @@
 //!   `single_flight`: one render at a time.
 //! - [`relay`]: verified webhooks relayed, in order, to a store's `forward_url`.
 //! - `supervise`: restarts of the long-lived tasks, and the process's health.
-//! - [`reload`]: config reloads; [`shard`]: the stable split; [`cli`], [`demo`],
+//! - [`reload`]: config reloads, each valid config handed to `apply`, the one place that
+//!   applies a config (state, metrics, then the pollers', sources' and relays' task sets,
+//!   each a `reconcile::TaskSet`: wanted against running, under supervision).
+//!   [`shard`]: the stable split; [`cli`], [`demo`],
 //!   [`simulator`] (the `allscale-simulator` crate, `crates/allscale-simulator`): the
 //!   binary's commands.
 //! - [`clock`]: `UnixTime` and the `Clock` handle (time as a dependency); `text` (from
@@ -36,6 +39,7 @@ extern crate allscale_api as _;
 
 /// The AllScale API crate, at the path the exporter always used.
 pub use ::allscale_api as api;
+pub(crate) mod apply;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -43,6 +47,7 @@ pub mod demo;
 pub(crate) mod log_limit;
 pub mod metrics;
 pub(crate) mod poller;
+pub(crate) mod reconcile;
 pub use poller::detail::answered;
 mod redact;
 pub mod relay;

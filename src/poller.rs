@@ -2,6 +2,7 @@
 //! store's rate and concurrency budget; backs off on errors; stops at terminal statuses.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +21,10 @@ use crate::api::{ApiCode, Detail, Outcome};
 use crate::clock::Clock;
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
+use crate::reconcile::{Kind, Specs, Wanted};
 use crate::shard::IdHasher;
-use crate::state::{Change, Delta, GiveUp, State, StoreHandle, WatchLimits};
-use crate::supervise::{Supervisor, Task};
+use crate::state::{Change, Delta, GiveUp, StoreHandle, WatchLimits};
+use crate::supervise::Task;
 use budget::Budget;
 use calendar::Calendar;
 
@@ -152,7 +154,7 @@ impl StorePoller {
             limits: WatchLimits::from(store),
             webhook_grace: webhook_grace(store),
             retention: settings.retention,
-            drain_timeout: settings.drain_timeout,
+            drain_timeout: drain_timeout(settings.request_timeout),
             state,
             recorder: metrics.store_recorder(&store.name),
             queue: Calendar::new(),
@@ -207,7 +209,7 @@ impl StorePoller {
             store,
             poll_interval,
             retention,
-            drain_timeout,
+            request_timeout,
             client,
         } = settings;
         self.retention = retention;
@@ -219,7 +221,7 @@ impl StorePoller {
         self.concurrency = store.max_concurrency;
         self.limits = WatchLimits::from(&store);
         self.webhook_grace = webhook_grace(&store);
-        self.drain_timeout = drain_timeout;
+        self.drain_timeout = drain_timeout(request_timeout);
         self.state.lock().take_delta(); // the rescan sees every change
         let new = self.rescan();
         if poll_interval != self.interval {
@@ -588,18 +590,19 @@ fn webhook_grace(store: &StoreConfig) -> Option<Duration> {
 
 /// What a store's poller runs with; a reload sends new settings.
 #[derive(Clone)]
-struct Settings {
+pub(crate) struct Settings {
     store: StoreConfig,
     poll_interval: Duration,
     /// `terminal_retention`: how long a detail is fetched for.
     retention: Duration,
-    drain_timeout: Duration,
+    request_timeout: Duration,
     /// Replaced only when its settings changed, so the poller keeps its connections.
     client: ApiClient,
 }
 
-fn drain_timeout(config: &Config) -> Duration {
-    config.request_timeout + Duration::from_secs(1)
+/// How long a stopping poller waits for its requests in flight.
+fn drain_timeout(request_timeout: Duration) -> Duration {
+    request_timeout + Duration::from_secs(1)
 }
 
 /// Settings that need a new HTTP client when they change.
@@ -615,157 +618,86 @@ fn client_settings(store: &StoreConfig, request_timeout: Duration) -> impl Parti
     )
 }
 
-/// One running store poller.
-struct Running {
-    store: StoreConfig,
-    request_timeout: Duration,
-    settings: watch::Sender<Settings>,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// Every store's poller; a reload starts, updates or stops them to match the config.
-pub struct Pollers {
-    running: HashMap<String, Running>,
-    state: Arc<State>,
+/// The pollers' part of the task set: one poller per store. Every change is applied in
+/// place (budget, interval, client, limits; the watch list the state already reflects),
+/// so a poller keeps its schedule, its queue and its connections across reloads.
+pub(crate) struct Pollers {
     metrics: Arc<Metrics>,
-    supervisor: Supervisor,
     clock: Clock,
 }
 
 impl Pollers {
-    pub fn new(
-        state: Arc<State>,
-        metrics: Arc<Metrics>,
-        supervisor: Supervisor,
-        clock: Clock,
-    ) -> Self {
-        Self {
-            running: HashMap::new(),
-            state,
-            metrics,
-            supervisor,
-            clock,
-        }
+    pub(crate) fn new(metrics: Arc<Metrics>, clock: Clock) -> Self {
+        Self { metrics, clock }
+    }
+}
+
+impl Kind for Pollers {
+    type Key = String;
+    type Spec = Settings;
+    type Error = ClientError;
+    const TASK: Task = Task::Poller;
+
+    fn store(key: &String) -> &str {
+        key
     }
 
-    /// The supervisor the pollers run under, shared with the other tasks.
-    pub fn supervisor(&self) -> Supervisor {
-        self.supervisor.clone()
+    fn scope(key: &String) -> String {
+        key.clone()
     }
 
-    /// Makes state and pollers match `config`. Every new client is built first, so a
-    /// failure changes nothing.
-    pub async fn apply(&mut self, config: &Config) -> Result<(), ClientError> {
-        let mut clients = HashMap::new();
-        for store in &config.stores {
-            let unchanged = self.running.get(&store.name).is_some_and(|r| {
-                client_settings(&r.store, r.request_timeout)
-                    == client_settings(store, config.request_timeout)
-            });
-            if !unchanged {
-                clients.insert(
-                    store.name.clone(),
-                    ApiClient::new(&store.client_config(config.request_timeout))?,
-                );
-            }
-        }
-        let handles = self.state.apply_config(config);
-        if config.webhook.enabled {
-            for store in &config.stores {
-                self.metrics
-                    .webhook_store(&store.name, store.webhook.forward_url.is_some());
-            }
-            self.metrics.webhook_unknown_store();
-        }
-        let kept: Vec<&str> = config.stores.iter().map(|s| s.name.as_str()).collect();
-        let removed: Vec<String> = self
-            .running
-            .keys()
-            .filter(|name| !kept.contains(&name.as_str()))
-            .cloned()
-            .collect();
-        for name in removed {
-            if let Some(running) = self.running.remove(&name) {
-                running.stop().await;
-            }
-            self.metrics.remove_store(&name);
-            tracing::info!(store = %name, "store removed from the config; its poller stopped");
-        }
-        for (store, handle) in config.stores.iter().zip(handles) {
-            let running = self.running.get_mut(&store.name);
-            let Some(client) = clients
-                .remove(&store.name)
-                .or_else(|| Some(running.as_ref()?.settings.borrow().client.clone()))
-            else {
-                continue; // unreachable: a client was built for every new store
+    /// Every new client is built here, before anything changes: a failure changes nothing.
+    fn wanted(
+        &self,
+        config: &Config,
+        running: &Specs<'_, Self>,
+    ) -> Result<Wanted<Self>, ClientError> {
+        let settings = |store: &StoreConfig| {
+            let kept = running
+                .spec(&store.name)
+                .filter(|r| {
+                    client_settings(&r.store, r.request_timeout)
+                        == client_settings(store, config.request_timeout)
+                })
+                .map(|r| r.client.clone());
+            let client = match kept {
+                Some(client) => client,
+                None => ApiClient::new(&store.client_config(config.request_timeout))?,
             };
             let settings = Settings {
                 store: store.clone(),
                 poll_interval: config.poll_interval,
                 retention: config.terminal_retention,
-                drain_timeout: drain_timeout(config),
+                request_timeout: config.request_timeout,
                 client,
             };
-            match running {
-                Some(running) => {
-                    running.settings.send_replace(settings);
-                    running.store = store.clone();
-                    running.request_timeout = config.request_timeout;
-                }
-                None => {
-                    let running = self.spawn(settings, config.request_timeout, handle);
-                    self.running.insert(store.name.clone(), running);
-                }
-            }
-        }
-        Ok(())
+            Ok((store.name.clone(), settings))
+        };
+        config.stores.iter().map(settings).collect()
     }
 
-    /// Starts a store's poller under supervision: a poller that panics is built again
-    /// from the latest settings and the store's state.
-    fn spawn(&self, settings: Settings, request_timeout: Duration, handle: StoreHandle) -> Running {
-        let store = settings.store.clone();
-        let (settings_tx, settings_rx) = watch::channel(settings);
-        let (stop, stop_rx) = watch::channel(false);
-        let metrics = Arc::clone(&self.metrics);
+    fn needs_restart(&self, _running: &Settings, _wanted: &Settings) -> bool {
+        false
+    }
+
+    /// A poller that panicked is built again from the latest settings and the store's
+    /// state.
+    fn run(
+        &self,
+        _key: &String,
+        store: &StoreHandle,
+        mut settings: watch::Receiver<Settings>,
+        stop: watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + use<> {
+        let current = settings.borrow_and_update().clone();
         let clock = self.clock.clone();
-        let supervised = self.supervisor.clone().supervise(
-            Task::Poller,
-            store.name.clone(),
-            stop_rx,
-            move |stop| {
-                let mut settings = settings_rx.clone();
-                let current = settings.borrow_and_update().clone();
-                StorePoller::new(&current, handle.clone(), &metrics, clock.clone())
-                    .run(settings, stop)
-            },
-        );
-        Running {
-            store,
-            request_timeout,
-            settings: settings_tx,
-            stop,
-            task: tokio::spawn(supervised),
-        }
+        StorePoller::new(&current, store.clone(), &self.metrics, clock).run(settings, stop)
     }
 
-    /// Stops every poller, letting in-flight requests finish and be counted.
-    pub async fn stop_all(&mut self) {
-        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
-        for r in &running {
-            let _ = r.stop.send(true);
-        }
-        for r in running {
-            let _ = r.task.await;
-        }
+    /// Its in-flight requests were counted before the store's request metrics go.
+    fn gone(&self, name: &String, _store: &StoreHandle) {
+        self.metrics.remove_store(name);
+        tracing::info!(store = %name, "store removed from the config; its poller stopped");
     }
 }
 

@@ -15,22 +15,23 @@
 //! after a backoff of 1 s, 2 s, 4 s, … at most [`MAX_BACKOFF`], with jitter. A store that
 //! loses its `forward_url` stops relaying; its events stay queued, in the state file too.
 
-use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::{ForwardResult, Metrics};
+use crate::reconcile::{Kind, Specs, Wanted};
 use crate::sources::http::chain;
 use crate::state::store::Durability;
-use crate::state::{Queued, State, StoreHandle};
-use crate::supervise::{Supervisor, Task};
+use crate::state::{Queued, StoreHandle};
+use crate::supervise::Task;
 
 /// The first retry delay of a failed relay; doubles per failure in a row.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -41,125 +42,82 @@ const IDLE_RECHECK: Duration = Duration::from_secs(5);
 
 /// What a store's relay runs with; a change restarts it.
 #[derive(Debug, Clone, PartialEq)]
-struct Spec {
+pub(crate) struct Spec {
     url: Url,
     timeout: Duration,
 }
 
-/// A running relay task.
-struct Running {
-    spec: Spec,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    /// Stops it: an event in flight finishes first (within `request_timeout`).
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// Starts, restarts and stops the stores' relays as the running config changes.
-#[derive(Clone)]
-pub struct RelayManager {
-    state: Arc<State>,
+/// The relays' part of the task set: one task per store with a `forward_url`; a change
+/// of its settings restarts it (an event in flight finishes first, within
+/// `request_timeout`).
+pub(crate) struct Relays {
     /// Only events a commit holds are relayed.
     durability: Arc<Durability>,
     metrics: Arc<Metrics>,
-    supervisor: Supervisor,
     /// For the relay lag (receipt to success).
     clock: Clock,
 }
 
-impl RelayManager {
-    pub fn new(
-        state: Arc<State>,
-        durability: Arc<Durability>,
-        metrics: Arc<Metrics>,
-        supervisor: Supervisor,
-        clock: Clock,
-    ) -> Self {
+impl Relays {
+    pub(crate) fn new(durability: Arc<Durability>, metrics: Arc<Metrics>, clock: Clock) -> Self {
         Self {
-            state,
             durability,
             metrics,
-            supervisor,
             clock,
         }
     }
+}
 
-    /// Follows `live` until `stop` flips, then stops every relay.
-    pub async fn run(
-        self,
-        mut live: watch::Receiver<Arc<Config>>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let mut running: HashMap<String, Running> = HashMap::new();
-        let mut config = Some(Arc::clone(&live.borrow_and_update()));
-        while let Some(current) = config {
-            self.apply(&current, &mut running).await;
-            config = crate::reload::next_config(&mut live, &mut stop).await;
-        }
-        for (_, relay) in running.drain() {
-            relay.stop().await;
-        }
+impl Kind for Relays {
+    type Key = String;
+    type Spec = Spec;
+    type Error = Infallible;
+    const TASK: Task = Task::WebhookRelay;
+
+    fn store(key: &String) -> &str {
+        key
     }
 
-    async fn apply(&self, config: &Config, running: &mut HashMap<String, Running>) {
-        let wanted: HashMap<&str, Spec> = config
-            .stores
-            .iter()
-            .filter_map(|store| {
-                let url = store.webhook.forward_url.clone()?;
-                let timeout = config.request_timeout;
-                Some((store.name.as_str(), Spec { url, timeout }))
-            })
-            .collect();
-        let stale: Vec<String> = running
-            .iter()
-            .filter(|(name, relay)| wanted.get(name.as_str()) != Some(&relay.spec))
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in stale {
-            if let Some(relay) = running.remove(&name) {
-                relay.stop().await;
-                if !wanted.contains_key(name.as_str()) {
-                    tracing::info!(store = %name, "webhook relay stopped (no forward_url); queued events stay queued");
-                }
-            }
-        }
-        for (name, spec) in wanted {
-            if running.contains_key(name) {
-                continue;
-            }
-            let Some(handle) = self.state.store(name) else {
-                continue;
-            };
-            tracing::info!(store = %name, url = %shown(&spec.url), "relaying webhooks");
-            running.insert(name.to_owned(), self.start(handle, spec));
-        }
+    fn scope(key: &String) -> String {
+        key.clone()
     }
 
-    fn start(&self, handle: StoreHandle, spec: Spec) -> Running {
-        let (stop, stop_rx) = watch::channel(false);
-        let metrics = Arc::clone(&self.metrics);
-        let durability = Arc::clone(&self.durability);
-        let clock = self.clock.clone();
-        let run_spec = spec.clone();
-        let task = tokio::spawn(self.supervisor.clone().supervise(
-            Task::WebhookRelay,
-            handle.name.clone(),
-            stop_rx,
-            move |stop| {
-                let (handle, metrics, spec) =
-                    (handle.clone(), Arc::clone(&metrics), run_spec.clone());
-                let (commits, clock) = (durability.commits(), clock.clone());
-                async move { run_relay(handle, commits, metrics, clock, spec, stop).await }
-            },
-        ));
-        Running { spec, stop, task }
+    fn wanted(
+        &self,
+        config: &Config,
+        _running: &Specs<'_, Self>,
+    ) -> Result<Wanted<Self>, Infallible> {
+        let wanted = config.stores.iter().filter_map(|store| {
+            let url = store.webhook.forward_url.clone()?;
+            let timeout = config.request_timeout;
+            Some((store.name.clone(), Spec { url, timeout }))
+        });
+        Ok(wanted.collect())
+    }
+
+    fn needs_restart(&self, running: &Spec, wanted: &Spec) -> bool {
+        running != wanted
+    }
+
+    fn run(
+        &self,
+        _key: &String,
+        store: &StoreHandle,
+        spec: watch::Receiver<Spec>,
+        stop: watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + use<> {
+        let (handle, metrics) = (store.clone(), Arc::clone(&self.metrics));
+        let spec = spec.borrow().clone();
+        let (commits, clock) = (self.durability.commits(), self.clock.clone());
+        run_relay(handle, commits, metrics, clock, spec, stop)
+    }
+
+    fn started(&self, name: &String, spec: &Spec) {
+        tracing::info!(store = %name, url = %shown(&spec.url), "relaying webhooks");
+    }
+
+    fn gone(&self, name: &String, _store: &StoreHandle) {
+        tracing::info!(store = %name, "webhook relay stopped (no forward_url); queued events stay queued");
     }
 }
 

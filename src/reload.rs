@@ -1,7 +1,8 @@
 //! Config reloads: file changes (watching the parent directory, so rename-saves and
 //! Kubernetes ConfigMap `..data` symlink swaps are seen), SIGHUP, `POST /-/reload`, and a
-//! periodic checksum check for filesystems that lose events. One task applies them in
-//! order; an invalid file is logged and the running config stays.
+//! periodic checksum check for filesystems that lose events. One task reads them in
+//! order and hands each new valid config to [`crate::apply`], the one place that applies
+//! it; an invalid file is logged and the running config stays.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::apply::Applier;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, dir_of, read_config_bytes};
 use crate::metrics::Metrics;
-use crate::poller::Pollers;
 use crate::shard::Shard;
 use crate::supervise::Task;
 
@@ -59,24 +60,6 @@ impl ReloadOptions {
     }
 }
 
-/// The running config once it changes, for the tasks that follow it (the intent sources,
-/// the relay); `None` once `stop` flips (or the reloader is gone, then at stop).
-pub(crate) async fn next_config(
-    live: &mut watch::Receiver<Arc<Config>>,
-    stop: &mut watch::Receiver<bool>,
-) -> Option<Arc<Config>> {
-    tokio::select! {
-        _ = crate::stopped(stop) => None,
-        changed = live.changed() => match changed {
-            Ok(()) => Some(Arc::clone(&live.borrow_and_update())),
-            Err(_) => {
-                crate::stopped(stop).await;
-                None
-            }
-        },
-    }
-}
-
 /// What a reload did, as `POST /-/reload` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -113,44 +96,31 @@ impl ReloadHandle {
     }
 }
 
-/// The reload task's state: the running config, its pollers and what the file last held.
+/// The reload task's state: what the file last held, and the one place that applies a
+/// new config (which holds the running one).
 pub struct Reloader {
     options: ReloadOptions,
-    current: Config,
     /// Hash of the file bytes last read, valid or not: unchanged bytes are not re-applied.
     seen: Option<[u8; 32]>,
     /// The errors last logged, so a file that stays broken or missing is logged once.
     last_error: Option<String>,
-    pollers: Pollers,
+    apply: Applier,
     metrics: Arc<Metrics>,
-    state_path: watch::Sender<Option<PathBuf>>,
-    /// The running config, for the intent sources and the registration API.
-    live: watch::Sender<Arc<Config>>,
 }
 
 impl Reloader {
-    pub fn new(
-        options: ReloadOptions,
-        current: Config,
-        pollers: Pollers,
-        metrics: Arc<Metrics>,
-        state_path: watch::Sender<Option<PathBuf>>,
-        live: watch::Sender<Arc<Config>>,
-    ) -> Self {
+    pub fn new(options: ReloadOptions, apply: Applier, metrics: Arc<Metrics>) -> Self {
         Self {
             options,
-            current,
-            // The first check parses the file and finds it equal to `current`.
+            // The first check parses the file and finds it equal to the running config.
             seen: None,
             last_error: None,
-            pollers,
+            apply,
             metrics,
-            state_path,
-            live,
         }
     }
 
-    /// Starts the task; it stops its pollers (finishing in-flight requests) when
+    /// Starts the task; it stops the per-store tasks (finishing what is in flight) when
     /// `shutdown` flips.
     pub fn spawn(
         self,
@@ -226,7 +196,7 @@ impl Reloader {
             while let Ok(t) = rx.try_recv() {
                 collect(t);
             }
-            let supervisor = self.pollers.supervisor();
+            let supervisor = self.apply.supervisor();
             let outcome = supervisor
                 .guard(Task::Reloader, "reloader", self.reload(force))
                 .await
@@ -237,7 +207,7 @@ impl Reloader {
                 let _ = reply.send(outcome.clone());
             }
         }
-        self.pollers.stop_all().await;
+        self.apply.stop_all().await;
     }
 
     /// Now, in unix seconds, for the reload metrics.
@@ -270,18 +240,15 @@ impl Reloader {
         };
         self.seen = Some(digest);
         self.last_error = None;
-        if config == self.current {
+        if config == *self.apply.current() {
             self.metrics.set_reload_result(true, false, self.now());
             return Outcome::Unchanged;
         }
-        if let Err(e) = self.pollers.apply(&config).await {
+        let summary = config.summary();
+        if let Err(e) = self.apply.apply(config).await {
             return self.reject(force, Some(digest), e);
         }
-        let summary = config.summary();
         tracing::info!(config = %path.display(), %summary, "config reloaded");
-        let _ = self.state_path.send(config.state_file.clone());
-        self.live.send_replace(Arc::new(config.clone()));
-        self.current = config;
         self.metrics.set_reload_result(true, true, self.now());
         Outcome::Applied(summary)
     }
@@ -395,21 +362,19 @@ mod tests {
         })
         .expect("the test config is valid");
         let metrics = Arc::new(Metrics::new());
-        let supervisor = crate::supervise::Supervisor::new(metrics.task_restarts());
-        let state = crate::state::State::new(&current);
-        let pollers = Pollers::new(state, Arc::clone(&metrics), supervisor, Clock::system());
+        let parts = crate::apply::Parts {
+            state: crate::state::State::new(&current),
+            metrics: Arc::clone(&metrics),
+            supervisor: crate::supervise::Supervisor::new(metrics.task_restarts()),
+            durability: Arc::default(),
+            state_path: watch::channel(None).0,
+        };
         let options = ReloadOptions {
             config_path: Some(path.to_path_buf()),
             ..ReloadOptions::none()
         };
-        Reloader::new(
-            options,
-            current.clone(),
-            pollers,
-            metrics,
-            watch::channel(None).0,
-            watch::channel(Arc::new(current)).0,
-        )
+        let apply = Applier::new(parts, &options, current);
+        Reloader::new(options, apply, metrics)
     }
 
     /// The runtime is current-thread: a check that read the file on it would stall polling

@@ -18,12 +18,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::client::ClientError;
+use crate::apply::{self, Applier};
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
-use crate::poller::Pollers;
-use crate::relay::RelayManager;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
-use crate::sources::SourceManager;
 use crate::state::persist::{RestoreError, Restored};
 use crate::state::store::{Opened, Storage};
 use crate::state::{self, State};
@@ -53,8 +51,8 @@ pub struct Exporter {
     addr: SocketAddr,
     reload: ReloadHandle,
     supervisor: Supervisor,
-    /// Stopped in this order on shutdown: the intent sources, the webhook relay, polling,
-    /// the state file, then HTTP.
+    /// Stopped in this order on shutdown: the reloader (which stops the intent sources,
+    /// the webhook relays, then polling), the state file, then HTTP.
     stages: Vec<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
@@ -142,66 +140,27 @@ impl Exporter {
         let storage = Storage::new(opened, state::db::open_locked);
         let supervisor = Supervisor::new(metrics.task_restarts());
         let clock = options.clock.clone();
-        let mut pollers = Pollers::new(
-            Arc::clone(&state),
-            Arc::clone(&metrics),
-            supervisor.clone(),
-            clock.clone(),
-        );
-        pollers.apply(&config).await?;
-        metrics.set_reload_result(true, true, clock.now().as_secs_f64());
-
-        let source_manager = SourceManager::new(
-            Arc::clone(&state),
-            Arc::clone(&metrics),
-            supervisor.clone(),
-            &options,
-        );
-        let relay_manager = RelayManager::new(
-            Arc::clone(&state),
-            Arc::clone(&storage.durability),
-            Arc::clone(&metrics),
-            supervisor.clone(),
-            clock.clone(),
-        );
         let (path_tx, path_rx) = watch::channel(state_path);
+        let parts = apply::Parts {
+            state: Arc::clone(&state),
+            metrics: Arc::clone(&metrics),
+            supervisor: supervisor.clone(),
+            durability: Arc::clone(&storage.durability),
+            state_path: path_tx,
+        };
+        let mut applier = Applier::new(parts, &options, config);
+        applier.start().await?;
+        metrics.set_reload_result(true, true, clock.now().as_secs_f64());
+        let live = applier.subscribe();
+
         let watches_signals = options.config_path.is_some();
         let shard = options.shard;
-        let (live_tx, live) = watch::channel(Arc::new(config.clone()));
-        let reloader = Reloader::new(
-            options,
-            config,
-            pollers,
-            Arc::clone(&metrics),
-            path_tx,
-            live_tx,
-        );
+        let reloader = Reloader::new(options, applier, Arc::clone(&metrics));
         let (reload_stop, reload_stop_rx) = watch::channel(false);
         let (reload, reload_task) = reloader.spawn(reload_stop_rx.clone());
         if watches_signals {
             tokio::spawn(reload::forward_sighup(reload.clone(), reload_stop_rx));
         }
-        let sources = {
-            let supervisor = supervisor.clone();
-            let live = live.clone();
-            stage(move |stop| {
-                supervisor.supervise(Task::IntentSource, "sources".into(), stop, move |stop| {
-                    source_manager.clone().run(live.clone(), stop)
-                })
-            })
-        };
-        let relay = {
-            let supervisor = supervisor.clone();
-            let live = live.clone();
-            stage(move |stop| {
-                supervisor.supervise(
-                    Task::WebhookRelay,
-                    "webhook_relay".into(),
-                    stop,
-                    move |stop| relay_manager.clone().run(live.clone(), stop),
-                )
-            })
-        };
         let durability = Arc::clone(&storage.durability);
         let writer = {
             let state = Arc::clone(&state);
@@ -230,7 +189,7 @@ impl Exporter {
             landing_page: Default::default(),
         };
         let app = routes::router(shared.clone(), web.clone(), webhook_listener.is_none());
-        let mut stages = vec![sources, relay, (reload_stop, reload_task), writer];
+        let mut stages = vec![(reload_stop, reload_task), writer];
         if let Some(webhook_listener) = webhook_listener {
             let app = routes::webhook_router(shared);
             stages.push(server_stage(

@@ -4,8 +4,8 @@
 //! (`intent_sources.http`, [`http`]), both in the [`list`] format and run by the same
 //! refresh loop ([`refresh`]).
 //!
-//! The manager follows the running config (the reloader's watch channel): one supervised
-//! task per store and source kind, started, restarted when its settings changed, and
+//! One supervised task per store and source kind ([`Sources`], a kind of the generic task
+//! set that `crate::apply` drives): started, restarted when its settings changed, and
 //! stopped when they are gone, which also empties that source's part of the watch list.
 //! Each task only ever sets its own [`Source`]; the watch list is the union of them all.
 //! With `--shard K/N` a replica keeps only its shard of every list.
@@ -16,20 +16,21 @@ pub(crate) mod http;
 pub mod list;
 pub(crate) mod refresh;
 
-use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::{Config, HttpSource, StoreConfig};
 use crate::metrics::Metrics;
+use crate::reconcile::{Kind, Specs, Wanted};
 use crate::shard::Shard;
 use crate::state::{Source, State, StoreHandle};
-use crate::supervise::{Supervisor, Task};
+use crate::supervise::Task;
 use refresh::Target;
 
 pub use files::MAX_FILE_BYTES;
@@ -37,7 +38,7 @@ pub use http::MAX_BODY_BYTES;
 
 /// What a source task runs with; a change restarts it.
 #[derive(Debug, Clone, PartialEq)]
-enum Spec {
+pub(crate) enum Spec {
     Files(Vec<PathBuf>),
     Http(HttpSource, Duration),
 }
@@ -57,31 +58,14 @@ impl Spec {
     }
 }
 
-/// The kinds of source the manager runs.
+/// The kinds of source there are tasks for.
 const KINDS: [Source; 2] = [Source::File, Source::Http];
 
-/// A running source task.
-struct Running {
-    spec: Spec,
-    handle: StoreHandle,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(self) -> StoreHandle {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-        self.handle
-    }
-}
-
-/// Starts, restarts and stops the source tasks as the running config changes.
-#[derive(Clone)]
-pub struct SourceManager {
+/// The intent sources' part of the task set: one task per store and source kind; a
+/// change of its settings restarts it (the list it set stays until its first good read).
+pub(crate) struct Sources {
     state: Arc<State>,
     metrics: Arc<Metrics>,
-    supervisor: Supervisor,
     shard: Shard,
     /// `--config.check-interval`: the files' periodic re-check (zero: off).
     check_interval: Duration,
@@ -90,81 +74,19 @@ pub struct SourceManager {
     clock: Clock,
 }
 
-impl SourceManager {
-    pub fn new(
+impl Sources {
+    pub(crate) fn new(
         state: Arc<State>,
         metrics: Arc<Metrics>,
-        supervisor: Supervisor,
         options: &crate::reload::ReloadOptions,
     ) -> Self {
         Self {
             state,
             metrics,
-            supervisor,
             shard: options.shard,
             check_interval: options.check_interval,
             watch_events: options.watch_events,
             clock: options.clock.clone(),
-        }
-    }
-
-    /// Follows `live` until `stop` flips, then stops every source task.
-    pub async fn run(
-        self,
-        mut live: watch::Receiver<Arc<Config>>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let mut running: HashMap<(String, Source), Running> = HashMap::new();
-        let mut config = Some(Arc::clone(&live.borrow_and_update()));
-        while let Some(current) = config {
-            self.apply(&current, &mut running).await;
-            config = crate::reload::next_config(&mut live, &mut stop).await;
-        }
-        for (_, task) in running.drain() {
-            task.stop().await;
-        }
-    }
-
-    async fn apply(&self, config: &Config, running: &mut HashMap<(String, Source), Running>) {
-        let wanted: HashMap<(String, Source), Spec> = config
-            .stores
-            .iter()
-            .flat_map(|store| {
-                KINDS.into_iter().filter_map(move |kind| {
-                    Spec::of(store, config, kind).map(|spec| ((store.name.clone(), kind), spec))
-                })
-            })
-            .collect();
-        let stale: Vec<(String, Source)> = running
-            .iter()
-            .filter(|(key, task)| wanted.get(*key) != Some(&task.spec))
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in stale {
-            let Some(task) = running.remove(&key) else {
-                continue;
-            };
-            let handle = task.stop().await;
-            if !wanted.contains_key(&key) {
-                self.clear(&handle, key.1);
-            }
-        }
-        for store in &config.stores {
-            let Some(handle) = self.state.store(&store.name) else {
-                continue;
-            };
-            for kind in KINDS {
-                let key = (store.name.clone(), kind);
-                match wanted.get(&key) {
-                    // Named by a state file, or left over: nothing sets it any more.
-                    None => self.clear(&handle, kind),
-                    Some(spec) if !running.contains_key(&key) => {
-                        let task = self.start(handle.clone(), kind, spec.clone());
-                        running.insert(key, task);
-                    }
-                    Some(_) => {}
-                }
-            }
         }
     }
 
@@ -188,27 +110,69 @@ impl SourceManager {
             clock: self.clock.clone(),
         }
     }
+}
 
-    fn start(&self, handle: StoreHandle, kind: Source, spec: Spec) -> Running {
-        let target = self.target(handle.clone(), kind);
-        let (stop, stop_rx) = watch::channel(false);
-        let scope = format!("{}/{}", handle.name, kind.as_str());
+impl Kind for Sources {
+    type Key = (String, Source);
+    type Spec = Spec;
+    type Error = Infallible;
+    const TASK: Task = Task::IntentSource;
+
+    fn store(key: &(String, Source)) -> &str {
+        &key.0
+    }
+
+    fn scope((store, kind): &(String, Source)) -> String {
+        format!("{store}/{}", kind.as_str())
+    }
+
+    fn wanted(
+        &self,
+        config: &Config,
+        _running: &Specs<'_, Self>,
+    ) -> Result<Wanted<Self>, Infallible> {
+        let wanted = config.stores.iter().flat_map(|store| {
+            KINDS.into_iter().filter_map(move |kind| {
+                Spec::of(store, config, kind).map(|spec| ((store.name.clone(), kind), spec))
+            })
+        });
+        Ok(wanted.collect())
+    }
+
+    fn needs_restart(&self, running: &Spec, wanted: &Spec) -> bool {
+        running != wanted
+    }
+
+    fn run(
+        &self,
+        (_, kind): &(String, Source),
+        store: &StoreHandle,
+        spec: watch::Receiver<Spec>,
+        stop: watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + use<> {
+        let target = self.target(store.clone(), *kind);
+        let spec = spec.borrow().clone();
         let (check, events) = (self.check_interval, self.watch_events);
-        let run_spec = spec.clone();
-        let task = tokio::spawn(self.supervisor.clone().supervise(
-            Task::IntentSource,
-            scope,
-            stop_rx,
-            move |stop| {
-                let (target, spec) = (target.clone(), run_spec.clone());
-                async move { run_source(spec, &target, check, events, stop).await }
-            },
-        ));
-        Running {
-            spec,
-            handle,
-            stop,
-            task,
+        async move { run_source(spec, &target, check, events, stop).await }
+    }
+
+    /// Nothing sets its part of the watch list any more.
+    fn gone(&self, (_, kind): &(String, Source), store: &StoreHandle) {
+        self.clear(store, *kind);
+    }
+
+    /// A part of a store's watch list that no source of the config sets (named by a state
+    /// file, or left over) is emptied.
+    fn settle(&self, config: &Config) {
+        for store in &config.stores {
+            let Some(handle) = self.state.store(&store.name) else {
+                continue;
+            };
+            for kind in KINDS {
+                if Spec::of(store, config, kind).is_none() {
+                    self.clear(&handle, kind);
+                }
+            }
         }
     }
 }

@@ -24,9 +24,9 @@ pub enum Task {
     Reloader,
     StateWriter,
     HttpServer,
-    /// The intent sources' manager, and each store's file or HTTP source.
+    /// Each store's file or HTTP intent source.
     IntentSource,
-    /// The webhook relay's manager, and each store's relay.
+    /// Each store's webhook relay.
     WebhookRelay,
 }
 
