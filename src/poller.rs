@@ -638,14 +638,6 @@ impl Kind for Pollers {
     type Error = ClientError;
     const TASK: Task = Task::Poller;
 
-    fn store(key: &String) -> &str {
-        key
-    }
-
-    fn scope(key: &String) -> String {
-        key.clone()
-    }
-
     /// Every new client is built here, before anything changes: a failure changes nothing.
     fn wanted(
         &self,

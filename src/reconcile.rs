@@ -20,22 +20,35 @@ use crate::config::Config;
 use crate::state::{State, StoreHandle};
 use crate::supervise::{Supervisor, Task};
 
+/// Names one task: a store, or a store and a source kind.
+pub(crate) trait Key: Clone + Eq + Hash + Send + Sync + 'static {
+    /// The store the task works on (a task whose store the state lacks is not started).
+    fn store(&self) -> &str;
+
+    /// The task's name in logs.
+    fn scope(&self) -> String;
+}
+
+/// A store's only task of its kind.
+impl Key for String {
+    fn store(&self) -> &str {
+        self
+    }
+
+    fn scope(&self) -> String {
+        self.clone()
+    }
+}
+
 /// One kind of per-store task: its own part of the reconciler.
 pub(crate) trait Kind: Send + Sync + 'static {
-    /// Names one task: a store, or a store and a source kind.
-    type Key: Clone + Eq + Hash + Send + Sync + 'static;
+    type Key: Key;
     /// What a task runs with, derived from the config.
     type Spec: Send + Sync + 'static;
     /// Why the wanted specs cannot be made (then nothing has changed).
     type Error;
     /// The `task` label its restarts are counted under.
     const TASK: Task;
-
-    /// The store a task works on (a task whose store the state lacks is not started).
-    fn store(key: &Self::Key) -> &str;
-
-    /// The task's name in logs.
-    fn scope(key: &Self::Key) -> String;
 
     /// The tasks `config` wants, in the order to start them. `running` gives the spec of a
     /// running task, so that what did not change can be kept (a poller's HTTP client).
@@ -158,7 +171,7 @@ impl<K: Kind> TaskSet<K> {
                 task.spec.send_replace(spec);
                 continue;
             }
-            let Some(store) = self.state.store(K::store(&key)) else {
+            let Some(store) = self.state.store(key.store()) else {
                 continue;
             };
             self.kind.started(&key, &spec);
@@ -173,7 +186,7 @@ impl<K: Kind> TaskSet<K> {
         let (stop, stop_rx) = watch::channel(false);
         let kind = Arc::clone(&self.kind);
         let on = store.clone();
-        let scope = K::scope(&key);
+        let scope = key.scope();
         let supervised = self
             .supervisor
             .clone()
@@ -226,14 +239,6 @@ mod tests {
         type Spec = (usize, Duration);
         type Error = String;
         const TASK: Task = Task::IntentSource;
-
-        fn store(key: &String) -> &str {
-            key
-        }
-
-        fn scope(key: &String) -> String {
-            key.clone()
-        }
 
         fn wanted(
             &self,

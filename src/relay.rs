@@ -74,14 +74,6 @@ impl Kind for Relays {
     type Error = Infallible;
     const TASK: Task = Task::WebhookRelay;
 
-    fn store(key: &String) -> &str {
-        key
-    }
-
-    fn scope(key: &String) -> String {
-        key.clone()
-    }
-
     fn wanted(
         &self,
         config: &Config,

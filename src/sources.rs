@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::{Config, HttpSource, StoreConfig};
 use crate::metrics::Metrics;
-use crate::reconcile::{Kind, Specs, Wanted};
+use crate::reconcile::{Key, Kind, Specs, Wanted};
 use crate::shard::Shard;
 use crate::state::{Source, State, StoreHandle};
 use crate::supervise::Task;
@@ -112,19 +112,22 @@ impl Sources {
     }
 }
 
+/// A store's source of one kind.
+impl Key for (String, Source) {
+    fn store(&self) -> &str {
+        &self.0
+    }
+
+    fn scope(&self) -> String {
+        format!("{}/{}", self.0, self.1.as_str())
+    }
+}
+
 impl Kind for Sources {
     type Key = (String, Source);
     type Spec = Spec;
     type Error = Infallible;
     const TASK: Task = Task::IntentSource;
-
-    fn store(key: &(String, Source)) -> &str {
-        &key.0
-    }
-
-    fn scope((store, kind): &(String, Source)) -> String {
-        format!("{store}/{}", kind.as_str())
-    }
 
     fn wanted(
         &self,
