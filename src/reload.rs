@@ -15,7 +15,9 @@ use crate::clock::unix_now;
 use crate::config::{Config, ConfigError, dir_of, read_config_bytes};
 use crate::metrics::Metrics;
 use crate::poller::Pollers;
+use crate::replica::ReplicaName;
 use crate::shard::Shard;
+use crate::state::store::Target;
 use crate::supervise::Task;
 
 /// Quiet time after a file event before reading the file: editors and ConfigMap updates
@@ -39,6 +41,8 @@ pub struct ReloadOptions {
     /// `--state-file.open-wait`: how long the start waits for a locked or failing state
     /// database before it gives up.
     pub state_open_wait: Duration,
+    /// `--replica.name`: whose counters this process keeps in a `state_database`.
+    pub replica: ReplicaName,
 }
 
 impl ReloadOptions {
@@ -51,6 +55,7 @@ impl ReloadOptions {
             shard: Shard::ALL,
             web_config: None,
             state_open_wait: crate::state::persist::DEFAULT_OPEN_WAIT,
+            replica: ReplicaName::default(),
         }
     }
 }
@@ -119,7 +124,7 @@ pub struct Reloader {
     last_error: Option<String>,
     pollers: Pollers,
     metrics: Arc<Metrics>,
-    state_path: watch::Sender<Option<PathBuf>>,
+    state_path: watch::Sender<Option<Target>>,
     /// The running config, for the intent sources and the registration API.
     live: watch::Sender<Arc<Config>>,
 }
@@ -130,7 +135,7 @@ impl Reloader {
         current: Config,
         pollers: Pollers,
         metrics: Arc<Metrics>,
-        state_path: watch::Sender<Option<PathBuf>>,
+        state_path: watch::Sender<Option<Target>>,
         live: watch::Sender<Arc<Config>>,
     ) -> Self {
         Self {
@@ -270,7 +275,9 @@ impl Reloader {
         }
         let summary = config.summary();
         tracing::info!(config = %path.display(), %summary, "config reloaded");
-        let _ = self.state_path.send(config.state_file.clone());
+        let _ = self
+            .state_path
+            .send(Target::of(&config, &self.options.replica));
         self.live.send_replace(Arc::new(config.clone()));
         self.current = config;
         self.metrics.set_reload_result(true, Some(unix_now()));
