@@ -25,26 +25,45 @@ const STAYS: &str = "67000000000000000000000c";
 const REGISTERED: &str = "67000000000000000000000d";
 const TOKEN: &str = "registration-token-0123456789";
 
-/// A config file for the strict mock with the database `database` of `server`, and the
-/// registration API on.
-fn config(
-    dir: &std::path::Path,
-    mock: &StrictMock,
-    server: &Server,
-    database: &str,
-) -> std::path::PathBuf {
-    let secret = dir.join("secret");
-    std::fs::write(&secret, MOCK_SECRET).unwrap();
-    std::fs::write(dir.join("token"), TOKEN).unwrap();
-    let extra = format!(
-        "{}registration:\n  token_file: {}\n",
-        server.yaml(database, &dir.join("db-password")),
-        dir.join("token").display()
-    );
-    let path = dir.join("config.yaml");
-    let yaml = mock_config_yaml(mock, &secret, &extra, &[CONFIRMED, FAILED, STAYS]);
-    std::fs::write(&path, yaml).unwrap();
-    path
+/// A fresh database, the strict mock and a config file for both, with the registration
+/// API on.
+struct Setup {
+    server: &'static Server,
+    database: String,
+    config: std::path::PathBuf,
+    _mock: StrictMock,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// `None` (the test skips) without PostgreSQL.
+    fn new() -> Option<Setup> {
+        let server = postgres::server()?;
+        let database = server.database();
+        let mock = StrictMock::start(
+            &json!({CONFIRMED: [1, 20], FAILED: [1, -1], STAYS: [1, 10], REGISTERED: [1, 10]}),
+            false,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, MOCK_SECRET).unwrap();
+        std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+        let extra = format!(
+            "{}registration:\n  token_file: {}\n",
+            server.yaml(&database, &dir.path().join("db-password")),
+            dir.path().join("token").display()
+        );
+        let config = dir.path().join("config.yaml");
+        let yaml = mock_config_yaml(&mock, &secret, &extra, &[CONFIRMED, FAILED, STAYS]);
+        std::fs::write(&config, yaml).unwrap();
+        Some(Setup {
+            server,
+            database,
+            config,
+            _mock: mock,
+            _dir: dir,
+        })
+    }
 }
 
 async fn register(exporter: &ExporterProcess, id: &str) -> (u16, String) {
@@ -76,17 +95,11 @@ fn saved_outcome(server: &Server, database: &str, outcome: &str) -> String {
 /// counted again; the saved statuses are exported at once.
 #[tokio::test]
 async fn counters_continue_across_a_restart_on_postgresql() {
-    let Some(server) = postgres::server() else {
+    let Some(setup) = Setup::new() else {
         return;
     };
-    let database = server.database();
-    let mock = StrictMock::start(
-        &json!({CONFIRMED: [1, 20], FAILED: [1, -1], STAYS: [1, 10], REGISTERED: [1, 10]}),
-        false,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &mock, server, &database);
-    let first = ExporterProcess::start(&config, &["--replica.name=exporter-0"]);
+    let (server, database, config) = (setup.server, &setup.database, &setup.config);
+    let first = ExporterProcess::start(config, &["--replica.name=exporter-0"]);
     wait_for(
         Duration::from_secs(15),
         "both outcomes exported",
@@ -97,16 +110,13 @@ async fn counters_continue_across_a_restart_on_postgresql() {
     )
     .await;
     // Exported write-ahead: committed before it was served.
-    assert_eq!(
-        saved_outcome(server, &database, "confirmed"),
-        "exporter-0=1"
-    );
-    assert_eq!(saved_outcome(server, &database, "failed"), "exporter-0=1");
+    assert_eq!(saved_outcome(server, database, "confirmed"), "exporter-0=1");
+    assert_eq!(saved_outcome(server, database, "failed"), "exporter-0=1");
     let (status, body) = register(&first, REGISTERED).await;
     assert_eq!(status, 200, "{body}");
     first.kill();
 
-    let second = ExporterProcess::start(&config, &["--replica.name=exporter-0"]);
+    let second = ExporterProcess::start(config, &["--replica.name=exporter-0"]);
     let m = scrape(second.addr).await;
     assert_eq!(m.outcome("confirmed"), 1.0, "restored, not lower");
     assert_eq!(
@@ -129,13 +139,10 @@ async fn counters_continue_across_a_restart_on_postgresql() {
     let m = scrape(second.addr).await;
     assert_eq!(m.outcome("confirmed"), 1.0, "not counted twice");
     assert_eq!(m.outcome("failed"), 1.0, "not counted twice");
-    assert_eq!(
-        saved_outcome(server, &database, "confirmed"),
-        "exporter-0=1"
-    );
+    assert_eq!(saved_outcome(server, database, "confirmed"), "exporter-0=1");
     second.terminate();
     // Another replica name has counters of its own: it starts from 0.
-    let other = ExporterProcess::start(&config, &["--replica.name=exporter-1"]);
+    let other = ExporterProcess::start(config, &["--replica.name=exporter-1"]);
     let m = scrape(other.addr).await;
     assert_eq!(
         m.outcome("confirmed"),
@@ -155,19 +162,13 @@ async fn counters_continue_across_a_restart_on_postgresql() {
 /// moment a 200 comes.
 #[tokio::test]
 async fn a_registration_is_answered_only_once_committed() {
-    let Some(server) = postgres::server() else {
+    let Some(setup) = Setup::new() else {
         return;
     };
-    let database = server.database();
-    let mock = StrictMock::start(
-        &json!({CONFIRMED: [1, 20], FAILED: [1, -1], STAYS: [1, 10], REGISTERED: [1, 10]}),
-        false,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &mock, server, &database);
-    let exporter = ExporterProcess::start(&config, &["--replica.name=exporter-0"]);
+    let (server, database, config) = (setup.server, &setup.database, &setup.config);
+    let exporter = ExporterProcess::start(config, &["--replica.name=exporter-0"]);
     wait_for(Duration::from_secs(15), "the first commit", || async {
-        let rows = server.psql(&database, "SELECT count(*) FROM intents");
+        let rows = server.psql(database, "SELECT count(*) FROM intents");
         (rows == "3").then_some(())
     })
     .await;
@@ -181,7 +182,7 @@ async fn a_registration_is_answered_only_once_committed() {
             "-U",
             "postgres",
         ])
-        .args(["-d", &database, "-X", "-q"])
+        .args(["-d", database, "-X", "-q"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -191,7 +192,7 @@ async fn a_registration_is_answered_only_once_committed() {
     stdin.flush().unwrap();
     wait_for(Duration::from_secs(10), "the lock held", || async {
         let held = server.psql(
-            &database,
+            database,
             "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
              WHERE c.relname = 'intents' AND l.mode = 'ExclusiveLock' AND l.granted",
         );
@@ -202,7 +203,7 @@ async fn a_registration_is_answered_only_once_committed() {
     assert_eq!(status, 503, "answered before it was committed: {body}");
     let saved = |id: &str| {
         server.psql(
-            &database,
+            database,
             &format!("SELECT count(*) FROM intents WHERE id = '{id}'"),
         )
     };
