@@ -279,3 +279,52 @@ fn failures_say_what_they_mean() {
         "9"
     );
 }
+
+/// Whether the exporter's session on `database` uses TLS, as the server sees it.
+fn session_uses_tls(server: &Server, database: &str) -> String {
+    server.psql(
+        database,
+        &format!(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = '{database}' AND a.application_name = 'allscale-exporter'"
+        ),
+    )
+}
+
+/// `sslmode` as the URL says: verify-full takes the server whose certificate the
+/// `sslrootcert` CA signed for the host, and refuses it against another CA or the
+/// Mozilla roots; require encrypts without checking; disable does not encrypt.
+#[test]
+fn tls_follows_sslmode() {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (dir.path().join("ca.pem"), dir.path().join("other-ca.pem"));
+    std::fs::write(&ours, &server.ca_pem).unwrap();
+    std::fs::write(&theirs, common::tls::Ca::new("another CA").pem()).unwrap();
+    let name: ReplicaName = "r".parse().unwrap();
+    for (query, tls) in [
+        (
+            format!("sslmode=verify-full&sslrootcert={}", ours.display()),
+            "t",
+        ),
+        ("sslmode=require".to_owned(), "t"),
+        ("sslmode=disable".to_owned(), "f"),
+    ] {
+        let database = server.database();
+        let store = pg::open(&server.state_database_with(&database, &query), &name);
+        assert!(store.is_ok(), "{query}: {:?}", store.err());
+        assert_eq!(session_uses_tls(server, &database), tls, "{query}");
+    }
+    for query in [
+        format!("sslmode=verify-full&sslrootcert={}", theirs.display()),
+        "sslmode=verify-full".to_owned(),
+    ] {
+        let db = server.state_database_with(&server.database(), &query);
+        let error = pg::open(&db, &name).unwrap_err();
+        assert_eq!(error.failure(), Failure::Transient, "{query}: {error}");
+        let text = format!("{error} {:?}", std::error::Error::source(&error));
+        assert!(text.contains("UnknownIssuer"), "{query}: {text}");
+    }
+}

@@ -17,6 +17,7 @@ use allscale_exporter::state::pg;
 use allscale_exporter::state::store::Store;
 use allscale_exporter::state::store::conformance::Fixture;
 
+use super::tls::Ca;
 use super::tools::available;
 
 /// Where Debian's `postgresql-15` puts its programs (not on `PATH`).
@@ -26,6 +27,8 @@ pub const BIN: &str = "/usr/lib/postgresql/15/bin";
 pub struct Server {
     dir: PathBuf,
     pub port: u16,
+    /// The CA of the server's certificate (for 127.0.0.1; TLS is on, and optional).
+    pub ca_pem: String,
     /// Left running: it outlives this process on purpose.
     _watchdog: Child,
 }
@@ -84,10 +87,18 @@ impl Server {
             "--no-sync",
         ]));
         let port = free_port();
+        let ca = Ca::new("throwaway PostgreSQL CA");
+        ca.server("127.0.0.1").install(&dir, "server");
+        run(Command::new("chown")
+            .arg("postgres")
+            .arg(dir.join("server.crt"))
+            .arg(dir.join("server.key")));
+        run(Command::new("chmod").arg("600").arg(dir.join("server.key")));
         let options = format!(
-            "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off",
-            dir.display()
+            "-k {dir} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c ssl=on \
+             -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = dir.display()
         );
         run(as_postgres("pg_ctl")
             .arg("-D")
@@ -99,6 +110,7 @@ impl Server {
         Server {
             dir,
             port,
+            ca_pem: ca.pem(),
             _watchdog,
         }
     }
@@ -138,24 +150,34 @@ impl Server {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
-    /// The config block of `database`, the password in `password_file` (trust auth
-    /// ignores it; the exporter requires one).
+    /// The config block of `database` without TLS, the password in `password_file`
+    /// (trust auth ignores it; the exporter requires one).
     pub fn yaml(&self, database: &str, password_file: &Path) -> String {
+        self.yaml_with(database, "sslmode=disable", password_file)
+    }
+
+    /// [`Server::yaml`] with the URL's parameters `query`.
+    fn yaml_with(&self, database: &str, query: &str, password_file: &Path) -> String {
         std::fs::write(password_file, "unused-password\n").unwrap();
         format!(
-            "state_database:\n  url: postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable\n  \
+            "state_database:\n  url: postgres://postgres@127.0.0.1:{}/{database}?{query}\n  \
              password_file: {}\n",
             self.port,
             password_file.display()
         )
     }
 
-    /// The `state_database` of `database`, parsed as a config gives it.
+    /// The `state_database` of `database` without TLS, parsed as a config gives it.
     pub fn state_database(&self, database: &str) -> StateDatabase {
+        self.state_database_with(database, "sslmode=disable")
+    }
+
+    /// [`Server::state_database`] with the URL's parameters `query`.
+    pub fn state_database_with(&self, database: &str, query: &str) -> StateDatabase {
         let dir = tempfile::tempdir().unwrap();
         let yaml = format!(
             "{}stores:\n  - name: main\n    api_key: k\n    api_secret_env: S\n",
-            self.yaml(database, &dir.path().join("password"))
+            self.yaml_with(database, query, &dir.path().join("password"))
         );
         let config = Config::parse(&yaml, dir.path(), &|_| Some("s".into())).unwrap();
         *config.state_database.unwrap()
