@@ -39,6 +39,7 @@ fn build_state(n: usize) -> Arc<State> {
         request_timeout: Duration::from_secs(10),
         terminal_retention: Duration::from_secs(86_400),
         state_file: None,
+        state_database: None,
         stores: vec![StoreConfig {
             name: "main".into(),
             base_url: BaseUrl::parse("http://127.0.0.1:1").expect("a base URL"),

@@ -9,7 +9,7 @@
 //!    request metrics go; the others take the change in place; new stores' start);
 //! 5. the intent sources, then 6. the webhook relays (each stopped, restarted or started
 //!    as their settings say; an emptied source's part of the watch list is cleared);
-//! 7. published: the state file's path (for the writer), then the running config (for
+//! 7. published: where the state is kept (for the writer), then the running config (for
 //!    the HTTP handlers), so no reader sees a store the state does not have.
 //!
 //! The reloader only finds and checks configs and hands them here; nothing else follows
@@ -17,7 +17,6 @@
 //! gives: the intent sources, the webhook relays (an event in flight finishes), then the
 //! pollers (requests in flight finish and are counted).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -29,9 +28,10 @@ use crate::poller::Pollers;
 use crate::reconcile::TaskSet;
 use crate::relay::Relays;
 use crate::reload::ReloadOptions;
+use crate::replica::ReplicaName;
 use crate::sources::Sources;
 use crate::state::State;
-use crate::state::store::Durability;
+use crate::state::store::{Durability, Target};
 use crate::supervise::Supervisor;
 
 /// Applies configs: the state, the metrics and the three per-store task sets.
@@ -42,8 +42,11 @@ pub struct Applier {
     pollers: TaskSet<Pollers>,
     sources: TaskSet<Sources>,
     relays: TaskSet<Relays>,
-    /// `state_file` of the running config, for the state writer.
-    state_path: watch::Sender<Option<PathBuf>>,
+    /// Where the running config keeps the state (`state_file` or `state_database`), for
+    /// the state writer.
+    state_path: watch::Sender<Option<Target>>,
+    /// Whose counters this process keeps in a `state_database`.
+    replica: ReplicaName,
     /// The running config.
     running: watch::Sender<Arc<Config>>,
 }
@@ -55,8 +58,8 @@ pub struct Parts {
     pub supervisor: Supervisor,
     /// The state database's commits: a relay sends only committed events.
     pub durability: Arc<Durability>,
-    /// The state writer's path, as the start decided it.
-    pub state_path: watch::Sender<Option<PathBuf>>,
+    /// The state writer's target, as the start decided it.
+    pub state_path: watch::Sender<Option<Target>>,
 }
 
 impl Applier {
@@ -80,6 +83,7 @@ impl Applier {
             metrics,
             supervisor,
             state_path,
+            replica: options.replica.clone(),
             running: watch::channel(Arc::new(config)).0,
         }
     }
@@ -94,7 +98,7 @@ impl Applier {
     /// Applies `config` and makes it the running one; on an error nothing has changed.
     pub async fn apply(&mut self, config: Config) -> Result<(), ClientError> {
         self.reconcile(&config).await?;
-        let _ = self.state_path.send(config.state_file.clone());
+        let _ = self.state_path.send(Target::of(&config, &self.replica));
         self.running.send_replace(Arc::new(config));
         Ok(())
     }
@@ -190,7 +194,10 @@ mod tests {
 
         applier.apply(next.clone()).await.unwrap();
         assert!(state.store("other").is_some());
-        assert_eq!(*path_rx.borrow_and_update(), next.state_file);
+        assert_eq!(
+            *path_rx.borrow_and_update(),
+            Target::of(&next, &ReloadOptions::none().replica)
+        );
         assert_eq!(**running.borrow_and_update(), next);
         applier.stop_all().await;
     }

@@ -99,6 +99,11 @@ pub struct Cli {
     #[arg(long = "state-file.open-wait", value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
     pub state_file_open_wait: Duration,
 
+    /// This replica's name in a `state_database` shared by several: a replica restarted
+    /// under the same name continues its own counters (default: the host name).
+    #[arg(long = "replica.name", value_name = "NAME")]
+    pub replica_name: Option<crate::replica::ReplicaName>,
+
     #[command(flatten)]
     pub log: LogArgs,
 }

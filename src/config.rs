@@ -25,6 +25,7 @@
 use std::io::Read as _;
 use std::path::Path;
 
+mod database;
 mod error;
 mod intent_id;
 mod paths;
@@ -35,6 +36,7 @@ mod validate;
 mod yaml;
 
 pub use crate::api::{BaseUrl, BaseUrlError, HttpVersion};
+pub use database::{DatabaseUrl, SslMode, StateDatabase, read_root_cert};
 pub use error::{ConfigError, Problem};
 pub use intent_id::IntentId;
 pub use schema::{

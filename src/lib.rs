@@ -15,7 +15,8 @@
 //! - [`state`]: what is known per intent and store (the watch list as the union of its
 //!   sources, webhooks counted once with polling, money counted once per intent);
 //!   [`state::writer`] commits it through the storage boundary ([`state::store`]; the
-//!   SQLite state database, [`state::db`]), write-ahead; [`state::persist`] restores it.
+//!   SQLite state database, [`state::db`], or PostgreSQL, [`state::pg`]), write-ahead;
+//!   [`state::persist`] restores it; [`replica`]: the replica's name in a shared database.
 //! - [`metrics`]: every metric, declared once; the page is a list of collectors, read at
 //!   scrape (the stores' own series, families rendered from [`state`], registries).
 //! - [`server`]: start, stop and the HTTP routes (the registration API, the webhook
@@ -52,6 +53,7 @@ pub use poller::detail::answered;
 mod redact;
 pub mod relay;
 pub mod reload;
+pub mod replica;
 pub mod server;
 pub mod shard;
 /// The fake AllScale API crate, at the path the exporter always used.

@@ -10,6 +10,7 @@ use allscale_exporter::clock::Clock;
 use allscale_exporter::config::Config;
 use allscale_exporter::demo;
 use allscale_exporter::reload::ReloadOptions;
+use allscale_exporter::replica::ReplicaName;
 use allscale_exporter::server::Exporter;
 use allscale_exporter::simulator::{Scenario, Simulator};
 
@@ -122,6 +123,13 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
         web_config: cli.web_config_file.clone(),
         state_open_wait: cli.state_file_open_wait,
         clock: Clock::system(),
+        replica: match &cli.replica_name {
+            Some(name) => name.clone(),
+            None if config.state_database.is_some() => {
+                ReplicaName::of_host().map_err(anyhow::Error::msg)?
+            }
+            None => ReplicaName::default(),
+        },
     };
     // Listening before the start, so that no signal is missed.
     let mut signals = cli::StopSignals::new().context("cannot listen for SIGTERM and SIGINT")?;

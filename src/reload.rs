@@ -16,6 +16,7 @@ use crate::apply::Applier;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, dir_of, read_config_bytes};
 use crate::metrics::Metrics;
+use crate::replica::ReplicaName;
 use crate::shard::Shard;
 use crate::supervise::Task;
 
@@ -43,6 +44,8 @@ pub struct ReloadOptions {
     pub state_open_wait: Duration,
     /// Where "now" comes from: the system clock, or a test's [`Clock::manual`].
     pub clock: Clock,
+    /// `--replica.name`: whose counters this process keeps in a `state_database`.
+    pub replica: ReplicaName,
 }
 
 impl ReloadOptions {
@@ -56,6 +59,7 @@ impl ReloadOptions {
             web_config: None,
             state_open_wait: crate::state::persist::DEFAULT_OPEN_WAIT,
             clock: Clock::system(),
+            replica: ReplicaName::default(),
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
 use crate::state::persist::{RestoreError, Restored};
-use crate::state::store::{Opened, Storage};
+use crate::state::store::{Opened, Storage, Target};
 use crate::state::{self, State};
 use crate::supervise::{Supervisor, Task};
 pub use crate::web::serve::ServerLimits;
@@ -121,12 +121,13 @@ impl Exporter {
         let metrics = Arc::new(Metrics::new());
         metrics.set_shard(options.shard);
         let state = State::new(&config);
-        let mut state_path = config.state_file.clone();
+        let mut state_path = Target::of(&config, &options.replica);
         let mut opened = None;
-        if let Some(path) = &config.state_file {
-            match state::persist::open_and_restore(path, &state, options.state_open_wait).await? {
+        if let Some(target) = &state_path {
+            let wait = options.state_open_wait;
+            match state::persist::open_and_restore_target(target, &state, wait).await? {
                 Restored::Open(store) => {
-                    let target = path.clone();
+                    let target = target.clone();
                     opened = Some(Opened { target, store });
                 }
                 Restored::Later => {}
@@ -137,7 +138,7 @@ impl Exporter {
         let read_only = opened.as_ref().is_some_and(|o| o.store.read_only());
         state.set_read_only(read_only);
         state.set_write_ahead(state_path.is_some() && !read_only);
-        let storage = Storage::new(opened, state::db::open_locked);
+        let storage = Storage::new(opened, Target::open);
         let supervisor = Supervisor::new(metrics.task_restarts());
         let clock = options.clock.clone();
         let (path_tx, path_rx) = watch::channel(state_path);

@@ -44,6 +44,15 @@ impl Shard {
         if self.count <= 1 {
             return Ok(config);
         }
+        if config.state_database.is_some() {
+            return Err(ConfigError::Invalid(vec![Problem {
+                path: "state_database".into(),
+                message: format!(
+                    "--shard {self} cannot be used with state_database: replicas sharing one \
+                     database are told apart by --replica.name, not split by --shard"
+                ),
+            }]));
+        }
         let n = usize::try_from(self.count).unwrap_or(usize::MAX);
         let mut problems = Vec::new();
         for (i, store) in config.stores.iter_mut().enumerate() {

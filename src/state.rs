@@ -3,7 +3,7 @@
 //!
 //! The poller, the sources and the registration API write here; `metrics` reads here at
 //! scrape time; [`writer`] commits every change through the storage boundary ([`store`];
-//! the SQLite state database, [`db`]) so that a restart continues where the last run
+//! the SQLite state database, [`db`], or PostgreSQL, [`pg`]) so that a restart continues where the last run
 //! stopped ([`persist`]).
 //!
 //! With a state file, counters are exported write-ahead: a store's `exported` counts are
@@ -19,6 +19,7 @@ mod membership;
 mod money;
 mod oncall;
 pub mod persist;
+pub mod pg;
 mod process_lock;
 pub mod store;
 mod webhook;

@@ -102,6 +102,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub terminal_retention: Duration,
     pub state_file: Option<PathBuf>,
+    /// `state_database`: PostgreSQL instead of `state_file` (they exclude each other).
+    pub state_database: Option<Box<super::database::StateDatabase>>,
     pub stores: Vec<StoreConfig>,
     /// The registration API (`POST /api/v1/intents`); off when `None`.
     pub registration: Option<RegistrationConfig>,
@@ -343,6 +345,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "request_timeout",
     "terminal_retention",
     "state_file",
+    "state_database",
     "stores",
     "registration",
     "webhook",
@@ -376,6 +379,7 @@ pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
 ];
 pub(super) const REGISTRATION_KEYS: &[&str] = &["token_env", "token_file", "max_intents_per_store"];
 pub(super) const INTENT_KEYS: &[&str] = &["id", "order_id"];
+pub(super) const STATE_DATABASE_KEYS: &[&str] = &["url", "password_file", "password_env"];
 
 #[cfg(test)]
 mod tests {
@@ -395,6 +399,7 @@ mod tests {
             HTTP_SOURCE_KEYS,
             REGISTRATION_KEYS,
             INTENT_KEYS,
+            STATE_DATABASE_KEYS,
         ];
         let missing: Vec<&str> = lists
             .iter()

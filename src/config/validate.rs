@@ -20,6 +20,7 @@ use super::suggest::{did_you_mean, misplaced_hint};
 use super::yaml::{Node, Value, child, index, quote};
 use crate::redact::redact_secrets;
 
+mod database;
 mod intents;
 mod registration;
 mod sources;
@@ -170,6 +171,7 @@ impl Validator<'_> {
                 .path_value(&f.path("state_file"), node)
                 .map(|p| Some(resolve(self.base_dir, &p))),
         };
+        let state_database = self.state_database(&f);
         let stores = self.stores(&f);
         let registration = self.registration(&f);
         let webhook = self.webhook(&f);
@@ -179,6 +181,7 @@ impl Validator<'_> {
             request_timeout: request_timeout?,
             terminal_retention: terminal_retention?,
             state_file: state_file?,
+            state_database: state_database?,
             stores: stores?,
             registration: registration?,
             webhook: webhook?,

@@ -324,7 +324,7 @@ fn misdirected_item(shared: &Shared, id: &IntentId) -> MisdirectedItem {
 }
 
 /// Waits until the state database committed `version`; at once without a `state_file`
-/// (nothing outlives the process then, and the docs say so).
+/// or `state_database` (nothing outlives the process then, and the docs say so).
 async fn durable(
     shared: &Shared,
     handle: &StoreHandle,
@@ -332,7 +332,8 @@ async fn durable(
     what: &'static str,
     retry: &'static str,
 ) -> Result<(), ApiError> {
-    if shared.config.borrow().state_file.is_none() {
+    let config = shared.config.borrow().clone();
+    if config.state_file.is_none() && config.state_database.is_none() {
         return Ok(());
     }
     let committed = shared.durability.durable(version, DURABLE_WITHIN).await;

@@ -21,7 +21,7 @@ use super::{
 use crate::api::{Outcome, Status, StatusClass};
 use crate::config::IntentId;
 
-mod money;
+pub(super) mod money;
 mod open;
 
 use super::process_lock::{LockError, ProcessLock};
@@ -29,7 +29,7 @@ use money::MoneyWritten;
 pub use open::BUSY_TIMEOUT;
 
 /// The counters as last written, per store: `(name, label)` → value.
-type CountersWritten = BTreeMap<(&'static str, String), i64>;
+pub(super) type CountersWritten = BTreeMap<(&'static str, String), i64>;
 
 /// The schema this build writes and reads (version 1, without money, is upgraded).
 pub const SCHEMA_VERSION: i64 = 2;
@@ -492,7 +492,7 @@ fn write_webhooks(tx: &Transaction, store: i64, batch: &StoreBatch) -> rusqlite:
 }
 
 /// Header values are bytes: kept as JSON arrays of numbers when not UTF-8.
-fn headers_json(headers: &[(String, Vec<u8>)]) -> String {
+pub(super) fn headers_json(headers: &[(String, Vec<u8>)]) -> String {
     let list: Vec<serde_json::Value> = headers
         .iter()
         .map(|(name, value)| match std::str::from_utf8(value) {
@@ -503,7 +503,7 @@ fn headers_json(headers: &[(String, Vec<u8>)]) -> String {
     serde_json::Value::Array(list).to_string()
 }
 
-fn headers_from_json(text: &str) -> Option<Vec<(String, Vec<u8>)>> {
+pub(super) fn headers_from_json(text: &str) -> Option<Vec<(String, Vec<u8>)>> {
     let list: Vec<(String, serde_json::Value)> = serde_json::from_str(text).ok()?;
     list.into_iter()
         .map(|(name, value)| {
@@ -537,7 +537,7 @@ fn write_counters(
 }
 
 /// The counters as `(name, label)` → value rows.
-fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)> {
+pub(super) fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)> {
     let value = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let mut rows = Vec::new();
     for (outcome, v) in &counts.terminal_total {
@@ -575,7 +575,7 @@ fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)> {
 
 /// Adds one saved counter to `counts`; `None` for a name, label or value this build does
 /// not know.
-fn add_counter(
+pub(super) fn add_counter(
     counts: &mut Counts,
     name: &str,
     label: &str,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::db::{BUSY_TIMEOUT, Db, DbError, SQLITE_HEADER};
 use super::process_lock::{ProcessLock, beside, read_only_error};
-use super::store::{Failure, Saved, Store, StoreError};
+use super::store::{Failure, Saved, Store, StoreError, Target};
 use super::{IntentState, Source, State};
 use crate::clock::unix_now;
 use crate::config::dir_of;
@@ -88,6 +88,29 @@ pub enum RestoreError {
     Refused(StoreError),
 }
 
+/// Opens the state `target` names and restores it into `state`: [`open_and_restore`] for
+/// a `state_file`; a `state_database` is opened and loaded as it is (never moved aside),
+/// waiting the same way.
+pub async fn open_and_restore_target(
+    target: &Target,
+    state: &Arc<State>,
+    wait: Duration,
+) -> Result<Restored, RestoreError> {
+    match target {
+        Target::File(path) => open_and_restore(path, state, wait).await,
+        Target::Database(..) => {
+            let target = target.clone();
+            retrying(state, wait, move |state, _| {
+                let mut store = target.open()?;
+                let restored = restore(store.load()?, state);
+                tracing::info!(restored, "state restored from the state database");
+                Ok(Restored::Open(store))
+            })
+            .await
+        }
+    }
+}
+
 /// Opens the database at `path` and restores it into `state` (importing or moving aside
 /// what else is there), trying again for up to `wait` while it is locked or fails for a
 /// transient reason.
@@ -96,13 +119,25 @@ pub async fn open_and_restore(
     state: &Arc<State>,
     wait: Duration,
 ) -> Result<Restored, RestoreError> {
+    let path = path.to_path_buf();
+    retrying(state, wait, move |state, busy| attempt(&path, state, busy)).await
+}
+
+/// Runs `attempt` on the blocking pool (with how long SQLite may wait for a lock) until
+/// it succeeds, fails for a reason other than a lock or a transient one, or `wait` ran
+/// out.
+async fn retrying(
+    state: &Arc<State>,
+    wait: Duration,
+    attempt: impl Fn(&State, Duration) -> Result<Restored, StoreError> + Clone + Send + 'static,
+) -> Result<Restored, RestoreError> {
     let deadline = Instant::now() + wait;
     let mut waiting = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let busy = BUSY_TIMEOUT.min(left).max(Duration::from_millis(10));
-        let (owned, shared) = (path.to_path_buf(), Arc::clone(state));
-        let attempt = tokio::task::spawn_blocking(move || attempt(&owned, &shared, busy));
+        let (once, shared) = (attempt.clone(), Arc::clone(state));
+        let attempt = tokio::task::spawn_blocking(move || once(&shared, busy));
         let error = match attempt.await {
             Ok(Ok(restored)) => return Ok(restored),
             Ok(Err(error)) => error,

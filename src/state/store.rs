@@ -8,14 +8,15 @@
 //! counters and the relay wait on that, never on the state.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Counts, IntentState, Queued, WebhookWrite};
-use crate::config::IntentId;
+use crate::config::{Config, IntentId, StateDatabase};
+use crate::replica::ReplicaName;
 
-#[cfg(test)]
-pub(crate) mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod durability;
 
 pub use durability::{Durability, NotDurable};
@@ -52,13 +53,41 @@ pub trait Store: Send + std::fmt::Debug {
     fn write(&mut self, batch: &Batch) -> Result<(), StoreError>;
 }
 
-/// Opens the store at a `state_file` for writing, holding its process lock.
-pub type Opener = fn(&Path) -> Result<Box<dyn Store>, StoreError>;
+/// Where the state is kept: the config's `state_file`, or its `state_database` with this
+/// replica's name (which counters are its own there).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    File(PathBuf),
+    Database(Box<StateDatabase>, ReplicaName),
+}
 
-/// The store open now, and the `state_file` it was opened for.
+impl Target {
+    /// Where `config` keeps the state, if anywhere.
+    pub fn of(config: &Config, replica: &ReplicaName) -> Option<Target> {
+        match (&config.state_database, &config.state_file) {
+            (Some(db), _) => Some(Target::Database(db.clone(), replica.clone())),
+            (None, Some(path)) => Some(Target::File(path.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Opens it for writing: the SQLite file holding its process lock, or the
+    /// PostgreSQL database holding the replica's name. The default [`Opener`].
+    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        match self {
+            Target::File(path) => super::db::open_locked(path),
+            Target::Database(db, replica) => super::pg::open(db, replica),
+        }
+    }
+}
+
+/// Opens a [`Target`] for writing.
+pub type Opener = fn(&Target) -> Result<Box<dyn Store>, StoreError>;
+
+/// The store open now, and the target it was opened for.
 #[derive(Debug)]
 pub struct Opened {
-    pub target: PathBuf,
+    pub target: Target,
     pub store: Box<dyn Store>,
 }
 
@@ -66,7 +95,7 @@ pub struct Opened {
 pub type StoreSlot = Arc<Mutex<Option<Opened>>>;
 
 /// The storage boundary as the composition root holds it: the open store, how to open
-/// another (a reload may name a new `state_file`), and the durability barrier the writer
+/// another (a reload may name a new `state_file` or `state_database`), and the durability barrier the writer
 /// advances.
 #[derive(Debug, Clone)]
 pub struct Storage {

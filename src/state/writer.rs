@@ -8,14 +8,13 @@
 //! transition counters are exported, only after that. So a value Prometheus has scraped
 //! is never above what a restart restores, and no outcome is counted twice.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::State;
-use super::store::{Durability, Opened, Storage, StoreError};
+use super::store::{Durability, Opened, Storage, StoreError, Target};
 use crate::clock::unix_now;
 use crate::lock;
 
@@ -28,13 +27,13 @@ pub const FLUSH_DELAY: Duration = Duration::from_secs(1);
 pub const RETRY_SAVE: Duration = Duration::from_secs(1);
 
 /// Commits changes as they come until `shutdown` flips, then once more. `path` follows
-/// the config (a reload may set, change or remove `state_file`; a new path gets the
-/// whole state written). Without a path, or with the database restored read-only,
+/// the config (a reload may set, change or remove `state_file` or `state_database`; a
+/// new target gets the whole state written). Without a path, or with the database restored read-only,
 /// nothing is written, and nothing waits for it.
 pub async fn run_writer(
     state: Arc<State>,
     storage: Storage,
-    mut path: watch::Receiver<Option<PathBuf>>,
+    mut path: watch::Receiver<Option<Target>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut last_error: Option<String> = None;
@@ -50,10 +49,10 @@ pub async fn run_writer(
             _ = tokio::time::sleep(RETRY_SAVE), if last_error.is_some() => false,
         };
         let target = path.borrow_and_update().clone();
-        let read_only = target.as_deref().is_some_and(|target| {
+        let read_only = target.as_ref().is_some_and(|target| {
             lock(&storage.slot)
                 .as_ref()
-                .is_some_and(|open| open.store.read_only() && open.target == target)
+                .is_some_and(|open| open.store.read_only() && open.target == *target)
         });
         state.set_write_ahead(target.is_some() && !read_only);
         state.set_read_only(read_only);
@@ -111,7 +110,7 @@ async fn gather(state: &State) {
 
 /// One group commit to the store at `target` (opened first when it is not the open
 /// one), off the runtime thread. A panic in there goes on to the writer's supervisor.
-async fn commit(state: &Arc<State>, storage: &Storage, target: PathBuf) -> Result<(), StoreError> {
+async fn commit(state: &Arc<State>, storage: &Storage, target: Target) -> Result<(), StoreError> {
     let open = lock(&storage.slot)
         .as_ref()
         .is_some_and(|open| open.target == target);
@@ -187,7 +186,7 @@ mod tests {
         assert_eq!(handle.lock().dirty.len(), 2);
         let (_path, path_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(false);
-        let storage = Storage::new(None, crate::state::db::open_locked);
+        let storage = Storage::new(None, Target::open);
         let writer = tokio::spawn(run_writer(Arc::clone(&state), storage, path_rx, stop_rx));
         state.changes().record(true);
         let emptied = async {

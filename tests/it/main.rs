@@ -12,6 +12,7 @@
 //! | `strict_mock`, `strict_mock_selftest`, `hostile_mock`, `api_tls`, `goaway` | the API client against the independent strict mock, hostile answers, TLS, HTTP/2 GOAWAY |
 //! | `reload`, `restart` | hot reload; restart safety of the counters |
 //! | `state_access` | the state database locked, used by a second exporter, read-only, corrupt |
+//! | `state_pg` | the PostgreSQL state database (a throwaway server, `common::postgres`): conformance, restarts, durability |
 //! | `expiry`, `poll_budget`, `registration`, `sources` | intents that never finish; the budget; the registration API; pull sources |
 //! | `webhooks`, `webhook_relay` | the webhook receiver and relay |
 //! | `money` | amounts, shortfalls and fees from the intent detail |
@@ -42,6 +43,7 @@ mod server_limits;
 mod slo;
 mod sources;
 mod state_access;
+mod state_pg;
 mod strict_mock;
 mod strict_mock_selftest;
 mod web_config;

@@ -97,7 +97,7 @@ impl Validator<'_> {
     }
 
     /// A required, non-empty string field.
-    fn required_text(&mut self, f: &Fields, key: &str, what: &str) -> Option<String> {
+    pub(super) fn required_text(&mut self, f: &Fields, key: &str, what: &str) -> Option<String> {
         let path = f.path(key);
         let Some(node) = f.get(key) else {
             let message = if f.is_null(key) {

@@ -13,10 +13,10 @@ use crate::api::detail::{Detail, parse_amount};
 use crate::state::{DetailGivenUp, Fetched, IntentState, Money};
 
 /// `(name, outcome, symbol, chain)`: one `money` row's key, empty where unused.
-pub(super) type MoneyKey = (&'static str, String, String, String);
+pub(in crate::state) type MoneyKey = (&'static str, String, String, String);
 
 /// A store's money rows as last written: only changed ones are written again.
-pub(super) type MoneyWritten = BTreeMap<MoneyKey, String>;
+pub(in crate::state) type MoneyWritten = BTreeMap<MoneyKey, String>;
 
 /// An intent's `detail` column: one of two JSON objects, told apart by their fields.
 #[derive(Serialize, Deserialize)]
@@ -51,7 +51,7 @@ struct DetailColumn {
 
 /// The `detail` column of an intent: its counted detail, or its give-up; `None` (NULL)
 /// while neither.
-pub(super) fn detail_column(intent: &IntentState) -> Option<String> {
+pub(in crate::state) fn detail_column(intent: &IntentState) -> Option<String> {
     let column = match (&intent.fetched, &intent.detail_given_up) {
         (Some(f), _) => Column::Counted(counted_column(f)),
         (None, Some(g)) => Column::GivenUp(GivenUpColumn {
@@ -79,10 +79,10 @@ fn counted_column(f: &Fetched) -> DetailColumn {
 }
 
 /// What a `detail` column says.
-pub(super) type ReadDetail = (Option<Box<Fetched>>, Option<Box<DetailGivenUp>>);
+pub(in crate::state) type ReadDetail = (Option<Box<Fetched>>, Option<Box<DetailGivenUp>>);
 
 /// Reads a `detail` column back; `Err` says what is wrong with it.
-pub(super) fn read_detail(text: Option<String>) -> Result<ReadDetail, String> {
+pub(in crate::state) fn read_detail(text: Option<String>) -> Result<ReadDetail, String> {
     let Some(text) = text else {
         return Ok((None, None));
     };
@@ -112,7 +112,7 @@ pub(super) fn read_detail(text: Option<String>) -> Result<ReadDetail, String> {
 }
 
 /// The money sums as rows.
-fn money_rows(m: &Money) -> Vec<(MoneyKey, String)> {
+pub(in crate::state) fn money_rows(m: &Money) -> Vec<(MoneyKey, String)> {
     let mut rows = Vec::new();
     let mut push =
         |name, outcome: &str, symbol: &str, chain: &str, value: &rust_decimal::Decimal| {
@@ -146,7 +146,7 @@ fn money_rows(m: &Money) -> Vec<(MoneyKey, String)> {
 }
 
 /// Adds one saved row to `m`; `None` for a name, label or value this build does not know.
-fn add_money(
+pub(in crate::state) fn add_money(
     m: &mut Money,
     name: &str,
     outcome: &str,

@@ -1,6 +1,8 @@
 //! What every [`Store`] must do, written against the trait alone: a backend runs the
 //! whole suite with [`conformance_tests!`] and a [`Fixture`] that opens its storage
-//! (SQLite does in `state::db::tests`). The sample rows, counters and relay events
+//! (SQLite does in `state::db::tests`; PostgreSQL in the integration tests, `tests/it`,
+//! which start a throwaway server: so this module is public under the `conformance`
+//! feature, which only the tests enable). The sample rows, counters and relay events
 //! here are shared with the backends' own tests.
 
 use std::collections::BTreeMap;
@@ -15,7 +17,7 @@ use crate::state::{
 
 /// Opens one backend's storage, the same stored state on every call, fresh for each
 /// test.
-pub(crate) trait Fixture {
+pub trait Fixture {
     /// Opens it for writing (the caller drops the one opened before).
     fn open(&self) -> Box<dyn Store>;
     /// Opens it read-only.
@@ -23,10 +25,12 @@ pub(crate) trait Fixture {
 }
 
 /// A module `store_conformance` with one `#[test]` per conformance test, each with a
-/// fresh `$fixture`.
+/// fresh `$fixture`; or, as `conformance_tests!(maybe $fixture)`, with an `Option` of one,
+/// `None` skipping the test (a backend whose server is not installed here).
+#[macro_export]
 macro_rules! conformance_tests {
-    ($fixture:expr) => {
-        $crate::state::store::conformance::conformance_tests!(@tests $fixture;
+    (maybe $fixture:expr) => {
+        $crate::conformance_tests!(@tests $fixture;
             an_empty_store_loads_empty,
             a_committed_batch_loads_back_exactly,
             webhook_nonces_ids_and_the_relay_queue_read_back,
@@ -42,20 +46,25 @@ macro_rules! conformance_tests {
             $(
                 #[test]
                 fn $test() {
-                    $crate::state::store::conformance::$test(&$fixture);
+                    if let Some(fixture) = $fixture {
+                        $crate::state::store::conformance::$test(&fixture);
+                    }
                 }
             )*
         }
     };
+    ($fixture:expr) => {
+        $crate::conformance_tests!(maybe Some($fixture));
+    };
 }
-pub(crate) use conformance_tests;
+pub use conformance_tests;
 
-pub(crate) fn id(c: char) -> IntentId {
+pub fn id(c: char) -> IntentId {
     IntentId::parse(&c.to_string().repeat(24)).unwrap()
 }
 
 /// An intent registered through the API, with `status` since `at`.
-pub(crate) fn intent(status: Status, at: f64) -> IntentState {
+pub fn intent(status: Status, at: f64) -> IntentState {
     let mut sources = Sources::default();
     sources.insert(Source::Api);
     IntentState {
@@ -71,7 +80,7 @@ pub(crate) fn intent(status: Status, at: f64) -> IntentState {
 }
 
 /// Every counter with a value, and money.
-pub(crate) fn counts() -> Counts {
+pub fn counts() -> Counts {
     Counts {
         terminal_total: BTreeMap::from([(Outcome::Confirmed, 2), (Outcome::Failed, 0)]),
         transitions: BTreeMap::from([((StatusClass::OnChain, StatusClass::Confirmed), 2)]),
@@ -87,12 +96,12 @@ pub(crate) fn counts() -> Counts {
     }
 }
 
-pub(crate) fn dec(s: &str) -> rust_decimal::Decimal {
+pub fn dec(s: &str) -> rust_decimal::Decimal {
     rust_decimal::Decimal::from_str_exact(s).unwrap()
 }
 
 /// Money sums of every kind, with trailing zeros that must be kept.
-pub(crate) fn money() -> Money {
+pub fn money() -> Money {
     let coin = |o| (o, "USDT".to_string(), "1".to_string());
     Money {
         amount: BTreeMap::from([
@@ -110,7 +119,7 @@ pub(crate) fn money() -> Money {
 }
 
 /// A fetched detail, as the intent keeps it.
-pub(crate) fn fetched() -> Box<Fetched> {
+pub fn fetched() -> Box<Fetched> {
     Box::new(Fetched {
         detail: crate::api::Detail {
             coin: "USDC.e".into(),
@@ -127,7 +136,7 @@ pub(crate) fn fetched() -> Box<Fetched> {
 }
 
 /// A batch of store `main` with `rows` and [`counts`].
-pub(crate) fn batch(rows: Vec<(IntentId, Option<IntentState>)>) -> Batch {
+pub fn batch(rows: Vec<(IntentId, Option<IntentState>)>) -> Batch {
     Batch {
         stores: vec![StoreBatch {
             name: "main".into(),
@@ -140,7 +149,7 @@ pub(crate) fn batch(rows: Vec<(IntentId, Option<IntentState>)>) -> Batch {
 }
 
 /// A relay event with bytes that are not UTF-8 in a header.
-pub(crate) fn queued(seq: u64) -> Queued {
+pub fn queued(seq: u64) -> Queued {
     Queued {
         seq,
         webhook_id: format!("whk_{seq}"),
@@ -261,7 +270,7 @@ fn write(store: &mut dyn Store, batch: &Batch) {
     store.write(batch).expect("the batch is committed");
 }
 
-pub(crate) fn an_empty_store_loads_empty(fixture: &dyn Fixture) {
+pub fn an_empty_store_loads_empty(fixture: &dyn Fixture) {
     let mut store = fixture.open();
     assert!(!store.read_only());
     assert_eq!(store.load().unwrap(), Saved::default());
@@ -271,7 +280,7 @@ pub(crate) fn an_empty_store_loads_empty(fixture: &dyn Fixture) {
 
 /// Every field of every phase, every counter and money sum (their decimal scale too),
 /// and webhook facts, of two stores that share an intent id, come back exactly.
-pub(crate) fn a_committed_batch_loads_back_exactly(fixture: &dyn Fixture) {
+pub fn a_committed_batch_loads_back_exactly(fixture: &dyn Fixture) {
     let intents = every_phase();
     let mut other_counts = counts();
     other_counts.expired_total = 99;
@@ -333,7 +342,7 @@ pub(crate) fn a_committed_batch_loads_back_exactly(fixture: &dyn Fixture) {
 
 /// Nonces and ids seen come back (those past remembering do not), and so does the
 /// relay queue in order, byte for byte, without what was delivered.
-pub(crate) fn webhook_nonces_ids_and_the_relay_queue_read_back(fixture: &dyn Fixture) {
+pub fn webhook_nonces_ids_and_the_relay_queue_read_back(fixture: &dyn Fixture) {
     let mut b = batch(vec![]);
     b.stores[0].webhooks = vec![
         WebhookWrite::Nonce("old".into(), 1.0),
@@ -368,7 +377,7 @@ pub(crate) fn webhook_nonces_ids_and_the_relay_queue_read_back(fixture: &dyn Fix
 
 /// A later row replaces the earlier one, `None` forgets it, and rows a batch does not
 /// name stay; in one open store and across reopens alike.
-pub(crate) fn later_batches_override_and_forget_rows(fixture: &dyn Fixture) {
+pub fn later_batches_override_and_forget_rows(fixture: &dyn Fixture) {
     let mut store = fixture.open();
     write(
         &mut *store,
@@ -416,7 +425,7 @@ pub(crate) fn later_batches_override_and_forget_rows(fixture: &dyn Fixture) {
 
 /// Each reopen loads the counters and money of the last commit; a counter or money sum
 /// a later batch does not name keeps its value instead of starting again from 0.
-pub(crate) fn counters_never_go_backwards_across_a_reopen(fixture: &dyn Fixture) {
+pub fn counters_never_go_backwards_across_a_reopen(fixture: &dyn Fixture) {
     write(&mut *fixture.open(), &batch(vec![]));
     assert_eq!(reloaded(fixture).stores["main"].counts, counts());
     let mut more = counts();
@@ -450,7 +459,7 @@ pub(crate) fn counters_never_go_backwards_across_a_reopen(fixture: &dyn Fixture)
 
 /// A store missing from `kept` goes with everything it held; the stores kept are left
 /// as they were, and a name that comes back starts empty.
-pub(crate) fn a_store_no_longer_kept_is_deleted(fixture: &dyn Fixture) {
+pub fn a_store_no_longer_kept_is_deleted(fixture: &dyn Fixture) {
     let mut store = fixture.open();
     let mut b = batch(vec![(id('a'), Some(intent(Status::OnChain, 2.0)))]);
     let mut other = batch(vec![(id('a'), Some(intent(Status::Failed, 3.0)))])
@@ -491,7 +500,7 @@ pub(crate) fn a_store_no_longer_kept_is_deleted(fixture: &dyn Fixture) {
 }
 
 /// Read-only, a store loads what was committed and refuses to write, changing nothing.
-pub(crate) fn a_read_only_store_loads_and_refuses_writes(fixture: &dyn Fixture) {
+pub fn a_read_only_store_loads_and_refuses_writes(fixture: &dyn Fixture) {
     let rows = every_phase()
         .into_iter()
         .map(|(i, s)| (i, Some(s)))

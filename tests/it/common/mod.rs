@@ -1,6 +1,7 @@
 //! Shared test fixtures: scrape and parse `/metrics`, wait for conditions, build configs.
 
 pub mod files;
+pub mod postgres;
 pub mod processes;
 pub mod sim;
 pub mod statedb;
@@ -191,6 +192,7 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
         request_timeout: Duration::from_secs(3),
         terminal_retention: Duration::from_secs(3600),
         state_file: None,
+        state_database: None,
         stores: vec![StoreConfig {
             name: "main".into(),
             base_url: BaseUrl::parse(base_url).expect("a base URL"),

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 
 /// What installs every tool below (after `apt-get update`).
-pub const APT_GET: &str = "apt-get install -y prometheus prometheus-alertmanager jsonnet chromium kubernetes-client systemd";
+pub const APT_GET: &str = "apt-get install -y prometheus prometheus-alertmanager jsonnet chromium kubernetes-client systemd postgresql";
 
 /// Whether `tool` is an executable on `PATH`.
 pub fn on_path(tool: &str) -> bool {
