@@ -639,7 +639,7 @@ pub(crate) mod tests {
         // Removed again and kept out past the retention: forgotten.
         s.set_source(Source::Config, &intents(&[B]), HOUR, at(40.0));
         s.set_source(Source::Config, &intents(&[B]), HOUR, at(10.0 + 3600.0));
-        assert!((s.intents.retired_len() == 0));
+        assert_eq!(s.intents.retired_len(), 0);
     }
 
     /// A config with one store per `(name, intent ids)`.

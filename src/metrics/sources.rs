@@ -197,7 +197,7 @@ impl SourceCollector {
 fn count_by_source(store: &crate::state::StoreState) -> [usize; Source::ALL.len()] {
     let mut counts = [0; Source::ALL.len()];
     for (_, intent) in store.intents().iter() {
-        for source in intent.sources.iter() {
+        for source in intent.sources().iter() {
             counts[source as usize] += 1;
         }
     }

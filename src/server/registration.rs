@@ -164,7 +164,7 @@ impl IntentView {
             not_found: intent.not_found(),
             since: intent.status_changed_at().map(UnixTime::as_secs_f64),
             last_success_at: intent.last_success_at().map(UnixTime::as_secs_f64),
-            sources: intent.sources.iter().map(Source::as_str).collect(),
+            sources: intent.sources().iter().map(Source::as_str).collect(),
             added_at: intent.added_at().map(UnixTime::as_secs_f64),
             outcome_counted: intent.is_terminal(),
             outcome: intent

@@ -118,6 +118,7 @@ impl StoreState {
 mod tests {
     use super::*;
     use crate::api::Status;
+    use crate::state::Source;
     use crate::state::tests::{A, B, HOUR, at, intents};
 
     const LIMITS: WatchLimits = WatchLimits {
@@ -128,12 +129,7 @@ mod tests {
     #[test]
     fn expires_at_the_age_and_is_counted_once() {
         let mut s = StoreState::default();
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A]),
-            HOUR,
-            at(1000.0),
-        );
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(1000.0));
         assert_eq!(s.intent(A).unwrap().added_at(), Some(at(1000.0)));
         s.observe_status(A, Status::OnChain, at(1001.0));
         assert_eq!(s.give_up_if_due(A, at(1099.9), LIMITS), None);
@@ -164,12 +160,7 @@ mod tests {
     #[test]
     fn not_found_is_dropped_at_the_ttl_and_found_ones_are_not() {
         let mut s = StoreState::default();
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A, B]),
-            HOUR,
-            at(0.0),
-        );
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
         s.observe_not_found(A, at(1.0));
         s.observe_not_found(B, at(1.0));
         s.observe_status(B, Status::Created, at(5.0));
@@ -192,24 +183,14 @@ mod tests {
     #[test]
     fn a_given_up_intent_stays_final_when_removed_and_put_back_within_the_retention() {
         let mut s = StoreState::default();
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A, B]),
-            HOUR,
-            at(0.0),
-        );
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
         s.observe_status(A, Status::OnChain, at(1.0));
         s.observe_not_found(B, at(1.0));
         s.give_up_if_due(A, at(100.0), LIMITS);
         s.give_up_if_due(B, at(100.0), LIMITS);
-        s.set_source(crate::state::Source::Config, &intents(&[]), HOUR, at(200.0));
+        s.set_source(Source::Config, &intents(&[]), HOUR, at(200.0));
         assert_eq!(s.intents.retired_len(), 2);
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A, B]),
-            HOUR,
-            at(300.0),
-        );
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(300.0));
         assert_eq!(s.pollable().count(), 0);
         assert_eq!(
             s.give_up_if_due(A, at(400.0), LIMITS),
@@ -220,20 +201,10 @@ mod tests {
         assert_eq!(s.counters.live().dropped_total[&DropReason::NotFound], 1);
         // Kept out past the retention (from when they gave up): forgotten; back, they
         // start afresh with a new added_at.
-        s.set_source(crate::state::Source::Config, &intents(&[]), HOUR, at(400.0));
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[]),
-            HOUR,
-            at(100.0 + 3600.0),
-        );
-        assert!((s.intents.retired_len() == 0));
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A]),
-            HOUR,
-            at(5000.0),
-        );
+        s.set_source(Source::Config, &intents(&[]), HOUR, at(400.0));
+        s.set_source(Source::Config, &intents(&[]), HOUR, at(100.0 + 3600.0));
+        assert_eq!(s.intents.retired_len(), 0);
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(5000.0));
         assert_eq!(s.intent(A).unwrap().added_at(), Some(at(5000.0)));
         assert_eq!(s.pollable().count(), 1);
     }

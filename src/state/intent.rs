@@ -27,7 +27,7 @@ pub struct IntentState {
     webhook_at: Option<UnixTime>,
     phase: Phase,
     /// The sources that name it; empty once it left the watch list (retired).
-    pub sources: Sources,
+    pub(super) sources: Sources,
     /// The API answered 50001 for the latest poll.
     not_found: bool,
 }
@@ -199,6 +199,11 @@ impl IntentState {
         row
     }
 
+    /// The sources that name it; empty once it left the watch list (retired).
+    pub fn sources(&self) -> Sources {
+        self.sources
+    }
+
     pub fn order_id(&self) -> Option<&str> {
         self.order_id.as_deref()
     }
@@ -320,8 +325,7 @@ impl IntentState {
             .is_some_and(|t| matches!(t.detail, DetailPhase::Open { .. }))
     }
 
-    /// Records a status answer (`None`: not found) seen `now`; whether its class or
-    /// status changed.
+    /// Records a status answer (`None`: not found) seen `now`.
     pub(super) fn answer(&mut self, status: Option<Status>, now: UnixTime) {
         match status {
             Some(status) => {

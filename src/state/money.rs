@@ -263,6 +263,7 @@ impl StoreState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::Source;
 
     fn detail(coin: &str, chain: u64, amount: &str, paid: &str) -> Detail {
         let dec = |s: &str| Decimal::from_str_exact(s).unwrap();
@@ -351,12 +352,7 @@ mod tests {
     fn a_given_up_detail_is_counted_once_and_never_counted_as_money() {
         use crate::state::tests::{A, HOUR, at, intents};
         let mut s = StoreState::default();
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A]),
-            HOUR,
-            at(1000.0),
-        );
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(1000.0));
         s.set_fetch_details(true, HOUR, at(1000.0));
         s.observe_status(A, Status::Canceled, at(1001.0));
         assert!(s.intent(A).unwrap().detail_pending());
@@ -386,12 +382,7 @@ mod tests {
         use crate::state::tests::{A, HOUR, at, intents};
         const B: &str = "65f0a1b2c3d4e5f6a7b8c9d1";
         let mut s = StoreState::default();
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A, B]),
-            HOUR,
-            at(1000.0),
-        );
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(1000.0));
         s.set_fetch_details(true, HOUR, at(1000.0));
         s.observe_status(A, Status::Confirmed, at(1001.0));
         s.observe_status(B, Status::Confirmed, at(1002.0));
