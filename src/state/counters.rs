@@ -65,7 +65,8 @@ impl Counters {
     }
 
     /// As last committed.
-    pub fn exported(&self) -> &Counts {
+    #[cfg(test)]
+    pub(super) fn exported(&self) -> &Counts {
         &self.exported
     }
 

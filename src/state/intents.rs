@@ -39,7 +39,7 @@ impl Intents {
     }
 
     /// A watched intent with its id.
-    pub fn get_key_value(&self, id: &str) -> Option<(&IntentId, &IntentState)> {
+    pub(super) fn get_key_value(&self, id: &str) -> Option<(&IntentId, &IntentState)> {
         self.watched.get_key_value(id)
     }
 
@@ -57,7 +57,8 @@ impl Intents {
         self.watched.is_empty()
     }
 
-    pub fn retired_len(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn retired_len(&self) -> usize {
         self.retired.len()
     }
 
@@ -82,7 +83,8 @@ impl Intents {
     }
 
     /// How many saved rows are out of date.
-    pub fn dirty_len(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn dirty_len(&self) -> usize {
         self.dirty.len()
     }
 

@@ -75,7 +75,7 @@ impl OnCall {
     }
 
     /// At least one request of the store got an answer or failed.
-    pub fn polled_once(&self) -> bool {
+    pub(super) fn polled_once(&self) -> bool {
         self.polled_once
     }
 
