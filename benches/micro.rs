@@ -12,6 +12,7 @@ use allscale_exporter::api::signing::{
     verify,
 };
 use allscale_exporter::api::{Envelope, Status};
+use allscale_exporter::clock::UnixTime;
 use allscale_exporter::config::{BaseUrl, IntentId};
 use allscale_exporter::config::{Config, IntentConfig, Secret, StoreConfig};
 use allscale_exporter::metrics::Metrics;
@@ -70,7 +71,7 @@ fn build_state(n: usize) -> Arc<State> {
     let mut guard = store.lock();
     for i in 0..n {
         let status = Status::from_code(CODES[i % CODES.len()]);
-        guard.observe_status(&intent_id(i), status, NOW - 60.0);
+        guard.observe_status(&intent_id(i), status, UnixTime::from_secs_f64(NOW - 60.0));
     }
     drop(guard);
     state
@@ -145,7 +146,7 @@ fn state(c: &mut Criterion) {
             } else {
                 Status::Viewed
             };
-            guard.observe_status(black_box(&id), status, now)
+            guard.observe_status(black_box(&id), status, UnixTime::from_secs_f64(now))
         })
     });
 }

@@ -14,9 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use allscale_api::clock::since_epoch;
-/// The wall clock for the state's own reads, until they take a [`Clock`] or a
-/// [`UnixTime`] too; nothing else calls it.
-pub(crate) use allscale_api::clock::unix_now;
 
 /// A point in unix time, to the millisecond: what the exporter records about intents,
 /// requests and saves. 8 bytes, and an `Option<UnixTime>` too (0 ms is never a time

@@ -18,7 +18,7 @@ pub(crate) mod detail;
 
 use crate::api::client::{ApiClient, ClientError, Endpoint, Fetch, FetchError, RequestResult};
 use crate::api::{ApiCode, Detail, Outcome};
-use crate::clock::Clock;
+use crate::clock::{Clock, UnixTime};
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::reconcile::{Kind, Specs, Wanted};
@@ -239,8 +239,7 @@ impl StorePoller {
     fn rescan(&mut self) -> Vec<Arc<str>> {
         {
             let st = self.state.lock();
-            self.sched
-                .retain(|id, _| st.intents.get(&**id).is_some_and(|i| i.is_pollable()));
+            self.sched.retain(|id, _| st.is_pollable(id));
         }
         self.unscheduled()
     }
@@ -259,7 +258,7 @@ impl StorePoller {
             Delta::Changed(ids) => {
                 let mut new = Vec::new();
                 for id in ids {
-                    let pollable = st.intents.get(&id).is_some_and(|i| i.is_pollable());
+                    let pollable = st.is_pollable(id.as_str());
                     if !pollable {
                         self.sched.remove(id.as_str());
                     } else if !self.sched.contains_key(id.as_str()) {
@@ -419,7 +418,7 @@ impl StorePoller {
         let missing = self
             .state
             .lock()
-            .count_missing_webhooks(grace.as_secs_f64(), self.clock.now().as_secs_f64());
+            .count_missing_webhooks(grace, self.clock.now());
         if missing > 0 {
             self.state.record_change(false);
             tracing::warn!(store = %self.name, missing, grace = %humantime::format_duration(grace), "confirmed intents without a webhook within webhook.grace: is AllScale's webhook URL right, and its secret current?");
@@ -438,12 +437,12 @@ impl StorePoller {
     fn complete_status(&mut self, id: Arc<str>, fetch: Fetch, sent_at: f64) {
         self.recorder
             .record(&detail::answered(Endpoint::Status, &fetch));
-        let now = self.clock.now().as_secs_f64();
+        let now = self.clock.now();
         let (change, pollable) = {
             let mut st = self.state.lock();
-            detail::report(&mut st, Endpoint::Status, &fetch, now);
+            detail::report(&mut st, Endpoint::Status, &fetch, now.as_secs_f64());
             let change = match &fetch.outcome {
-                _ if st.predates_webhook(&id, sent_at) => None,
+                _ if st.predates_webhook(&id, UnixTime::from_secs_f64(sent_at)) => None,
                 Ok(status) => Some(st.observe_status(&id, *status, now)),
                 Err(FetchError::Api {
                     code: ApiCode::NotFound,
@@ -451,10 +450,7 @@ impl StorePoller {
                 }) => Some(st.observe_not_found(&id, now)),
                 Err(_) => None,
             };
-            (
-                change,
-                st.intents.get(&*id).is_some_and(|i| i.is_pollable()),
-            )
+            (change, st.is_pollable(&id))
         };
         if change.is_some_and(|c| c.is_significant()) {
             self.state.record_change(false);

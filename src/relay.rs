@@ -176,9 +176,9 @@ async fn run_relay(
         // Not cut short by `stop`: an event in flight finishes within the timeout.
         match send(&client, &url, &event).await {
             Ok(()) => {
-                handle.lock().webhooks.delivered(event.seq);
+                handle.lock().delivered(event.seq);
                 handle.record_change(false);
-                let lag = (clock.now().as_secs_f64() - event.received_at).max(0.0);
+                let lag = clock.now().since(event.received_at).as_secs_f64();
                 metrics.webhook_forwarded(&handle.name, ForwardResult::Ok, Some(lag));
                 tracing::debug!(store = %handle.name, webhook_id = %event.webhook_id, lag_seconds = lag, "webhook relayed");
                 if !logged.is_empty() {
@@ -226,7 +226,7 @@ async fn next_event(
         }
         // Seen before looking: a commit after the look wakes the wait below.
         commits.borrow_and_update();
-        if let Some(event) = handle.lock().webhooks.next_to_forward().cloned() {
+        if let Some(event) = handle.lock().webhooks().next_to_forward().cloned() {
             return Some(event);
         }
         let committed = async {

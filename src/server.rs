@@ -120,7 +120,7 @@ impl Exporter {
         let config = options.shard.filter(config)?;
         let metrics = Arc::new(Metrics::new());
         metrics.set_shard(options.shard);
-        let state = State::new(&config);
+        let state = State::with_clock(&config, options.clock.clone());
         let mut state_path = Target::of(&config, &options.replica);
         let mut opened = None;
         if let Some(target) = &state_path {

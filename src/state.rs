@@ -12,8 +12,11 @@
 
 mod board;
 mod commit;
+mod counters;
 pub mod db;
 mod expiry;
+mod intent;
+mod intents;
 mod json;
 mod membership;
 mod money;
@@ -27,18 +30,21 @@ pub mod writer;
 
 pub use board::Board;
 pub use commit::Taken;
+pub use counters::{Counters, Counts};
 pub use expiry::{DropReason, Dropped, GiveUp, WatchLimits};
+pub use intent::{Confirmation, DetailPhase, IntentRow, IntentState, Phase, Terminal};
+pub use intents::Intents;
 pub use membership::{Delta, Registered, Source, Sources, Unregistered};
 pub use money::{
     CoinKey, DetailGivenUp, DetailRecorded, Fetched, MAX_LABEL_VALUES, Money, NotCounted, OTHER,
 };
-pub use oncall::{ApiHealth, Finished, LastError, RECENT_OUTCOMES};
+pub use oncall::{ApiHealth, Finished, LastError, OnCall, RECENT_OUTCOMES};
 pub use webhook::{
     Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, WebhookCounts, WebhookEvent,
     WebhookWrite, Webhooks,
 };
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -46,80 +52,19 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::api::{Outcome, Status, StatusClass};
-use crate::clock::unix_now;
+use crate::clock::{Clock, UnixTime};
 use crate::config::Config;
 use crate::config::IntentId;
+use crate::config::PerIntentMetrics;
 use crate::lock;
 use crate::shard::IdHasher;
+use intents::Save;
 
 /// A map keyed by intent id.
 pub type IntentMap<V> = HashMap<IntentId, V, IdHasher>;
 
 /// A set of intent ids.
 pub type IntentSet = HashSet<IntentId, IdHasher>;
-
-/// One watched intent.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IntentState {
-    /// The sources that name it; empty once it left the watch list (retired).
-    pub sources: Sources,
-    pub order_id: Option<String>,
-    /// The last status from a well-formed answer.
-    pub status: Option<Status>,
-    /// The API answered 50001 for the latest poll.
-    pub not_found: bool,
-    /// When the current status (or not_found) was first seen, unix seconds.
-    pub status_changed_at: Option<f64>,
-    pub last_success_at: Option<f64>,
-    /// When a terminal status was first seen; the outcome is counted then, once.
-    pub terminal_at: Option<f64>,
-    /// When it joined the watch list (or, restored from a file without it, the restore).
-    pub added_at: Option<f64>,
-    /// When it expired (`max_watch_age`); counted then, once.
-    pub expired_at: Option<f64>,
-    /// When and why it was dropped (`not_found_ttl`); counted then, once.
-    pub dropped: Option<Dropped>,
-    /// Whether a webhook or a poll saw its confirmation first (counted then, once).
-    pub confirmed_by: Option<ConfirmedBy>,
-    /// When the first verified webhook for it arrived.
-    pub webhook_at: Option<f64>,
-    /// Confirmed by a webhook and not yet checked by a status poll.
-    pub verify_pending: bool,
-    /// When its missing webhook was counted (`webhook.expected`).
-    pub webhook_missing_at: Option<f64>,
-    /// Its detail, once fetched and its money counted (`fetch_details`).
-    pub fetched: Option<Box<Fetched>>,
-    /// Its detail given up as malformed instead (never together with `fetched`).
-    pub detail_given_up: Option<Box<DetailGivenUp>>,
-    /// Terminal and its detail still to be fetched (not saved: derived again at start).
-    pub detail_pending: bool,
-}
-
-impl IntentState {
-    /// The aggregate label this intent counts under, if it has had an answer.
-    pub fn class(&self) -> Option<StatusClass> {
-        if self.not_found {
-            Some(StatusClass::NotFound)
-        } else {
-            self.status.map(Status::class)
-        }
-    }
-
-    pub fn is_terminal(&self) -> bool {
-        self.terminal_at.is_some()
-    }
-
-    /// Polled: not final, or confirmed by a webhook and not yet checked by a poll, or
-    /// its detail still to be fetched.
-    pub fn is_pollable(&self) -> bool {
-        self.needs_status() || self.detail_pending
-    }
-
-    /// Its next request is a status poll (else, if pollable, its detail fetch).
-    pub fn needs_status(&self) -> bool {
-        !self.is_final() || self.verify_pending
-    }
-}
 
 /// What one observation changed, for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,161 +125,144 @@ impl Changes {
     }
 }
 
-/// A store's outcome, transition, expiry and drop counters.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Counts {
-    pub terminal_total: BTreeMap<Outcome, u64>,
-    pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
-    pub expired_total: u64,
-    pub dropped_total: BTreeMap<DropReason, u64>,
-    pub webhooks: WebhookCounts,
-    pub money: Money,
-}
-
-/// Everything known about one store.
+/// Everything known about one store, in parts that keep their own invariants: the
+/// intents with their indexes, the counters (live and exported), the on-call view, the
+/// webhook memory. Readers get the parts read-only; writers call the methods here.
 #[derive(Debug, Default)]
 pub struct StoreState {
-    pub intents: IntentMap<IntentState>,
-    /// Final (terminal or given-up) intents removed from the watch list, remembered for
-    /// `terminal_retention`.
-    pub retired: IntentMap<IntentState>,
-    /// Live counters, as observations change them.
-    pub terminal_total: BTreeMap<Outcome, u64>,
-    pub transitions: BTreeMap<(StatusClass, StatusClass), u64>,
-    pub expired_total: u64,
-    pub dropped_total: BTreeMap<DropReason, u64>,
-    pub webhook_counts: WebhookCounts,
-    pub money: Money,
+    intents: Intents,
+    counters: Counters,
+    oncall: OnCall,
+    webhooks: Webhooks,
     /// Terminal intents get their detail fetched (`fetch_details`).
-    pub fetch_details: bool,
-    /// Counts per status and the longest waits, kept current (the landing page).
-    pub board: Board,
-    /// The latest terminal outcomes, oldest first (the landing page).
-    pub recent: std::collections::VecDeque<Finished>,
-    /// How the store's API requests go (the landing page).
-    pub api: ApiHealth,
+    fetch_details: bool,
     /// Which per-intent series `/metrics` shows (`per_intent_metrics`).
-    pub per_intent_metrics: crate::config::PerIntentMetrics,
-    /// The live counters as of the last save: what `/metrics` shows with a state file.
-    pub exported: Counts,
-    /// At least one request of this store got an answer or failed (readiness).
-    pub polled_once: bool,
-    /// Intents (watched, retired or forgotten) whose saved row is out of date.
-    pub dirty: IntentSet,
-    /// Watch-list changes for the poller.
-    delta: Delta,
-    /// Webhook nonces and ids seen, and the relay queue.
-    pub webhooks: Webhooks,
+    per_intent_metrics: PerIntentMetrics,
 }
 
 impl StoreState {
-    fn new() -> Self {
-        let mut s = Self::default();
-        for outcome in Outcome::ALL {
-            s.terminal_total.insert(outcome, 0);
-        }
-        for reason in DropReason::ALL {
-            s.dropped_total.insert(reason, 0);
-        }
-        s.exported = s.counts();
-        s
+    /// The intents, the board and the dirty rows.
+    pub fn intents(&self) -> &Intents {
+        &self.intents
     }
 
-    /// A copy of the live counters.
-    pub fn counts(&self) -> Counts {
-        Counts {
-            terminal_total: self.terminal_total.clone(),
-            transitions: self.transitions.clone(),
-            expired_total: self.expired_total,
-            dropped_total: self.dropped_total.clone(),
-            webhooks: self.webhook_counts.clone(),
-            money: self.money.clone(),
-        }
+    /// A watched intent.
+    pub fn intent(&self, id: &str) -> Option<&IntentState> {
+        self.intents.get(id)
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The landing page's latest outcomes and API health.
+    pub fn oncall(&self) -> &OnCall {
+        &self.oncall
+    }
+
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.webhooks
+    }
+
+    pub fn per_intent_metrics(&self) -> PerIntentMetrics {
+        self.per_intent_metrics
     }
 
     /// The store left the config: every source lets go of its intents.
-    fn depart(&mut self, retention: Duration, now: f64) {
+    fn depart(&mut self, retention: Duration, now: UnixTime) {
         for source in Source::ALL {
             self.set_source(source, &[], retention, now);
         }
     }
 
     /// Records a well-formed status answer.
-    pub fn observe_status(&mut self, id: &str, status: Status, now: f64) -> Change {
-        self.observe(id, now, |intent| {
-            intent.not_found = false;
-            intent.status = Some(status);
-            intent.last_success_at = Some(now);
-        })
+    pub fn observe_status(&mut self, id: &str, status: Status, now: UnixTime) -> Change {
+        self.observe(id, Some(status), now)
     }
 
     /// Records a 50001 answer.
-    pub fn observe_not_found(&mut self, id: &str, now: f64) -> Change {
-        self.observe(id, now, |intent| intent.not_found = true)
+    pub fn observe_not_found(&mut self, id: &str, now: UnixTime) -> Change {
+        self.observe(id, None, now)
     }
 
-    fn observe(&mut self, id: &str, now: f64, apply: impl FnOnce(&mut IntentState)) -> Change {
-        if self.intents.get(id).is_some_and(|i| i.verify_pending) {
+    /// Records an answer (`None`: not found): the status, its change, a newly terminal
+    /// outcome (counted once). A webhook's confirmation is checked instead.
+    fn observe(&mut self, id: &str, answer: Option<Status>, now: UnixTime) -> Change {
+        if self
+            .intents
+            .get(id)
+            .is_some_and(IntentState::verify_pending)
+        {
             // Confirmed by a webhook: the answer is compared, not applied.
-            let mut answer = IntentState::default();
-            apply(&mut answer);
-            let status = answer.status.filter(|_| !answer.not_found);
             return Change {
-                webhook_disagreement: self.verify_webhook(id, status),
+                webhook_disagreement: self.verify_webhook(id, answer),
                 ..Change::default()
             };
         }
-        let Some(intent) = self.intents.get_mut(id).filter(|i| !i.is_given_up()) else {
-            // Removed from the config while its request was in flight, or given up.
+        let expect_webhooks = self.webhooks.memory().expect_webhooks;
+        let change = self.intents.update(id, |intent| {
+            if intent.is_given_up() {
+                return (Change::default(), Save::Skip);
+            }
+            let before = intent.class();
+            let status_before = intent.status();
+            intent.answer(answer, now);
+            let after = intent.class();
+            let mut change = Change {
+                first_seen: before.is_none(),
+                ..Change::default()
+            };
+            if before != after || (!intent.not_found() && status_before != intent.status()) {
+                intent.set_status_changed_at(now);
+                if let (Some(from), Some(to)) = (before, after) {
+                    change.transition = Some((from, to));
+                }
+            }
+            if !intent.is_terminal()
+                && !intent.not_found()
+                && let Some(outcome) = intent.status().and_then(Status::outcome)
+            {
+                let confirmation = if outcome == Outcome::Confirmed {
+                    Confirmation::Poll {
+                        webhook_missing_at: None,
+                    }
+                } else {
+                    Confirmation::Unrecorded
+                };
+                intent.finish(Phase::Terminal(Terminal {
+                    at: now,
+                    confirmation,
+                    detail: DetailPhase::Open { pending: false },
+                }));
+                change.newly_terminal = Some(outcome);
+            }
+            let save = if change.is_significant() {
+                Save::Row
+            } else {
+                Save::Skip
+            };
+            (change, save)
+        });
+        // Removed from the config while its request was in flight, or given up.
+        let Some(change) = change else {
             return Change::default();
         };
-        let place = board::Place::of(intent);
-        let before = intent.class();
-        let status_before = intent.status;
-        apply(intent);
-        let after = intent.class();
-        let mut change = Change {
-            first_seen: before.is_none(),
-            ..Change::default()
-        };
-        if before != after || (!intent.not_found && status_before != intent.status) {
-            intent.status_changed_at = Some(now);
-            if let (Some(from), Some(to)) = (before, after) {
-                change.transition = Some((from, to));
-            }
-        }
-        if intent.terminal_at.is_none()
-            && !intent.not_found
-            && let Some(outcome) = intent.status.and_then(Status::outcome)
-        {
-            intent.terminal_at = Some(now);
-            change.newly_terminal = Some(outcome);
-            if outcome == Outcome::Confirmed {
-                intent.confirmed_by = Some(ConfirmedBy::Poll);
-                self.webhook_counts.confirmed_by_poll += 1;
-                self.await_webhook(id, now);
-            }
-        }
-        if let Some(key) = change.transition {
-            *self.transitions.entry(key).or_insert(0) += 1;
+        let counts = self.counters.live_mut();
+        if let Some((from, to)) = change.transition {
+            counts.transition(from, to);
         }
         if let Some(outcome) = change.newly_terminal {
-            *self.terminal_total.entry(outcome).or_insert(0) += 1;
+            counts.outcome(outcome);
+            if outcome == Outcome::Confirmed {
+                counts.webhooks.confirmed_by_poll += 1;
+                if expect_webhooks {
+                    self.webhooks.await_webhook(id, now);
+                }
+            }
             self.want_detail(id);
             self.remember_outcome(id, outcome, now);
         }
-        if change.is_significant() {
-            self.mark_dirty(id);
-        }
-        self.replace_on_board(id, place);
         change
-    }
-
-    /// Marks a watched intent's saved row out of date.
-    fn mark_dirty(&mut self, id: &str) {
-        if let Some((key, _)) = self.intents.get_key_value(id) {
-            self.dirty.insert(key.clone());
-        }
     }
 
     /// Intents to poll: everything not yet final (terminal, expired or dropped), and
@@ -344,6 +272,11 @@ impl StoreState {
             .iter()
             .filter(|(_, i)| i.is_pollable())
             .map(|(id, _)| id.as_str())
+    }
+
+    /// Whether `id` is watched and still to be asked about.
+    pub fn is_pollable(&self, id: &str) -> bool {
+        self.intents.get(id).is_some_and(IntentState::is_pollable)
     }
 }
 
@@ -386,11 +319,11 @@ impl StoreHandle {
     }
 }
 
-/// A store that left the config, and when (unix seconds).
+/// A store that left the config, and when.
 #[derive(Debug, Clone)]
 struct Departed {
     handle: StoreHandle,
-    left_at: f64,
+    left_at: UnixTime,
 }
 
 /// All stores, in config order, and the ones that left it lately.
@@ -406,6 +339,8 @@ pub struct State {
     /// A state file is written: export counters only once saved.
     write_ahead: AtomicBool,
     saves: Mutex<Saves>,
+    /// Where "now" comes from for what the state times itself (config changes, commits).
+    clock: Clock,
 }
 
 /// How saving the state file goes, for `/metrics`.
@@ -413,14 +348,20 @@ pub struct State {
 pub struct Saves {
     /// The last attempt succeeded.
     pub ok: bool,
-    /// Unix time of the last successful save.
-    pub last_success: Option<f64>,
+    /// When the last successful save was.
+    pub last_success: Option<UnixTime>,
     /// The state database could only be opened read-only: nothing is saved this run.
     pub read_only: bool,
 }
 
 impl State {
+    /// The state of `config`, on the wall clock.
     pub fn new(config: &Config) -> Arc<Self> {
+        Self::with_clock(config, Clock::system())
+    }
+
+    /// The state of `config`, reading "now" from `clock`.
+    pub fn with_clock(config: &Config, clock: Clock) -> Arc<Self> {
         let state = Arc::new(Self {
             stores: Mutex::new(Vec::new()),
             departed: Mutex::new(Vec::new()),
@@ -428,6 +369,7 @@ impl State {
             changes: Arc::new(Changes::default()),
             write_ahead: AtomicBool::new(false),
             saves: Mutex::new(Saves::default()),
+            clock,
         });
         state.apply_config(config);
         state
@@ -437,7 +379,7 @@ impl State {
     fn new_handle(&self, name: &str) -> StoreHandle {
         StoreHandle {
             name: name.to_string(),
-            inner: Arc::new(Mutex::new(StoreState::new())),
+            inner: Arc::new(Mutex::new(StoreState::default())),
             changes: Arc::clone(&self.changes),
             watch_list: Arc::new(Notify::new()),
         }
@@ -447,13 +389,17 @@ impl State {
         &self.changes
     }
 
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Whether counters are exported only once saved (a state file is written).
     pub fn write_ahead(&self) -> bool {
         self.write_ahead.load(Ordering::Acquire)
     }
 
     /// Records a save attempt: its time when it succeeded, `None` when it failed.
-    pub fn record_save(&self, saved_at: Option<f64>) {
+    pub fn record_save(&self, saved_at: Option<UnixTime>) {
         let mut saves = lock(&self.saves);
         saves.ok = saved_at.is_some();
         saves.last_success = saved_at.or(saves.last_success);
@@ -477,8 +423,7 @@ impl State {
     pub fn set_write_ahead(&self, on: bool) {
         if on && !self.write_ahead() {
             for handle in self.all_stores() {
-                let mut st = handle.lock();
-                st.exported = st.counts();
+                handle.lock().counters.export_live();
             }
         }
         self.write_ahead.store(on, Ordering::Release);
@@ -490,7 +435,7 @@ impl State {
     pub fn apply_config(&self, config: &Config) -> Vec<StoreHandle> {
         let retention = config.terminal_retention;
         *lock(&self.retention) = retention;
-        let now = unix_now();
+        let now = self.clock.now();
         let mut stores = lock(&self.stores);
         let mut departed = lock(&self.departed);
         let mut next = Vec::with_capacity(config.stores.len());
@@ -507,7 +452,7 @@ impl State {
                 .unwrap_or_else(|| self.new_handle(&store_cfg.name));
             let mut st = handle.lock();
             st.set_source(Source::Config, &store_cfg.intents, retention, now);
-            st.webhooks.set_memory(Memory::of(config, store_cfg));
+            st.set_webhook_memory(Memory::of(config, store_cfg));
             st.set_fetch_details(store_cfg.fetch_details, retention, now);
             st.per_intent_metrics = store_cfg.per_intent_metrics;
             drop(st);
@@ -523,7 +468,7 @@ impl State {
                 left_at: now,
             });
         }
-        departed.retain(|d| now - d.left_at < retention.as_secs_f64());
+        departed.retain(|d| now.since(d.left_at) < retention);
         *stores = next.clone();
         self.changes.record(false);
         next
@@ -535,7 +480,7 @@ impl State {
         let handle = self.new_handle(name);
         lock(&self.departed).push(Departed {
             handle: handle.clone(),
-            left_at: unix_now(),
+            left_at: self.clock.now(),
         });
         handle
     }
@@ -543,10 +488,7 @@ impl State {
     /// Marks every intent of every store dirty: a new database gets the whole state.
     pub fn mark_all_dirty(&self) {
         for handle in self.all_stores() {
-            let mut st = handle.lock();
-            let st = &mut *st;
-            st.dirty
-                .extend(st.intents.keys().chain(st.retired.keys()).cloned());
+            handle.lock().intents.mark_all_dirty();
         }
     }
 
@@ -574,7 +516,7 @@ impl State {
     pub fn ready(&self) -> bool {
         self.stores().iter().all(|s| {
             let s = s.lock();
-            s.polled_once || s.intents.values().all(IntentState::is_final)
+            s.oncall.polled_once() || s.intents.iter().all(|(_, i)| i.is_final())
         })
     }
 }
@@ -593,102 +535,112 @@ pub(crate) mod tests {
     }
 
     pub(crate) const HOUR: Duration = Duration::from_secs(3600);
+
+    /// `secs` after a fixed start: test times, away from the epoch.
+    pub(crate) fn at(secs: f64) -> UnixTime {
+        UnixTime::from_secs_f64(1_700_000_000.0 + secs)
+    }
     pub(crate) const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
     pub(crate) const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
 
     #[test]
     fn outcome_counted_once_and_transitions_counted() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
-        let c = s.observe_status(A, Status::Created, 1.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(0.0));
+        let c = s.observe_status(A, Status::Created, at(1.0));
         assert!(c.first_seen && c.transition.is_none());
-        let c = s.observe_status(A, Status::OnChain, 2.0);
+        let c = s.observe_status(A, Status::OnChain, at(2.0));
         assert_eq!(
             c.transition,
             Some((StatusClass::Created, StatusClass::OnChain))
         );
-        let c = s.observe_status(A, Status::Confirmed, 3.0);
+        let c = s.observe_status(A, Status::Confirmed, at(3.0));
         assert_eq!(c.newly_terminal, Some(Outcome::Confirmed));
-        let c = s.observe_status(A, Status::Confirmed, 4.0);
+        let c = s.observe_status(A, Status::Confirmed, at(4.0));
         assert_eq!(c, Change::default());
-        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
-        assert_eq!(s.terminal_total[&Outcome::Failed], 0);
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Failed], 0);
         assert_eq!(
-            s.transitions[&(StatusClass::OnChain, StatusClass::Confirmed)],
+            s.counters.live().transitions[&(StatusClass::OnChain, StatusClass::Confirmed)],
             1
         );
-        let a = &s.intents[A];
-        assert_eq!(a.status_changed_at, Some(3.0));
-        assert_eq!(a.last_success_at, Some(4.0));
-        assert_eq!(a.terminal_at, Some(3.0));
+        let a = &s.intent(A).unwrap();
+        assert_eq!(a.status_changed_at(), Some(at(3.0)));
+        assert_eq!(a.last_success_at(), Some(at(4.0)));
+        assert_eq!(a.terminal_at(), Some(at(3.0)));
         assert_eq!(s.pollable().count(), 0);
     }
 
     #[test]
     fn not_found_is_a_class_and_unknown_is_not_terminal() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 0.0);
-        s.observe_not_found(A, 1.0);
-        assert_eq!(s.intents[A].class(), Some(StatusClass::NotFound));
-        let c = s.observe_status(A, Status::Viewed, 2.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
+        s.observe_not_found(A, at(1.0));
+        assert_eq!(s.intent(A).unwrap().class(), Some(StatusClass::NotFound));
+        let c = s.observe_status(A, Status::Viewed, at(2.0));
         assert_eq!(
             c.transition,
             Some((StatusClass::NotFound, StatusClass::Viewed))
         );
-        s.observe_status(B, Status::Unknown(-9), 1.0);
-        assert!(!s.intents[B].is_terminal());
-        assert_eq!(s.intents[B].class(), Some(StatusClass::Unknown));
-        let c = s.observe_status(B, Status::Unknown(7), 2.0);
+        s.observe_status(B, Status::Unknown(-9), at(1.0));
+        assert!(!s.intent(B).unwrap().is_terminal());
+        assert_eq!(s.intent(B).unwrap().class(), Some(StatusClass::Unknown));
+        let c = s.observe_status(B, Status::Unknown(7), at(2.0));
         assert_eq!(
             c.transition,
             Some((StatusClass::Unknown, StatusClass::Unknown))
         );
-        assert_eq!(s.intents[B].status_changed_at, Some(2.0));
+        assert_eq!(s.intent(B).unwrap().status_changed_at(), Some(at(2.0)));
     }
 
     #[test]
     fn sync_keeps_state_of_intents_that_stay() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 0.0);
-        s.observe_status(A, Status::Failed, 1.0);
-        s.set_source(Source::Config, &intents(&[A]), HOUR, 2.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
+        s.observe_status(A, Status::Failed, at(1.0));
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(2.0));
         assert_eq!(s.intents.len(), 1);
-        assert_eq!(s.intents[A].status, Some(Status::Failed));
-        assert_eq!(s.terminal_total[&Outcome::Failed], 1);
+        assert_eq!(s.intent(A).unwrap().status(), Some(Status::Failed));
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Failed], 1);
         // An answer for a removed intent changes nothing.
         assert_eq!(
-            s.observe_status(B, Status::Confirmed, 2.0),
+            s.observe_status(B, Status::Confirmed, at(2.0)),
             Change::default()
         );
-        assert_eq!(s.terminal_total[&Outcome::Confirmed], 0);
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 0);
     }
 
     #[test]
     fn removed_terminal_intent_is_retired_for_the_retention_only() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 0.0);
-        s.observe_status(A, Status::Confirmed, 10.0);
-        s.observe_status(B, Status::OnChain, 10.0);
-        s.set_source(Source::Config, &intents(&[]), HOUR, 20.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
+        s.observe_status(A, Status::Confirmed, at(10.0));
+        s.observe_status(B, Status::OnChain, at(10.0));
+        s.set_source(Source::Config, &intents(&[]), HOUR, at(20.0));
         assert!(s.intents.is_empty());
-        assert_eq!(s.retired.len(), 1, "only the terminal one is remembered");
-        // Back within the retention: still terminal, not counted again, not pollable.
-        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 30.0);
-        assert_eq!(s.intents[A].terminal_at, Some(10.0));
         assert_eq!(
-            s.observe_status(A, Status::Confirmed, 31.0),
+            s.intents.retired_len(),
+            1,
+            "only the terminal one is remembered"
+        );
+        // Back within the retention: still terminal, not counted again, not pollable.
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(30.0));
+        assert_eq!(s.intent(A).unwrap().terminal_at(), Some(at(10.0)));
+        assert_eq!(
+            s.observe_status(A, Status::Confirmed, at(31.0)),
             Change::default()
         );
-        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 1);
         assert_eq!(
-            s.intents[B].status, None,
+            s.intent(B).unwrap().status(),
+            None,
             "a non-terminal intent starts afresh"
         );
         assert_eq!(s.pollable().count(), 1);
         // Removed again and kept out past the retention: forgotten.
-        s.set_source(Source::Config, &intents(&[B]), HOUR, 40.0);
-        s.set_source(Source::Config, &intents(&[B]), HOUR, 10.0 + 3600.0);
-        assert!(s.retired.is_empty());
+        s.set_source(Source::Config, &intents(&[B]), HOUR, at(40.0));
+        s.set_source(Source::Config, &intents(&[B]), HOUR, at(10.0 + 3600.0));
+        assert_eq!(s.intents.retired_len(), 0);
     }
 
     /// A config with one store per `(name, intent ids)`.
@@ -709,7 +661,7 @@ pub(crate) mod tests {
     fn a_store_that_leaves_and_comes_back_keeps_its_terminal_intents_and_counters() {
         let state = State::new(&config(&[("main", &[A, B]), ("other", &[A])]));
         let main = state.stores()[0].clone();
-        let now = unix_now();
+        let now = state.clock().now();
         main.lock().observe_status(A, Status::Failed, now);
         main.lock().observe_status(B, Status::OnChain, now);
         state.apply_config(&config(&[("other", &[A])]));
@@ -717,20 +669,22 @@ pub(crate) mod tests {
         assert_eq!(state.all_stores().len(), 2, "main is remembered");
         let back = state.apply_config(&config(&[("main", &[A, B]), ("other", &[A])]));
         let st = back[0].lock();
-        assert!(st.intents[A].is_terminal(), "still final");
-        assert!(!st.intents[A].needs_status(), "not polled again");
+        assert!(st.intent(A).unwrap().is_terminal(), "still final");
+        assert!(!st.intent(A).unwrap().needs_status(), "not polled again");
         assert!(
-            st.intents[A].detail_pending,
+            st.intent(A).unwrap().detail_pending(),
             "its detail is still to be fetched"
         );
         let mut pollable: Vec<&str> = st.pollable().collect();
         pollable.sort_unstable();
         assert_eq!(pollable, [A, B]);
-        assert_eq!(st.intents[B].status, None);
-        assert_eq!(st.terminal_total[&Outcome::Failed], 1);
+        assert_eq!(st.intent(B).unwrap().status(), None);
+        assert_eq!(st.counters.live().terminal_total[&Outcome::Failed], 1);
         drop(st);
         assert_eq!(
-            back[0].lock().observe_status(A, Status::Failed, now + 1.0),
+            back[0]
+                .lock()
+                .observe_status(A, Status::Failed, now.after(Duration::from_secs(1))),
             Change::default(),
             "not counted again"
         );
@@ -740,11 +694,17 @@ pub(crate) mod tests {
     /// Counters are exported as last committed, not as observed.
     #[test]
     fn exported_counts_change_only_when_committed() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
-        s.observe_status(A, Status::Confirmed, 1.0);
-        assert_eq!(s.exported.terminal_total[&Outcome::Confirmed], 0);
-        s.exported = s.counts();
-        assert_eq!(s.exported.terminal_total[&Outcome::Confirmed], 1);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(0.0));
+        s.observe_status(A, Status::Confirmed, at(1.0));
+        assert_eq!(
+            s.counters().exported().terminal_total[&Outcome::Confirmed],
+            0
+        );
+        s.counters.committed(s.counters().live().clone());
+        assert_eq!(
+            s.counters().exported().terminal_total[&Outcome::Confirmed],
+            1
+        );
     }
 }

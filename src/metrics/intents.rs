@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use super::collector::{Collector, Scrape};
 use super::{Family, escape, header, store_sample};
 use crate::api::{Outcome, StatusClass};
-use crate::config::PerIntentMetrics;
+use crate::clock::UnixTime;
+use crate::config::{IntentId, PerIntentMetrics};
 use crate::state::{DropReason, IntentState, State, StoreState};
 
 const INTENT_STATUS: Family = Family {
@@ -82,13 +83,15 @@ const WATCHED_INTENTS: Family = Family {
 };
 
 /// One intent's per-intent series, copied out of the store so rendering the text holds
-/// no lock (a scrape of 100k intents must not stall polling).
+/// no lock (a scrape of 100k intents must not stall polling). Kept small and without a
+/// heap copy of the id (hex digits: nothing to escape): one is made per watched intent
+/// at every scrape.
 struct Row {
-    id: String,
+    id: IntentId,
     /// `None` when the intent has no status or is not_found.
     status: Option<i64>,
-    changed: Option<f64>,
-    success: Option<f64>,
+    changed: Option<UnixTime>,
+    success: Option<UnixTime>,
     order_id: Option<String>,
 }
 
@@ -115,47 +118,47 @@ fn snapshot(
     retention: f64,
     write_ahead: bool,
 ) -> StoreSnapshot {
-    let live;
-    let counts = if write_ahead {
-        &s.exported
-    } else {
-        live = s.counts();
-        &live
-    };
-    let mode = s.per_intent_metrics;
+    let counts = s.counters().shown(write_ahead);
+    let intents = s.intents();
+    let mode = s.per_intent_metrics();
     let full = mode != PerIntentMetrics::StatusOnly;
     let shown = |intent: &IntentState| {
         // Expired or dropped: counted, no longer shown; past terminal_retention: only
         // with `all`.
         !intent.is_given_up()
             && (mode == PerIntentMetrics::All
-                || !intent.terminal_at.is_some_and(|t| now - t >= retention))
+                || !intent
+                    .terminal_at()
+                    .is_some_and(|t| now - t.as_secs_f64() >= retention))
     };
     // The aggregates come from the board: with `none` the intents are not walked at all.
     let mut rows = Vec::new();
     if mode != PerIntentMetrics::None {
-        rows.reserve(s.intents.len());
+        rows.reserve(intents.len());
         rows.extend(
-            s.intents
+            intents
                 .iter()
                 .filter(|(_, i)| shown(i))
                 .map(|(id, intent)| Row {
-                    id: escape(id.as_str()),
+                    id: id.clone(),
                     status: intent
-                        .status
-                        .filter(|_| !intent.not_found)
+                        .status()
+                        .filter(|_| !intent.not_found())
                         .map(|st| st.code()),
-                    changed: intent.status_changed_at.filter(|_| full),
-                    success: intent.last_success_at.filter(|_| full),
-                    order_id: intent.order_id.as_deref().filter(|_| full).map(escape),
+                    changed: intent.status_changed_at().filter(|_| full),
+                    success: intent.last_success_at().filter(|_| full),
+                    order_id: intent.order_id().filter(|_| full).map(escape),
                 }),
         );
     }
     StoreSnapshot {
         store: escape(name),
         rows,
-        by_status: s.board.counts(),
-        oldest: s.board.oldest(),
+        by_status: intents.board().counts(),
+        oldest: intents
+            .board()
+            .oldest()
+            .map(|at| at.map(UnixTime::as_secs_f64)),
         terminal: Outcome::ALL
             .iter()
             .map(|o| (*o, counts.terminal_total.get(o).copied().unwrap_or(0)))
@@ -166,7 +169,7 @@ fn snapshot(
             .iter()
             .map(|r| (*r, counts.dropped_total.get(r).copied().unwrap_or(0)))
             .collect(),
-        watched: s.intents.len(),
+        watched: intents.len(),
     }
 }
 
@@ -191,8 +194,8 @@ fn render_state(out: &mut String, state: &State, now: f64) {
     type Value = fn(&Row) -> Option<Sample>;
     let per_intent: [(&Family, Value); 3] = [
         (&INTENT_STATUS, |r| r.status.map(Sample::Int)),
-        (&INTENT_STATUS_CHANGE, |r| r.changed.map(Sample::Time)),
-        (&INTENT_LAST_SUCCESS, |r| r.success.map(Sample::Time)),
+        (&INTENT_STATUS_CHANGE, |r| r.changed.map(Sample::at)),
+        (&INTENT_LAST_SUCCESS, |r| r.success.map(Sample::at)),
     ];
     for (family, value) in per_intent {
         header(out, family);
@@ -311,13 +314,19 @@ fn intent_sample(
     out.push_str("{store=\"");
     out.push_str(store);
     out.push_str("\",intent_id=\"");
-    out.push_str(&row.id);
+    out.push_str(row.id.as_str());
     if let Some(order_id) = order_id {
         out.push_str("\",order_id=\"");
         out.push_str(order_id);
     }
     out.push_str("\"} ");
     let _ = writeln!(out, "{value}");
+}
+
+impl Sample {
+    fn at(t: UnixTime) -> Sample {
+        Sample::Time(t.as_secs_f64())
+    }
 }
 
 impl std::fmt::Display for Sample {

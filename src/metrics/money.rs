@@ -73,13 +73,8 @@ fn render_state(out: &mut String, state: &State) {
         .stores()
         .iter()
         .map(|handle| {
-            let st = handle.lock();
-            let money = if write_ahead {
-                &st.exported.money
-            } else {
-                &st.money
-            };
-            (handle.name.clone(), money.clone())
+            let money = handle.lock().counters().shown(write_ahead).money.clone();
+            (handle.name.clone(), money)
         })
         .collect();
     let by_coin_and_chain: [(&Family, Sums<CoinKey>); 2] =

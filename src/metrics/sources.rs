@@ -196,8 +196,8 @@ impl SourceCollector {
 /// Watched intents per source, in one pass.
 fn count_by_source(store: &crate::state::StoreState) -> [usize; Source::ALL.len()] {
     let mut counts = [0; Source::ALL.len()];
-    for intent in store.intents.values() {
-        for source in intent.sources.iter() {
+    for (_, intent) in store.intents().iter() {
+        for source in intent.sources().iter() {
             counts[source as usize] += 1;
         }
     }
@@ -261,7 +261,8 @@ mod tests {
         let id = IntentId::parse("650000000000000000000002").unwrap();
         let handle = state.store("main").unwrap();
         let registered = [IntentConfig { id, order_id: None }];
-        handle.lock().register(&registered, 10, 0.0).unwrap();
+        let now = state.clock().now();
+        handle.lock().register(&registered, 10, now).unwrap();
         let mut out = String::new();
         metrics.render(&mut out, &state);
         assert!(

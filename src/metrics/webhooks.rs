@@ -285,16 +285,9 @@ fn render_state(out: &mut String, state: &State) {
         .iter()
         .map(|handle| {
             let st = handle.lock();
-            let counts = if write_ahead {
-                st.exported.webhooks.clone()
-            } else {
-                st.webhook_counts.clone()
-            };
-            let queue = st
-                .webhooks
-                .memory
-                .forwarding
-                .then(|| st.webhooks.queue.len());
+            let counts = st.counters().shown(write_ahead).webhooks.clone();
+            let webhooks = st.webhooks();
+            let queue = webhooks.memory().forwarding.then(|| webhooks.queued());
             (handle.name.clone(), counts, queue)
         })
         .collect();

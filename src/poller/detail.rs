@@ -24,15 +24,15 @@ impl StorePoller {
     /// it is given up instead (past its limits, or its detail past `terminal_retention`).
     /// One look under the store's lock decides.
     pub(super) fn ask_if_due(&mut self, id: &Arc<str>) -> Option<Ask> {
-        let now = self.clock.now().as_secs_f64();
+        let now = self.clock.now();
         let due = {
             let mut st = self.state.lock();
-            let intent = st.intents.get(&**id);
+            let intent = st.intent(id);
             let needs_status = intent.map(|i| i.needs_status());
-            let outcome = intent.and_then(|i| i.status).and_then(Status::outcome);
+            let outcome = intent.and_then(|i| i.status()).and_then(Status::outcome);
             let too_late = intent
-                .and_then(|i| i.terminal_at)
-                .is_some_and(|t| now - t >= self.retention.as_secs_f64());
+                .and_then(|i| i.terminal_at())
+                .is_some_and(|t| now.since(t) >= self.retention);
             match (needs_status, outcome) {
                 (None, _) => Due::Gone,
                 (Some(true), _) => match st.give_up_if_due(id, now, self.limits) {
@@ -64,10 +64,10 @@ impl StorePoller {
     /// detail malformed [`MALFORMED_DETAIL_TRIES`] times.
     pub(super) fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
         self.recorder.record(&answered(Endpoint::Detail, &fetch));
-        let now = self.clock.now().as_secs_f64();
+        let now = self.clock.now();
         let recorded = {
             let mut st = self.state.lock();
-            report(&mut st, Endpoint::Detail, &fetch, now);
+            report(&mut st, Endpoint::Detail, &fetch, now.as_secs_f64());
             match &fetch.outcome {
                 Ok(detail) => Ok(st.record_detail(&id, detail.clone(), now)),
                 Err(error) => Err(error),
@@ -120,7 +120,7 @@ impl StorePoller {
     /// answer's `request_id`, off the schedule.
     fn give_up_detail(&mut self, id: &Arc<str>, error: &FetchError, fetch: &Fetch<Detail>) {
         let request_id = fetch.request_id.as_deref();
-        let now = self.clock.now().as_secs_f64();
+        let now = self.clock.now();
         let given_up = self.state.lock().give_up_detail(id, request_id, now);
         self.sched.remove(id);
         if given_up {
@@ -134,7 +134,7 @@ impl StorePoller {
     fn reschedule_if_pollable<T>(&mut self, id: Arc<str>, fetch: &Fetch<T>) {
         let pollable = {
             let st = self.state.lock();
-            st.intents.get(&*id).is_some_and(|i| i.is_pollable())
+            st.is_pollable(&id)
         };
         if !self.sched.contains_key(&id) {
             return; // removed from the watch list while in flight

@@ -35,22 +35,23 @@ struct Summary {
 }
 
 fn summarize(st: &StoreState) -> Summary {
-    let stuck = st
-        .board
+    let intents = st.intents();
+    let stuck = intents
+        .board()
         .longest_waiting(STUCK_SHOWN)
         .filter_map(|(since, id)| {
-            let intent = st.intents.get(id)?;
+            let intent = intents.get(id.as_str())?;
             Some(Waiting {
-                since,
+                since: since.as_secs_f64(),
                 id: id.clone(),
-                order_id: intent.order_id.clone(),
+                order_id: intent.order_id().map(str::to_owned),
                 class: intent.shown_class()?,
             })
         })
         .collect();
     Summary {
-        watched: st.intents.len(),
-        by_status: st.board.counts(),
+        watched: intents.len(),
+        by_status: intents.board().counts(),
         stuck,
     }
 }
@@ -73,8 +74,8 @@ pub(super) fn page(state: &State, now: f64) -> String {
             StoreView {
                 name: handle.name.clone(),
                 summary: summarize(&st),
-                recent: st.recent.iter().cloned().collect(),
-                api: st.api.clone(),
+                recent: st.oncall().recent().iter().cloned().collect(),
+                api: st.oncall().api().clone(),
             }
         })
         .collect();
@@ -172,11 +173,7 @@ fn needs_a_look(f: &Finished) -> bool {
 /// The latest terminal outcomes, those that need a look first, newest first.
 fn recent_table(out: &mut String, store: &str, recent: &[Finished], now: f64) {
     let mut rows: Vec<&Finished> = recent.iter().collect();
-    rows.sort_by(|a, b| {
-        needs_a_look(b)
-            .cmp(&needs_a_look(a))
-            .then(b.at.total_cmp(&a.at))
-    });
+    rows.sort_by(|a, b| needs_a_look(b).cmp(&needs_a_look(a)).then(b.at.cmp(&a.at)));
     let _ = write!(out, "<h3>Latest outcomes ({})</h3>", rows.len());
     out.push_str("<table><tr><th style=\"width:13%\">when</th><th style=\"width:24%\">outcome</th><th>intent</th><th style=\"width:22%\">order</th></tr>");
     for f in rows {
@@ -195,7 +192,7 @@ fn recent_table(out: &mut String, store: &str, recent: &[Finished], now: f64) {
         let _ = write!(
             out,
             "<tr><td>{} ago</td><td{bad}>{outcome}</td><td>{}</td><td>{}</td></tr>",
-            ago(now - f.at),
+            ago(now - f.at.as_secs_f64()),
             intent_link(store, &f.id),
             escape(f.order_id.as_deref().unwrap_or("-"))
         );
@@ -261,6 +258,7 @@ pub(super) fn escape(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::Status;
+    use crate::clock::UnixTime;
     use crate::state::LastError;
     use crate::state::Source;
     use crate::state::tests::{A, HOUR, intents};
@@ -270,11 +268,12 @@ mod tests {
         let mut s = StoreState::default();
         let ids: Vec<String> = (0..30).map(|n| format!("{n:024x}")).collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        s.set_source(Source::Config, &intents(&refs), HOUR, 0.0);
+        let at = |secs: f64| UnixTime::from_secs_f64(secs);
+        s.set_source(Source::Config, &intents(&refs), HOUR, at(1.0));
         for (n, id) in ids.iter().enumerate() {
-            s.observe_status(id, Status::OnChain, 100.0 - n as f64);
+            s.observe_status(id, Status::OnChain, at(100.0 - n as f64));
         }
-        s.observe_status(&ids[29], Status::Confirmed, 200.0);
+        s.observe_status(&ids[29], Status::Confirmed, at(200.0));
         let summary = summarize(&s);
         assert_eq!(summary.by_status[StatusClass::OnChain as usize], 29);
         assert_eq!(summary.by_status[StatusClass::Confirmed as usize], 1);
@@ -329,7 +328,7 @@ mod tests {
             id: IntentId::parse(&format!("{n:024x}")).unwrap(),
             order_id: None,
             outcome: Outcome::Confirmed,
-            at,
+            at: UnixTime::from_secs_f64(at),
             short: short.map(str::to_owned),
         };
         let view = StoreView {
@@ -339,7 +338,7 @@ mod tests {
                 finished(1, 50.0, Some("paid 24.50 of 25.00 USDT")),
                 finished(2, 80.0, None),
             ],
-            api: st.api.clone(),
+            api: st.oncall().api().clone(),
         };
         let html = section(&view);
         assert!(!html.contains("class=\"err\""), "{html}");
@@ -356,9 +355,10 @@ mod tests {
             ..view.api.last_not_found.clone().unwrap()
         };
         st.record_request(false, Some(error), None);
-        assert!(st.api.last_error.is_some() && st.api.last_not_found.is_some());
+        let api = st.oncall().api();
+        assert!(api.last_error.is_some() && api.last_not_found.is_some());
         let down = StoreView {
-            api: st.api.clone(),
+            api: api.clone(),
             ..view
         };
         let html = section(&down);
@@ -368,7 +368,7 @@ mod tests {
         );
         st.record_request(true, None, None);
         let recovered = StoreView {
-            api: st.api.clone(),
+            api: st.oncall().api().clone(),
             ..down
         };
         let html = section(&recovered);

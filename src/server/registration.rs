@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 
 use super::shared::Shared;
 use crate::api::Status;
+use crate::clock::UnixTime;
 use crate::config::{IntentConfig, IntentId, RegistrationConfig, Secret};
 use crate::state::{IntentState, Source, Sources, StoreHandle, Unregistered};
 use error::{ApiError, DURABLE_WITHIN, MisdirectedItem};
@@ -100,7 +101,7 @@ async fn register_batch(
         });
     }
     let max = settings.max_intents_per_store;
-    let now = shared.clock.now().as_secs_f64();
+    let now = shared.clock.now();
     let (result, version) = handle.edit_watch_list(true, |st| st.register(&owned, max, now));
     let done = result.map_err(|watched| ApiError::AtCap {
         store: handle.name.clone(),
@@ -155,23 +156,23 @@ impl IntentView {
         Self {
             store: store.to_owned(),
             id,
-            order_id: intent.order_id.clone(),
-            status: intent.status.map(|s| StatusView {
+            order_id: intent.order_id().map(str::to_owned),
+            status: intent.status().map(|s| StatusView {
                 code: s.code(),
                 name: s.class().as_str().to_ascii_uppercase(),
             }),
-            not_found: intent.not_found,
-            since: intent.status_changed_at,
-            last_success_at: intent.last_success_at,
-            sources: intent.sources.iter().map(Source::as_str).collect(),
-            added_at: intent.added_at,
+            not_found: intent.not_found(),
+            since: intent.status_changed_at().map(UnixTime::as_secs_f64),
+            last_success_at: intent.last_success_at().map(UnixTime::as_secs_f64),
+            sources: intent.sources().iter().map(Source::as_str).collect(),
+            added_at: intent.added_at().map(UnixTime::as_secs_f64),
             outcome_counted: intent.is_terminal(),
             outcome: intent
-                .status
+                .status()
                 .and_then(Status::outcome)
                 .filter(|_| intent.is_terminal())
                 .map(|o| o.as_str()),
-            terminal_at: intent.terminal_at,
+            terminal_at: intent.terminal_at().map(UnixTime::as_secs_f64),
             watched,
         }
     }
@@ -201,9 +202,12 @@ fn view(
 ) -> Result<Json<IntentView>, ApiError> {
     let (handle, id) = owned_intent(shared, &store_name, &id)?;
     let st = handle.lock();
-    let found = match st.intents.get(&id) {
+    let found = match st.intent(id.as_str()) {
         Some(intent) => Some((intent, true)),
-        None => st.retired.get(&id).map(|intent| (intent, false)),
+        None => st
+            .intents()
+            .retired(id.as_str())
+            .map(|intent| (intent, false)),
     };
     let Some((intent, watched)) = found else {
         return Err(ApiError::NotWatched {

@@ -214,7 +214,7 @@ async fn take(
     };
     let memory = Memory::of(config, store);
     let intent_id = event.intent.id.clone();
-    let now = shared.clock.now().as_secs_f64();
+    let now = shared.clock.now();
     let (accepted, version) =
         handle.edit_watch_list(true, |st| st.accept_webhook(event, memory, now));
     let accepted = accepted.map_err(|refused| match refused {

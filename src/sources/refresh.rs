@@ -73,7 +73,7 @@ impl Target {
             list
         };
         let retention = self.state.terminal_retention();
-        let now = self.clock.now().as_secs_f64();
+        let now = self.clock.now();
         self.handle
             .edit_watch_list(false, |st| st.set_source(self.source, list, retention, now));
     }

@@ -5,15 +5,16 @@
 
 use std::collections::BTreeSet;
 
-use super::{IntentState, StoreState};
+use super::IntentState;
 use crate::api::StatusClass;
+use crate::clock::UnixTime;
 use crate::config::IntentId;
 
 /// An intent's place on the board: its shown status, and while it is not final, since when.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Place {
     class: Option<StatusClass>,
-    since: Option<f64>,
+    since: Option<UnixTime>,
 }
 
 impl Place {
@@ -28,30 +29,14 @@ impl Place {
         Place {
             class,
             since: intent
-                .status_changed_at
+                .status_changed_at()
                 .filter(|_| class.is_some() && !intent.is_final()),
         }
     }
 
     /// Its status and since when, while it waits (is not final).
-    fn waiting(self) -> Option<(StatusClass, f64)> {
+    fn waiting(self) -> Option<(StatusClass, UnixTime)> {
         self.class.zip(self.since)
-    }
-}
-
-/// A time ordered totally (NaN never comes from the clock, but must not break the set).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Since(f64);
-
-impl Eq for Since {}
-impl PartialOrd for Since {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Since {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
     }
 }
 
@@ -60,7 +45,7 @@ impl Ord for Since {
 pub struct Board {
     counts: [u64; StatusClass::ALL.len()],
     /// The non-final intents of each shown status, by when they entered it.
-    waiting: [BTreeSet<(Since, IntentId)>; StatusClass::ALL.len()],
+    waiting: [BTreeSet<(UnixTime, IntentId)>; StatusClass::ALL.len()],
 }
 
 impl Board {
@@ -70,20 +55,20 @@ impl Board {
     }
 
     /// The non-final intents that have waited longest in their status, longest first.
-    pub fn longest_waiting(&self, n: usize) -> impl Iterator<Item = (f64, &IntentId)> {
-        let mut first: Vec<&(Since, IntentId)> =
+    pub fn longest_waiting(&self, n: usize) -> impl Iterator<Item = (UnixTime, &IntentId)> {
+        let mut first: Vec<&(UnixTime, IntentId)> =
             self.waiting.iter().flat_map(|w| w.iter().take(n)).collect();
         first.sort_unstable();
-        first.into_iter().take(n).map(|(since, id)| (since.0, id))
+        first.into_iter().take(n).map(|(since, id)| (*since, id))
     }
 
     /// Per shown status, in `StatusClass::ALL` order, when the longest-waiting non-final
     /// intent entered it (`None` when none waits in it).
-    pub fn oldest(&self) -> [Option<f64>; StatusClass::ALL.len()] {
-        std::array::from_fn(|class| self.waiting[class].first().map(|(since, _)| since.0))
+    pub fn oldest(&self) -> [Option<UnixTime>; StatusClass::ALL.len()] {
+        std::array::from_fn(|class| self.waiting[class].first().map(|(since, _)| *since))
     }
 
-    fn shift(&mut self, id: &IntentId, before: Place, after: Place) {
+    pub(super) fn shift(&mut self, id: &IntentId, before: Place, after: Place) {
         if before == after {
             return;
         }
@@ -96,16 +81,16 @@ impl Board {
         }
         if before.waiting() != after.waiting() {
             if let Some((class, since)) = before.waiting() {
-                self.waiting[class as usize].remove(&(Since(since), id.clone()));
+                self.waiting[class as usize].remove(&(since, id.clone()));
             }
             if let Some((class, since)) = after.waiting() {
-                self.waiting[class as usize].insert((Since(since), id.clone()));
+                self.waiting[class as usize].insert((since, id.clone()));
             }
         }
     }
 
     /// The board of `intents`, from scratch (restores and tests).
-    fn of<'a>(intents: impl Iterator<Item = (&'a IntentId, &'a IntentState)>) -> Board {
+    pub(super) fn of<'a>(intents: impl Iterator<Item = (&'a IntentId, &'a IntentState)>) -> Board {
         let mut board = Board::default();
         for (id, intent) in intents {
             board.shift(id, Place::NONE, Place::of(intent));
@@ -114,38 +99,14 @@ impl Board {
     }
 }
 
-impl StoreState {
-    /// Moves `id` on the board from `before` to where it is now (off it when it left).
-    pub(super) fn replace_on_board(&mut self, id: &str, before: Place) {
-        let (intents, board) = (&self.intents, &mut self.board);
-        match intents.get_key_value(id) {
-            Some((key, intent)) => board.shift(key, before, Place::of(intent)),
-            None => {
-                if let Some(key) = IntentId::parse(id) {
-                    board.shift(&key, before, Place::NONE);
-                }
-            }
-        }
-    }
-
-    /// Where `id` is on the board now.
-    pub(super) fn place(&self, id: &str) -> Place {
-        self.intents.get(id).map_or(Place::NONE, Place::of)
-    }
-
-    /// The board made again from every watched intent (after a restore).
-    pub(super) fn rebuild_board(&mut self) {
-        self.board = Board::of(self.intents.iter());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::Status;
     use crate::state::Source;
+    use crate::state::StoreState;
     use crate::state::expiry::WatchLimits;
-    use crate::state::tests::{HOUR, intents};
+    use crate::state::tests::{HOUR, at, intents};
     use std::time::Duration;
 
     const IDS: [&str; 4] = [
@@ -160,28 +121,32 @@ mod tests {
     #[test]
     fn waits_are_kept_per_status_and_merged_longest_first() {
         let mut s = StoreState::default();
-        s.set_source(Source::Config, &intents(&IDS), HOUR, 0.0);
-        s.observe_status(IDS[0], Status::OnChain, 30.0);
-        s.observe_status(IDS[1], Status::Created, 10.0);
-        s.observe_status(IDS[2], Status::OnChain, 20.0);
-        s.observe_status(IDS[3], Status::Confirmed, 5.0);
-        let longest: Vec<(f64, &str)> = s
-            .board
+        s.set_source(Source::Config, &intents(&IDS), HOUR, at(0.0));
+        s.observe_status(IDS[0], Status::OnChain, at(30.0));
+        s.observe_status(IDS[1], Status::Created, at(10.0));
+        s.observe_status(IDS[2], Status::OnChain, at(20.0));
+        s.observe_status(IDS[3], Status::Confirmed, at(5.0));
+        let longest: Vec<(UnixTime, &str)> = s
+            .intents
+            .board()
             .longest_waiting(2)
             .map(|(since, id)| (since, id.as_str()))
             .collect();
-        assert_eq!(longest, [(10.0, IDS[1]), (20.0, IDS[2])]);
+        assert_eq!(longest, [(at(10.0), IDS[1]), (at(20.0), IDS[2])]);
         assert_eq!(
-            s.board.longest_waiting(9).count(),
+            s.intents.board().longest_waiting(9).count(),
             3,
             "confirmed: not waiting"
         );
-        let oldest = s.board.oldest();
-        assert_eq!(oldest[StatusClass::Created as usize], Some(10.0));
-        assert_eq!(oldest[StatusClass::OnChain as usize], Some(20.0));
+        let oldest = s.intents.board().oldest();
+        assert_eq!(oldest[StatusClass::Created as usize], Some(at(10.0)));
+        assert_eq!(oldest[StatusClass::OnChain as usize], Some(at(20.0)));
         assert_eq!(oldest[StatusClass::Confirmed as usize], None);
-        s.observe_status(IDS[2], Status::Created, 40.0);
-        assert_eq!(s.board.oldest()[StatusClass::OnChain as usize], Some(30.0));
+        s.observe_status(IDS[2], Status::Created, at(40.0));
+        assert_eq!(
+            s.intents.board().oldest()[StatusClass::OnChain as usize],
+            Some(at(30.0))
+        );
     }
 
     proptest::proptest! {
@@ -202,19 +167,19 @@ mod tests {
                     0 => {
                         let chosen: Vec<&str> =
                             IDS.iter().enumerate().filter(|(n, _)| subset & (1 << n) != 0).map(|(_, id)| *id).collect();
-                        s.set_source(Source::Config, &intents(&chosen), HOUR, now);
+                        s.set_source(Source::Config, &intents(&chosen), HOUR, at(now));
                     }
                     1 | 2 => {
-                        s.observe_status(id, Status::from_code(CODES[code]), now);
+                        s.observe_status(id, Status::from_code(CODES[code]), at(now));
                     }
                     3 => {
-                        s.observe_not_found(id, now);
+                        s.observe_not_found(id, at(now));
                     }
                     _ => {
-                        s.give_up_if_due(id, now, limits);
+                        s.give_up_if_due(id, at(now), limits);
                     }
                 }
-                proptest::prop_assert_eq!(&s.board, &Board::of(s.intents.iter()));
+                proptest::prop_assert_eq!(s.intents.board(), &Board::of(s.intents.iter()));
             }
         }
     }

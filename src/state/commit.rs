@@ -4,7 +4,6 @@
 
 use super::store::{Batch, StoreBatch};
 use super::{Counts, State, StoreHandle, WebhookWrite};
-use crate::clock::unix_now;
 
 /// What a batch took of each store: the live counters, to export once committed, and
 /// the relay events it queued.
@@ -17,7 +16,7 @@ impl Taken {
     pub fn committed(self) {
         for (handle, counts, queued) in self.0 {
             let mut st = handle.lock();
-            st.exported = counts;
+            st.counters.committed(counts);
             st.webhooks.committed(&queued);
         }
     }
@@ -31,19 +30,12 @@ impl State {
         let mut taken = Vec::new();
         for handle in self.all_stores() {
             let mut st = handle.lock();
-            let dirty = std::mem::take(&mut st.dirty);
-            let rows = dirty
-                .into_iter()
-                .map(|id| {
-                    let row = st.intents.get(&id).or_else(|| st.retired.get(&id)).cloned();
-                    (id, row)
-                })
-                .collect();
-            let counts = st.counts();
-            let webhooks = std::mem::take(&mut st.webhooks.pending);
-            let memory = st.webhooks.memory;
+            let rows = st.intents.take_dirty();
+            let counts = st.counters.live().clone();
+            let webhooks = st.webhooks.take_pending();
+            let memory = st.webhooks.memory();
             drop(st);
-            let now = unix_now();
+            let now = self.clock.now();
             let queued = queued_seqs(&webhooks);
             batch.kept.push(handle.name.clone());
             batch.stores.push(StoreBatch {
@@ -51,8 +43,8 @@ impl State {
                 rows,
                 counts: counts.clone(),
                 webhooks,
-                forget_nonces_before: now - memory.nonce_ttl,
-                forget_ids_before: now - memory.id_ttl,
+                forget_nonces_before: now.before(memory.nonce_ttl),
+                forget_ids_before: now.before(memory.id_ttl),
             });
             taken.push((handle, counts, queued));
         }
@@ -65,9 +57,9 @@ impl State {
         for store in batch.stores {
             if let Some(handle) = self.all_stores().into_iter().find(|h| h.name == store.name) {
                 let mut st = handle.lock();
-                st.dirty.extend(store.rows.into_iter().map(|(id, _)| id));
-                let later = std::mem::replace(&mut st.webhooks.pending, store.webhooks);
-                st.webhooks.pending.extend(later);
+                st.intents
+                    .mark_dirty(store.rows.into_iter().map(|(id, _)| id));
+                st.webhooks.put_back(store.webhooks);
             }
         }
     }
@@ -79,8 +71,8 @@ impl State {
     pub fn discard_writes(&self) {
         for handle in self.all_stores() {
             let mut st = handle.lock();
-            st.dirty = Default::default();
-            let pending = std::mem::take(&mut st.webhooks.pending);
+            st.intents.discard_dirty();
+            let pending = st.webhooks.take_pending();
             st.webhooks.committed(&queued_seqs(&pending));
         }
     }

@@ -15,10 +15,11 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::store::{Batch, Saved, Store, StoreBatch, StoreError};
 use super::{
-    ConfirmedBy, Counts, DropReason, Dropped, ForwardRequest, IntentState, Queued, Sources,
-    WebhookWrite,
+    ConfirmedBy, Counts, DropReason, Dropped, ForwardRequest, IntentRow, IntentState, Queued,
+    Sources, WebhookWrite,
 };
 use crate::api::{Outcome, Status, StatusClass};
+use crate::clock::UnixTime;
 use crate::config::IntentId;
 
 pub(super) mod money;
@@ -208,6 +209,7 @@ impl Db {
         let rows = stmt.query_map([], |r| <(String, String, String, f64)>::try_from(r))?;
         for row in rows {
             let (store, kind, value, at) = row?;
+            let at = UnixTime::from_secs_f64(at);
             let store = saved.stores.entry(store).or_default();
             match kind.as_str() {
                 "nonce" => store.nonces.push((value, at)),
@@ -248,7 +250,7 @@ impl Db {
                 seq,
                 webhook_id,
                 intent_id,
-                received_at,
+                received_at: UnixTime::from_secs_f64(received_at),
                 request: ForwardRequest {
                     path_and_query,
                     headers,
@@ -418,9 +420,10 @@ fn append_events(
         "INSERT INTO events (store, id, gone, {COLUMNS}) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     ))?;
+    let secs = |t: Option<UnixTime>| t.map(UnixTime::as_secs_f64);
     for (id, intent) in rows {
         let gone = intent.is_none();
-        let i = intent.clone().unwrap_or_default();
+        let i = intent.as_ref().map(IntentState::row).unwrap_or_default();
         // 24 hex characters, checked where the id entered: always 12 bytes.
         let id = hex::decode(id.as_str()).unwrap_or_default();
         stmt.execute(params![
@@ -429,19 +432,19 @@ fn append_events(
             gone,
             i.sources.bits(),
             i.order_id,
-            i.added_at,
+            secs(i.added_at),
             i.status.map(Status::code),
             i.not_found,
-            i.status_changed_at,
-            i.last_success_at,
-            i.terminal_at,
-            i.expired_at,
+            secs(i.status_changed_at),
+            secs(i.last_success_at),
+            secs(i.terminal_at),
+            secs(i.expired_at),
             i.dropped.map(|d| d.reason.as_str()),
-            i.dropped.map(|d| d.at),
+            i.dropped.map(|d| d.at.as_secs_f64()),
             i.confirmed_by.map(ConfirmedBy::as_str),
-            i.webhook_at,
+            secs(i.webhook_at),
             i.verify_pending,
-            i.webhook_missing_at,
+            secs(i.webhook_missing_at),
             money::detail_column(&i),
         ])?;
     }
@@ -462,14 +465,16 @@ fn write_webhooks(tx: &Transaction, store: i64, batch: &StoreBatch) -> rusqlite:
         tx.prepare_cached("DELETE FROM webhook_queue WHERE store = ?1 AND seq = ?2")?;
     for write in &batch.webhooks {
         match write {
-            WebhookWrite::Nonce(nonce, at) => seen.execute(params![store, "nonce", nonce, at])?,
-            WebhookWrite::Id(id, at) => seen.execute(params![store, "id", id, at])?,
+            WebhookWrite::Nonce(nonce, at) => {
+                seen.execute(params![store, "nonce", nonce, at.as_secs_f64()])?
+            }
+            WebhookWrite::Id(id, at) => seen.execute(params![store, "id", id, at.as_secs_f64()])?,
             WebhookWrite::Queued(q) => queued.execute(params![
                 store,
                 i64::try_from(q.seq).unwrap_or(i64::MAX),
                 q.webhook_id,
                 q.intent_id.as_str(),
-                q.received_at,
+                q.received_at.as_secs_f64(),
                 q.request.path_and_query,
                 headers_json(&q.request.headers),
                 q.request.body,
@@ -485,8 +490,8 @@ fn write_webhooks(tx: &Transaction, store: i64, batch: &StoreBatch) -> rusqlite:
     )?
     .execute(params![
         store,
-        batch.forget_nonces_before,
-        batch.forget_ids_before
+        batch.forget_nonces_before.as_secs_f64(),
+        batch.forget_ids_before.as_secs_f64()
     ])?;
     Ok(())
 }
@@ -632,8 +637,12 @@ pub(super) fn add_counter(
 /// An intent from the row's [`COLUMNS`], starting at column `at`; `Err` names a value
 /// this build does not know.
 fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentState, String>> {
+    let time = |column: usize| -> rusqlite::Result<Option<UnixTime>> {
+        Ok(r.get::<_, Option<f64>>(at + column)?
+            .map(UnixTime::from_secs_f64))
+    };
     let dropped_reason: Option<String> = r.get(at + 9)?;
-    let dropped_at: Option<f64> = r.get(at + 10)?;
+    let dropped_at = time(10)?;
     let dropped = match (dropped_reason, dropped_at) {
         (None, None) => None,
         (Some(reason), Some(at)) => match DropReason::parse(&reason) {
@@ -653,25 +662,24 @@ fn read_intent(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<IntentSt
         Ok(read) => read,
         Err(reason) => return Ok(Err(reason)),
     };
-    Ok(Ok(IntentState {
+    Ok(Ok(IntentState::from_row(IntentRow {
         sources: Sources::from_bits(r.get(at)?),
         order_id: r.get(at + 1)?,
-        added_at: r.get(at + 2)?,
+        added_at: time(2)?,
         status: r.get::<_, Option<i64>>(at + 3)?.map(Status::from_code),
         not_found: r.get(at + 4)?,
-        status_changed_at: r.get(at + 5)?,
-        last_success_at: r.get(at + 6)?,
-        terminal_at: r.get(at + 7)?,
-        expired_at: r.get(at + 8)?,
+        status_changed_at: time(5)?,
+        last_success_at: time(6)?,
+        terminal_at: time(7)?,
+        expired_at: time(8)?,
         dropped,
         confirmed_by,
-        webhook_at: r.get(at + 12)?,
+        webhook_at: time(12)?,
         verify_pending: r.get(at + 13)?,
-        webhook_missing_at: r.get(at + 14)?,
+        webhook_missing_at: time(14)?,
         fetched,
         detail_given_up,
-        detail_pending: false,
-    }))
+    })))
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::{IntentState, StoreState};
+use super::intents::Save;
+use super::{IntentState, Phase, StoreState};
+use crate::clock::UnixTime;
 use crate::config::StoreConfig;
 
 /// Why an intent was dropped from polling: the `reason` label of
@@ -40,12 +40,10 @@ impl DropReason {
 serde_as_text!(DropReason, "drop reason");
 
 /// When and why an intent was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dropped {
     pub reason: DropReason,
-    /// Unix seconds.
-    pub at: f64,
+    pub at: UnixTime,
 }
 
 /// How an intent stopped being polled without reaching a terminal status.
@@ -72,37 +70,15 @@ impl From<&StoreConfig> for WatchLimits {
 }
 
 impl IntentState {
-    /// Expired or dropped: not polled again, like a terminal intent.
-    pub fn is_given_up(&self) -> bool {
-        self.expired_at.is_some() || self.dropped.is_some()
-    }
-
-    /// Terminal or given up: never polled again.
-    pub fn is_final(&self) -> bool {
-        self.is_terminal() || self.is_given_up()
-    }
-
-    /// When the intent became final, if it did (retirement counts from then).
-    pub fn final_at(&self) -> Option<f64> {
-        self.terminal_at
-            .or(self.expired_at)
-            .or(self.dropped.map(|d| d.at))
-    }
-
-    /// The status class `/metrics` and `/` count it under: none once given up.
-    pub fn shown_class(&self) -> Option<super::StatusClass> {
-        self.class().filter(|_| !self.is_given_up())
-    }
-
     /// Whether, at `now`, the intent is past one of the limits.
-    fn due_give_up(&self, now: f64, limits: WatchLimits) -> Option<GiveUp> {
+    fn due_give_up(&self, now: UnixTime, limits: WatchLimits) -> Option<GiveUp> {
         if self.is_final() {
             return None;
         }
-        let age = now - self.added_at?;
-        if self.not_found && age >= limits.not_found_ttl.as_secs_f64() {
+        let age = now.since(self.added_at()?);
+        if self.not_found() && age >= limits.not_found_ttl {
             Some(GiveUp::Dropped(DropReason::NotFound))
-        } else if age >= limits.max_watch_age.as_secs_f64() {
+        } else if age >= limits.max_watch_age {
             Some(GiveUp::Expired)
         } else {
             None
@@ -113,22 +89,27 @@ impl IntentState {
 impl StoreState {
     /// Called before an intent is polled: expires or drops it if it is past a limit,
     /// counting it once. Returns what happened; `None` leaves it to be polled.
-    pub fn give_up_if_due(&mut self, id: &str, now: f64, limits: WatchLimits) -> Option<GiveUp> {
-        let place = self.place(id);
-        let intent = self.intents.get_mut(id)?;
-        let give_up = intent.due_give_up(now, limits)?;
+    pub fn give_up_if_due(
+        &mut self,
+        id: &str,
+        now: UnixTime,
+        limits: WatchLimits,
+    ) -> Option<GiveUp> {
+        let give_up = self.intents.update(id, |intent| {
+            let Some(give_up) = intent.due_give_up(now, limits) else {
+                return (None, Save::Skip);
+            };
+            intent.finish(match give_up {
+                GiveUp::Expired => Phase::Expired { at: now },
+                GiveUp::Dropped(reason) => Phase::Dropped { reason, at: now },
+            });
+            (Some(give_up), Save::Row)
+        })??;
+        let counts = self.counters.live_mut();
         match give_up {
-            GiveUp::Expired => {
-                intent.expired_at = Some(now);
-                self.expired_total += 1;
-            }
-            GiveUp::Dropped(reason) => {
-                intent.dropped = Some(Dropped { reason, at: now });
-                *self.dropped_total.entry(reason).or_insert(0) += 1;
-            }
+            GiveUp::Expired => counts.expired_total += 1,
+            GiveUp::Dropped(reason) => counts.dropped(reason),
         }
-        self.mark_dirty(id);
-        self.replace_on_board(id, place);
         Some(give_up)
     }
 }
@@ -137,7 +118,8 @@ impl StoreState {
 mod tests {
     use super::*;
     use crate::api::Status;
-    use crate::state::tests::{A, B, HOUR, intents};
+    use crate::state::Source;
+    use crate::state::tests::{A, B, HOUR, at, intents};
 
     const LIMITS: WatchLimits = WatchLimits {
         max_watch_age: Duration::from_secs(100),
@@ -146,75 +128,84 @@ mod tests {
 
     #[test]
     fn expires_at_the_age_and_is_counted_once() {
-        let mut s = StoreState::new();
-        s.set_source(crate::state::Source::Config, &intents(&[A]), HOUR, 1000.0);
-        assert_eq!(s.intents[A].added_at, Some(1000.0));
-        s.observe_status(A, Status::OnChain, 1001.0);
-        assert_eq!(s.give_up_if_due(A, 1099.9, LIMITS), None);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(1000.0));
+        assert_eq!(s.intent(A).unwrap().added_at(), Some(at(1000.0)));
+        s.observe_status(A, Status::OnChain, at(1001.0));
+        assert_eq!(s.give_up_if_due(A, at(1099.9), LIMITS), None);
         assert_eq!(s.pollable().count(), 1);
-        assert_eq!(s.give_up_if_due(A, 1100.0, LIMITS), Some(GiveUp::Expired));
-        assert_eq!(s.give_up_if_due(A, 1200.0, LIMITS), None, "counted once");
-        assert_eq!(s.expired_total, 1);
+        assert_eq!(
+            s.give_up_if_due(A, at(1100.0), LIMITS),
+            Some(GiveUp::Expired)
+        );
+        assert_eq!(
+            s.give_up_if_due(A, at(1200.0), LIMITS),
+            None,
+            "counted once"
+        );
+        assert_eq!(s.counters.live().expired_total, 1);
         assert_eq!(s.pollable().count(), 0);
-        assert_eq!(s.intents[A].shown_class(), None);
+        assert_eq!(s.intent(A).unwrap().shown_class(), None);
         // A late answer changes nothing.
         assert_eq!(
-            s.observe_status(A, Status::Confirmed, 1201.0),
+            s.observe_status(A, Status::Confirmed, at(1201.0)),
             crate::state::Change::default()
         );
-        assert_eq!(s.terminal_total[&crate::api::Outcome::Confirmed], 0);
+        assert_eq!(
+            s.counters.live().terminal_total[&crate::api::Outcome::Confirmed],
+            0
+        );
     }
 
     #[test]
     fn not_found_is_dropped_at_the_ttl_and_found_ones_are_not() {
-        let mut s = StoreState::new();
-        s.set_source(crate::state::Source::Config, &intents(&[A, B]), HOUR, 0.0);
-        s.observe_not_found(A, 1.0);
-        s.observe_not_found(B, 1.0);
-        s.observe_status(B, Status::Created, 5.0);
-        assert_eq!(s.give_up_if_due(A, 9.0, LIMITS), None);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
+        s.observe_not_found(A, at(1.0));
+        s.observe_not_found(B, at(1.0));
+        s.observe_status(B, Status::Created, at(5.0));
+        assert_eq!(s.give_up_if_due(A, at(9.0), LIMITS), None);
         assert_eq!(
-            s.give_up_if_due(A, 10.0, LIMITS),
+            s.give_up_if_due(A, at(10.0), LIMITS),
             Some(GiveUp::Dropped(DropReason::NotFound))
         );
-        assert_eq!(s.give_up_if_due(B, 10.0, LIMITS), None, "found since");
-        assert_eq!(s.dropped_total[&DropReason::NotFound], 1);
-        assert_eq!(s.expired_total, 0, "a dropped intent does not expire too");
-        assert_eq!(s.give_up_if_due(A, 500.0, LIMITS), None);
+        assert_eq!(s.give_up_if_due(B, at(10.0), LIMITS), None, "found since");
+        assert_eq!(s.counters.live().dropped_total[&DropReason::NotFound], 1);
+        assert_eq!(
+            s.counters.live().expired_total,
+            0,
+            "a dropped intent does not expire too"
+        );
+        assert_eq!(s.give_up_if_due(A, at(500.0), LIMITS), None);
         assert_eq!(s.pollable().collect::<Vec<_>>(), [B]);
     }
 
     #[test]
     fn a_given_up_intent_stays_final_when_removed_and_put_back_within_the_retention() {
-        let mut s = StoreState::new();
-        s.set_source(crate::state::Source::Config, &intents(&[A, B]), HOUR, 0.0);
-        s.observe_status(A, Status::OnChain, 1.0);
-        s.observe_not_found(B, 1.0);
-        s.give_up_if_due(A, 100.0, LIMITS);
-        s.give_up_if_due(B, 100.0, LIMITS);
-        s.set_source(crate::state::Source::Config, &intents(&[]), HOUR, 200.0);
-        assert_eq!(s.retired.len(), 2);
-        s.set_source(crate::state::Source::Config, &intents(&[A, B]), HOUR, 300.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
+        s.observe_status(A, Status::OnChain, at(1.0));
+        s.observe_not_found(B, at(1.0));
+        s.give_up_if_due(A, at(100.0), LIMITS);
+        s.give_up_if_due(B, at(100.0), LIMITS);
+        s.set_source(Source::Config, &intents(&[]), HOUR, at(200.0));
+        assert_eq!(s.intents.retired_len(), 2);
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(300.0));
         assert_eq!(s.pollable().count(), 0);
         assert_eq!(
-            s.give_up_if_due(A, 400.0, LIMITS),
+            s.give_up_if_due(A, at(400.0), LIMITS),
             None,
             "not counted again"
         );
-        assert_eq!(s.expired_total, 1);
-        assert_eq!(s.dropped_total[&DropReason::NotFound], 1);
+        assert_eq!(s.counters.live().expired_total, 1);
+        assert_eq!(s.counters.live().dropped_total[&DropReason::NotFound], 1);
         // Kept out past the retention (from when they gave up): forgotten; back, they
         // start afresh with a new added_at.
-        s.set_source(crate::state::Source::Config, &intents(&[]), HOUR, 400.0);
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[]),
-            HOUR,
-            100.0 + 3600.0,
-        );
-        assert!(s.retired.is_empty());
-        s.set_source(crate::state::Source::Config, &intents(&[A]), HOUR, 5000.0);
-        assert_eq!(s.intents[A].added_at, Some(5000.0));
+        s.set_source(Source::Config, &intents(&[]), HOUR, at(400.0));
+        s.set_source(Source::Config, &intents(&[]), HOUR, at(100.0 + 3600.0));
+        assert_eq!(s.intents.retired_len(), 0);
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(5000.0));
+        assert_eq!(s.intent(A).unwrap().added_at(), Some(at(5000.0)));
         assert_eq!(s.pollable().count(), 1);
     }
 }

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::store::{Saved, SavedStore};
-use super::{Counts, DropReason, Dropped, IntentState, Source, Sources};
+use super::{Counts, DropReason, Dropped, IntentRow, IntentState, Source, Sources};
 use crate::api::{Outcome, Status, StatusClass};
+use crate::clock::UnixTime;
 use crate::config::IntentId;
 
 /// The format this build writes; it reads this one and every earlier one (version 1 had
@@ -73,7 +74,16 @@ pub struct IntentRecord {
     pub expired_at: Option<f64>,
     /// Set once it was dropped and counted; never polled again after that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dropped: Option<Dropped>,
+    pub dropped: Option<DroppedRecord>,
+}
+
+/// When and why an intent was dropped, as the file says it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DroppedRecord {
+    pub reason: DropReason,
+    /// Unix seconds.
+    pub at: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +133,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<StateFile, StateFileError> {
 impl StateFile {
     /// The file's facts as the database keeps them. Every intent of such a file came from
     /// the config; one without `added_at` (version 1) was added `now`, at the import.
-    pub fn into_saved(self, now: f64) -> Saved {
+    pub fn into_saved(self, now: UnixTime) -> Saved {
         let stores = self
             .stores
             .into_iter()
@@ -134,7 +144,7 @@ impl StateFile {
 }
 
 impl StoreRecord {
-    fn into_saved(self, now: f64) -> SavedStore {
+    fn into_saved(self, now: UnixTime) -> SavedStore {
         let counts = Counts {
             terminal_total: self.terminal_total,
             transitions: self
@@ -166,20 +176,23 @@ impl StoreRecord {
 }
 
 impl IntentRecord {
-    fn into_intent(self, sources: Sources, now: f64) -> IntentState {
-        IntentState {
+    fn into_intent(self, sources: Sources, now: UnixTime) -> IntentState {
+        let time = |t: Option<f64>| t.map(UnixTime::from_secs_f64);
+        IntentState::from_row(IntentRow {
             sources,
-            order_id: None,
             status: self.status.map(Status::from_code),
             not_found: self.not_found,
-            status_changed_at: self.status_changed_at,
-            last_success_at: self.last_success_at,
-            terminal_at: self.terminal_at,
-            added_at: self.added_at.or(Some(now)),
-            expired_at: self.expired_at,
-            dropped: self.dropped,
-            ..IntentState::default()
-        }
+            status_changed_at: time(self.status_changed_at),
+            last_success_at: time(self.last_success_at),
+            terminal_at: time(self.terminal_at),
+            added_at: time(self.added_at).or(Some(now)),
+            expired_at: time(self.expired_at),
+            dropped: self.dropped.map(|d| Dropped {
+                reason: d.reason,
+                at: UnixTime::from_secs_f64(d.at),
+            }),
+            ..IntentRow::default()
+        })
     }
 }
 
@@ -235,7 +248,7 @@ mod tests {
                 terminal_at: None,
                 added_at: Some(1.0),
                 expired_at: None,
-                dropped: Some(Dropped {
+                dropped: Some(DroppedRecord {
                     reason: DropReason::NotFound,
                     at: 9.0,
                 }),
@@ -280,21 +293,29 @@ mod tests {
         store
             .retired
             .insert(IntentId::parse("dddddddddddddddddddddddd").unwrap(), old);
-        let saved = file.into_saved(99.0);
+        let saved = file.into_saved(UnixTime::from_secs(99));
         let main = &saved.stores["main"];
         assert_eq!(main.counts.terminal_total[&Outcome::Confirmed], 3);
         assert_eq!(main.counts.expired_total, 1);
         let find = |id: &str| &main.intents.iter().find(|(i, _)| i == &id).unwrap().1;
         assert_eq!(find("aaaaaaaaaaaaaaaaaaaaaaaa").sources.names(), "config");
-        assert_eq!(find("bbbbbbbbbbbbbbbbbbbbbbbb").expired_at, Some(8.0));
         assert_eq!(
-            find("cccccccccccccccccccccccc").dropped.map(|d| d.reason),
-            Some(DropReason::NotFound)
+            find("bbbbbbbbbbbbbbbbbbbbbbbb").phase(),
+            &crate::state::Phase::Expired {
+                at: UnixTime::from_secs(8)
+            }
+        );
+        assert_eq!(
+            find("cccccccccccccccccccccccc").phase(),
+            &crate::state::Phase::Dropped {
+                reason: DropReason::NotFound,
+                at: UnixTime::from_secs(9)
+            }
         );
         let retired = find("dddddddddddddddddddddddd");
         assert!(retired.sources.is_empty());
-        assert_eq!(retired.added_at, Some(99.0));
-        assert_eq!(retired.status, Some(Status::Confirmed));
+        assert_eq!(retired.added_at(), Some(UnixTime::from_secs(99)));
+        assert_eq!(retired.status(), Some(Status::Confirmed));
     }
 
     /// A version-1 file (as earlier builds wrote it) is read.

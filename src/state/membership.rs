@@ -7,10 +7,10 @@
 //! store's poller (which schedules new intents without rescanning the watch list).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::time::Duration;
 
-use super::{IntentState, StoreState, board};
+use super::StoreState;
+use crate::clock::UnixTime;
 use crate::config::{IntentConfig, IntentId};
 
 /// Where a watched intent comes from: the `source` label of the source metrics.
@@ -149,25 +149,20 @@ impl StoreState {
         source: Source,
         intents: &[IntentConfig],
         retention: Duration,
-        now: f64,
+        now: UnixTime,
     ) {
         let wanted: HashMap<&IntentId, Option<&String>> = intents
             .iter()
             .map(|i| (&i.id, i.order_id.as_ref()))
             .collect();
-        let dropped: Vec<IntentId> = self
-            .intents
-            .iter()
-            .filter(|(id, i)| i.sources.contains(source) && !wanted.contains_key(*id))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in dropped {
-            self.leave(&id, source);
+        for id in self.intents.named_by(source, |id| wanted.contains_key(id)) {
+            self.intents.leave(&id, source);
         }
         for (id, order_id) in wanted {
-            self.watch(id, source, order_id, now);
+            self.intents
+                .watch(id, source, order_id.map(String::as_str), now);
         }
-        self.forget_retired(retention, now);
+        self.intents.forget_retired(retention, now);
     }
 
     /// Adds `intents` through the API, all or none: refused (`Err(watched)`) when the new
@@ -176,12 +171,12 @@ impl StoreState {
         &mut self,
         intents: &[IntentConfig],
         max_intents: usize,
-        now: f64,
+        now: UnixTime,
     ) -> Result<Registered, usize> {
         let mut new: Vec<&IntentId> = intents
             .iter()
             .map(|i| &i.id)
-            .filter(|id| !self.intents.contains_key(*id))
+            .filter(|id| self.intents.get(id.as_str()).is_none())
             .collect();
         new.sort_unstable();
         new.dedup();
@@ -190,7 +185,8 @@ impl StoreState {
             return Err(watched);
         }
         for intent in intents {
-            self.watch(&intent.id, Source::Api, intent.order_id.as_ref(), now);
+            let order_id = intent.order_id.as_deref();
+            self.intents.watch(&intent.id, Source::Api, order_id, now);
         }
         Ok(Registered {
             registered: new.len(),
@@ -200,95 +196,32 @@ impl StoreState {
 
     /// Removes the API's registration of `id`.
     pub fn unregister(&mut self, id: &IntentId) -> Unregistered {
-        let Some(intent) = self.intents.get(id) else {
+        let Some(intent) = self.intents.get(id.as_str()) else {
             return Unregistered::NotWatched;
         };
         if !intent.sources.contains(Source::Api) {
             return Unregistered::NotRegistered(intent.sources);
         }
-        self.leave(id, Source::Api);
-        let still_watched = self.intents.get(id).map(|i| i.sources).unwrap_or_default();
+        self.intents.leave(id, Source::Api);
+        let still_watched = self
+            .intents
+            .get(id.as_str())
+            .map(|i| i.sources)
+            .unwrap_or_default();
         Unregistered::Removed { still_watched }
     }
 
     /// Watched intents named by `source`.
     pub fn source_count(&self, source: Source) -> usize {
         self.intents
-            .values()
-            .filter(|i| i.sources.contains(source))
+            .iter()
+            .filter(|(_, i)| i.sources.contains(source))
             .count()
     }
 
     /// Takes the watch-list changes queued for the poller.
     pub fn take_delta(&mut self) -> Delta {
-        std::mem::take(&mut self.delta)
-    }
-
-    /// Adds `source` to `id` (watching it if it was not): from the retired intents when
-    /// it is one, else new and added `now`. A source that gives an order id sets it.
-    pub(super) fn watch(
-        &mut self,
-        id: &IntentId,
-        source: Source,
-        order_id: Option<&String>,
-        now: f64,
-    ) {
-        let mut joined = false;
-        let intent = match self.intents.entry(id.clone()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                self.delta.push(id);
-                joined = true;
-                e.insert(self.retired.remove(id.as_str()).unwrap_or(IntentState {
-                    added_at: Some(now),
-                    ..IntentState::default()
-                }))
-            }
-        };
-        let changed = !intent.sources.contains(source)
-            || (order_id.is_some() && intent.order_id.as_ref() != order_id);
-        intent.sources.insert(source);
-        if let Some(order_id) = order_id {
-            intent.order_id = Some(order_id.clone());
-        }
-        if changed {
-            self.dirty.insert(id.clone());
-        }
-        if joined {
-            self.replace_on_board(id.as_str(), board::Place::NONE);
-        }
-    }
-
-    /// Takes `source` off `id`; with no source left it leaves the watch list (retired
-    /// when final, forgotten otherwise).
-    fn leave(&mut self, id: &IntentId, source: Source) {
-        let Some(intent) = self.intents.get_mut(id) else {
-            return;
-        };
-        intent.sources.remove(source);
-        self.dirty.insert(id.clone());
-        if !intent.sources.is_empty() {
-            return;
-        }
-        self.delta.push(id);
-        let place = self.place(id.as_str());
-        if let Some(intent) = self.intents.remove(id).filter(IntentState::is_final) {
-            self.retired.insert(id.clone(), intent);
-        }
-        self.replace_on_board(id.as_str(), place);
-    }
-
-    /// Forgets retired intents that became final more than `retention` ago.
-    fn forget_retired(&mut self, retention: Duration, now: f64) {
-        let horizon = retention.as_secs_f64();
-        let dirty = &mut self.dirty;
-        self.retired.retain(|id, i| {
-            let keep = i.final_at().is_some_and(|t| now - t < horizon);
-            if !keep {
-                dirty.insert(id.clone());
-            }
-            keep
-        });
+        self.intents.take_delta()
     }
 }
 
@@ -296,7 +229,7 @@ impl StoreState {
 mod tests {
     use super::*;
     use crate::api::Status;
-    use crate::state::tests::{A, B, HOUR, intents};
+    use crate::state::tests::{A, B, HOUR, at, intents};
 
     fn id(text: &str) -> IntentId {
         IntentId::parse(text).unwrap()
@@ -304,30 +237,34 @@ mod tests {
 
     #[test]
     fn an_intent_is_watched_while_any_source_names_it() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A, B]), HOUR, 0.0);
-        s.set_source(Source::File, &intents(&[A]), HOUR, 1.0);
-        assert_eq!(s.intents[A].sources.names(), "config,file");
-        assert_eq!(s.intents[A].added_at, Some(0.0), "added once, by the first");
-        s.observe_status(B, Status::Failed, 2.0);
-        s.set_source(Source::Config, &[], HOUR, 3.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(0.0));
+        s.set_source(Source::File, &intents(&[A]), HOUR, at(1.0));
+        assert_eq!(s.intent(A).unwrap().sources.names(), "config,file");
+        assert_eq!(
+            s.intent(A).unwrap().added_at(),
+            Some(at(0.0)),
+            "added once, by the first"
+        );
+        s.observe_status(B, Status::Failed, at(2.0));
+        s.set_source(Source::Config, &[], HOUR, at(3.0));
         assert_eq!(s.intents.len(), 1, "A stays, named by the file");
-        assert_eq!(s.retired.len(), 1, "B is final: retired");
-        s.set_source(Source::File, &[], HOUR, 4.0);
+        assert_eq!(s.intents.retired_len(), 1, "B is final: retired");
+        s.set_source(Source::File, &[], HOUR, at(4.0));
         assert!(s.intents.is_empty());
-        assert!(s.retired.contains_key(B) && !s.retired.contains_key(A));
+        assert!(s.intents.retired(B).is_some() && s.intents.retired(A).is_none());
         assert_eq!(s.source_count(Source::File), 0);
-        assert!(s.dirty.contains(A) && s.dirty.contains(B));
+        assert!(s.intents.is_dirty(A) && s.intents.is_dirty(B));
     }
 
     #[test]
     fn a_registration_is_all_or_none_and_counts_what_was_already_watched() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(0.0));
         let c = "cccccccccccccccccccccccc";
-        assert_eq!(s.register(&intents(&[A, B, c]), 2, 1.0), Err(1));
+        assert_eq!(s.register(&intents(&[A, B, c]), 2, at(1.0)), Err(1));
         assert_eq!(s.intents.len(), 1, "nothing applied");
-        let got = s.register(&intents(&[A, B, B]), 2, 1.0).unwrap();
+        let got = s.register(&intents(&[A, B, B]), 2, at(1.0)).unwrap();
         assert_eq!(
             got,
             Registered {
@@ -335,20 +272,23 @@ mod tests {
                 already_watched: 2
             }
         );
-        assert_eq!(s.intents[A].sources.names(), "config,api");
-        assert_eq!(s.register(&intents(&[B]), 2, 2.0).unwrap().registered, 0);
+        assert_eq!(s.intent(A).unwrap().sources.names(), "config,api");
         assert_eq!(
-            s.intents[B].added_at,
-            Some(1.0),
+            s.register(&intents(&[B]), 2, at(2.0)).unwrap().registered,
+            0
+        );
+        assert_eq!(
+            s.intent(B).unwrap().added_at(),
+            Some(at(1.0)),
             "a second registration is a no-op"
         );
     }
 
     #[test]
     fn unregistering_removes_only_the_api_s_part() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
-        s.register(&intents(&[A, B]), 10, 0.0).unwrap();
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(0.0));
+        s.register(&intents(&[A, B]), 10, at(0.0)).unwrap();
         assert_eq!(
             s.unregister(&id(A)),
             Unregistered::Removed {
@@ -363,13 +303,13 @@ mod tests {
             matches!(s.unregister(&id(B)), Unregistered::Removed { still_watched } if still_watched.is_empty())
         );
         assert_eq!(s.unregister(&id(B)), Unregistered::NotWatched);
-        assert!(!s.intents.contains_key(B));
+        assert!(s.intent(B).is_none());
     }
 
     #[test]
     fn the_poller_s_delta_collapses_into_a_rescan_when_it_grows_too_long() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Api, &intents(&[A]), HOUR, 0.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Api, &intents(&[A]), HOUR, at(0.0));
         assert!(matches!(s.take_delta(), Delta::Changed(ids) if ids == [id(A)]));
         assert!(matches!(s.take_delta(), Delta::Empty));
         let mut d = Delta::Empty;

@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use super::{IntentState, StoreState};
+use super::intents::Save;
+use super::{DetailPhase, StoreState};
 use crate::api::detail::MAX_SYMBOL_CHARS;
 use crate::api::{Detail, Outcome, Status};
+use crate::clock::UnixTime;
 
 /// Distinct `coin`, `chain` and `currency` label values per store, `other` beyond.
 pub const MAX_LABEL_VALUES: usize = 16;
@@ -28,8 +30,7 @@ const MAX_REQUEST_ID_BYTES: usize = 128;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fetched {
     pub detail: Detail,
-    /// Unix seconds.
-    pub at: f64,
+    pub at: UnixTime,
 }
 
 /// An intent's detail given up: it stayed malformed for every try
@@ -37,8 +38,7 @@ pub struct Fetched {
 /// again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetailGivenUp {
-    /// Unix seconds.
-    pub at: f64,
+    pub at: UnixTime,
     /// The API's `request_id` of the last try, if it sent one.
     pub request_id: Option<String>,
 }
@@ -154,91 +154,116 @@ pub enum DetailRecorded {
     Refused(NotCounted),
 }
 
-impl IntentState {
-    /// Terminal, its detail neither counted nor given up yet: one is to be fetched.
-    pub fn wants_detail(&self) -> bool {
-        self.is_terminal()
-            && !self.is_given_up()
-            && self.fetched.is_none()
-            && self.detail_given_up.is_none()
-    }
-}
-
 impl StoreState {
     /// Turns detail fetching on or off (`fetch_details`) and marks every terminal intent
     /// still without a counted detail, finished within `retention`, as pending.
-    pub fn set_fetch_details(&mut self, on: bool, retention: Duration, now: f64) {
+    pub fn set_fetch_details(&mut self, on: bool, retention: Duration, now: UnixTime) {
         self.fetch_details = on;
-        for intent in self.intents.values_mut() {
-            intent.detail_pending = on
-                && intent.wants_detail()
-                && intent
-                    .terminal_at
-                    .is_some_and(|t| now - t < retention.as_secs_f64());
-        }
-        self.delta = super::Delta::Rescan;
+        self.intents.update_all(|intent| {
+            if let Some(t) = intent.terminal_mut()
+                && let DetailPhase::Open { pending } = &mut t.detail
+            {
+                *pending = on && now.since(t.at) < retention;
+            }
+        });
     }
 
     /// A newly terminal intent wants its detail, if the store fetches them.
     pub(super) fn want_detail(&mut self, id: &str) {
         let on = self.fetch_details;
-        if let Some(intent) = self.intents.get_mut(id) {
-            intent.detail_pending = on && intent.wants_detail();
-        }
+        self.intents.update(id, |intent| {
+            if let Some(t) = intent.terminal_mut()
+                && let DetailPhase::Open { pending } = &mut t.detail
+            {
+                *pending = on;
+            }
+            ((), Save::Skip)
+        });
     }
 
     /// Counts a fetched detail, once in the intent's life.
-    pub fn record_detail(&mut self, id: &str, detail: Detail, now: f64) -> DetailRecorded {
-        let Some(intent) = self.intents.get_mut(id).filter(|i| i.wants_detail()) else {
+    pub fn record_detail(&mut self, id: &str, detail: Detail, now: UnixTime) -> DetailRecorded {
+        let Some(intent) = self.intents.get(id).filter(|i| i.wants_detail()) else {
             return DetailRecorded::Ignored;
         };
-        let Some(outcome) = intent.status.and_then(Status::outcome) else {
+        let Some(outcome) = intent.status().and_then(Status::outcome) else {
             return DetailRecorded::Ignored;
         };
-        intent.detail_pending = false;
-        let short = match self.money.count(outcome, &detail) {
-            Ok(short) => short,
-            Err(e) => return DetailRecorded::Refused(e),
+        let short = self.money_mut().count(outcome, &detail);
+        let recorded = match short {
+            Ok(short) => DetailRecorded::Counted { outcome, short },
+            Err(e) => DetailRecorded::Refused(e),
         };
-        if short {
+        if let DetailRecorded::Counted { short: true, .. } = recorded {
             self.mark_short(id, &detail);
         }
-        if let Some(intent) = self.intents.get_mut(id) {
-            intent.fetched = Some(Box::new(Fetched { detail, at: now }));
-        }
-        self.mark_dirty(id);
-        DetailRecorded::Counted { outcome, short }
+        self.intents.update(id, |intent| {
+            let Some(t) = intent.terminal_mut() else {
+                return ((), Save::Skip);
+            };
+            match recorded {
+                DetailRecorded::Counted { .. } => {
+                    t.detail = DetailPhase::Fetched(Box::new(Fetched { detail, at: now }));
+                    ((), Save::Row)
+                }
+                // Refused: no longer pending.
+                _ => {
+                    t.detail = DetailPhase::Open { pending: false };
+                    ((), Save::Skip)
+                }
+            }
+        });
+        recorded
     }
 
     /// Gives up an intent's detail that stayed malformed: counted once, kept with the
     /// intent (saved, so a restart does not fetch it again). Returns whether it was
     /// still wanted.
-    pub fn give_up_detail(&mut self, id: &str, request_id: Option<&str>, now: f64) -> bool {
-        let Some(intent) = self.intents.get_mut(id).filter(|i| i.wants_detail()) else {
+    pub fn give_up_detail(&mut self, id: &str, request_id: Option<&str>, now: UnixTime) -> bool {
+        let given_up = self.intents.update(id, |intent| {
+            let Some(t) = intent
+                .terminal_mut()
+                .filter(|t| matches!(t.detail, DetailPhase::Open { .. }))
+            else {
+                return (false, Save::Skip);
+            };
+            t.detail = DetailPhase::GivenUp(Box::new(DetailGivenUp {
+                at: now,
+                request_id: request_id
+                    .map(|r| crate::text::prefix(r, MAX_REQUEST_ID_BYTES).to_owned()),
+            }));
+            (true, Save::Row)
+        });
+        if given_up != Some(true) {
             return false;
-        };
-        intent.detail_pending = false;
-        intent.detail_given_up = Some(Box::new(DetailGivenUp {
-            at: now,
-            request_id: request_id.map(|r| crate::text::prefix(r, MAX_REQUEST_ID_BYTES).to_owned()),
-        }));
-        self.money.details_given_up = self.money.details_given_up.saturating_add(1);
-        self.mark_dirty(id);
+        }
+        let money = self.money_mut();
+        money.details_given_up = money.details_given_up.saturating_add(1);
         true
     }
 
     /// Stops wanting an intent's detail: its fetch failed until `terminal_retention`
     /// ended. Returns whether it was pending.
     pub fn abandon_detail(&mut self, id: &str) -> bool {
-        self.intents
-            .get_mut(id)
-            .is_some_and(|i| std::mem::take(&mut i.detail_pending))
+        let abandoned = self.intents.update(id, |intent| {
+            let was = intent.detail_pending();
+            if was && let Some(t) = intent.terminal_mut() {
+                t.detail = DetailPhase::Open { pending: false };
+            }
+            (was, Save::Skip)
+        });
+        abandoned == Some(true)
+    }
+
+    fn money_mut(&mut self) -> &mut Money {
+        &mut self.counters.live_mut().money
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::Source;
 
     fn detail(coin: &str, chain: u64, amount: &str, paid: &str) -> Detail {
         let dec = |s: &str| Decimal::from_str_exact(s).unwrap();
@@ -325,45 +350,43 @@ mod tests {
     /// derives `detail_pending` from `wants_detail`), and a late answer counts nothing.
     #[test]
     fn a_given_up_detail_is_counted_once_and_never_counted_as_money() {
-        use crate::state::tests::{A, HOUR, intents};
-        let mut s = StoreState::new();
-        s.set_source(crate::state::Source::Config, &intents(&[A]), HOUR, 1000.0);
-        s.set_fetch_details(true, HOUR, 1000.0);
-        s.observe_status(A, Status::Canceled, 1001.0);
-        assert!(s.intents[A].detail_pending);
-        assert!(s.give_up_detail(A, Some("req_1"), 1002.0));
-        assert!(!s.give_up_detail(A, Some("req_2"), 1003.0), "once");
-        assert_eq!(s.money.details_given_up, 1);
-        let given_up = s.intents[A].detail_given_up.as_deref().unwrap();
+        use crate::state::tests::{A, HOUR, at, intents};
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(1000.0));
+        s.set_fetch_details(true, HOUR, at(1000.0));
+        s.observe_status(A, Status::Canceled, at(1001.0));
+        assert!(s.intent(A).unwrap().detail_pending());
+        assert!(s.give_up_detail(A, Some("req_1"), at(1002.0)));
+        assert!(!s.give_up_detail(A, Some("req_2"), at(1003.0)), "once");
+        assert_eq!(s.counters.live().money.details_given_up, 1);
+        let given_up = s.intent(A).unwrap().row().detail_given_up.unwrap();
         assert_eq!(
             (given_up.at, given_up.request_id.as_deref()),
-            (1002.0, Some("req_1"))
+            (at(1002.0), Some("req_1"))
         );
-        assert!(!s.intents[A].detail_pending && !s.intents[A].wants_detail());
-        s.set_fetch_details(true, HOUR, 1004.0);
-        assert!(!s.intents[A].detail_pending, "not wanted again");
+        assert!(!s.intent(A).unwrap().detail_pending() && !s.intent(A).unwrap().wants_detail());
+        s.set_fetch_details(true, HOUR, at(1004.0));
+        assert!(!s.intent(A).unwrap().detail_pending(), "not wanted again");
         let late = detail("USDT", 1, "1", "0");
-        assert_eq!(s.record_detail(A, late, 1005.0), DetailRecorded::Ignored);
-        assert_eq!(s.money.amount.len(), 0);
+        assert_eq!(
+            s.record_detail(A, late, at(1005.0)),
+            DetailRecorded::Ignored
+        );
+        assert_eq!(s.counters.live().money.amount.len(), 0);
     }
 
     /// A confirmation paid short is marked on the remembered outcome (the landing page
     /// lists it with the failures), also after a restore; one paid in full is not.
     #[test]
     fn a_short_confirmation_is_marked_on_the_remembered_outcome() {
-        use crate::state::tests::{A, HOUR, intents};
+        use crate::state::tests::{A, HOUR, at, intents};
         const B: &str = "65f0a1b2c3d4e5f6a7b8c9d1";
-        let mut s = StoreState::new();
-        s.set_source(
-            crate::state::Source::Config,
-            &intents(&[A, B]),
-            HOUR,
-            1000.0,
-        );
-        s.set_fetch_details(true, HOUR, 1000.0);
-        s.observe_status(A, Status::Confirmed, 1001.0);
-        s.observe_status(B, Status::Confirmed, 1002.0);
-        let short = s.record_detail(A, detail("USDT", 1, "25.00", "24.50"), 1003.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A, B]), HOUR, at(1000.0));
+        s.set_fetch_details(true, HOUR, at(1000.0));
+        s.observe_status(A, Status::Confirmed, at(1001.0));
+        s.observe_status(B, Status::Confirmed, at(1002.0));
+        let short = s.record_detail(A, detail("USDT", 1, "25.00", "24.50"), at(1003.0));
         assert_eq!(
             short,
             DetailRecorded::Counted {
@@ -371,14 +394,19 @@ mod tests {
                 short: true
             }
         );
-        s.record_detail(B, detail("USDT", 1, "25.00", "25.00"), 1004.0);
+        s.record_detail(B, detail("USDT", 1, "25.00", "25.00"), at(1004.0));
         let note = |s: &StoreState, id: &str| {
-            let f = s.recent.iter().find(|f| f.id.as_str() == id).unwrap();
+            let f = s
+                .oncall
+                .recent()
+                .iter()
+                .find(|f| f.id.as_str() == id)
+                .unwrap();
             f.short.clone()
         };
         assert_eq!(note(&s, A).as_deref(), Some("paid 24.50 of 25.00 USDT"));
         assert_eq!(note(&s, B), None);
-        s.recent.clear();
+        s.oncall = Default::default();
         s.remember_restored_outcomes();
         assert_eq!(note(&s, A).as_deref(), Some("paid 24.50 of 25.00 USDT"));
         assert_eq!(note(&s, B), None);

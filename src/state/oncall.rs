@@ -4,10 +4,12 @@
 
 use std::collections::VecDeque;
 
-use super::StoreState;
 use crate::api::Outcome;
 use crate::api::detail::Detail;
+use crate::clock::UnixTime;
 use crate::config::IntentId;
+
+use super::{IntentState, StoreState};
 
 /// Terminal outcomes remembered per store.
 pub const RECENT_OUTCOMES: usize = 50;
@@ -18,8 +20,7 @@ pub struct Finished {
     pub id: IntentId,
     pub order_id: Option<String>,
     pub outcome: Outcome,
-    /// Unix seconds.
-    pub at: f64,
+    pub at: UnixTime,
     /// A confirmation paid less than asked, as the page says it ("paid 24.50 of 25.00
     /// USDT"): the order must be held although the outcome reads `confirmed`.
     pub short: Option<String>,
@@ -53,49 +54,74 @@ pub struct ApiHealth {
     pub clock_skew: Option<f64>,
 }
 
-impl StoreState {
-    /// Remembers a terminal outcome (the oldest of [`RECENT_OUTCOMES`] goes).
-    pub(super) fn remember_outcome(&mut self, id: &str, outcome: Outcome, at: f64) {
-        let Some((id, intent)) = self.intents.get_key_value(id) else {
-            return;
-        };
-        let finished = Finished {
-            id: id.clone(),
-            order_id: intent.order_id.clone(),
-            outcome,
-            at,
-            short: None,
-        };
-        push_recent(&mut self.recent, finished);
+/// The on-call view of a store: its latest outcomes, its API health, and whether it has
+/// been polled (readiness).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OnCall {
+    /// Oldest first, at most [`RECENT_OUTCOMES`].
+    recent: VecDeque<Finished>,
+    api: ApiHealth,
+    polled_once: bool,
+}
+
+impl OnCall {
+    /// The latest terminal outcomes, oldest first.
+    pub fn recent(&self) -> &VecDeque<Finished> {
+        &self.recent
     }
 
-    /// After a restore: the latest terminal outcomes of the restored intents.
-    pub(super) fn remember_restored_outcomes(&mut self) {
-        let mut finished: Vec<Finished> = self
-            .intents
-            .iter()
-            .chain(self.retired.iter())
+    pub fn api(&self) -> &ApiHealth {
+        &self.api
+    }
+
+    /// At least one request of the store got an answer or failed.
+    pub(super) fn polled_once(&self) -> bool {
+        self.polled_once
+    }
+
+    /// Remembers a terminal outcome (the oldest of [`RECENT_OUTCOMES`] goes).
+    fn push(&mut self, finished: Finished) {
+        if self.recent.len() >= RECENT_OUTCOMES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(finished);
+    }
+
+    /// The latest outcomes of `intents` (after a restore).
+    fn restore<'a>(&mut self, intents: impl Iterator<Item = (&'a IntentId, &'a IntentState)>) {
+        let mut finished: Vec<Finished> = intents
             .filter_map(|(id, i)| {
-                let outcome = i.status?.outcome()?;
-                let detail = i.fetched.as_ref().map(|f| &f.detail);
+                let outcome = i.status()?.outcome()?;
+                let terminal = i.terminal()?;
+                let detail = match &terminal.detail {
+                    super::DetailPhase::Fetched(f) => Some(&f.detail),
+                    _ => None,
+                };
                 let short = detail.filter(|_| outcome == Outcome::Confirmed);
                 Some(Finished {
                     id: id.clone(),
-                    order_id: i.order_id.clone(),
+                    order_id: i.order_id().map(str::to_owned),
                     outcome,
-                    at: i.terminal_at?,
+                    at: terminal.at,
                     short: short.and_then(shortfall_note),
                 })
             })
             .collect();
-        finished.sort_by(|a, b| a.at.total_cmp(&b.at));
+        finished.sort_by_key(|f| f.at);
         let skip = finished.len().saturating_sub(RECENT_OUTCOMES);
         self.recent = finished.into_iter().skip(skip).collect();
     }
 
-    /// A request of the store ended: the store has been polled (readiness), and the
-    /// API health follows the answer.
-    pub fn record_request(&mut self, up: bool, error: Option<LastError>, clock_skew: Option<f64>) {
+    /// Marks the remembered outcome of `id` as a confirmation paid short.
+    fn mark_short(&mut self, id: &str, detail: &Detail) {
+        let latest = self.recent.iter_mut().rev().find(|f| f.id.as_str() == id);
+        if let Some(finished) = latest {
+            finished.short = shortfall_note(detail);
+        }
+    }
+
+    /// A request ended: polled, and the API health follows the answer.
+    fn record_request(&mut self, up: bool, error: Option<LastError>, clock_skew: Option<f64>) {
         self.polled_once = true;
         self.api.up = Some(up);
         match error {
@@ -110,12 +136,35 @@ impl StoreState {
 }
 
 impl StoreState {
+    /// Remembers a terminal outcome of a watched intent.
+    pub(super) fn remember_outcome(&mut self, id: &str, outcome: Outcome, at: UnixTime) {
+        let Some((id, intent)) = self.intents.get_key_value(id) else {
+            return;
+        };
+        let finished = Finished {
+            id: id.clone(),
+            order_id: intent.order_id().map(str::to_owned),
+            outcome,
+            at,
+            short: None,
+        };
+        self.oncall.push(finished);
+    }
+
+    /// After a restore: the latest terminal outcomes of the restored intents.
+    pub(super) fn remember_restored_outcomes(&mut self) {
+        self.oncall.restore(self.intents.all());
+    }
+
+    /// A request of the store ended: the store has been polled (readiness), and the
+    /// API health follows the answer.
+    pub fn record_request(&mut self, up: bool, error: Option<LastError>, clock_skew: Option<f64>) {
+        self.oncall.record_request(up, error, clock_skew);
+    }
+
     /// Marks the remembered outcome of `id` as a confirmation paid short.
     pub(super) fn mark_short(&mut self, id: &str, detail: &Detail) {
-        let latest = self.recent.iter_mut().rev().find(|f| f.id.as_str() == id);
-        if let Some(finished) = latest {
-            finished.short = shortfall_note(detail);
-        }
+        self.oncall.mark_short(id, detail);
     }
 }
 
@@ -125,37 +174,33 @@ fn shortfall_note(detail: &Detail) -> Option<String> {
         .then(|| format!("paid {} of {} {}", detail.paid, detail.amount, detail.coin))
 }
 
-fn push_recent(recent: &mut VecDeque<Finished>, finished: Finished) {
-    if recent.len() >= RECENT_OUTCOMES {
-        recent.pop_front();
-    }
-    recent.push_back(finished);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::Status;
     use crate::state::Source;
-    use crate::state::tests::{A, HOUR, intents};
+    use crate::state::tests::{A, HOUR, at, intents};
 
     #[test]
     fn the_latest_outcomes_are_kept_fifty_at_most() {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
-        s.observe_status(A, Status::Failed, 5.0);
-        assert_eq!(s.recent.len(), 1);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(0.0));
+        s.observe_status(A, Status::Failed, at(5.0));
+        let recent = s.oncall().recent();
+        assert_eq!(recent.len(), 1);
         assert_eq!(
-            (s.recent[0].outcome, s.recent[0].at),
-            (Outcome::Failed, 5.0)
+            (recent[0].outcome, recent[0].at),
+            (Outcome::Failed, at(5.0))
         );
         for n in 0..60 {
-            s.remember_outcome(A, Outcome::Confirmed, f64::from(n));
+            s.remember_outcome(A, Outcome::Confirmed, at(f64::from(n)));
         }
-        assert_eq!(s.recent.len(), RECENT_OUTCOMES);
-        assert_eq!(s.recent.back().unwrap().at, 59.0);
+        let recent = s.oncall().recent();
+        assert_eq!(recent.len(), RECENT_OUTCOMES);
+        assert_eq!(recent.back().unwrap().at, at(59.0));
         s.remember_restored_outcomes();
-        assert_eq!(s.recent.len(), 1, "one intent, one outcome");
-        assert_eq!(s.recent[0].at, 5.0);
+        let recent = s.oncall().recent();
+        assert_eq!(recent.len(), 1, "one intent, one outcome");
+        assert_eq!(recent[0].at, at(5.0));
     }
 }

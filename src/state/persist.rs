@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 use super::db::{BUSY_TIMEOUT, Db, DbError, SQLITE_HEADER};
 use super::process_lock::{ProcessLock, beside, read_only_error};
 use super::store::{Failure, Saved, Store, StoreError, Target};
-use super::{IntentState, Source, State};
-use crate::clock::unix_now;
+use super::{Source, State};
 use crate::config::dir_of;
 
 /// How long start-up waits by default for a locked database or a transient error.
@@ -266,7 +265,7 @@ fn import(path: &Path, state: &State) -> Result<Db, StoreError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let restored = restore(file.into_saved(unix_now()), state);
+    let restored = restore(file.into_saved(state.clock().now()), state);
     state.mark_all_dirty();
     let importing = beside(path, ".importing");
     remove_database(&importing);
@@ -311,7 +310,7 @@ fn start_afresh(path: &Path, error: &StoreError, state: &State, lock: ProcessLoc
     if !path.exists() {
         return Restored::Later; // cannot be created yet: the writer tries, and logs it
     }
-    let moved_to = beside(path, &format!(".corrupt-{}", unix_now() as u64));
+    let moved_to = beside(path, &format!(".corrupt-{}", state.clock().now().as_secs()));
     if std::fs::rename(path, &moved_to).is_err() {
         tracing::error!(%error, "STATE DATABASE UNUSABLE and cannot be moved aside: starting fresh, and NOT writing it this run so it is not overwritten");
         return Restored::DoNotWrite;
@@ -337,8 +336,8 @@ fn start_afresh(path: &Path, error: &StoreError, state: &State, lock: ProcessLoc
 /// longer names is remembered as departed (its final intents only). Rows that come back
 /// unchanged are not written again. Returns how many watched intents were restored.
 pub fn restore(saved: Saved, state: &State) -> usize {
-    let horizon = state.terminal_retention().as_secs_f64();
-    let now = unix_now();
+    let retention = state.terminal_retention();
+    let now = state.clock().now();
     let known = state.stores();
     let mut restored = 0;
     for (name, store) in saved.stores {
@@ -347,62 +346,43 @@ pub fn restore(saved: Saved, state: &State) -> usize {
             .clone()
             .unwrap_or_else(|| state.departed_from_file(&name));
         let mut st = handle.lock();
-        let counts = store.counts;
-        st.terminal_total.extend(counts.terminal_total);
-        st.transitions.extend(counts.transitions);
-        st.expired_total = counts.expired_total;
-        st.dropped_total.extend(counts.dropped_total);
-        st.webhook_counts = counts.webhooks;
-        st.money = counts.money;
-        st.exported = st.counts();
+        st.counters.restore(store.counts);
         st.webhooks
             .restore(store.nonces, store.webhook_ids, store.queue);
         for (id, saved) in store.intents {
             let mut others = saved.sources;
             others.remove(Source::Config);
-            let intent = match st.intents.get(&id) {
+            let mut intent = saved.clone();
+            match st.intents.get(id.as_str()) {
                 Some(now_watched) => {
                     let mut sources = now_watched.sources;
                     others.iter().for_each(|s| sources.insert(s));
-                    IntentState {
-                        sources,
-                        order_id: now_watched.order_id.clone().or(saved.order_id.clone()),
-                        ..saved.clone()
+                    intent.sources = sources;
+                    if let Some(order_id) = now_watched.order_id() {
+                        intent.set_order_id(order_id);
                     }
                 }
-                None if in_config.is_some() && !others.is_empty() => IntentState {
-                    sources: others,
-                    ..saved.clone()
-                },
-                None if saved.final_at().is_some_and(|t| now - t < horizon) => {
-                    let retired = IntentState {
-                        sources: Default::default(),
-                        ..saved.clone()
-                    };
-                    if retired != saved {
-                        st.dirty.insert(id.clone());
-                    }
-                    st.retired.insert(id, retired);
+                None if in_config.is_some() && !others.is_empty() => intent.sources = others,
+                None if saved.final_at().is_some_and(|t| now.since(t) < retention) => {
+                    intent.sources = Default::default();
+                    let unchanged = intent == saved;
+                    st.intents.restore_retired(id, intent, unchanged);
                     continue;
                 }
                 None => {
-                    st.dirty.insert(id); // forgotten: its row goes
+                    st.intents.forget_saved(id); // forgotten: its row goes
                     continue;
                 }
-            };
-            if intent == saved {
-                st.dirty.remove(&id);
-            } else {
-                st.dirty.insert(id.clone());
             }
-            st.intents.insert(id, intent);
+            let unchanged = intent == saved;
+            st.intents.restore_watched(id, intent, unchanged);
             restored += 1;
         }
         st.await_restored_webhooks();
         st.remember_restored_outcomes();
-        st.rebuild_board();
+        st.intents.rebuild_board();
         let fetch = st.fetch_details;
-        st.set_fetch_details(fetch, state.terminal_retention(), now);
+        st.set_fetch_details(fetch, retention, now);
     }
     restored
 }
@@ -413,6 +393,7 @@ mod tests {
     use crate::api::Status;
     use crate::config::{Config, IntentId};
     use crate::state::store::SavedStore;
+    use crate::state::{IntentRow, IntentState};
     use crate::state::{Sources, tests::A, tests::B};
 
     const C: &str = "cccccccccccccccccccccccc";
@@ -432,15 +413,15 @@ mod tests {
     fn saved(id: &str, sources: &[Source], status: Status) -> (IntentId, IntentState) {
         let mut set = Sources::default();
         sources.iter().for_each(|s| set.insert(*s));
-        let now = unix_now();
-        let intent = IntentState {
+        let now = crate::clock::Clock::system().now();
+        let intent = IntentState::from_row(IntentRow {
             sources: set,
             status: Some(status),
             status_changed_at: Some(now),
             terminal_at: status.is_terminal().then_some(now),
-            added_at: Some(now - 10.0),
-            ..IntentState::default()
-        };
+            added_at: Some(now.before(Duration::from_secs(10))),
+            ..IntentRow::default()
+        });
         (IntentId::parse(id).unwrap(), intent)
     }
 
@@ -464,11 +445,11 @@ mod tests {
         assert_eq!(restore(saved, &state), 2);
         let handle = state.stores()[0].clone();
         let st = handle.lock();
-        assert_eq!(st.intents[A].status, Some(Status::OnChain));
-        assert_eq!(st.intents[B].sources.names(), "api");
-        assert!(st.retired[C].sources.is_empty());
-        assert!(!st.intents.contains_key(D) && !st.retired.contains_key(D));
-        let mut dirty: Vec<&str> = st.dirty.iter().map(IntentId::as_str).collect();
+        assert_eq!(st.intent(A).unwrap().status(), Some(Status::OnChain));
+        assert_eq!(st.intent(B).unwrap().sources.names(), "api");
+        assert!(st.intents.retired(C).unwrap().sources.is_empty());
+        assert!(st.intent(D).is_none() && st.intents.retired(D).is_none());
+        let mut dirty: Vec<&str> = st.intents.dirty().iter().map(IntentId::as_str).collect();
         dirty.sort_unstable();
         assert_eq!(dirty, [C, D], "A and B are saved as they are");
     }
@@ -518,6 +499,8 @@ mod tests {
         let state = State::new(&config(&[A]));
         state.stores()[0]
             .lock()
+            .counters
+            .live_mut()
             .terminal_total
             .insert(crate::api::Outcome::Confirmed, 3);
         let mut db = Db::open(path).unwrap();
@@ -527,7 +510,9 @@ mod tests {
     fn restored_confirmed(state: &State) -> Option<u64> {
         let handle = state.stores()[0].clone();
         let st = handle.lock();
-        st.terminal_total
+        st.counters()
+            .live()
+            .terminal_total
             .get(&crate::api::Outcome::Confirmed)
             .copied()
     }

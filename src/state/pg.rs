@@ -24,6 +24,7 @@ use super::db::money::{MoneyWritten, add_money, money_rows};
 use super::db::{CountersWritten, add_counter, counter_rows, headers_from_json, headers_json};
 use super::store::{Batch, Saved, Store, StoreError};
 use super::{ForwardRequest, IntentState, Queued, WebhookWrite};
+use crate::clock::UnixTime;
 use crate::config::{IntentId, StateDatabase};
 use crate::replica::ReplicaName;
 
@@ -33,7 +34,7 @@ mod rows;
 
 use connect::{Connector, Statements};
 pub use error::PgError;
-use rows::{COLUMNS, IntentColumns, IntentRow, intent_of, intent_row};
+use rows::{COLUMNS, Columns, IntentColumns, intent_of, intent_row};
 
 /// The schema this build writes and reads.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -333,7 +334,7 @@ impl Inner {
         for row in client.query(&intents, &[]).await.map_err(&pg)? {
             let store: String = row.try_get(0).map_err(&pg)?;
             let id: String = row.try_get(1).map_err(&pg)?;
-            let intent = intent_of(IntentRow::read(&row, 2).map_err(&pg)?);
+            let intent = intent_of(Columns::read(&row, 2).map_err(&pg)?);
             match (IntentId::parse(&id), intent) {
                 (Some(id), Ok(intent)) => {
                     saved
@@ -413,11 +414,11 @@ impl Inner {
                     .await
                     .map_err(&pg)?;
             }
-            let forget = [
-                &sid as &(dyn ToSql + Sync),
-                &store.forget_nonces_before,
-                &store.forget_ids_before,
-            ];
+            let (nonces, ids) = (
+                store.forget_nonces_before.as_secs_f64(),
+                store.forget_ids_before.as_secs_f64(),
+            );
+            let forget = [&sid as &(dyn ToSql + Sync), &nonces, &ids];
             tx.execute(&st.forget_seen, &forget).await.map_err(&pg)?;
         }
         tx.execute(&st.delete_stores, &[&batch.kept])
@@ -516,16 +517,21 @@ async fn write_webhook(
     let seq = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
     match write {
         WebhookWrite::Nonce(nonce, at) => {
-            tx.execute(&st.seen, &[&store, &"nonce", nonce, at]).await
+            let at = at.as_secs_f64();
+            tx.execute(&st.seen, &[&store, &"nonce", nonce, &at]).await
         }
-        WebhookWrite::Id(id, at) => tx.execute(&st.seen, &[&store, &"id", id, at]).await,
+        WebhookWrite::Id(id, at) => {
+            let at = at.as_secs_f64();
+            tx.execute(&st.seen, &[&store, &"id", id, &at]).await
+        }
         WebhookWrite::Queued(q) => {
+            let received_at = q.received_at.as_secs_f64();
             let params: [&(dyn ToSql + Sync); 9] = [
                 &store,
                 &seq(q.seq),
                 &q.webhook_id,
                 &q.intent_id.as_str(),
-                &q.received_at,
+                &received_at,
                 &q.request.path_and_query,
                 &headers_json(&q.request.headers),
                 &q.request.body,
@@ -633,6 +639,7 @@ async fn read_webhooks(
             row.try_get(3)?,
         );
         let store = saved.stores.entry(store).or_default();
+        let at = UnixTime::from_secs_f64(at);
         // `kind` is one of the two (a CHECK constraint).
         if kind == "nonce" {
             store.nonces.push((value, at));
@@ -667,7 +674,7 @@ async fn read_webhooks(
             seq,
             webhook_id: row.try_get(2)?,
             intent_id,
-            received_at: row.try_get(4)?,
+            received_at: UnixTime::from_secs_f64(row.try_get(4)?),
             request: ForwardRequest {
                 path_and_query: row.try_get(5)?,
                 headers,

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Counts, IntentState, Queued, WebhookWrite};
+use crate::clock::UnixTime;
 use crate::config::{Config, IntentId, StateDatabase};
 use crate::replica::ReplicaName;
 
@@ -180,8 +181,8 @@ pub struct SavedStore {
     /// Watched intents (some source names them) and retired ones (none does).
     pub intents: Vec<(IntentId, IntentState)>,
     /// Webhook nonces and ids seen, with when.
-    pub nonces: Vec<(String, f64)>,
-    pub webhook_ids: Vec<(String, f64)>,
+    pub nonces: Vec<(String, UnixTime)>,
+    pub webhook_ids: Vec<(String, UnixTime)>,
     /// The relay queue, in order.
     pub queue: Vec<Queued>,
 }
@@ -194,7 +195,7 @@ pub struct Batch {
     pub kept: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StoreBatch {
     pub name: String,
     pub rows: Vec<(IntentId, Option<IntentState>)>,
@@ -202,6 +203,20 @@ pub struct StoreBatch {
     /// Changes to the webhook tables, in order.
     pub webhooks: Vec<WebhookWrite>,
     /// Webhook nonces and ids seen before these times are forgotten.
-    pub forget_nonces_before: f64,
-    pub forget_ids_before: f64,
+    pub forget_nonces_before: UnixTime,
+    pub forget_ids_before: UnixTime,
+}
+
+impl Default for StoreBatch {
+    /// Nothing changed, and nothing seen is forgotten.
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            rows: Vec::new(),
+            counts: Counts::default(),
+            webhooks: Vec::new(),
+            forget_nonces_before: UnixTime::MIN,
+            forget_ids_before: UnixTime::MIN,
+        }
+    }
 }

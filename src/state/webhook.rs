@@ -8,9 +8,12 @@
 //! answered.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
-use super::{IntentState, Source, StoreState};
+use super::intents::Save;
+use super::{Confirmation, IntentState, Source, StoreState};
 use crate::api::{Outcome, Status, StatusClass};
+use crate::clock::UnixTime;
 use crate::config::{Config, IntentConfig, IntentId, StoreConfig};
 
 /// Who saw an intent's confirmation first: the `source` label of
@@ -96,7 +99,7 @@ pub struct Queued {
     pub seq: u64,
     pub webhook_id: String,
     pub intent_id: IntentId,
-    pub received_at: f64,
+    pub received_at: UnixTime,
     pub request: ForwardRequest,
     /// Committed to the database: only then may it be relayed.
     pub durable: bool,
@@ -108,24 +111,24 @@ pub struct Webhooks {
     /// Nonces and webhook ids seen, with when; oldest first in the queues.
     nonces: Seen,
     ids: Seen,
-    pub queue: VecDeque<Queued>,
+    queue: VecDeque<Queued>,
     next_seq: u64,
     /// Changes the database has not got yet.
-    pub pending: Vec<WebhookWrite>,
+    pending: Vec<WebhookWrite>,
     /// As the receiver last said (the writer forgets old nonces and ids by it).
-    pub memory: Memory,
+    memory: Memory,
     /// The webhook id of each confirmation a poll has yet to check.
     confirmed: HashMap<IntentId, String>,
     /// Confirmations polling saw first, oldest first, whose webhook is awaited
     /// (`webhook.expected`): popped once their grace passed.
-    awaiting: VecDeque<(f64, IntentId)>,
+    awaiting: VecDeque<(UnixTime, IntentId)>,
 }
 
 /// A change to the webhook tables.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WebhookWrite {
-    Nonce(String, f64),
-    Id(String, f64),
+    Nonce(String, UnixTime),
+    Id(String, UnixTime),
     Queued(Queued),
     Delivered(u64),
 }
@@ -133,8 +136,8 @@ pub enum WebhookWrite {
 /// Values seen, remembered for a while, oldest first.
 #[derive(Debug, Default)]
 struct Seen {
-    at: HashMap<String, f64>,
-    order: VecDeque<(f64, String)>,
+    at: HashMap<String, UnixTime>,
+    order: VecDeque<(UnixTime, String)>,
 }
 
 impl Seen {
@@ -142,13 +145,13 @@ impl Seen {
         self.at.contains_key(value)
     }
 
-    fn insert(&mut self, value: String, at: f64) {
+    fn insert(&mut self, value: String, at: UnixTime) {
         self.order.push_back((at, value.clone()));
         self.at.insert(value, at);
     }
 
     /// Forgets what was seen before `horizon`.
-    fn forget_before(&mut self, horizon: f64) {
+    fn forget_before(&mut self, horizon: UnixTime) {
         while let Some((at, _)) = self.order.front() {
             if *at >= horizon {
                 break;
@@ -162,11 +165,11 @@ impl Seen {
     }
 }
 
-/// How long nonces and webhook ids are remembered (seconds), and the relay queue's limit.
+/// How long nonces and webhook ids are remembered, and the relay queue's limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Memory {
-    pub nonce_ttl: f64,
-    pub id_ttl: f64,
+    pub nonce_ttl: Duration,
+    pub id_ttl: Duration,
     pub queue_limit: usize,
     /// The store relays its webhooks (`forward_url`).
     pub forwarding: bool,
@@ -174,13 +177,16 @@ pub struct Memory {
     pub expect_webhooks: bool,
 }
 
+/// AllScale's suggested nonce TTL.
+const MIN_NONCE_TTL: Duration = Duration::from_secs(600);
+
 impl Memory {
     /// From the config: nonces for twice `max_skew` (at least AllScale's 600 s), ids for
     /// `terminal_retention`.
     pub fn of(config: &Config, store: &StoreConfig) -> Self {
         Self {
-            nonce_ttl: (2.0 * config.webhook.max_skew.as_secs_f64()).max(600.0),
-            id_ttl: config.terminal_retention.as_secs_f64(),
+            nonce_ttl: config.webhook.max_skew.saturating_mul(2).max(MIN_NONCE_TTL),
+            id_ttl: config.terminal_retention,
             queue_limit: config.webhook.forward_queue_limit,
             forwarding: store.webhook.forward_url.is_some(),
             expect_webhooks: store.webhook.expected,
@@ -192,8 +198,8 @@ impl Default for Memory {
     /// AllScale's suggested nonce TTL (600 s), ids for a day, 10,000 queued events.
     fn default() -> Self {
         Self {
-            nonce_ttl: 600.0,
-            id_ttl: 86_400.0,
+            nonce_ttl: MIN_NONCE_TTL,
+            id_ttl: Duration::from_secs(86_400),
             queue_limit: 10_000,
             forwarding: false,
             expect_webhooks: false,
@@ -203,10 +209,10 @@ impl Default for Memory {
 
 impl Webhooks {
     /// Restores what the database held.
-    pub fn restore(
+    pub(super) fn restore(
         &mut self,
-        nonces: Vec<(String, f64)>,
-        ids: Vec<(String, f64)>,
+        nonces: Vec<(String, UnixTime)>,
+        ids: Vec<(String, UnixTime)>,
         queue: Vec<Queued>,
     ) {
         for (nonce, at) in nonces {
@@ -220,11 +226,20 @@ impl Webhooks {
     }
 
     /// Takes the store's settings; without `webhook.expected` nothing awaits a webhook.
-    pub fn set_memory(&mut self, memory: Memory) {
+    fn set_memory(&mut self, memory: Memory) {
         if !memory.expect_webhooks {
             self.awaiting.clear();
         }
         self.memory = memory;
+    }
+
+    pub fn memory(&self) -> Memory {
+        self.memory
+    }
+
+    /// Events in the relay queue.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
     }
 
     /// The oldest durable event in the relay queue.
@@ -233,7 +248,7 @@ impl Webhooks {
     }
 
     /// The event `seq` was relayed: it leaves the queue (and the database).
-    pub fn delivered(&mut self, seq: u64) {
+    fn delivered(&mut self, seq: u64) {
         if self.queue.front().is_some_and(|q| q.seq == seq) {
             self.queue.pop_front();
             self.pending.push(WebhookWrite::Delivered(seq));
@@ -241,10 +256,73 @@ impl Webhooks {
     }
 
     /// Marks the events the database now holds as durable.
-    pub fn committed(&mut self, seqs: &[u64]) {
+    pub(super) fn committed(&mut self, seqs: &[u64]) {
         for q in self.queue.iter_mut().filter(|q| seqs.contains(&q.seq)) {
             q.durable = true;
         }
+    }
+
+    /// Takes the changes the database has not got yet.
+    pub(super) fn take_pending(&mut self) -> Vec<WebhookWrite> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Puts back changes a commit failed to write, in front of the later ones.
+    pub(super) fn put_back(&mut self, writes: Vec<WebhookWrite>) {
+        let later = std::mem::replace(&mut self.pending, writes);
+        self.pending.extend(later);
+    }
+
+    /// Notes a confirmation polling saw first, to look for its webhook once the grace
+    /// passed.
+    pub(super) fn await_webhook(&mut self, id: &str, at: UnixTime) {
+        if let Some(id) = IntentId::parse(id) {
+            self.awaiting.push_back((at, id));
+        }
+    }
+
+    /// Takes a verified webhook's nonce and id: refuses a replayed nonce (and, when the
+    /// relay queue is full, the whole event); remembers them and queues the event for
+    /// the relay. `Ok(true)`: a webhook id already seen.
+    fn remember(
+        &mut self,
+        event: &mut WebhookEvent,
+        memory: Memory,
+        now: UnixTime,
+    ) -> Result<bool, Refused> {
+        self.set_memory(memory);
+        self.nonces.forget_before(now.before(memory.nonce_ttl));
+        self.ids.forget_before(now.before(memory.id_ttl));
+        if self.nonces.contains(&event.nonce) {
+            return Err(Refused::ReplayedNonce);
+        }
+        let duplicate = self.ids.contains(&event.webhook_id);
+        if !duplicate && event.forward.is_some() && self.queue.len() >= memory.queue_limit {
+            return Err(Refused::QueueFull);
+        }
+        self.nonces.insert(event.nonce.clone(), now);
+        self.pending
+            .push(WebhookWrite::Nonce(std::mem::take(&mut event.nonce), now));
+        if duplicate {
+            return Ok(true);
+        }
+        self.ids.insert(event.webhook_id.clone(), now);
+        self.pending
+            .push(WebhookWrite::Id(event.webhook_id.clone(), now));
+        if let Some(request) = event.forward.take() {
+            let queued = Queued {
+                seq: self.next_seq,
+                webhook_id: event.webhook_id.clone(),
+                intent_id: event.intent.id.clone(),
+                received_at: now,
+                request,
+                durable: false,
+            };
+            self.next_seq += 1;
+            self.pending.push(WebhookWrite::Queued(queued.clone()));
+            self.queue.push_back(queued);
+        }
+        Ok(false)
     }
 }
 
@@ -256,93 +334,65 @@ impl StoreState {
     /// intent is polled once more, to check the claim.
     pub fn accept_webhook(
         &mut self,
-        event: WebhookEvent,
+        mut event: WebhookEvent,
         memory: Memory,
-        now: f64,
+        now: UnixTime,
     ) -> Result<Accepted, Refused> {
-        let hooks = &mut self.webhooks;
-        hooks.set_memory(memory);
-        hooks.nonces.forget_before(now - memory.nonce_ttl);
-        hooks.ids.forget_before(now - memory.id_ttl);
-        if hooks.nonces.contains(&event.nonce) {
-            return Err(Refused::ReplayedNonce);
-        }
-        let duplicate = hooks.ids.contains(&event.webhook_id);
-        if !duplicate && event.forward.is_some() && hooks.queue.len() >= memory.queue_limit {
-            return Err(Refused::QueueFull);
-        }
-        hooks.nonces.insert(event.nonce.clone(), now);
-        hooks.pending.push(WebhookWrite::Nonce(event.nonce, now));
-        if duplicate {
+        if self.webhooks.remember(&mut event, memory, now)? {
             return Ok(Accepted::Duplicate);
-        }
-        hooks.ids.insert(event.webhook_id.clone(), now);
-        hooks
-            .pending
-            .push(WebhookWrite::Id(event.webhook_id.clone(), now));
-        let webhook_id = event.webhook_id.clone();
-        if let Some(request) = event.forward {
-            let queued = Queued {
-                seq: hooks.next_seq,
-                webhook_id: event.webhook_id,
-                intent_id: event.intent.id.clone(),
-                received_at: now,
-                request,
-                durable: false,
-            };
-            hooks.next_seq += 1;
-            hooks.pending.push(WebhookWrite::Queued(queued.clone()));
-            hooks.queue.push_back(queued);
         }
         if !event.owned {
             return Ok(Accepted::NotOwned);
         }
-        Ok(self.confirm_by_webhook(&event.intent, &webhook_id, now))
+        Ok(self.confirm_by_webhook(&event.intent, &event.webhook_id, now))
+    }
+
+    /// The store's webhook settings (from the config).
+    pub(super) fn set_webhook_memory(&mut self, memory: Memory) {
+        self.webhooks.set_memory(memory);
+    }
+
+    /// The relay delivered event `seq`: it leaves the queue (and the database).
+    pub fn delivered(&mut self, seq: u64) {
+        self.webhooks.delivered(seq);
     }
 
     fn confirm_by_webhook(
         &mut self,
         intent: &IntentConfig,
         webhook_id: &str,
-        now: f64,
+        now: UnixTime,
     ) -> Accepted {
-        if !self.intents.contains_key(&intent.id) {
-            self.watch(&intent.id, Source::Webhook, intent.order_id.as_ref(), now);
+        if self.intents.get(intent.id.as_str()).is_none() {
+            let order_id = intent.order_id.as_deref();
+            self.intents
+                .watch(&intent.id, Source::Webhook, order_id, now);
         }
-        let place = self.place(intent.id.as_str());
-        let Some(state) = self.intents.get_mut(&intent.id) else {
+        let confirmed = self.intents.update(intent.id.as_str(), |state| {
+            state.note_webhook(now);
+            if state.is_final() {
+                return (None, Save::Row);
+            }
+            let before = state.class();
+            state.confirm_by_webhook(now);
+            (Some(before), Save::Row)
+        });
+        let Some(Some(before)) = confirmed else {
             return Accepted::AlreadyFinal;
         };
-        state.webhook_at.get_or_insert(now);
-        let accepted = if state.is_final() {
-            Accepted::AlreadyFinal
-        } else {
-            let before = state.class();
-            state.not_found = false;
-            state.status = Some(Status::Confirmed);
-            state.status_changed_at = Some(now);
-            state.terminal_at = Some(now);
-            state.confirmed_by = Some(ConfirmedBy::Webhook);
-            state.verify_pending = true;
-            if let Some(from) = before {
-                *self
-                    .transitions
-                    .entry((from, StatusClass::Confirmed))
-                    .or_insert(0) += 1;
-            }
-            *self.terminal_total.entry(Outcome::Confirmed).or_insert(0) += 1;
-            self.webhook_counts.confirmed_by_webhook += 1;
-            self.delta.push(&intent.id);
-            self.webhooks
-                .confirmed
-                .insert(intent.id.clone(), webhook_id.to_owned());
-            self.want_detail(intent.id.as_str());
-            self.remember_outcome(intent.id.as_str(), Outcome::Confirmed, now);
-            Accepted::Confirmed
-        };
-        self.dirty.insert(intent.id.clone());
-        self.replace_on_board(intent.id.as_str(), place);
-        accepted
+        let counts = self.counters.live_mut();
+        if let Some(from) = before {
+            counts.transition(from, StatusClass::Confirmed);
+        }
+        counts.outcome(Outcome::Confirmed);
+        counts.webhooks.confirmed_by_webhook += 1;
+        self.intents.touch(&intent.id);
+        self.webhooks
+            .confirmed
+            .insert(intent.id.clone(), webhook_id.to_owned());
+        self.want_detail(intent.id.as_str());
+        self.remember_outcome(intent.id.as_str(), Outcome::Confirmed, now);
+        Accepted::Confirmed
     }
 
     /// The id of the webhook whose confirmation of `intent` its poll disagreed with, for
@@ -351,95 +401,109 @@ impl StoreState {
         self.webhooks.confirmed.remove(intent)
     }
 
-    /// Notes a confirmation polling saw first, to look for its webhook once the grace
-    /// passed (stores with `webhook.expected` only).
-    pub(super) fn await_webhook(&mut self, id: &str, at: f64) {
-        if self.webhooks.memory.expect_webhooks
-            && let Some(id) = IntentId::parse(id)
-        {
+    /// After a restore: the confirmations polling saw that still wait for their webhook.
+    pub(super) fn await_restored_webhooks(&mut self) {
+        if !self.webhooks.memory.expect_webhooks {
+            return;
+        }
+        let mut waiting: Vec<(UnixTime, IntentId)> = self
+            .intents
+            .iter()
+            .filter(|(_, i)| awaits_webhook(i))
+            .filter_map(|(id, i)| Some((i.terminal_at()?, id.clone())))
+            .collect();
+        waiting.sort();
+        for (at, id) in waiting {
             self.webhooks.awaiting.push_back((at, id));
         }
     }
 
-    /// After a restore: the confirmations polling saw that still wait for their webhook.
-    pub(super) fn await_restored_webhooks(&mut self) {
-        let mut waiting: Vec<(f64, IntentId)> = self
-            .intents
-            .iter()
-            .filter(|(_, i)| is_missing(i, 0.0, f64::INFINITY))
-            .filter_map(|(id, i)| Some((i.terminal_at?, id.clone())))
-            .collect();
-        waiting.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (at, id) in waiting {
-            self.await_webhook(id.as_str(), at);
-        }
-    }
-
-    /// Counts, once each, the intents polling saw CONFIRMED more than `grace` ago with no
+    /// Counts, once each, the intents polling saw CONFIRMED `grace` or longer ago with no
     /// webhook since (`webhook.expected`); returns how many it counted now. Looks only at
     /// the confirmations whose grace just ended, oldest first, not the whole watch list.
-    pub fn count_missing_webhooks(&mut self, grace: f64, now: f64) -> u64 {
+    pub fn count_missing_webhooks(&mut self, grace: Duration, now: UnixTime) -> u64 {
         let mut counted = 0;
         while let Some((at, _)) = self.webhooks.awaiting.front() {
-            if now - at < grace {
+            if now.since(*at) < grace {
                 break;
             }
             let Some((_, id)) = self.webhooks.awaiting.pop_front() else {
                 break;
             };
-            if let Some(intent) = self
-                .intents
-                .get_mut(&id)
-                .filter(|i| is_missing(i, grace, now))
-            {
-                intent.webhook_missing_at = Some(now);
-                self.dirty.insert(id);
-                counted += 1;
-            }
+            let missing = self.intents.update(id.as_str(), |intent| {
+                if !awaits_webhook(intent) {
+                    return (false, Save::Skip);
+                }
+                if let Some(t) = intent.terminal_mut() {
+                    t.confirmation = Confirmation::Poll {
+                        webhook_missing_at: Some(now),
+                    };
+                }
+                (true, Save::Row)
+            });
+            counted += u64::from(missing == Some(true));
         }
-        self.webhook_counts.missing += counted;
+        self.counters.live_mut().webhooks.missing += counted;
         counted
     }
 
-    /// Whether an answer to a request sent at `sent_at` (unix seconds) is older than the
-    /// webhook that confirmed the intent: such an answer cannot check that confirmation.
-    pub fn predates_webhook(&self, id: &str, sent_at: f64) -> bool {
+    /// Whether an answer to a request sent at `sent_at` is older than the webhook that
+    /// confirmed the intent: such an answer cannot check that confirmation.
+    pub fn predates_webhook(&self, id: &str, sent_at: UnixTime) -> bool {
         self.intents
             .get(id)
-            .filter(|i| i.verify_pending)
-            .and_then(|i| i.webhook_at)
+            .filter(|i| i.verify_pending())
+            .and_then(IntentState::webhook_at)
             .is_some_and(|webhook_at| sent_at < webhook_at)
     }
 
     /// The status poll after a webhook confirmation answered: counts a disagreement
     /// (anything but CONFIRMED); returns whether there was one.
     pub(super) fn verify_webhook(&mut self, id: &str, status: Option<Status>) -> bool {
-        let Some(intent) = self.intents.get_mut(id).filter(|i| i.verify_pending) else {
+        let checked = self.intents.update(id, |intent| {
+            let Some(t) = intent.terminal_mut() else {
+                return (false, Save::Skip);
+            };
+            if t.confirmation
+                != (Confirmation::Webhook {
+                    verify_pending: true,
+                })
+            {
+                return (false, Save::Skip);
+            }
+            t.confirmation = Confirmation::Webhook {
+                verify_pending: false,
+            };
+            (true, Save::Row)
+        });
+        if checked != Some(true) {
             return false;
-        };
-        intent.verify_pending = false;
+        }
         let disagrees = status != Some(Status::Confirmed);
         if disagrees {
-            self.webhook_counts.disagreements += 1;
+            self.counters.live_mut().webhooks.disagreements += 1;
         } else {
             self.webhooks.confirmed.remove(id);
         }
-        self.mark_dirty(id);
         disagrees
     }
 }
 
-fn is_missing(intent: &IntentState, grace: f64, now: f64) -> bool {
-    intent.confirmed_by == Some(ConfirmedBy::Poll)
-        && intent.webhook_at.is_none()
-        && intent.webhook_missing_at.is_none()
-        && intent.terminal_at.is_some_and(|t| now - t >= grace)
+/// Confirmed by a poll with no webhook seen, and not counted missing yet.
+fn awaits_webhook(intent: &IntentState) -> bool {
+    intent.webhook_at().is_none()
+        && intent.terminal().is_some_and(|t| {
+            t.confirmation
+                == Confirmation::Poll {
+                    webhook_missing_at: None,
+                }
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::tests::{A, B, HOUR, intents};
+    use crate::state::tests::{A, B, HOUR, at, intents};
 
     fn event(id: &str, webhook_id: &str, nonce: &str, forward: bool) -> WebhookEvent {
         WebhookEvent {
@@ -459,14 +523,14 @@ mod tests {
     }
 
     fn store() -> StoreState {
-        let mut s = StoreState::new();
-        s.set_source(Source::Config, &intents(&[A]), HOUR, 0.0);
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[A]), HOUR, at(0.0));
         s
     }
 
     const M: Memory = Memory {
-        nonce_ttl: 600.0,
-        id_ttl: 3600.0,
+        nonce_ttl: Duration::from_secs(600),
+        id_ttl: Duration::from_secs(3600),
         queue_limit: 2,
         forwarding: true,
         expect_webhooks: true,
@@ -475,18 +539,18 @@ mod tests {
     #[test]
     fn a_webhook_confirms_once_and_the_poll_after_it_counts_nothing_again() {
         let mut s = store();
-        s.observe_status(A, Status::OnChain, 1.0);
+        s.observe_status(A, Status::OnChain, at(1.0));
         assert_eq!(
-            s.accept_webhook(event(A, "w1", "n1", false), M, 2.0),
+            s.accept_webhook(event(A, "w1", "n1", false), M, at(2.0)),
             Ok(Accepted::Confirmed)
         );
-        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
-        assert_eq!(s.webhook_counts.confirmed_by_webhook, 1);
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(s.counters.live().webhooks.confirmed_by_webhook, 1);
         assert_eq!(
-            s.transitions[&(StatusClass::OnChain, StatusClass::Confirmed)],
+            s.counters.live().transitions[&(StatusClass::OnChain, StatusClass::Confirmed)],
             1
         );
-        let counts = s.board.counts();
+        let counts = s.intents.board().counts();
         assert_eq!(
             (
                 counts[StatusClass::Confirmed as usize],
@@ -496,7 +560,7 @@ mod tests {
             "the landing page's board follows the webhook"
         );
         assert_eq!(
-            s.board.longest_waiting(5).count(),
+            s.intents.board().longest_waiting(5).count(),
             0,
             "confirmed: not waiting"
         );
@@ -505,67 +569,71 @@ mod tests {
             [A],
             "polled once to check"
         );
-        let c = s.observe_status(A, Status::Confirmed, 3.0);
+        let c = s.observe_status(A, Status::Confirmed, at(3.0));
         assert!(!c.webhook_disagreement && c.newly_terminal.is_none());
         assert_eq!(s.pollable().count(), 0);
-        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
-        assert_eq!(s.webhook_counts.confirmed_by_poll, 0);
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(s.counters.live().webhooks.confirmed_by_poll, 0);
         // AllScale's retry of the same webhook (new nonce): answered, not counted.
         assert_eq!(
-            s.accept_webhook(event(A, "w1", "n2", false), M, 4.0),
+            s.accept_webhook(event(A, "w1", "n2", false), M, at(4.0)),
             Ok(Accepted::Duplicate)
         );
-        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 1);
     }
 
     #[test]
     fn a_poll_first_then_the_webhook_counts_once_under_poll() {
         let mut s = store();
         s.webhooks.set_memory(M);
-        s.observe_status(A, Status::Confirmed, 1.0);
+        s.observe_status(A, Status::Confirmed, at(1.0));
         assert_eq!(
-            s.accept_webhook(event(A, "w1", "n1", false), M, 2.0),
+            s.accept_webhook(event(A, "w1", "n1", false), M, at(2.0)),
             Ok(Accepted::AlreadyFinal)
         );
-        assert_eq!(s.terminal_total[&Outcome::Confirmed], 1);
-        assert_eq!(s.webhook_counts.confirmed_by_poll, 1);
-        assert_eq!(s.webhook_counts.confirmed_by_webhook, 0);
-        assert_eq!(s.intents[A].webhook_at, Some(2.0));
-        assert_eq!(s.count_missing_webhooks(0.0, 100.0), 0, "the webhook came");
+        assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 1);
+        assert_eq!(s.counters.live().webhooks.confirmed_by_poll, 1);
+        assert_eq!(s.counters.live().webhooks.confirmed_by_webhook, 0);
+        assert_eq!(s.intent(A).unwrap().webhook_at(), Some(at(2.0)));
+        assert_eq!(
+            s.count_missing_webhooks(Duration::from_secs_f64(0.0), at(100.0)),
+            0,
+            "the webhook came"
+        );
     }
 
     #[test]
     fn replays_and_a_full_queue_are_refused_and_change_nothing() {
         let mut s = store();
         assert_eq!(
-            s.accept_webhook(event(A, "w1", "n1", true), M, 1.0),
+            s.accept_webhook(event(A, "w1", "n1", true), M, at(1.0)),
             Ok(Accepted::Confirmed)
         );
         assert_eq!(
-            s.accept_webhook(event(B, "w2", "n1", true), M, 2.0),
+            s.accept_webhook(event(B, "w2", "n1", true), M, at(2.0)),
             Err(Refused::ReplayedNonce)
         );
-        assert!(!s.intents.contains_key(B));
+        assert!(s.intent(B).is_none());
         assert_eq!(
-            s.accept_webhook(event(B, "w2", "n2", true), M, 2.0),
+            s.accept_webhook(event(B, "w2", "n2", true), M, at(2.0)),
             Ok(Accepted::Confirmed)
         );
         assert_eq!(
-            s.intents[B].sources.names(),
+            s.intent(B).unwrap().sources.names(),
             "webhook",
             "added by the webhook"
         );
         let c = "cccccccccccccccccccccccc";
         assert_eq!(
-            s.accept_webhook(event(c, "w3", "n3", true), M, 3.0),
+            s.accept_webhook(event(c, "w3", "n3", true), M, at(3.0)),
             Err(Refused::QueueFull)
         );
-        assert!(!s.intents.contains_key(c));
+        assert!(s.intent(c).is_none());
         assert_eq!(s.webhooks.queue.len(), 2);
         // The nonce is forgotten after its TTL: the same nonce later is a new webhook.
         s.webhooks.delivered(0);
         assert_eq!(
-            s.accept_webhook(event(c, "w3", "n1", true), M, 700.0),
+            s.accept_webhook(event(c, "w3", "n1", true), M, at(700.0)),
             Ok(Accepted::Confirmed)
         );
     }
@@ -575,8 +643,8 @@ mod tests {
         let mut s = store();
         let mut e = event(B, "w1", "n1", true);
         e.owned = false;
-        assert_eq!(s.accept_webhook(e, M, 1.0), Ok(Accepted::NotOwned));
-        assert!(!s.intents.contains_key(B));
+        assert_eq!(s.accept_webhook(e, M, at(1.0)), Ok(Accepted::NotOwned));
+        assert!(s.intent(B).is_none());
         assert_eq!(s.webhooks.queue.len(), 1);
         assert!(s.webhooks.next_to_forward().is_none(), "not durable yet");
         s.webhooks.committed(&[0]);
@@ -586,12 +654,12 @@ mod tests {
     #[test]
     fn a_poll_that_disagrees_is_counted_and_the_confirmation_stays() {
         let mut s = store();
-        s.accept_webhook(event(A, "w1", "n1", false), M, 1.0)
+        s.accept_webhook(event(A, "w1", "n1", false), M, at(1.0))
             .unwrap();
-        let c = s.observe_status(A, Status::OnChain, 2.0);
+        let c = s.observe_status(A, Status::OnChain, at(2.0));
         assert!(c.webhook_disagreement);
-        assert_eq!(s.webhook_counts.disagreements, 1);
-        assert_eq!(s.intents[A].status, Some(Status::Confirmed));
+        assert_eq!(s.counters.live().webhooks.disagreements, 1);
+        assert_eq!(s.intent(A).unwrap().status(), Some(Status::Confirmed));
         assert_eq!(s.webhook_id_of(A).as_deref(), Some("w1"));
         assert_eq!(s.pollable().count(), 0);
     }
@@ -600,11 +668,21 @@ mod tests {
     fn a_poll_confirmation_without_a_webhook_is_missing_after_the_grace_once() {
         let mut s = store();
         s.webhooks.set_memory(M);
-        s.observe_status(A, Status::Confirmed, 100.0);
-        assert_eq!(s.count_missing_webhooks(600.0, 699.0), 0);
-        assert_eq!(s.count_missing_webhooks(600.0, 700.0), 1);
-        assert_eq!(s.count_missing_webhooks(600.0, 800.0), 0, "once");
-        assert_eq!(s.webhook_counts.missing, 1);
+        s.observe_status(A, Status::Confirmed, at(100.0));
+        assert_eq!(
+            s.count_missing_webhooks(Duration::from_secs_f64(600.0), at(699.0)),
+            0
+        );
+        assert_eq!(
+            s.count_missing_webhooks(Duration::from_secs_f64(600.0), at(700.0)),
+            1
+        );
+        assert_eq!(
+            s.count_missing_webhooks(Duration::from_secs_f64(600.0), at(800.0)),
+            0,
+            "once"
+        );
+        assert_eq!(s.counters.live().webhooks.missing, 1);
     }
 
     /// Only confirmations awaiting their webhook are looked at: none without
@@ -612,13 +690,20 @@ mod tests {
     #[test]
     fn only_awaited_confirmations_are_checked_and_a_restore_awaits_them_again() {
         let mut s = store();
-        s.observe_status(A, Status::Confirmed, 100.0);
-        assert_eq!(s.count_missing_webhooks(600.0, 10_000.0), 0, "not expected");
+        s.observe_status(A, Status::Confirmed, at(100.0));
+        assert_eq!(
+            s.count_missing_webhooks(Duration::from_secs_f64(600.0), at(10_000.0)),
+            0,
+            "not expected"
+        );
         assert!(s.webhooks.awaiting.is_empty());
         s.webhooks.set_memory(M);
         s.await_restored_webhooks();
         assert_eq!(s.webhooks.awaiting.len(), 1);
-        assert_eq!(s.count_missing_webhooks(600.0, 10_000.0), 1);
+        assert_eq!(
+            s.count_missing_webhooks(Duration::from_secs_f64(600.0), at(10_000.0)),
+            1
+        );
         assert!(s.webhooks.awaiting.is_empty());
     }
 }

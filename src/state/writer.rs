@@ -15,7 +15,6 @@ use tokio::sync::watch;
 
 use super::State;
 use super::store::{Durability, Opened, Storage, StoreError, Target};
-use crate::clock::unix_now;
 use crate::lock;
 
 /// Changes nobody waits for (statuses, outcomes) are committed this long after they
@@ -141,7 +140,7 @@ async fn commit(state: &Arc<State>, storage: &Storage, target: Target) -> Result
         Ok(()) => {
             taken.committed();
             storage.durability.mark_committed(version);
-            state.record_save(Some(unix_now()));
+            state.record_save(Some(state.clock().now()));
             Ok(())
         }
         Err((e, batch)) => {
@@ -183,14 +182,14 @@ mod tests {
                 .unwrap();
         let state = State::new(&config);
         let handle = state.stores()[0].clone();
-        assert_eq!(handle.lock().dirty.len(), 2);
+        assert_eq!(handle.lock().intents().dirty_len(), 2);
         let (_path, path_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(false);
         let storage = Storage::new(None, Target::open);
         let writer = tokio::spawn(run_writer(Arc::clone(&state), storage, path_rx, stop_rx));
         state.changes().record(true);
         let emptied = async {
-            while !handle.lock().dirty.is_empty() {
+            while handle.lock().intents().dirty_len() > 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };

@@ -292,9 +292,10 @@ fn configured_intent_cap() -> u64 {
 #[test]
 fn kubernetes_state_volumes_hold_the_state_database_at_the_intent_cap() {
     use allscale_exporter::api::Status;
+    use allscale_exporter::clock::UnixTime;
     use allscale_exporter::state::db::{COMPACT_RATIO, Db};
     use allscale_exporter::state::store::{Batch, Store, StoreBatch};
-    use allscale_exporter::state::{IntentState, Source, Sources};
+    use allscale_exporter::state::{IntentRow, IntentState, Source, Sources};
     let at = 1_764_050_000.123_456_7;
     let mut sources = Sources::default();
     sources.insert(Source::Api);
@@ -314,15 +315,16 @@ fn kubernetes_state_volumes_hold_the_state_database_at_the_intent_cap() {
                 .iter()
                 .enumerate()
                 .map(|(n, id)| {
-                    let intent = IntentState {
+                    let time = UnixTime::from_secs_f64;
+                    let intent = IntentState::from_row(IntentRow {
                         sources,
                         order_id: Some(format!("wc-order-{n:08}")),
                         status: Some(status),
-                        status_changed_at: Some(at),
-                        last_success_at: Some(at + 0.987_654_3),
-                        added_at: Some(at - 3600.0),
-                        ..IntentState::default()
-                    };
+                        status_changed_at: Some(time(at)),
+                        last_success_at: Some(time(at + 0.987_654_3)),
+                        added_at: Some(time(at - 3600.0)),
+                        ..IntentRow::default()
+                    });
                     (id.clone(), Some(intent))
                 })
                 .collect(),

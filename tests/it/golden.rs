@@ -14,6 +14,7 @@ use allscale_exporter::answered;
 use allscale_exporter::api::client::Endpoint;
 use allscale_exporter::api::detail::parse_amount;
 use allscale_exporter::api::{ApiCode, DecodeError, Detail, Fetch, FetchError, Status};
+use allscale_exporter::clock::UnixTime;
 use allscale_exporter::config::Config;
 use allscale_exporter::metrics::Metrics;
 use allscale_exporter::state::State;
@@ -25,6 +26,11 @@ const GOLDEN: &str = concat!(
 
 /// The moment the page is rendered at, and the observations' times before it.
 const NOW: f64 = 1_767_225_600.0;
+
+/// `secs` as the state's time.
+fn at(secs: f64) -> UnixTime {
+    UnixTime::from_secs_f64(secs)
+}
 
 const CONFIG: &str = r#"
 poll_interval: 30s
@@ -112,15 +118,18 @@ fn render() -> String {
     for (id, statuses) in observations {
         for (i, code) in statuses.iter().enumerate() {
             let t = NOW - 600.0 + 60.0 * i as f64;
-            main.lock().observe_status(id, Status::from_code(*code), t);
+            main.lock()
+                .observe_status(id, Status::from_code(*code), at(t));
         }
     }
     main.lock()
-        .observe_not_found("650000000000000000000009", NOW - 30.0);
+        .observe_not_found("650000000000000000000009", at(NOW - 30.0));
     // Terminal long ago: past terminal_retention, aggregates only.
-    second
-        .lock()
-        .observe_status("660000000000000000000001", Status::Confirmed, NOW - 7200.0);
+    second.lock().observe_status(
+        "660000000000000000000001",
+        Status::Confirmed,
+        at(NOW - 7200.0),
+    );
     let mut recorder = metrics.store_recorder("main");
     for (outcome, millis) in [
         (Ok(Status::OnChain), 40),
@@ -150,7 +159,7 @@ fn render() -> String {
         ("650000000000000000000004", detail("USDC", 137, "10", "9")),
         ("650000000000000000000005", detail("USDT", 1, "5", "0")),
     ] {
-        let counted = main.lock().record_detail(id, d.clone(), NOW - 10.0);
+        let counted = main.lock().record_detail(id, d.clone(), at(NOW - 10.0));
         assert!(matches!(
             counted,
             allscale_exporter::state::DetailRecorded::Counted { .. }
@@ -164,7 +173,7 @@ fn render() -> String {
     ));
     assert!(
         main.lock()
-            .give_up_detail("650000000000000000000006", Some("req"), NOW - 5.0)
+            .give_up_detail("650000000000000000000006", Some("req"), at(NOW - 5.0))
     );
     // Over budget and behind: 45 intents every 30 s within 0.6/s; the next poll 2.25 s late.
     recorder.plan().set(45, Duration::from_secs(30), 0.6, 0.6);

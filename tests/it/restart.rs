@@ -338,7 +338,9 @@ async fn an_old_json_state_file_is_imported_once_and_kept_beside() {
             "the JSON file is kept as it was"
         );
         let saved = common::statedb::saved_intent(&state_file, "main", CONFIRMED).unwrap();
-        assert_eq!(saved["terminal_at"], t);
+        // The state keeps times to the millisecond (`UnixTime`): the import rounds them.
+        let kept = allscale_exporter::clock::UnixTime::from_secs_f64(t).as_secs_f64();
+        assert_eq!(saved["terminal_at"], kept);
         assert_eq!(saved["status_name"], "CONFIRMED");
     }
     let stats = mock.stats().await;

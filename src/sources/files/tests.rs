@@ -111,7 +111,7 @@ fn one_changed_file_of_100_applies_fast() {
                 crate::state::Source::File,
                 list,
                 Duration::from_secs(3600),
-                0.0,
+                state.clock().now(),
             )
         });
     };

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::Saved;
 use crate::api::Outcome;
 use crate::api::detail::{Detail, parse_amount};
-use crate::state::{DetailGivenUp, Fetched, IntentState, Money};
+use crate::clock::UnixTime;
+use crate::state::{DetailGivenUp, Fetched, IntentRow, Money};
 
 /// `(name, outcome, symbol, chain)`: one `money` row's key, empty where unused.
 pub(in crate::state) type MoneyKey = (&'static str, String, String, String);
@@ -51,11 +52,11 @@ struct DetailColumn {
 
 /// The `detail` column of an intent: its counted detail, or its give-up; `None` (NULL)
 /// while neither.
-pub(in crate::state) fn detail_column(intent: &IntentState) -> Option<String> {
+pub(in crate::state) fn detail_column(intent: &IntentRow) -> Option<String> {
     let column = match (&intent.fetched, &intent.detail_given_up) {
         (Some(f), _) => Column::Counted(counted_column(f)),
         (None, Some(g)) => Column::GivenUp(GivenUpColumn {
-            given_up_at: g.at,
+            given_up_at: g.at.as_secs_f64(),
             request_id: g.request_id.clone(),
         }),
         (None, None) => return None,
@@ -66,7 +67,7 @@ pub(in crate::state) fn detail_column(intent: &IntentState) -> Option<String> {
 fn counted_column(f: &Fetched) -> DetailColumn {
     let d = &f.detail;
     DetailColumn {
-        at: f.at,
+        at: f.at.as_secs_f64(),
         coin: d.coin.clone(),
         chain: d.chain,
         currency: d.currency.clone(),
@@ -91,7 +92,7 @@ pub(in crate::state) fn read_detail(text: Option<String>) -> Result<ReadDetail, 
         Column::Counted(c) => c,
         Column::GivenUp(g) => {
             let given_up = DetailGivenUp {
-                at: g.given_up_at,
+                at: UnixTime::from_secs_f64(g.given_up_at),
                 request_id: g.request_id,
             };
             return Ok((None, Some(Box::new(given_up))));
@@ -108,7 +109,8 @@ pub(in crate::state) fn read_detail(text: Option<String>) -> Result<ReadDetail, 
         currency: c.currency,
         amount_cents: c.amount_cents,
     };
-    Ok((Some(Box::new(Fetched { detail, at: c.at })), None))
+    let at = UnixTime::from_secs_f64(c.at);
+    Ok((Some(Box::new(Fetched { detail, at })), None))
 }
 
 /// The money sums as rows.

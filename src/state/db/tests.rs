@@ -1,6 +1,6 @@
 use super::open::APPLICATION_ID;
 use super::*;
-use crate::state::store::conformance::{self, Fixture, batch, counts, fetched, id, intent};
+use crate::state::store::conformance::{self, Fixture, batch, counts, fetched, id, intent, row, t};
 
 /// A state database in a temporary directory, for the storage boundary's conformance
 /// suite.
@@ -44,23 +44,31 @@ fn what_is_written_reads_back_before_and_after_compaction() {
         (id('c'), Some(intent(Status::Created, 2.0))),
     ]))
     .unwrap();
-    let mut dropped = intent(Status::Created, 3.0);
-    dropped.dropped = Some(Dropped {
-        reason: DropReason::NotFound,
-        at: 9.0,
+    let dropped = IntentState::from_row(IntentRow {
+        dropped: Some(Dropped {
+            reason: DropReason::NotFound,
+            at: t(9.0),
+        }),
+        ..row(Status::Created, 3.0)
     });
-    let mut confirmed = intent(Status::Confirmed, 4.0);
-    confirmed.fetched = Some(fetched());
-    let mut given_up = intent(Status::Canceled, 5.0);
-    given_up.detail_given_up = Some(Box::new(crate::state::DetailGivenUp {
-        at: 6.5,
-        request_id: Some("req_\"x".into()),
-    }));
-    let mut given_up_without_id = intent(Status::Confirmed, 5.0);
-    given_up_without_id.detail_given_up = Some(Box::new(crate::state::DetailGivenUp {
-        at: 7.0,
-        request_id: None,
-    }));
+    let confirmed = IntentState::from_row(IntentRow {
+        fetched: Some(fetched()),
+        ..row(Status::Confirmed, 4.0)
+    });
+    let given_up = IntentState::from_row(IntentRow {
+        detail_given_up: Some(Box::new(crate::state::DetailGivenUp {
+            at: t(6.5),
+            request_id: Some("req_\"x".into()),
+        })),
+        ..row(Status::Canceled, 5.0)
+    });
+    let given_up_without_id = IntentState::from_row(IntentRow {
+        detail_given_up: Some(Box::new(crate::state::DetailGivenUp {
+            at: t(7.0),
+            request_id: None,
+        })),
+        ..row(Status::Confirmed, 5.0)
+    });
     db.write(&batch(vec![
         (id('a'), Some(confirmed.clone())),
         (id('b'), None),
@@ -183,15 +191,17 @@ fn a_version_1_database_is_upgraded() {
     let saved = db.load().unwrap();
     let (got, intent) = &saved.stores["main"].intents[0];
     assert_eq!(
-        (got, intent.status, intent.fetched.as_ref()),
+        (got, intent.status(), intent.row().fetched),
         (&id('a'), Some(Status::Confirmed), None)
     );
     assert_eq!(
         saved.stores["main"].counts.terminal_total[&Outcome::Confirmed],
         1
     );
-    let mut with_detail = intent.clone();
-    with_detail.fetched = Some(fetched());
+    let with_detail = IntentState::from_row(IntentRow {
+        fetched: Some(fetched()),
+        ..intent.row()
+    });
     db.write(&batch(vec![(id('a'), Some(with_detail.clone()))]))
         .unwrap();
     drop(db);

@@ -5,9 +5,10 @@
 use tokio_postgres::Row;
 
 use crate::api::Status;
+use crate::clock::UnixTime;
 use crate::config::IntentId;
 use crate::state::db::money::{detail_column, read_detail};
-use crate::state::{ConfirmedBy, DropReason, Dropped, IntentState, Sources};
+use crate::state::{ConfirmedBy, DropReason, Dropped, IntentRow, IntentState, Sources};
 
 /// The columns after `store` and `id`, in the order [`IntentColumns`] binds them.
 pub(super) const COLUMNS: &str = "sources, order_id, added_at, status, not_found, \
@@ -15,7 +16,7 @@ pub(super) const COLUMNS: &str = "sources, order_id, added_at, status, not_found
      confirmed_by, webhook_at, verify_pending, webhook_missing_at, detail";
 
 /// One intent's column values.
-pub(super) struct IntentRow {
+pub(super) struct Columns {
     sources: i64,
     order_id: Option<String>,
     added_at: Option<f64>,
@@ -34,34 +35,47 @@ pub(super) struct IntentRow {
     detail: Option<String>,
 }
 
-/// The row of an intent.
-pub(super) fn intent_row(i: &IntentState) -> IntentRow {
-    IntentRow {
-        sources: i64::from(i.sources.bits()),
-        order_id: i.order_id.clone(),
-        added_at: i.added_at,
-        status: i.status.map(Status::code),
-        not_found: i.not_found,
-        status_changed_at: i.status_changed_at,
-        last_success_at: i.last_success_at,
-        terminal_at: i.terminal_at,
-        expired_at: i.expired_at,
-        dropped_reason: i.dropped.map(|d| d.reason.as_str().to_owned()),
-        dropped_at: i.dropped.map(|d| d.at),
-        confirmed_by: i.confirmed_by.map(|by| by.as_str().to_owned()),
-        webhook_at: i.webhook_at,
-        verify_pending: i.verify_pending,
-        webhook_missing_at: i.webhook_missing_at,
-        detail: detail_column(i),
+/// Seconds, as the columns keep times (the same as SQLite's).
+fn secs(t: Option<UnixTime>) -> Option<f64> {
+    t.map(UnixTime::as_secs_f64)
+}
+
+fn time(secs: Option<f64>) -> Option<UnixTime> {
+    secs.map(UnixTime::from_secs_f64)
+}
+
+/// The columns of an intent.
+pub(super) fn intent_row(i: &IntentState) -> Columns {
+    let r = i.row();
+    Columns {
+        sources: i64::from(r.sources.bits()),
+        order_id: r.order_id.clone(),
+        added_at: secs(r.added_at),
+        status: r.status.map(Status::code),
+        not_found: r.not_found,
+        status_changed_at: secs(r.status_changed_at),
+        last_success_at: secs(r.last_success_at),
+        terminal_at: secs(r.terminal_at),
+        expired_at: secs(r.expired_at),
+        dropped_reason: r.dropped.map(|d| d.reason.as_str().to_owned()),
+        dropped_at: r.dropped.map(|d| d.at.as_secs_f64()),
+        confirmed_by: r.confirmed_by.map(|by| by.as_str().to_owned()),
+        webhook_at: secs(r.webhook_at),
+        verify_pending: r.verify_pending,
+        webhook_missing_at: secs(r.webhook_missing_at),
+        detail: detail_column(&r),
     }
 }
 
-/// The intent of a row; `Err` names a value this build does not know.
-pub(super) fn intent_of(row: IntentRow) -> Result<IntentState, String> {
+/// The intent of its columns; `Err` names a value this build does not know.
+pub(super) fn intent_of(row: Columns) -> Result<IntentState, String> {
     let dropped = match (row.dropped_reason, row.dropped_at) {
         (None, None) => None,
         (Some(reason), Some(at)) => match DropReason::parse(&reason) {
-            Some(reason) => Some(Dropped { reason, at }),
+            Some(reason) => Some(Dropped {
+                reason,
+                at: UnixTime::from_secs_f64(at),
+            }),
             None => return Err(format!("unknown drop reason {reason:?}")),
         },
         _ => return Err("a drop without its reason or time".into()),
@@ -71,31 +85,30 @@ pub(super) fn intent_of(row: IntentRow) -> Result<IntentState, String> {
         Some(by) => Some(ConfirmedBy::parse(&by).ok_or(format!("unknown confirmed_by {by:?}"))?),
     };
     let (fetched, detail_given_up) = read_detail(row.detail)?;
-    Ok(IntentState {
+    Ok(IntentState::from_row(IntentRow {
         sources: Sources::from_bits(row.sources),
         order_id: row.order_id,
-        added_at: row.added_at,
+        added_at: time(row.added_at),
         status: row.status.map(Status::from_code),
         not_found: row.not_found,
-        status_changed_at: row.status_changed_at,
-        last_success_at: row.last_success_at,
-        terminal_at: row.terminal_at,
-        expired_at: row.expired_at,
+        status_changed_at: time(row.status_changed_at),
+        last_success_at: time(row.last_success_at),
+        terminal_at: time(row.terminal_at),
+        expired_at: time(row.expired_at),
         dropped,
         confirmed_by,
-        webhook_at: row.webhook_at,
+        webhook_at: time(row.webhook_at),
         verify_pending: row.verify_pending,
-        webhook_missing_at: row.webhook_missing_at,
+        webhook_missing_at: time(row.webhook_missing_at),
         fetched,
         detail_given_up,
-        detail_pending: false,
-    })
+    }))
 }
 
-impl IntentRow {
+impl Columns {
     /// The [`COLUMNS`] of `row`, starting at column `at`.
-    pub(super) fn read(row: &Row, at: usize) -> Result<IntentRow, tokio_postgres::Error> {
-        Ok(IntentRow {
+    pub(super) fn read(row: &Row, at: usize) -> Result<Columns, tokio_postgres::Error> {
+        Ok(Columns {
             sources: row.try_get(at)?,
             order_id: row.try_get(at + 1)?,
             added_at: row.try_get(at + 2)?,
@@ -139,7 +152,7 @@ pub(super) struct IntentColumns {
 }
 
 impl IntentColumns {
-    pub(super) fn push(&mut self, id: &IntentId, row: IntentRow) {
+    pub(super) fn push(&mut self, id: &IntentId, row: Columns) {
         self.ids.push(id.as_str().to_owned());
         self.sources.push(row.sources);
         self.order_id.push(row.order_id);

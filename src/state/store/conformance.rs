@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 
 use super::{Batch, Failure, Saved, SavedStore, Store, StoreBatch};
 use crate::api::{Outcome, Status, StatusClass};
+use crate::clock::UnixTime;
 use crate::config::IntentId;
 use crate::state::{
-    ConfirmedBy, Counts, DetailGivenUp, DropReason, Dropped, Fetched, ForwardRequest, IntentState,
-    Money, Queued, Source, Sources, WebhookCounts, WebhookWrite,
+    ConfirmedBy, Counts, DetailGivenUp, DropReason, Dropped, Fetched, ForwardRequest, IntentRow,
+    IntentState, Money, Queued, Source, Sources, WebhookCounts, WebhookWrite,
 };
 
 /// Opens one backend's storage, the same stored state on every call, fresh for each
@@ -63,20 +64,31 @@ pub fn id(c: char) -> IntentId {
     IntentId::parse(&c.to_string().repeat(24)).unwrap()
 }
 
-/// An intent registered through the API, with `status` since `at`.
-pub fn intent(status: Status, at: f64) -> IntentState {
+/// `secs` seconds after the epoch.
+pub fn t(secs: f64) -> UnixTime {
+    UnixTime::from_secs_f64(secs)
+}
+
+/// The row of an intent registered through the API, with `status` since `at` (terminal
+/// then, if `status` is).
+pub fn row(status: Status, at: f64) -> IntentRow {
     let mut sources = Sources::default();
     sources.insert(Source::Api);
-    IntentState {
+    IntentRow {
         sources,
         order_id: Some("order-1".into()),
         status: Some(status),
-        status_changed_at: Some(at),
-        last_success_at: Some(at + 0.5),
-        terminal_at: status.is_terminal().then_some(at),
-        added_at: Some(1.0),
-        ..IntentState::default()
+        status_changed_at: Some(t(at)),
+        last_success_at: Some(t(at + 0.5)),
+        terminal_at: status.is_terminal().then_some(t(at)),
+        added_at: Some(t(1.0)),
+        ..IntentRow::default()
     }
+}
+
+/// The intent of [`row`].
+pub(crate) fn intent(status: Status, at: f64) -> IntentState {
+    IntentState::from_row(row(status, at))
 }
 
 /// Every counter with a value, and money.
@@ -131,7 +143,7 @@ pub fn fetched() -> Box<Fetched> {
             net: dec("11.1375"),
             amount_cents: 1250,
         },
-        at: 5.25,
+        at: t(5.25),
     })
 }
 
@@ -154,7 +166,7 @@ pub fn queued(seq: u64) -> Queued {
         seq,
         webhook_id: format!("whk_{seq}"),
         intent_id: id('a'),
-        received_at: 10.0 + seq as f64,
+        received_at: t(10.0 + seq as f64),
         request: ForwardRequest {
             path_and_query: "/webhooks/allscale?x=1".into(),
             headers: vec![
@@ -171,67 +183,74 @@ pub fn queued(seq: u64) -> Queued {
 fn every_phase() -> Vec<(IntentId, IntentState)> {
     let mut all_sources = Sources::default();
     Source::ALL.iter().for_each(|s| all_sources.insert(*s));
-    let not_found = IntentState {
+    let state = IntentState::from_row;
+    let not_found = IntentRow {
         not_found: true,
         status: None,
         last_success_at: None,
-        ..intent(Status::Created, 2.0)
+        ..row(Status::Created, 2.0)
     };
-    let unknown = IntentState {
+    let unknown = state(IntentRow {
         sources: all_sources,
         order_id: None,
-        ..intent(Status::Unknown(-9), 2.0)
-    };
-    let by_poll = IntentState {
+        ..row(Status::Unknown(-9), 2.0)
+    });
+    let by_poll = state(IntentRow {
         fetched: Some(fetched()),
         confirmed_by: Some(ConfirmedBy::Poll),
-        ..intent(Status::Confirmed, 4.0)
-    };
-    let by_webhook = IntentState {
+        ..row(Status::Confirmed, 4.0)
+    });
+    let by_webhook = state(IntentRow {
         confirmed_by: Some(ConfirmedBy::Webhook),
-        webhook_at: Some(3.75),
+        webhook_at: Some(t(3.75)),
         verify_pending: true,
-        ..intent(Status::Confirmed, 3.5)
-    };
-    let failed = IntentState {
-        webhook_missing_at: Some(8.0),
-        ..intent(Status::Failed, 4.0)
-    };
-    let given_up = IntentState {
+        ..row(Status::Confirmed, 3.5)
+    });
+    let webhook_missing = state(IntentRow {
+        confirmed_by: Some(ConfirmedBy::Poll),
+        webhook_missing_at: Some(t(8.0)),
+        ..row(Status::Confirmed, 4.0)
+    });
+    let failed = state(IntentRow {
+        webhook_at: Some(t(8.5)),
+        ..row(Status::Failed, 4.0)
+    });
+    let given_up = state(IntentRow {
         detail_given_up: Some(Box::new(DetailGivenUp {
-            at: 6.5,
+            at: t(6.5),
             request_id: Some("req_\"x".into()),
         })),
-        ..intent(Status::Canceled, 5.0)
-    };
-    let given_up_without_id = IntentState {
+        ..row(Status::Canceled, 5.0)
+    });
+    let given_up_without_id = state(IntentRow {
         detail_given_up: Some(Box::new(DetailGivenUp {
-            at: 7.0,
+            at: t(7.0),
             request_id: None,
         })),
-        ..intent(Status::Underpaid, 5.0)
-    };
-    let expired = IntentState {
-        expired_at: Some(9.5),
-        ..intent(Status::Viewed, 2.0)
-    };
-    let dropped = IntentState {
+        ..row(Status::Underpaid, 5.0)
+    });
+    let expired = state(IntentRow {
+        expired_at: Some(t(9.5)),
+        ..row(Status::Viewed, 2.0)
+    });
+    let dropped = state(IntentRow {
         dropped: Some(Dropped {
             reason: DropReason::NotFound,
-            at: 9.0,
+            at: t(9.0),
         }),
         ..not_found.clone()
-    };
-    let retired = IntentState {
+    });
+    let not_found = state(not_found);
+    let retired = state(IntentRow {
         sources: Sources::default(),
-        ..intent(Status::Timeout, 1_764_050_000.123_456_7)
-    };
-    let fresh = IntentState {
+        ..row(Status::Timeout, 1_764_050_000.123_456_7)
+    });
+    let fresh = state(IntentRow {
         status: None,
         status_changed_at: None,
         last_success_at: None,
-        ..intent(Status::Created, 0.0)
-    };
+        ..row(Status::Created, 0.0)
+    });
     let on_chain = intent(Status::OnChain, 2.0);
     let phases = [
         fresh,
@@ -240,6 +259,7 @@ fn every_phase() -> Vec<(IntentId, IntentState)> {
         unknown,
         by_poll,
         by_webhook,
+        webhook_missing,
         failed,
         given_up,
         given_up_without_id,
@@ -287,9 +307,9 @@ pub fn a_committed_batch_loads_back_exactly(fixture: &dyn Fixture) {
     other_counts.money = Money::default();
     let other_intent = intent(Status::Rejected, 3.0);
     let webhooks = vec![
-        WebhookWrite::Nonce("n2".into(), 101.5),
-        WebhookWrite::Nonce("n1".into(), 100.25),
-        WebhookWrite::Id("whk_1".into(), 100.0),
+        WebhookWrite::Nonce("n2".into(), t(101.5)),
+        WebhookWrite::Nonce("n1".into(), t(100.25)),
+        WebhookWrite::Id("whk_1".into(), t(100.0)),
         WebhookWrite::Queued(queued(1)),
         WebhookWrite::Queued(queued(2)),
     ];
@@ -322,8 +342,8 @@ pub fn a_committed_batch_loads_back_exactly(fixture: &dyn Fixture) {
                 SavedStore {
                     counts: counts(),
                     intents,
-                    nonces: vec![("n1".into(), 100.25), ("n2".into(), 101.5)],
-                    webhook_ids: vec![("whk_1".into(), 100.0)],
+                    nonces: vec![("n1".into(), t(100.25)), ("n2".into(), t(101.5))],
+                    webhook_ids: vec![("whk_1".into(), t(100.0))],
                     queue: vec![queued(1), queued(2)],
                 },
             ),
@@ -345,32 +365,32 @@ pub fn a_committed_batch_loads_back_exactly(fixture: &dyn Fixture) {
 pub fn webhook_nonces_ids_and_the_relay_queue_read_back(fixture: &dyn Fixture) {
     let mut b = batch(vec![]);
     b.stores[0].webhooks = vec![
-        WebhookWrite::Nonce("old".into(), 1.0),
-        WebhookWrite::Nonce("n1".into(), 100.0),
-        WebhookWrite::Id("whk_0".into(), 100.0),
+        WebhookWrite::Nonce("old".into(), t(1.0)),
+        WebhookWrite::Nonce("n1".into(), t(100.0)),
+        WebhookWrite::Id("whk_0".into(), t(100.0)),
         WebhookWrite::Queued(queued(0)),
         WebhookWrite::Queued(queued(1)),
         WebhookWrite::Queued(queued(2)),
         WebhookWrite::Delivered(0),
     ];
-    b.stores[0].forget_nonces_before = 50.0;
-    b.stores[0].forget_ids_before = 0.0;
+    b.stores[0].forget_nonces_before = t(50.0);
+    b.stores[0].forget_ids_before = t(0.0);
     write(&mut *fixture.open(), &b);
     let saved = reloaded(fixture);
     let main = &saved.stores["main"];
-    assert_eq!(main.nonces, [("n1".to_string(), 100.0)]);
-    assert_eq!(main.webhook_ids, [("whk_0".to_string(), 100.0)]);
+    assert_eq!(main.nonces, [("n1".to_string(), t(100.0))]);
+    assert_eq!(main.webhook_ids, [("whk_0".to_string(), t(100.0))]);
     assert_eq!(main.queue, [queued(1), queued(2)]);
     assert_eq!(main.counts, counts());
     // Later: one more delivered, ids forgotten too, a new event behind the rest.
     let mut b = batch(vec![]);
     b.stores[0].webhooks = vec![WebhookWrite::Delivered(1), WebhookWrite::Queued(queued(3))];
-    b.stores[0].forget_nonces_before = 50.0;
-    b.stores[0].forget_ids_before = 150.0;
+    b.stores[0].forget_nonces_before = t(50.0);
+    b.stores[0].forget_ids_before = t(150.0);
     write(&mut *fixture.open(), &b);
     let saved = reloaded(fixture);
     let main = &saved.stores["main"];
-    assert_eq!(main.nonces, [("n1".to_string(), 100.0)]);
+    assert_eq!(main.nonces, [("n1".to_string(), t(100.0))]);
     assert_eq!(main.webhook_ids, []);
     assert_eq!(main.queue, [queued(2), queued(3)]);
 }
@@ -387,10 +407,10 @@ pub fn later_batches_override_and_forget_rows(fixture: &dyn Fixture) {
             (id('c'), Some(intent(Status::Created, 2.0))),
         ]),
     );
-    let confirmed = IntentState {
+    let confirmed = IntentState::from_row(IntentRow {
         fetched: Some(fetched()),
-        ..intent(Status::Confirmed, 4.0)
-    };
+        ..row(Status::Confirmed, 4.0)
+    });
     write(
         &mut *store,
         &batch(vec![
@@ -467,8 +487,8 @@ pub fn a_store_no_longer_kept_is_deleted(fixture: &dyn Fixture) {
         .remove(0);
     other.name = "other".into();
     other.webhooks = vec![
-        WebhookWrite::Nonce("n".into(), 1.0),
-        WebhookWrite::Id("i".into(), 1.0),
+        WebhookWrite::Nonce("n".into(), t(1.0)),
+        WebhookWrite::Id("i".into(), t(1.0)),
         WebhookWrite::Queued(queued(0)),
     ];
     b.stores.push(other);
