@@ -46,6 +46,7 @@ pub use poller::detail::answered;
 mod redact;
 pub mod relay;
 pub mod reload;
+pub mod replica;
 pub mod server;
 pub mod shard;
 /// The fake AllScale API crate, at the path the exporter always used.

@@ -36,6 +36,7 @@ mod poll_budget;
 mod properties;
 mod registration;
 mod reload;
+mod replica_lease;
 mod restart;
 mod secrets;
 mod server_limits;

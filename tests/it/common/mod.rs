@@ -1,6 +1,7 @@
 //! Shared test fixtures: scrape and parse `/metrics`, wait for conditions, build configs.
 
 pub mod files;
+pub mod postgres;
 pub mod processes;
 pub mod sim;
 pub mod statedb;
