@@ -3,6 +3,8 @@
 //! the name must be stable across restarts (a StatefulSet's or a Deployment's pod name,
 //! the host name by default) and unique among the replicas running at once.
 
+pub mod lease;
+
 use std::fmt;
 use std::str::FromStr;
 

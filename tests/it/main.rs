@@ -37,6 +37,7 @@ mod poll_budget;
 mod properties;
 mod registration;
 mod reload;
+mod replica_lease;
 mod restart;
 mod secrets;
 mod server_limits;
