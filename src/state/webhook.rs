@@ -380,11 +380,17 @@ impl StoreState {
         let Some(Some(before)) = confirmed else {
             return Accepted::AlreadyFinal;
         };
+        // The outcome's time is the verified webhook's, which came first.
+        let outcome_at = self
+            .intents
+            .get(intent.id.as_str())
+            .and_then(IntentState::webhook_at)
+            .unwrap_or(now);
         let counts = self.counters.live_mut();
         if let Some(from) = before {
             counts.transition(from, StatusClass::Confirmed);
         }
-        counts.outcome(Outcome::Confirmed);
+        counts.outcome(Outcome::Confirmed, intent.id.created_at(), outcome_at);
         counts.webhooks.confirmed_by_webhook += 1;
         self.intents.touch(&intent.id);
         self.webhooks
