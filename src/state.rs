@@ -249,7 +249,8 @@ impl StoreState {
         let Some(change) = change else {
             return Change::default();
         };
-        // Newly terminal by a poll: no webhook came first, the outcome is seen `now`.
+        // Newly terminal by a poll: no webhook came first, the outcome is seen `now`. The
+        // id is there (the update just found it): the fallback is never taken.
         let created = self
             .intents
             .get_key_value(id)
