@@ -24,6 +24,7 @@ mod money;
 mod plan;
 mod sources;
 mod stores;
+mod time_to_outcome;
 mod webhooks;
 
 pub use api::{Answered, StoreRecorder};
@@ -120,6 +121,7 @@ impl Metrics {
             Box::new(Registered(process)),
             Box::new(plan::PlanCollector(Arc::clone(&stores))),
             Box::new(intents::IntentCollector),
+            Box::new(time_to_outcome::TimeToOutcomeCollector),
             Box::new(sources::SourceCollector {
                 stores: Arc::clone(&stores),
                 config: Arc::clone(&config_source),

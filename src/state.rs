@@ -25,6 +25,7 @@ pub mod persist;
 pub mod pg;
 mod process_lock;
 pub mod store;
+mod time_to_outcome;
 mod webhook;
 pub mod writer;
 
@@ -39,6 +40,7 @@ pub use money::{
     CoinKey, DetailGivenUp, DetailRecorded, Fetched, MAX_LABEL_VALUES, Money, NotCounted, OTHER,
 };
 pub use oncall::{ApiHealth, Finished, LastError, OnCall, RECENT_OUTCOMES};
+pub use time_to_outcome::{BOUNDS_SECS, Histogram, TimeToOutcome, Unobserved};
 pub use webhook::{
     Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, WebhookCounts, WebhookEvent,
     WebhookWrite, Webhooks,
@@ -247,12 +249,18 @@ impl StoreState {
         let Some(change) = change else {
             return Change::default();
         };
+        // Newly terminal by a poll: no webhook came first, the outcome is seen `now`. The
+        // id is there (the update just found it): the fallback is never taken.
+        let created = self
+            .intents
+            .get_key_value(id)
+            .map_or(now, |(key, _)| key.created_at());
         let counts = self.counters.live_mut();
         if let Some((from, to)) = change.transition {
             counts.transition(from, to);
         }
         if let Some(outcome) = change.newly_terminal {
-            counts.outcome(outcome);
+            counts.outcome(outcome, created, now);
             if outcome == Outcome::Confirmed {
                 counts.webhooks.confirmed_by_poll += 1;
                 if expect_webhooks {

@@ -6,6 +6,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use crate::clock::UnixTime;
+
 /// 24 hexadecimal characters, kept in lower case (the API's ids are MongoDB object ids).
 ///
 /// Kept inline, not in a `String`: every index of the state (the watch list, the board,
@@ -22,6 +24,18 @@ impl IntentId {
             .iter()
             .all(u8::is_ascii_hexdigit)
             .then(|| IntentId(bytes.map(|b| b.to_ascii_lowercase())))
+    }
+
+    /// When the intent was created: an ObjectId starts with its creation time, 8 hex
+    /// digits of big-endian Unix seconds (no API call needed for the time to outcome).
+    pub fn created_at(&self) -> UnixTime {
+        let secs = self.0[..8]
+            .iter()
+            // Only hex digits get in (`parse`): never the 0 fallback.
+            .fold(0u64, |acc, b| {
+                (acc << 4) | u64::from(char::from(*b).to_digit(16).unwrap_or(0))
+            });
+        UnixTime::from_secs(secs)
     }
 
     pub fn as_str(&self) -> &str {
@@ -101,6 +115,26 @@ mod tests {
         ] {
             assert_eq!(IntentId::parse(bad), None, "{bad}");
         }
+    }
+
+    /// The first 8 hex digits are the big-endian Unix seconds of creation.
+    #[test]
+    fn the_creation_time_is_read_from_the_first_four_bytes() {
+        let at = |text: &str| IntentId::parse(text).unwrap().created_at();
+        // 0x65f0a1b2 = 1710268850 (2024-03-12T18:40:50Z).
+        assert_eq!(
+            at("65F0A1B2c3d4e5f6a7b8c9d0"),
+            UnixTime::from_secs(1_710_268_850)
+        );
+        assert_eq!(
+            at("ffffffff0000000000000000"),
+            UnixTime::from_secs(0xffff_ffff)
+        );
+        assert_eq!(at("00000001ffffffffffffffff"), UnixTime::from_secs(1));
+        assert_eq!(
+            at("aaaaaaaaaaaaaaaaaaaaaaaa"),
+            UnixTime::from_secs(0xaaaa_aaaa)
+        );
     }
 
     /// Hash, order and equality agree with the text's, so maps keyed by id find `&str`.

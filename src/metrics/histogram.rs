@@ -35,16 +35,31 @@ impl Histogram {
     /// Writes the histogram's lines; `labels` are the series' labels, written and escaped
     /// (`key="value",…`).
     pub(super) fn write(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        for (bound, n) in self.bounds.iter().zip(&self.counts) {
-            cumulative += n;
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-        }
-        let count = self.count;
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        let cumulative = self.counts.iter().scan(0, |total, n| {
+            *total += n;
+            Some(*total)
+        });
+        let buckets = self.bounds.iter().zip(cumulative);
+        write_lines(out, name, labels, buckets, self.sum, self.count);
     }
+}
+
+/// Writes a histogram's lines from its cumulative `buckets` (bound, count): a bound
+/// prints as Rust prints a number, `900` not `900.0`, as the Go client writes it.
+pub(super) fn write_lines(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    buckets: impl IntoIterator<Item = (impl std::fmt::Display, u64)>,
+    sum: f64,
+    count: u64,
+) {
+    for (bound, cumulative) in buckets {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
 #[cfg(test)]

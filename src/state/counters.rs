@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{DropReason, Money, WebhookCounts};
+use super::{DropReason, Money, TimeToOutcome, WebhookCounts};
 use crate::api::{Outcome, StatusClass};
+use crate::clock::UnixTime;
 
-/// A store's outcome, transition, expiry, drop, webhook and money counters.
+/// A store's outcome, time-to-outcome, transition, expiry, drop, webhook and money
+/// counters.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
     pub terminal_total: BTreeMap<Outcome, u64>,
@@ -17,6 +19,7 @@ pub struct Counts {
     pub dropped_total: BTreeMap<DropReason, u64>,
     pub webhooks: WebhookCounts,
     pub money: Money,
+    pub time_to_outcome: TimeToOutcome,
 }
 
 impl Counts {
@@ -25,12 +28,16 @@ impl Counts {
         Self {
             terminal_total: Outcome::ALL.into_iter().map(|o| (o, 0)).collect(),
             dropped_total: DropReason::ALL.into_iter().map(|r| (r, 0)).collect(),
+            time_to_outcome: TimeToOutcome::zero(),
             ..Self::default()
         }
     }
 
-    pub(super) fn outcome(&mut self, outcome: Outcome) {
+    /// An intent created at `created` reached `outcome` at `at`: counted, and its time
+    /// to outcome observed, once in its life.
+    pub(super) fn outcome(&mut self, outcome: Outcome, created: UnixTime, at: UnixTime) {
         *self.terminal_total.entry(outcome).or_insert(0) += 1;
+        self.time_to_outcome.record(outcome, created, at);
     }
 
     pub(super) fn transition(&mut self, from: StatusClass, to: StatusClass) {
@@ -103,6 +110,7 @@ impl Counters {
         live.dropped_total.extend(saved.dropped_total);
         live.webhooks = saved.webhooks;
         live.money = saved.money;
+        live.time_to_outcome.extend(saved.time_to_outcome);
         self.export_live();
     }
 }

@@ -575,6 +575,8 @@ pub(super) fn counter_rows(counts: &Counts) -> Vec<((&'static str, String), i64)
         ("details_given_up", String::new()),
         value(counts.money.details_given_up),
     ));
+    let time_to_outcome = counts.time_to_outcome.rows();
+    rows.extend(time_to_outcome.into_iter().map(|(key, v)| (key, value(v))));
     rows
 }
 
@@ -629,7 +631,7 @@ pub(super) fn add_counter(
             counts.money.details_given_up = v;
             "details_given_up"
         }
-        _ => return None,
+        _ => counts.time_to_outcome.add_row(name, label, v)?,
     };
     Some((name, label.to_string()))
 }

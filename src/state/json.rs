@@ -156,6 +156,7 @@ impl StoreRecord {
             dropped_total: self.dropped_total,
             webhooks: Default::default(),
             money: Default::default(),
+            time_to_outcome: Default::default(),
         };
         let mut config = Sources::default();
         config.insert(Source::Config);

@@ -380,11 +380,17 @@ impl StoreState {
         let Some(Some(before)) = confirmed else {
             return Accepted::AlreadyFinal;
         };
+        // The outcome's time is the verified webhook's, which came first.
+        let outcome_at = self
+            .intents
+            .get(intent.id.as_str())
+            .and_then(IntentState::webhook_at)
+            .unwrap_or(now);
         let counts = self.counters.live_mut();
         if let Some(from) = before {
             counts.transition(from, StatusClass::Confirmed);
         }
-        counts.outcome(Outcome::Confirmed);
+        counts.outcome(Outcome::Confirmed, intent.id.created_at(), outcome_at);
         counts.webhooks.confirmed_by_webhook += 1;
         self.intents.touch(&intent.id);
         self.webhooks
@@ -580,6 +586,23 @@ mod tests {
             Ok(Accepted::Duplicate)
         );
         assert_eq!(s.counters.live().terminal_total[&Outcome::Confirmed], 1);
+    }
+
+    /// The time to outcome runs to the webhook that came first, not to the poll that
+    /// checked it later; observed once.
+    #[test]
+    fn the_time_to_outcome_ends_at_the_webhook_that_came_first() {
+        // Created 100 s before `at(0.0)`.
+        const C: &str = "6553f09c9999999999999999";
+        let mut s = StoreState::default();
+        s.set_source(Source::Config, &intents(&[C]), HOUR, at(0.0));
+        s.observe_status(C, Status::OnChain, at(1.0));
+        let accepted = s.accept_webhook(event(C, "w1", "n1", false), M, at(2.5));
+        assert_eq!(accepted, Ok(Accepted::Confirmed));
+        s.observe_status(C, Status::Confirmed, at(3000.0));
+        let h = &s.counters.live().time_to_outcome.observed[&Outcome::Confirmed];
+        assert_eq!((h.count, h.sum_ms), (1, 102_500));
+        assert_eq!(h.buckets[..3], [0, 0, 1], "in le=120, not le=60");
     }
 
     #[test]

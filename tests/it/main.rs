@@ -16,6 +16,7 @@
 //! | `expiry`, `poll_budget`, `registration`, `sources` | intents that never finish; the budget; the registration API; pull sources |
 //! | `webhooks`, `webhook_relay` | the webhook receiver and relay |
 //! | `money` | amounts, shortfalls and fees from the intent detail |
+//! | `time_to_outcome` | the time from an intent's creation (its id) to its outcome, across a restart |
 //! | `secrets`, `server_limits`, `web_config` | secrets kept out of every output; the HTTP server under hostile clients; TLS and auth |
 //! | `kubernetes`, `monitoring_lint`, `slo`, `docs` | the rendered Kubernetes trees; lint rules of the alerts and dashboards; the sloth and pyrra files; docs consistency |
 
@@ -47,6 +48,7 @@ mod state_access;
 mod state_pg;
 mod strict_mock;
 mod strict_mock_selftest;
+mod time_to_outcome;
 mod web_config;
 mod webhook_relay;
 mod webhooks;

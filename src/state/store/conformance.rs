@@ -12,8 +12,9 @@ use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::UnixTime;
 use crate::config::IntentId;
 use crate::state::{
-    ConfirmedBy, Counts, DetailGivenUp, DropReason, Dropped, Fetched, ForwardRequest, IntentRow,
-    IntentState, Money, Queued, Source, Sources, WebhookCounts, WebhookWrite,
+    BOUNDS_SECS, ConfirmedBy, Counts, DetailGivenUp, DropReason, Dropped, Fetched, ForwardRequest,
+    Histogram, IntentRow, IntentState, Money, Queued, Source, Sources, TimeToOutcome, Unobserved,
+    WebhookCounts, WebhookWrite,
 };
 
 /// Opens one backend's storage, the same stored state on every call, fresh for each
@@ -105,6 +106,24 @@ pub fn counts() -> Counts {
             disagreements: 7,
         },
         money: money(),
+        time_to_outcome: time_to_outcome(),
+    }
+}
+
+/// One observation in a bucket and one above every bound, and one unobserved.
+fn time_to_outcome() -> TimeToOutcome {
+    let mut buckets = [1; BOUNDS_SECS.len()];
+    buckets[..4].fill(0);
+    TimeToOutcome {
+        observed: BTreeMap::from([(
+            Outcome::Confirmed,
+            Histogram {
+                buckets,
+                count: 2,
+                sum_ms: 100_300_250,
+            },
+        )]),
+        unobserved: BTreeMap::from([(Unobserved::Future, 1), (Unobserved::TooOld, 0)]),
     }
 }
 
@@ -457,6 +476,9 @@ pub fn counters_never_go_backwards_across_a_reopen(fixture: &dyn Fixture) {
     more.dropped_total.insert(DropReason::NotFound, 4);
     more.webhooks.confirmed_by_poll = 6;
     more.money.confirmed_short = 9;
+    more.time_to_outcome
+        .unobserved
+        .insert(Unobserved::TooOld, 2);
     more.money.fee.insert("USDT".into(), dec("0.0040"));
     more.money.fee.insert("ETH".into(), dec("0.000000001"));
     let mut b = batch(vec![]);
