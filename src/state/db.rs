@@ -33,7 +33,7 @@ pub use open::BUSY_TIMEOUT;
 pub(super) type CountersWritten = BTreeMap<(&'static str, String), i64>;
 
 /// The schema this build writes and reads (version 1, without money, is upgraded).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Events are folded into `intents` once they are this many times the intents…
 pub const COMPACT_RATIO: i64 = 4;

@@ -1,4 +1,4 @@
--- The state database, schema version 2 (the view is in view.sql) (docs/operations.md shows queries against it).
+-- The state database, schema version 3 (3 adds counter rows, no table, to 2) (the view is in view.sql) (docs/operations.md shows queries against it).
 --
 -- `intents` holds one row per intent as of the last compaction; `events` holds every row
 -- written since, appended in order (a status change is one short row at the end of the

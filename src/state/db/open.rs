@@ -194,12 +194,14 @@ impl Db {
             .optional()?;
         match version {
             Some(SCHEMA_VERSION) => {}
+            // Version 3 differs only in the counters it may hold: readable as it is.
+            Some(2) if self.read_only => {}
             Some(1) if self.read_only => {
                 return Ok(Err(self.cannot_write(
                     "its schema version 1 must be upgraded, which needs write access",
                 )));
             }
-            Some(1) => self.upgrade_from_1()?,
+            Some(from @ (1 | 2)) => self.upgrade_from(from)?,
             Some(found) if found > SCHEMA_VERSION => {
                 return Ok(Err(DbError::FutureVersion {
                     path: self.path.clone(),
@@ -258,12 +260,17 @@ impl Db {
         Ok(())
     }
 
-    /// Adds what version 2 keeps (details, money) to a version 1 database, in one
-    /// transaction: interrupted, it is still version 1.
-    fn upgrade_from_1(&mut self) -> rusqlite::Result<()> {
+    /// Upgrades a database of version `from` in one transaction (interrupted, it is still
+    /// the old version): version 2 added details and money to version 1; version 3 adds
+    /// counters (the time to outcome) and no table, but an older build would take those
+    /// rows for damage and move the file aside, so the version tells it the database is
+    /// a newer build's and must be left as it is.
+    fn upgrade_from(&mut self, from: i64) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute_batch(UPGRADE_FROM_1)?;
-        tx.execute_batch(VIEW)?;
+        if from == 1 {
+            tx.execute_batch(UPGRADE_FROM_1)?;
+            tx.execute_batch(VIEW)?;
+        }
         tx.execute(
             "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
             [SCHEMA_VERSION],

@@ -169,6 +169,44 @@ fn money_text_reads_back_exactly_and_an_unknown_row_is_invalid() {
     assert!(err.contains("money fee{,USDT,} = \"-1\""), "{err}");
 }
 
+/// A database of the previous build (version 2) is upgraded in place to version 3, which
+/// a version-2 build refuses as newer instead of taking its new counter rows for damage;
+/// it keeps what it held and the new counters go in.
+#[test]
+fn a_version_2_database_is_upgraded_and_takes_the_new_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut db = Db::open(&path).unwrap();
+    db.write(&batch(vec![(
+        id('a'),
+        Some(intent(Status::Confirmed, 3.0)),
+    )]))
+    .unwrap();
+    drop(db);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("UPDATE meta SET value = 2 WHERE key = 'schema_version'", [])
+        .unwrap();
+    drop(conn);
+    let mut db = Db::open(&path).unwrap();
+    let saved = db.load().unwrap();
+    assert_eq!(saved.stores["main"].intents[0].0, id('a'));
+    let mut b = batch(vec![]);
+    b.stores[0].counts = counts();
+    db.write(&b).unwrap();
+    drop(db);
+    let saved = Db::open(&path).unwrap().load().unwrap();
+    assert_eq!(saved.stores["main"].counts, counts());
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, 3);
+}
+
 /// A database of the first schema (no details, no money) is upgraded in place and keeps
 /// what it held.
 #[test]
