@@ -199,10 +199,10 @@ local rateOf(metric, matchers, window) =
   prometheusRules+:: {
     groups+: [
       // The error ratio over the whole SLO period, for the dashboard's SLI and budget
-      // panels: a month of samples read every 5 minutes, not every evaluation.
+      // panels: a month of a few series per store (the outcome counters), read at every
+      // evaluation like the other rules.
       {
         name: 'allscale-checkout-slos-period',
-        interval: '5m',
         rules: [
           { record: o.record + $._config.sloPeriod, expr: $._slos.ratio(o, $._config.sloPeriod) + '\n' }
           for o in $._slos.objectives
