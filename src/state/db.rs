@@ -156,19 +156,9 @@ impl Db {
         })?;
         for row in rows {
             let (store, id, intent) = row?;
-            let Some(id) = IntentId::parse(&id) else {
-                return Ok(Err(format!("store {store:?}: {id:?} is not an intent id")));
-            };
-            let intent = match intent {
-                Ok(intent) => intent,
-                Err(reason) => return Ok(Err(format!("store {store:?}, intent {id}: {reason}"))),
-            };
-            saved
-                .stores
-                .entry(store)
-                .or_default()
-                .intents
-                .push((id, intent));
+            if let Err(bad) = saved.add_intent(store, &id, intent) {
+                return Ok(Err(bad));
+            }
         }
         let mut stmt = self.conn.prepare(
             "SELECT s.name, c.name, c.label, c.value FROM counters c JOIN stores s ON s.id = c.store",

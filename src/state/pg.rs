@@ -335,17 +335,8 @@ impl Inner {
             let store: String = row.try_get(0).map_err(&pg)?;
             let id: String = row.try_get(1).map_err(&pg)?;
             let intent = intent_of(Columns::read(&row, 2).map_err(&pg)?);
-            match (IntentId::parse(&id), intent) {
-                (Some(id), Ok(intent)) => {
-                    saved
-                        .stores
-                        .entry(store)
-                        .or_default()
-                        .intents
-                        .push((id, intent));
-                }
-                (None, _) => bad = Some(format!("store {store:?}: {id:?} is not an intent id")),
-                (_, Err(reason)) => bad = Some(format!("store {store:?}, intent {id}: {reason}")),
+            if let Err(e) = saved.add_intent(store, &id, intent) {
+                bad = Some(e);
             }
         }
         let written = read_counters(client, &replica, &mut saved)

@@ -175,6 +175,25 @@ pub struct Saved {
     pub stores: BTreeMap<String, SavedStore>,
 }
 
+impl Saved {
+    /// Adds an intent read back from a store's row to `store`'s; `Err` names what is wrong
+    /// with the row (an id that is not one, or the reason `intent` gives).
+    pub fn add_intent(
+        &mut self,
+        store: String,
+        id: &str,
+        intent: Result<IntentState, String>,
+    ) -> Result<(), String> {
+        let Some(parsed) = IntentId::parse(id) else {
+            return Err(format!("store {store:?}: {id:?} is not an intent id"));
+        };
+        let intent = intent.map_err(|reason| format!("store {store:?}, intent {id}: {reason}"))?;
+        let intents = &mut self.stores.entry(store).or_default().intents;
+        intents.push((parsed, intent));
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct SavedStore {
     pub counts: Counts,
