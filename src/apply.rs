@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::poller::Pollers;
 use crate::reconcile::TaskSet;
 use crate::relay::Relays;
-use crate::reload::ReloadOptions;
+use crate::reload::options::ReloadOptions;
 use crate::replica::ReplicaName;
 use crate::sources::Sources;
 use crate::state::State;

@@ -30,6 +30,7 @@ mod error;
 mod intent_id;
 mod paths;
 mod schema;
+mod secret;
 mod secrets;
 mod suggest;
 mod validate;
@@ -42,9 +43,10 @@ pub use intent_id::IntentId;
 pub use schema::{
     Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
     DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, IntentConfig, IntentSources,
-    MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, Secret, StoreConfig,
-    StoreWebhookConfig, WebhookConfig,
+    MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, StoreConfig, StoreWebhookConfig,
+    WebhookConfig,
 };
+pub use secret::Secret;
 
 pub(crate) use paths::{base_dir, dir_of};
 pub(crate) use schema::{MIN_REQUESTS_PER_SECOND, OrderIdProblem};

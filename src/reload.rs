@@ -4,7 +4,7 @@
 //! order and hands each new valid config to [`crate::apply`], the one place that applies
 //! it; an invalid file is logged and the running config stays.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,56 +13,13 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::apply::Applier;
-use crate::clock::Clock;
 use crate::config::{Config, ConfigError, dir_of, read_config_bytes};
 use crate::metrics::Metrics;
-use crate::replica::ReplicaName;
-use crate::shard::Shard;
 use crate::supervise::Task;
 
-/// Quiet time after a file event before reading the file: editors and ConfigMap updates
-/// touch several files in a row.
-pub const DEBOUNCE: Duration = Duration::from_millis(250);
+pub mod options;
 
-/// How reloads are triggered, and what else the start takes (the shard, the web config,
-/// the state database's wait, the clock).
-#[derive(Debug, Clone)]
-pub struct ReloadOptions {
-    /// The config file; `None` when the config was built in memory (no reloads).
-    pub config_path: Option<PathBuf>,
-    /// Checksum check period; zero turns it off.
-    pub check_interval: Duration,
-    /// Watch the config's directory for changes.
-    pub watch_events: bool,
-    /// Which part of every store's intents this replica watches.
-    pub shard: Shard,
-    /// `--web.config.file`: TLS and basic auth for the HTTP server. It is re-read on its
-    /// own when it changes (see [`crate::web`]), not by this module's reloads.
-    pub web_config: Option<PathBuf>,
-    /// `--state-file.open-wait`: how long the start waits for a locked or failing state
-    /// database before it gives up.
-    pub state_open_wait: Duration,
-    /// Where "now" comes from: the system clock, or a test's [`Clock::manual`].
-    pub clock: Clock,
-    /// `--replica.name`: whose counters this process keeps in a `state_database`.
-    pub replica: ReplicaName,
-}
-
-impl ReloadOptions {
-    /// No file: nothing to reload (tests and embedders that build `Config` in memory).
-    pub fn none() -> Self {
-        Self {
-            config_path: None,
-            check_interval: Duration::ZERO,
-            watch_events: false,
-            shard: Shard::ALL,
-            web_config: None,
-            state_open_wait: crate::state::persist::DEFAULT_OPEN_WAIT,
-            clock: Clock::system(),
-            replica: ReplicaName::default(),
-        }
-    }
-}
+pub use options::{DEBOUNCE, ReloadOptions};
 
 /// What a reload did, as `POST /-/reload` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +306,7 @@ pub(crate) async fn forward_sighup(reload: ReloadHandle, mut stop: watch::Receiv
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn event(paths: &[&str]) -> notify::Event {
         let mut e = notify::Event::new(notify::EventKind::Any);

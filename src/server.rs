@@ -138,7 +138,7 @@ impl Exporter {
         let read_only = opened.as_ref().is_some_and(|o| o.store.read_only());
         state.set_read_only(read_only);
         state.set_write_ahead(state_path.is_some() && !read_only);
-        let storage = Storage::new(opened, Target::open);
+        let storage = Storage::new(opened, state::persist::open_target);
         let supervisor = Supervisor::new(metrics.task_restarts());
         let clock = options.clock.clone();
         let (path_tx, path_rx) = watch::channel(state_path);

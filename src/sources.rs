@@ -78,7 +78,7 @@ impl Sources {
     pub(crate) fn new(
         state: Arc<State>,
         metrics: Arc<Metrics>,
-        options: &crate::reload::ReloadOptions,
+        options: &crate::reload::options::ReloadOptions,
     ) -> Self {
         Self {
             state,

@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::paths::resolve;
-use super::schema::Secret;
+use super::secret::Secret;
 
 /// The `state_database:` block.
 #[derive(Debug, Clone, PartialEq)]

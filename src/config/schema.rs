@@ -1,10 +1,10 @@
 //! The schema: what a validated config holds, its defaults and limits, and the keys each
 //! level of the file accepts.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::secret::Secret;
 use crate::api::{ClientConfig, HttpVersion, signing::Signer};
 use crate::config::{BaseUrl, IntentId};
 
@@ -294,31 +294,6 @@ impl PerIntentMetrics {
 pub struct IntentConfig {
     pub id: IntentId,
     pub order_id: Option<String>,
-}
-
-/// An API secret. Its `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
 }
 
 impl Config {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::paths::resolve;
 use super::read_capped;
-use super::schema::Secret;
+use super::secret::Secret;
 use crate::redact::looks_like_secret;
 
 /// Largest accepted `api_secret_file`.

@@ -268,7 +268,7 @@ impl Fetch for Files {
         tokio::select! {
             Some(paths) = self.events.recv() => {
                 self.forced.extend(paths);
-                tokio::time::sleep(crate::reload::DEBOUNCE).await;
+                tokio::time::sleep(crate::reload::options::DEBOUNCE).await;
                 while let Ok(paths) = self.events.try_recv() {
                     self.forced.extend(paths);
                 }

@@ -22,6 +22,17 @@ use super::store::{Failure, Saved, Store, StoreError, Target};
 use super::{Source, State};
 use crate::config::dir_of;
 
+/// Opens `target` for writing: the SQLite file holding its process lock, or the
+/// PostgreSQL database holding the replica's name. The default
+/// [`Opener`](super::store::Opener); here, above both stores, so that the storage boundary
+/// names neither.
+pub fn open_target(target: &Target) -> Result<Box<dyn Store>, StoreError> {
+    match target {
+        Target::File(path) => super::db::open_locked(path),
+        Target::Database(db, replica) => super::pg::open(db, replica),
+    }
+}
+
 /// How long start-up waits by default for a locked database or a transient error.
 pub const DEFAULT_OPEN_WAIT: Duration = Duration::from_secs(20);
 
@@ -100,7 +111,7 @@ pub async fn open_and_restore_target(
         Target::Database(..) => {
             let target = target.clone();
             retrying(state, wait, move |state, _| {
-                let mut store = target.open()?;
+                let mut store = open_target(&target)?;
                 let restored = restore(store.load()?, state);
                 tracing::info!(restored, "state restored from the state database");
                 Ok(Restored::Open(store))

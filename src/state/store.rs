@@ -71,15 +71,6 @@ impl Target {
             (None, None) => None,
         }
     }
-
-    /// Opens it for writing: the SQLite file holding its process lock, or the
-    /// PostgreSQL database holding the replica's name. The default [`Opener`].
-    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
-        match self {
-            Target::File(path) => super::db::open_locked(path),
-            Target::Database(db, replica) => super::pg::open(db, replica),
-        }
-    }
 }
 
 /// Opens a [`Target`] for writing.

@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(handle.lock().intents().dirty_len(), 2);
         let (_path, path_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(false);
-        let storage = Storage::new(None, Target::open);
+        let storage = Storage::new(None, crate::state::persist::open_target);
         let writer = tokio::spawn(run_writer(Arc::clone(&state), storage, path_rx, stop_rx));
         state.changes().record(true);
         let emptied = async {

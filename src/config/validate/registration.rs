@@ -4,8 +4,9 @@
 use super::{Fields, Validator};
 use crate::config::schema::{
     DEFAULT_MAX_INTENTS_PER_STORE, MAX_INTENTS_PER_STORE_LIMIT, MIN_TOKEN_CHARS, REGISTRATION_KEYS,
-    RegistrationConfig, Secret,
+    RegistrationConfig,
 };
+use crate::config::secret::Secret;
 use crate::config::yaml::{Value, child};
 
 const INLINE_TOKEN_MESSAGE: &str = "an inline token is not allowed in the config file (its \

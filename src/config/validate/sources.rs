@@ -8,8 +8,9 @@ use super::{Fields, Validator};
 use crate::config::paths::resolve;
 use crate::config::schema::{
     DEFAULT_REFRESH_INTERVAL, HTTP_SOURCE_KEYS, HttpSource, INTENT_SOURCES_KEYS, IntentSources,
-    MAX_DURATION, MIN_REFRESH_INTERVAL, Secret,
+    MAX_DURATION, MIN_REFRESH_INTERVAL,
 };
+use crate::config::secret::Secret;
 use crate::config::yaml::{Node, Value, child, index, quote};
 
 const INLINE_TOKEN_MESSAGE: &str = "inline bearer tokens are not allowed in the config file; \

@@ -8,9 +8,9 @@ use crate::config::schema::{
     DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND,
     DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HTTP_VERSION_NAMES, MAX_CONCURRENCY_LIMIT,
     MAX_REQUESTS_PER_SECOND_LIMIT, MAX_STORE_NAME_CHARS, MAX_WATCH_AGE_LIMIT,
-    MIN_REQUESTS_PER_SECOND, NOT_FOUND_TTL_LIMIT, PerIntentMetrics, STORE_KEYS, Secret,
-    StoreConfig,
+    MIN_REQUESTS_PER_SECOND, NOT_FOUND_TTL_LIMIT, PerIntentMetrics, STORE_KEYS, StoreConfig,
 };
+use crate::config::secret::Secret;
 use crate::config::secrets;
 use crate::config::yaml::{Node, Value, child, quote};
 
