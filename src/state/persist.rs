@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::db::{BUSY_TIMEOUT, Db, DbError, SQLITE_HEADER};
 use super::process_lock::{ProcessLock, beside, read_only_error};
-use super::store::{Failure, Saved, Store, StoreError, Target};
+use super::store::{Failure, Saved, Store, StoreError, Target, off_thread};
 use super::{Source, State};
 use crate::config::dir_of;
 
@@ -147,11 +147,9 @@ async fn retrying(
         let left = deadline.saturating_duration_since(Instant::now());
         let busy = BUSY_TIMEOUT.min(left).max(Duration::from_millis(10));
         let (once, shared) = (attempt.clone(), Arc::clone(state));
-        let attempt = tokio::task::spawn_blocking(move || once(&shared, busy));
-        let error = match attempt.await {
-            Ok(Ok(restored)) => return Ok(restored),
-            Ok(Err(error)) => error,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        let error = match off_thread(move || once(&shared, busy)).await {
+            Ok(restored) => return Ok(restored),
+            Err(error) => error,
         };
         match error.failure() {
             Failure::Locked | Failure::Transient if !left.is_zero() => {

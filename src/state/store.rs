@@ -143,6 +143,22 @@ impl std::error::Error for StoreError {
     }
 }
 
+/// Runs a blocking store call on the blocking pool. A panic in it goes on to the caller's
+/// supervisor; a call the runtime cancelled (it shut down before the call ran) is a
+/// transient failure, not a panic of its own.
+pub(super) async fn off_thread<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(job).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(join) => Err(StoreError::new(
+            Failure::Transient,
+            format!("the state store call did not run: {join}"),
+        )),
+    }
+}
+
 /// What an error opening, reading or writing a store says about the stored state;
 /// start-up decides on it whether to move a file aside, wait or stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,5 +244,37 @@ impl Default for StoreBatch {
             forget_nonces_before: UnixTime::MIN,
             forget_ids_before: UnixTime::MIN,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call the runtime cancels before it runs (it is shutting down) comes back as a
+    /// transient error; the caller does not panic.
+    #[test]
+    fn a_call_the_runtime_cancelled_is_a_transient_error() {
+        let pool = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let handle = pool.handle().clone();
+        pool.shutdown_background();
+        let mut call = Box::pin(off_thread(|| Ok(())));
+        let first = {
+            let _in_pool = handle.enter();
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            call.as_mut().poll(&mut cx)
+        };
+        let result = match first {
+            std::task::Poll::Ready(result) => result,
+            std::task::Poll::Pending => tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(call),
+        };
+        let error = result.unwrap_err();
+        assert_eq!(error.failure(), Failure::Transient);
+        assert!(error.to_string().contains("did not run"), "{error}");
     }
 }

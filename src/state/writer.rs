@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::State;
-use super::store::{Durability, Opened, Storage, StoreError, Target};
+use super::store::{Durability, Opened, Storage, StoreError, Target, off_thread};
 use crate::lock;
 
 /// Changes nobody waits for (statuses, outcomes) are committed this long after they
@@ -115,7 +115,7 @@ async fn commit(state: &Arc<State>, storage: &Storage, target: Target) -> Result
         .is_some_and(|open| open.target == target);
     if !open {
         let (opening, open) = (Arc::clone(&storage.slot), storage.open);
-        blocking(move || {
+        off_thread(move || {
             // Free the lock of the store open so far before taking the new one.
             *lock(&opening) = None;
             let store = open(&target)?;
@@ -128,7 +128,7 @@ async fn commit(state: &Arc<State>, storage: &Storage, target: Target) -> Result
     let version = state.changes().version();
     let (batch, taken) = state.take_batch();
     let writing = Arc::clone(&storage.slot);
-    let written = blocking(move || {
+    let written = off_thread(move || {
         let mut open = lock(&writing);
         match open.as_mut().map(|open| open.store.write(&batch)) {
             Some(Err(e)) => Ok(Err((e, batch))),
@@ -147,15 +147,6 @@ async fn commit(state: &Arc<State>, storage: &Storage, target: Target) -> Result
             state.put_back(batch);
             Err(e)
         }
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    job: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    match tokio::task::spawn_blocking(job).await {
-        Ok(result) => result,
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
 }
 
