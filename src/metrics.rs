@@ -115,14 +115,14 @@ impl Metrics {
         // The first four keep the order of the one registry that used to hold their
         // families: by name.
         let collectors: Vec<Box<dyn Collector>> = vec![
-            Box::new(api::ApiCollector(Arc::clone(&stores))),
+            Box::new(stores::ApiCollector(Arc::clone(&stores))),
             Box::new(Registered(own)),
-            Box::new(webhooks::TrafficCollector(Arc::clone(&stores))),
+            Box::new(stores::TrafficCollector(Arc::clone(&stores))),
             Box::new(Registered(process)),
-            Box::new(plan::PlanCollector(Arc::clone(&stores))),
+            Box::new(stores::PlanCollector(Arc::clone(&stores))),
             Box::new(intents::IntentCollector),
             Box::new(time_to_outcome::TimeToOutcomeCollector),
-            Box::new(sources::SourceCollector {
+            Box::new(stores::SourceCollector {
                 stores: Arc::clone(&stores),
                 config: Arc::clone(&config_source),
             }),
@@ -143,7 +143,7 @@ impl Metrics {
     /// Creates a store's request series at 0 (so rates and alerts start from a sample),
     /// continuing its counters if it had left the config, and returns its recorder.
     pub fn store_recorder(&self, store: &str) -> StoreRecorder {
-        StoreRecorder::new(&self.stores, store)
+        self.stores.with(store, stores::StoreSeries::recorder)
     }
 
     /// Drops every series of a store that left the config, keeping its counters in case
@@ -155,7 +155,7 @@ impl Metrics {
     /// The recorder of `store`'s `source` (file, http, api): while one is held, the
     /// store's `allscale_exporter_source_*{source}` series are exported.
     pub fn source(&self, store: &str, source: Source) -> SourceRecorder {
-        sources::recorder(&self.stores, store, source)
+        self.stores.with(store, |s| s.source(source))
     }
 
     /// Creates a store's webhook series at 0, or continues them where they were when the

@@ -1,16 +1,15 @@
 //! The request metrics: per store, what each API request gave (fed an [`Answered`] per
 //! request through the store's [`StoreRecorder`]), written at scrape time in the order
 //! and form the `prometheus` registry that used to hold them wrote them (families by
-//! name; series by label values, labels by name).
+//! name; series by label values, labels by name). The series are kept with the store's
+//! others (`stores`), which hands out the recorder and calls [`write`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use super::collector::{Collector, Scrape};
 use super::histogram::Histogram;
 use super::plan::PlanCell;
-use super::stores::Stores;
 use super::{Family, escape, header, sorted};
 use crate::api::{ApiCode, Endpoint, RequestResult};
 use crate::lock;
@@ -98,7 +97,7 @@ impl Default for ApiSeries {
 impl ApiSeries {
     /// A poller records for the store: its series are exported, the documented error
     /// codes from 0 (so rates and alerts start from a sample).
-    fn start(&mut self) {
+    pub(super) fn start(&mut self) {
         self.shown = true;
         for code in ApiCode::DOCUMENTED {
             self.errors.entry(code.to_string()).or_insert(0);
@@ -153,18 +152,9 @@ pub struct StoreRecorder {
 }
 
 impl StoreRecorder {
-    /// Starts `store`'s request series (continuing them if the store had left the
-    /// config) and a new budget plan.
-    pub(super) fn new(stores: &Stores, store: &str) -> Self {
-        stores.with(store, |series| {
-            lock(&series.api).start();
-            let plan = Arc::new(PlanCell::default());
-            series.plan = Some(Arc::clone(&plan));
-            Self {
-                api: Arc::clone(&series.api),
-                plan,
-            }
-        })
+    /// The recorder of a store's started series and its new budget plan.
+    pub(super) fn new(api: Arc<Mutex<ApiSeries>>, plan: Arc<PlanCell>) -> Self {
+        Self { api, plan }
     }
 
     /// The store's budget plan, which the poller keeps current.
@@ -178,34 +168,30 @@ impl StoreRecorder {
     }
 }
 
-/// The request families, from every store a poller records for.
-pub(super) struct ApiCollector(pub(super) Arc<Stores>);
-
 /// A store's request series as a scrape copied them: (raw name, escaped name, series).
 type Shown = (String, String, ApiSeries);
 
-impl Collector for ApiCollector {
-    fn collect(&self, _: &Scrape<'_>, out: &mut String) {
-        let series = self.0.map(|name, s| (name.to_owned(), Arc::clone(&s.api)));
-        let stores: Vec<Shown> = series
-            .into_iter()
-            .map(|(name, api)| {
-                let escaped = escape(&name);
-                (name, escaped, lock(&api).clone())
-            })
-            .filter(|(_, _, api)| api.shown)
-            .collect();
-        if stores.is_empty() {
-            return;
-        }
-        write_gauges(out, &CLOCK_SKEW, &stores, |a| a.skew);
-        write_errors(out, &stores);
-        write_durations(out, &stores);
-        write_requests(out, &stores);
-        write_gauges(out, &UP, &stores, |a| {
-            a.up.map(|up| f64::from(u8::from(up)))
-        });
+/// The request families, from every store (by name, with its series) that a poller
+/// records for.
+pub(super) fn write(out: &mut String, series: Vec<(String, Arc<Mutex<ApiSeries>>)>) {
+    let stores: Vec<Shown> = series
+        .into_iter()
+        .map(|(name, api)| {
+            let escaped = escape(&name);
+            (name, escaped, lock(&api).clone())
+        })
+        .filter(|(_, _, api)| api.shown)
+        .collect();
+    if stores.is_empty() {
+        return;
     }
+    write_gauges(out, &CLOCK_SKEW, &stores, |a| a.skew);
+    write_errors(out, &stores);
+    write_durations(out, &stores);
+    write_requests(out, &stores);
+    write_gauges(out, &UP, &stores, |a| {
+        a.up.map(|up| f64::from(u8::from(up)))
+    });
 }
 
 /// By code label, then store (the raw names, as the registry sorted them).

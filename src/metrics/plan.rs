@@ -2,15 +2,14 @@
 //! intent (effective interval) and how far behind it is (lag).
 //!
 //! The poller publishes into one [`PlanCell`] per store with atomic stores only (no lock,
-//! no label hashing on its hot path); the page is rendered from the cells at scrape time,
-//! so the lag is "now minus the earliest due poll" at the moment of the scrape.
+//! no label hashing on its hot path); the cell is kept with the store's series
+//! (`stores`), and the page is written from the cells at scrape time ([`write`]), so the
+//! lag is "now minus the earliest due poll" at the moment of the scrape.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::collector::{Collector, Scrape};
-use super::stores::Stores;
 use super::{Family, escape, header};
 
 const DEMAND: Family = Family {
@@ -103,36 +102,25 @@ impl PlanCell {
     }
 }
 
-/// The four families, one series per store whose poller publishes a plan.
-pub(super) struct PlanCollector(pub(super) Arc<Stores>);
-
-impl Collector for PlanCollector {
-    fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
-        self.render(out, scrape.now);
-    }
-}
-
-impl PlanCollector {
-    fn render(&self, out: &mut String, now: f64) {
-        let cells: Vec<(String, Arc<PlanCell>)> = self
-            .0
-            .map(|name, s| Some((escape(name), Arc::clone(s.plan.as_ref()?))))
-            .into_iter()
-            .flatten()
-            .collect();
-        type Value = fn(&PlanCell, f64) -> f64;
-        let families: [(&Family, Value); 4] = [
-            (&DEMAND, |c, _| load(&c.demand)),
-            (&BUDGET, |c, _| load(&c.budget)),
-            (&EFFECTIVE, |c, _| load(&c.effective)),
-            (&LAG, PlanCell::lag),
-        ];
-        for (family, value) in families {
-            header(out, family);
-            for (store, cell) in &cells {
-                let v = value(cell, now);
-                super::store_sample(out, family, store, &[], v);
-            }
+/// The four families, one series per store (by name, with its plan) whose poller
+/// publishes one.
+pub(super) fn write(out: &mut String, plans: Vec<(String, Arc<PlanCell>)>, now: f64) {
+    let cells: Vec<(String, Arc<PlanCell>)> = plans
+        .into_iter()
+        .map(|(name, cell)| (escape(&name), cell))
+        .collect();
+    type Value = fn(&PlanCell, f64) -> f64;
+    let families: [(&Family, Value); 4] = [
+        (&DEMAND, |c, _| load(&c.demand)),
+        (&BUDGET, |c, _| load(&c.budget)),
+        (&EFFECTIVE, |c, _| load(&c.effective)),
+        (&LAG, PlanCell::lag),
+    ];
+    for (family, value) in families {
+        header(out, family);
+        for (store, cell) in &cells {
+            let v = value(cell, now);
+            super::store_sample(out, family, store, &[], v);
         }
     }
 }
@@ -161,29 +149,29 @@ mod tests {
         assert_eq!(cell.lag(100.0), 0.0);
     }
 
-    /// A fresh plan for `store`, as a poller's recorder gets.
-    fn cell(stores: &Stores, store: &str) -> Arc<PlanCell> {
-        stores.with(store, |s| Arc::clone(s.plan.insert(Arc::default())))
-    }
-
-    fn render(stores: &Arc<Stores>) -> String {
+    /// The page of `plans` (by store name) at unix time 10.
+    fn render(plans: &[(&str, &Arc<PlanCell>)]) -> String {
+        let plans = plans
+            .iter()
+            .map(|(name, cell)| (name.to_string(), Arc::clone(cell)))
+            .collect();
         let mut out = String::new();
-        PlanCollector(Arc::clone(stores)).render(&mut out, 10.0);
+        write(&mut out, plans, 10.0);
         out
     }
 
     /// The budget shown is the configured one; the interval comes from what is granted.
     #[test]
     fn the_effective_interval_comes_from_the_usable_rate() {
-        let plans = Arc::new(Stores::default());
-        cell(&plans, "a").set(3430, Duration::from_secs(1), 3500.0, 3430.0);
-        let out = render(&plans);
+        let cell = Arc::new(PlanCell::default());
+        cell.set(3430, Duration::from_secs(1), 3500.0, 3430.0);
+        let out = render(&[("a", &cell)]);
         assert!(
             out.contains("allscale_exporter_poll_budget_requests_per_second{store=\"a\"} 3500\n")
         );
         assert!(out.contains("allscale_exporter_effective_poll_interval_seconds{store=\"a\"} 1\n"));
-        cell(&plans, "a").set(3500, Duration::from_secs(1), 3500.0, 3430.0);
-        let out = render(&plans);
+        cell.set(3500, Duration::from_secs(1), 3500.0, 3430.0);
+        let out = render(&[("a", &cell)]);
         let line = "allscale_exporter_effective_poll_interval_seconds{store=\"a\"} ";
         let value = out
             .split(line)
@@ -193,18 +181,26 @@ mod tests {
         assert_eq!(value.parse::<f64>().unwrap(), 3500.0 / 3430.0, "{out}");
     }
 
+    /// One series per store, under its escaped name. (That a store which left the config
+    /// shows none is `stores`' part: the `Metrics` tests.)
     #[test]
-    fn renders_one_series_per_store_and_forgets_removed_ones() {
-        let plans = Arc::new(Stores::default());
-        cell(&plans, "a").set(40, Duration::from_secs(1), 10.0, 10.0);
-        cell(&plans, "b").set_first_due(Some(7.0));
-        plans.depart("b");
-        let out = render(&plans);
-        assert!(
-            out.contains("allscale_exporter_poll_demand_requests_per_second{store=\"a\"} 40\n")
+    fn renders_one_series_per_store() {
+        let (a, b) = (Arc::new(PlanCell::default()), Arc::new(PlanCell::default()));
+        a.set(40, Duration::from_secs(1), 10.0, 10.0);
+        b.set_first_due(Some(7.0));
+        let out = render(&[("a", &a), ("b\"", &b)]);
+        for line in [
+            "allscale_exporter_poll_demand_requests_per_second{store=\"a\"} 40",
+            "allscale_exporter_effective_poll_interval_seconds{store=\"a\"} 4",
+            "allscale_exporter_poll_lag_seconds{store=\"a\"} 0",
+            "allscale_exporter_poll_lag_seconds{store=\"b\\\"\"} 3",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
+        }
+        assert_eq!(
+            out.lines().filter(|l| !l.starts_with('#')).count(),
+            8,
+            "{out}"
         );
-        assert!(out.contains("allscale_exporter_effective_poll_interval_seconds{store=\"a\"} 4\n"));
-        assert!(out.contains("allscale_exporter_poll_lag_seconds{store=\"a\"} 0\n"));
-        assert!(!out.contains("store=\"b\""), "{out}");
     }
 }

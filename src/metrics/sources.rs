@@ -10,8 +10,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::collector::{Collector, Scrape};
-use super::stores::Stores;
 use super::{Family, escape, header, store_sample};
 use crate::state::{Source, State};
 
@@ -88,11 +86,15 @@ struct Row {
     errors: u64,
 }
 
-/// The recorder of `store`'s `source`, continuing its cell if it had one.
-pub(super) fn recorder(stores: &Stores, store: &str, source: Source) -> SourceRecorder {
-    stores.with(store, |series| SourceRecorder {
-        cell: Arc::clone(series.sources[source as usize].get_or_insert_default()),
-    })
+/// A store's source cells as its series keep them, indexed by `Source as usize`: a
+/// source's cell once it was recorded for the store.
+pub(super) type Slots = [Option<Arc<SourceCell>>; Source::ALL.len()];
+
+/// The recorder of a store's source in `slot`, continuing its cell if it had one.
+pub(super) fn recorder(slot: &mut Option<Arc<SourceCell>>) -> SourceRecorder {
+    SourceRecorder {
+        cell: Arc::clone(slot.get_or_insert_default()),
+    }
 }
 
 impl ConfigSource {
@@ -107,86 +109,76 @@ impl ConfigSource {
 }
 
 /// A store's source cells, each with whether a recorder holds it.
-type Cells = [Option<(Arc<SourceCell>, bool)>; Source::ALL.len()];
+pub(super) type Cells = [Option<(Arc<SourceCell>, bool)>; Source::ALL.len()];
 
-/// The source families of every store in the config.
-pub(super) struct SourceCollector {
-    pub(super) stores: Arc<Stores>,
-    pub(super) config: Arc<ConfigSource>,
+/// A store's cells, copied where its series are kept (under their lock).
+pub(super) fn cells(slots: &Slots) -> Cells {
+    slots.each_ref().map(|cell| {
+        // Counted before this copy: held means a recorder besides the store's.
+        let cell = cell.as_ref()?;
+        let held = Arc::strong_count(cell) > 1;
+        Some((Arc::clone(cell), held))
+    })
 }
 
-impl Collector for SourceCollector {
-    fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
-        self.render(out, scrape.state);
-    }
-}
-
-impl SourceCollector {
-    /// A store's cells, taken before any store's lock (also while it is out of the config).
-    fn cells(&self, store: &str) -> Cells {
-        let cells = self.stores.find(store, |series| {
-            series.sources.each_ref().map(|cell| {
-                // Counted before this copy: held means a recorder besides the store's.
-                let cell = cell.as_ref()?;
-                let held = Arc::strong_count(cell) > 1;
-                Some((Arc::clone(cell), held))
-            })
-        });
-        cells.unwrap_or_default()
-    }
-
-    fn render(&self, out: &mut String, state: &State) {
-        let handles = state.stores();
-        let cells: Vec<Cells> = handles.iter().map(|h| self.cells(&h.name)).collect();
-        let stores: Vec<(String, Vec<Row>)> = handles
-            .iter()
-            .zip(&cells)
-            .map(|(handle, cells)| {
-                let counts = count_by_source(&handle.lock());
-                let rows = Source::ALL
-                    .into_iter()
-                    .filter_map(|source| {
-                        let cell = cells[source as usize].as_ref();
-                        let held = cell.is_some_and(|(_, held)| *held);
-                        let intents = counts[source as usize];
-                        let shown = match source {
-                            Source::Config => true,
-                            Source::File | Source::Http => held,
-                            // Once the registration API (or the webhook receiver) was
-                            // used for the store.
-                            Source::Api | Source::Webhook => cell.is_some() || intents > 0,
-                        };
-                        let cell = match source {
-                            Source::Config => Some(&self.config.0),
-                            _ => cell.map(|(cell, _)| cell.as_ref()),
-                        };
-                        shown.then(|| Row {
-                            source,
-                            intents,
-                            last_success: cell.and_then(SourceCell::last_success),
-                            errors: cell.map_or(0, |c| c.errors.load(Ordering::Relaxed)),
-                        })
+/// The source families of every store in the config: `cells` gives a store's, by name
+/// (also while it is out of the config), each taken before any store's lock.
+pub(super) fn write(
+    out: &mut String,
+    state: &State,
+    config: &ConfigSource,
+    cells: impl Fn(&str) -> Cells,
+) {
+    let handles = state.stores();
+    let cells: Vec<Cells> = handles.iter().map(|h| cells(&h.name)).collect();
+    let stores: Vec<(String, Vec<Row>)> = handles
+        .iter()
+        .zip(&cells)
+        .map(|(handle, cells)| {
+            let counts = count_by_source(&handle.lock());
+            let rows = Source::ALL
+                .into_iter()
+                .filter_map(|source| {
+                    let cell = cells[source as usize].as_ref();
+                    let held = cell.is_some_and(|(_, held)| *held);
+                    let intents = counts[source as usize];
+                    let shown = match source {
+                        Source::Config => true,
+                        Source::File | Source::Http => held,
+                        // Once the registration API (or the webhook receiver) was
+                        // used for the store.
+                        Source::Api | Source::Webhook => cell.is_some() || intents > 0,
+                    };
+                    let cell = match source {
+                        Source::Config => Some(&config.0),
+                        _ => cell.map(|(cell, _)| cell.as_ref()),
+                    };
+                    shown.then(|| Row {
+                        source,
+                        intents,
+                        last_success: cell.and_then(SourceCell::last_success),
+                        errors: cell.map_or(0, |c| c.errors.load(Ordering::Relaxed)),
                     })
-                    .collect();
-                (escape(&handle.name), rows)
-            })
-            .collect();
-        type Value = fn(&Row) -> Option<String>;
-        let families: [(&Family, Value); 3] = [
-            (&SOURCE_INTENTS, |r| Some(r.intents.to_string())),
-            (&SOURCE_LAST_SUCCESS, |r| {
-                r.last_success.map(|t| t.to_string())
-            }),
-            (&SOURCE_ERRORS, |r| Some(r.errors.to_string())),
-        ];
-        for (family, value) in families {
-            header(out, family);
-            for (store, rows) in &stores {
-                for row in rows {
-                    if let Some(v) = value(row) {
-                        let source = [("source", row.source.as_str())];
-                        store_sample(out, family, store, &source, v);
-                    }
+                })
+                .collect();
+            (escape(&handle.name), rows)
+        })
+        .collect();
+    type Value = fn(&Row) -> Option<String>;
+    let families: [(&Family, Value); 3] = [
+        (&SOURCE_INTENTS, |r| Some(r.intents.to_string())),
+        (&SOURCE_LAST_SUCCESS, |r| {
+            r.last_success.map(|t| t.to_string())
+        }),
+        (&SOURCE_ERRORS, |r| Some(r.errors.to_string())),
+    ];
+    for (family, value) in families {
+        header(out, family);
+        for (store, rows) in &stores {
+            for row in rows {
+                if let Some(v) = value(row) {
+                    let source = [("source", row.source.as_str())];
+                    store_sample(out, family, store, &source, v);
                 }
             }
         }
@@ -216,20 +208,24 @@ mod tests {
         State::new(&config.unwrap())
     }
 
+    /// The source families, the one store's cells taken from `slots`.
+    fn render(state: &State, config: &ConfigSource, slots: &Slots) -> String {
+        let mut out = String::new();
+        write(&mut out, state, config, |_| cells(slots));
+        out
+    }
+
     #[test]
     fn series_exist_while_a_recorder_is_held_and_errors_continue() {
-        let (stores, state) = (Arc::new(Stores::default()), state());
-        let metrics = SourceCollector {
-            stores: Arc::clone(&stores),
-            config: Arc::default(),
-        };
-        metrics.config.loaded(true, 100.0);
-        metrics.config.loaded(false, 101.0);
-        let file = recorder(&stores, "main", Source::File);
+        let (state, config) = (state(), ConfigSource::default());
+        let mut slots = Slots::default();
+        let file_slot = Source::File as usize;
+        config.loaded(true, 100.0);
+        config.loaded(false, 101.0);
+        let file = recorder(&mut slots[file_slot]);
         file.failed();
         file.succeeded(7.5);
-        let mut out = String::new();
-        metrics.render(&mut out, &state);
+        let out = render(&state, &config, &slots);
         for line in [
             r#"allscale_exporter_source_intents{store="main",source="config"} 1"#,
             r#"allscale_exporter_source_intents{store="main",source="file"} 0"#,
@@ -245,13 +241,11 @@ mod tests {
             "{out}"
         );
         drop(file);
-        let mut out = String::new();
-        metrics.render(&mut out, &state);
+        let out = render(&state, &config, &slots);
         assert!(!out.contains(r#"source="file""#), "{out}");
-        recorder(&stores, "main", Source::File).failed();
-        let again = recorder(&stores, "main", Source::File);
-        let mut out = String::new();
-        metrics.render(&mut out, &state);
+        recorder(&mut slots[file_slot]).failed();
+        let again = recorder(&mut slots[file_slot]);
+        let out = render(&state, &config, &slots);
         assert!(
             out.contains(r#"allscale_exporter_source_errors_total{store="main",source="file"} 2"#),
             "{out}"
@@ -263,8 +257,7 @@ mod tests {
         let registered = [IntentConfig { id, order_id: None }];
         let now = state.clock().now();
         handle.lock().register(&registered, 10, now).unwrap();
-        let mut out = String::new();
-        metrics.render(&mut out, &state);
+        let out = render(&state, &config, &slots);
         assert!(
             out.contains(r#"allscale_exporter_source_intents{store="main",source="api"} 1"#),
             "{out}"

@@ -7,11 +7,9 @@
 //! exported write-ahead with a state file and counted once per intent in its life.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use super::collector::{Collector, Scrape};
 use super::histogram::Histogram;
-use super::stores::Stores;
 use super::{Family, escape, header, sorted, store_sample};
 use crate::state::{ConfirmedBy, State};
 
@@ -208,36 +206,36 @@ impl WebhookSeries {
     }
 }
 
-/// The webhook traffic families of every store (and of `store="unknown"`), in the order
-/// and form of the registry that used to hold them; a family without series is left out.
-pub(super) struct TrafficCollector(pub(super) Arc<Stores>);
-
-impl Collector for TrafficCollector {
-    fn collect(&self, _: &Scrape<'_>, out: &mut String) {
-        let stores = self.0.map(|name, s| (escape(name), s.webhooks.clone()));
-        if stores.iter().any(|(_, w)| w.forward_lag.is_some()) {
-            header(out, &FORWARD_LAG);
-            for (store, w) in &stores {
-                if let Some(lag) = &w.forward_lag {
-                    lag.write(out, FORWARD_LAG.name, &format!("store=\"{store}\""));
-                }
+/// The webhook traffic families of every store (by name, with its traffic; and of
+/// `store="unknown"`), in the order and form of the registry that used to hold them; a
+/// family without series is left out.
+pub(super) fn write_traffic(out: &mut String, traffic: Vec<(String, WebhookSeries)>) {
+    let stores: Vec<(String, WebhookSeries)> = traffic
+        .into_iter()
+        .map(|(name, series)| (escape(&name), series))
+        .collect();
+    if stores.iter().any(|(_, w)| w.forward_lag.is_some()) {
+        header(out, &FORWARD_LAG);
+        for (store, w) in &stores {
+            if let Some(lag) = &w.forward_lag {
+                lag.write(out, FORWARD_LAG.name, &format!("store=\"{store}\""));
             }
         }
-        let forwards =
-            sorted(ForwardResult::ALL, ForwardResult::as_str).map(|r| (r as usize, r.as_str()));
-        write_counts(out, &FORWARDS, &stores, &forwards, |w| &w.forwards);
-        if stores.iter().any(|(_, w)| w.last_received.is_some()) {
-            header(out, &LAST_RECEIVED);
-            for (store, w) in &stores {
-                if let Some(at) = w.last_received {
-                    store_sample(out, &LAST_RECEIVED, store, &[], at);
-                }
-            }
-        }
-        let requests =
-            sorted(WebhookResult::ALL, WebhookResult::as_str).map(|r| (r as usize, r.as_str()));
-        write_counts(out, &REQUESTS, &stores, &requests, |w| &w.requests);
     }
+    let forwards =
+        sorted(ForwardResult::ALL, ForwardResult::as_str).map(|r| (r as usize, r.as_str()));
+    write_counts(out, &FORWARDS, &stores, &forwards, |w| &w.forwards);
+    if stores.iter().any(|(_, w)| w.last_received.is_some()) {
+        header(out, &LAST_RECEIVED);
+        for (store, w) in &stores {
+            if let Some(at) = w.last_received {
+                store_sample(out, &LAST_RECEIVED, store, &[], at);
+            }
+        }
+    }
+    let requests =
+        sorted(WebhookResult::ALL, WebhookResult::as_str).map(|r| (r as usize, r.as_str()));
+    write_counts(out, &REQUESTS, &stores, &requests, |w| &w.requests);
 }
 
 /// A `{result, store}` counter family: by result label, then store.
