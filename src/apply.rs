@@ -29,6 +29,7 @@ use crate::reconcile::TaskSet;
 use crate::relay::Relays;
 use crate::reload::options::ReloadOptions;
 use crate::replica::ReplicaName;
+use crate::replica::owned::Ownership;
 use crate::sources::Sources;
 use crate::state::State;
 use crate::state::store::{Durability, Target};
@@ -60,6 +61,8 @@ pub struct Parts {
     pub durability: Arc<Durability>,
     /// The state writer's target, as the start decided it.
     pub state_path: watch::Sender<Option<Target>>,
+    /// In a group sharing a state database: what this replica holds, for the pollers.
+    pub ownership: Option<Ownership>,
 }
 
 impl Applier {
@@ -71,8 +74,9 @@ impl Applier {
             supervisor,
             durability,
             state_path,
+            ownership,
         } = parts;
-        let pollers = Pollers::new(Arc::clone(&metrics), options.clock.clone());
+        let pollers = Pollers::new(Arc::clone(&metrics), options.clock.clone(), ownership);
         let sources = Sources::new(Arc::clone(&state), Arc::clone(&metrics), options);
         let relays = Relays::new(durability, Arc::clone(&metrics), options.clock.clone());
         Self {
@@ -177,6 +181,7 @@ mod tests {
             supervisor: Supervisor::new(metrics.task_restarts()),
             durability: Arc::default(),
             state_path,
+            ownership: None,
         };
         let mut applier = Applier::new(parts, &ReloadOptions::none(), first.clone());
         applier.start().await.unwrap();

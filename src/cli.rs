@@ -104,6 +104,11 @@ pub struct Cli {
     #[arg(long = "replica.name", value_name = "NAME")]
     pub replica_name: Option<crate::replica::ReplicaName>,
 
+    /// How long a replica's lease on its part of the work runs unless renewed (renewed
+    /// every third of it): a replica that dies loses its part to the others within it.
+    #[arg(long = "replica.lease-duration", value_name = "DURATION", default_value = "15s", value_parser = lease_duration)]
+    pub replica_lease: Duration,
+
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -122,6 +127,16 @@ impl Cli {
 }
 
 /// A humantime duration above zero (a zero timeout would close every connection).
+/// A lease of 3 s to 10 min: shorter leaves no room for a round trip and the margin.
+fn lease_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if (Duration::from_secs(3)..=Duration::from_secs(600)).contains(&d) {
+        Ok(d)
+    } else {
+        Err("must be between 3s and 10m".into())
+    }
+}
+
 fn positive_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(Duration::ZERO) => Err("must be above zero".into()),

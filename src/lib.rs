@@ -16,7 +16,9 @@
 //!   sources, webhooks counted once with polling, money counted once per intent);
 //!   [`state::writer`] commits it through the storage boundary ([`state::store`]; the
 //!   SQLite state database, [`state::db`], or PostgreSQL, [`state::pg`]), write-ahead;
-//!   [`state::persist`] restores it; [`replica`]: the replica's name in a shared database.
+//!   [`state::persist`] restores it; [`replica`]: the replica's name in a shared database,
+//!   the partitions' leases, and what this replica holds ([`replica::owned`]);
+//!   [`leases`]: the task that keeps this replica's leases, which the pollers follow.
 //! - [`metrics`]: every metric, declared once; the page is a list of collectors, read at
 //!   scrape (the stores' own series, families rendered from [`state`], registries).
 //! - [`server`]: start, stop and the HTTP routes (the registration API, the webhook
@@ -45,6 +47,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod leases;
 pub(crate) mod log_limit;
 pub mod metrics;
 pub(crate) mod poller;

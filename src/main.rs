@@ -11,6 +11,7 @@ use allscale_exporter::config::Config;
 use allscale_exporter::demo;
 use allscale_exporter::reload::ReloadOptions;
 use allscale_exporter::replica::ReplicaName;
+use allscale_exporter::replica::lease::LeaseSettings;
 use allscale_exporter::server::Exporter;
 use allscale_exporter::simulator::{Scenario, Simulator};
 
@@ -130,6 +131,7 @@ async fn run_exporter(cli: &Cli) -> Result<()> {
             }
             None => ReplicaName::default(),
         },
+        lease: LeaseSettings::of(cli.replica_lease),
     };
     // Listening before the start, so that no signal is missed.
     let mut signals = cli::StopSignals::new().context("cannot listen for SIGTERM and SIGINT")?;

@@ -8,7 +8,7 @@
 //! the process-level series in `prometheus` registries.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use prometheus::{Gauge, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
@@ -50,6 +50,18 @@ pub struct Metrics {
     task_restarts: IntCounterVec,
     stores: Arc<stores::Stores>,
     config_source: Arc<sources::ConfigSource>,
+    /// The exporter's own registry, for families only some processes export.
+    own: Registry,
+    replica: OnceLock<ReplicaGauges>,
+}
+
+/// A replica's part of a group sharing a state database (exported only by such a one).
+#[derive(Clone)]
+pub struct ReplicaGauges {
+    /// `allscale_exporter_replica_partitions_held`.
+    pub held: IntGauge,
+    /// `allscale_exporter_replicas_live`.
+    pub live: IntGauge,
 }
 
 impl Metrics {
@@ -86,7 +98,7 @@ impl Metrics {
         let task_restarts = IntCounterVec::new(
             Opts::new(
                 "allscale_exporter_task_restarts_total",
-                "Restarts of a long-lived task (poller, reloader, state_writer, http_server, intent_source, webhook_relay) after it panicked or ended unexpectedly.",
+                "Restarts of a long-lived task (poller, reloader, state_writer, http_server, intent_source, webhook_relay, replica_leases) after it panicked or ended unexpectedly.",
             ),
             &["task"],
         )
@@ -116,7 +128,7 @@ impl Metrics {
         // families: by name.
         let collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(stores::ApiCollector(Arc::clone(&stores))),
-            Box::new(Registered(own)),
+            Box::new(Registered(own.clone())),
             Box::new(stores::TrafficCollector(Arc::clone(&stores))),
             Box::new(Registered(process)),
             Box::new(stores::PlanCollector(Arc::clone(&stores))),
@@ -137,6 +149,8 @@ impl Metrics {
             task_restarts,
             stores,
             config_source,
+            own,
+            replica: OnceLock::new(),
         }
     }
 
@@ -185,6 +199,30 @@ impl Metrics {
     pub fn webhook_forwarded(&self, store: &str, result: ForwardResult, lag: Option<f64>) {
         self.stores
             .with(store, |s| s.webhooks.forwarded(result, lag));
+    }
+
+    /// The replica's gauges, registered at the first call (a process in a group only).
+    pub fn replica(&self) -> ReplicaGauges {
+        self.replica
+            .get_or_init(|| {
+                let gauge = |name: &str, help: &str| {
+                    let gauge = IntGauge::new(name, help).expect("valid metric");
+                    // A name registered twice is the only error; the OnceLock prevents it.
+                    let _ = self.own.register(Box::new(gauge.clone()));
+                    gauge
+                };
+                ReplicaGauges {
+                    held: gauge(
+                        "allscale_exporter_replica_partitions_held",
+                        "Partitions of the intent id space (of 256) this replica holds a lease on and polls; 0 while it holds none or its leases ran out.",
+                    ),
+                    live: gauge(
+                        "allscale_exporter_replicas_live",
+                        "Replicas sharing the state database that the last lease round counted live, this one included.",
+                    ),
+                }
+            })
+            .clone()
     }
 
     /// The task restart counter, for the `Supervisor`.

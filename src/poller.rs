@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 mod budget;
 mod calendar;
 pub(crate) mod detail;
+mod share;
 
 use crate::api::client::{ApiClient, ClientError, Endpoint, Fetch, FetchError, RequestResult};
 use crate::api::{ApiCode, Detail, Outcome};
@@ -22,11 +23,13 @@ use crate::clock::{Clock, UnixTime};
 use crate::config::{Config, StoreConfig};
 use crate::metrics::{Metrics, StoreRecorder};
 use crate::reconcile::{Kind, Specs, Wanted};
+use crate::replica::owned::Ownership;
 use crate::shard::IdHasher;
 use crate::state::{Change, Delta, GiveUp, StoreHandle, WatchLimits};
 use crate::supervise::Task;
 use budget::Budget;
 use calendar::Calendar;
+use share::Share;
 
 /// New intents from a reload are spread over this window (or the poll interval if shorter).
 const NEW_INTENT_WINDOW: Duration = Duration::from_secs(1);
@@ -114,8 +117,13 @@ async fn request(client: ApiClient, clock: Clock, id: Arc<str>, ask: Ask) -> Com
 pub struct StorePoller {
     name: String,
     client: ApiClient,
+    /// `max_requests_per_second` and `max_concurrency`, of which this process takes its
+    /// [`Share`].
+    rate: f64,
+    max_concurrency: usize,
+    share: Share,
     budget: Budget,
-    /// Requests in flight at most (max_concurrency).
+    /// Requests in flight at most (this process's part of max_concurrency).
     concurrency: usize,
     /// When the budget allows the next request, if it said "not yet".
     budget_ready_at: Option<Instant>,
@@ -142,13 +150,22 @@ pub struct StorePoller {
 impl StorePoller {
     /// A poller for `settings`, scheduling every pollable intent of the store's state (a
     /// restarted poller picks up where the state is).
-    fn new(settings: &Settings, state: StoreHandle, metrics: &Arc<Metrics>, clock: Clock) -> Self {
+    fn new(
+        settings: &Settings,
+        state: StoreHandle,
+        metrics: &Arc<Metrics>,
+        clock: Clock,
+        share: Share,
+    ) -> Self {
         let store = &settings.store;
         let mut poller = Self {
             name: store.name.clone(),
             client: settings.client.clone(),
-            budget: Budget::new(store.max_requests_per_second),
-            concurrency: store.max_concurrency,
+            rate: store.max_requests_per_second,
+            max_concurrency: store.max_concurrency,
+            budget: Budget::new(store.max_requests_per_second * share.fraction()),
+            concurrency: share.concurrency(store.max_concurrency),
+            share,
             budget_ready_at: None,
             interval: settings.poll_interval,
             limits: WatchLimits::from(store),
@@ -175,8 +192,10 @@ impl StorePoller {
     /// scheduled now, and when the earliest queued poll is due (for the lag).
     fn publish_plan(&self) {
         let plan = self.recorder.plan();
+        // In a group: this process's part of the store's intents (estimated by its share).
+        let intents = (self.sched.len() as f64 * self.share.fraction()).round() as usize;
         plan.set(
-            self.sched.len(),
+            intents,
             self.interval,
             self.budget.per_second(),
             self.budget.usable(),
@@ -214,11 +233,9 @@ impl StorePoller {
         } = settings;
         self.retention = retention;
         self.client = client;
-        if store.max_requests_per_second != self.budget.per_second() {
-            self.budget = Budget::new(store.max_requests_per_second);
-            self.budget_ready_at = None;
-        }
-        self.concurrency = store.max_concurrency;
+        self.rate = store.max_requests_per_second;
+        self.max_concurrency = store.max_concurrency;
+        self.rebudget();
         self.limits = WatchLimits::from(&store);
         self.webhook_grace = webhook_grace(&store);
         self.drain_timeout = drain_timeout(request_timeout);
@@ -232,6 +249,17 @@ impl StorePoller {
         } else {
             self.spread(new, NEW_INTENT_WINDOW.min(poll_interval));
         }
+    }
+
+    /// The budget and concurrency of this process's share of the store (a new budget only
+    /// when its rate changed: the limiter's history goes with it).
+    fn rebudget(&mut self) {
+        let rate = self.rate * self.share.fraction();
+        if rate != self.budget.per_second() {
+            self.budget = Budget::new(rate);
+            self.budget_ready_at = None;
+        }
+        self.concurrency = self.share.concurrency(self.max_concurrency);
     }
 
     /// Drops the schedules of intents no longer pollable; returns the pollable intents
@@ -350,6 +378,7 @@ impl StorePoller {
                     self.update(update);
                 }
                 _ = self.state.watch_list_changed() => self.take_watch_list_changes(),
+                () = self.share.changed() => self.rebudget(),
                 _ = webhook_check.tick(), if self.webhook_grace.is_some() => self.count_missing_webhooks(),
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     while in_flight.len() < self.concurrency {
@@ -378,6 +407,11 @@ impl StorePoller {
             let (ticket, id) = self.queue.peek_started(now)?;
             if self.sched.get(id).is_some_and(|s| s.ticket == *ticket) {
                 let id = id.clone();
+                if !self.share.covers(&id, now) {
+                    self.queue.pop_started(now);
+                    self.pass(id);
+                    continue;
+                }
                 if let Some(ask) = self.ask_if_due(&id) {
                     if let Err(ready_at) = self.budget.try_acquire() {
                         self.budget_ready_at = Some(ready_at);
@@ -477,6 +511,16 @@ impl StorePoller {
             }) => self.on_answer(id, &fetch),
             Err(error) => self.on_failure(id, error, &fetch, Endpoint::Status),
         }
+    }
+
+    /// Another replica polls the intent now: it keeps its slot, one interval on, so it is
+    /// polled in time if this one holds it by then.
+    fn pass(&mut self, id: Arc<str>) {
+        let Some(s) = self.sched.get(&id) else {
+            return;
+        };
+        let slot = (s.slot + self.interval).max(Instant::now());
+        self.schedule(id, slot, slot, slot);
     }
 
     /// A usable answer: reset back-offs and keep the intent's regular slot.
@@ -620,11 +664,17 @@ fn client_settings(store: &StoreConfig, request_timeout: Duration) -> impl Parti
 pub(crate) struct Pollers {
     metrics: Arc<Metrics>,
     clock: Clock,
+    /// In a group sharing a state database: what this replica holds.
+    ownership: Option<Ownership>,
 }
 
 impl Pollers {
-    pub(crate) fn new(metrics: Arc<Metrics>, clock: Clock) -> Self {
-        Self { metrics, clock }
+    pub(crate) fn new(metrics: Arc<Metrics>, clock: Clock, ownership: Option<Ownership>) -> Self {
+        Self {
+            metrics,
+            clock,
+            ownership,
+        }
     }
 }
 
@@ -679,7 +729,8 @@ impl Kind for Pollers {
     ) -> impl Future<Output = ()> + Send + use<> {
         let current = settings.borrow_and_update().clone();
         let clock = self.clock.clone();
-        StorePoller::new(&current, store.clone(), &self.metrics, clock).run(settings, stop)
+        let share = Share::new(self.ownership.clone());
+        StorePoller::new(&current, store.clone(), &self.metrics, clock, share).run(settings, stop)
     }
 
     /// Its in-flight requests were counted before the store's request metrics go.

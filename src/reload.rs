@@ -330,6 +330,7 @@ mod tests {
             supervisor: crate::supervise::Supervisor::new(metrics.task_restarts()),
             durability: Arc::default(),
             state_path: watch::channel(None).0,
+            ownership: None,
         };
         let options = ReloadOptions {
             config_path: Some(path.to_path_buf()),

@@ -4,6 +4,7 @@
 //! the host name by default) and unique among the replicas running at once.
 
 pub mod lease;
+pub mod owned;
 
 use std::fmt;
 use std::str::FromStr;

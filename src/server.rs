@@ -19,10 +19,13 @@ use tokio::task::JoinHandle;
 
 use crate::api::client::ClientError;
 use crate::apply::{self, Applier};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, StateDatabase};
+use crate::leases::Leases;
 use crate::metrics::Metrics;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
+use crate::replica::owned::{Owned, Ownership};
 use crate::state::persist::{RestoreError, Restored};
+use crate::state::pg::Connector;
 use crate::state::store::{Opened, Storage, Target};
 use crate::state::{self, State};
 use crate::supervise::{Supervisor, Task};
@@ -44,6 +47,27 @@ pub enum StartError {
     /// The state database is locked, failing, or of a newer build: never moved aside.
     #[error(transparent)]
     StateFile(#[from] RestoreError),
+    /// The state database's connection settings cannot be used for the replica's leases.
+    #[error("state_database: {0}")]
+    Replica(String),
+}
+
+/// The lease task of a replica in a group sharing `db`, and what it publishes.
+fn group_leases(
+    db: &StateDatabase,
+    options: &ReloadOptions,
+    metrics: &Metrics,
+) -> Result<(Leases, Ownership), StartError> {
+    let connector = Connector::new(db).map_err(StartError::Replica)?;
+    let (publish, ownership) = watch::channel(Owned::default());
+    let leases = Leases {
+        connector: Arc::new(connector),
+        name: options.replica.clone(),
+        settings: options.lease,
+        publish: Arc::new(publish),
+        gauges: metrics.replica(),
+    };
+    Ok((leases, ownership))
 }
 
 /// A running exporter: pollers, reloader, state-file writer and HTTP server.
@@ -142,12 +166,17 @@ impl Exporter {
         let supervisor = Supervisor::new(metrics.task_restarts());
         let clock = options.clock.clone();
         let (path_tx, path_rx) = watch::channel(state_path);
+        let group = match &config.state_database {
+            Some(db) => Some(group_leases(db, &options, &metrics)?),
+            None => None,
+        };
         let parts = apply::Parts {
             state: Arc::clone(&state),
             metrics: Arc::clone(&metrics),
             supervisor: supervisor.clone(),
             durability: Arc::clone(&storage.durability),
             state_path: path_tx,
+            ownership: group.as_ref().map(|(_, ownership)| ownership.clone()),
         };
         let mut applier = Applier::new(parts, &options, config);
         applier.start().await?;
@@ -191,6 +220,18 @@ impl Exporter {
         };
         let app = routes::router(shared.clone(), web.clone(), webhook_listener.is_none());
         let mut stages = vec![(reload_stop, reload_task), writer];
+        // After the pollers and the last commit: the leases are handed back last.
+        if let Some((leases, _)) = group {
+            let supervisor = supervisor.clone();
+            stages.push(stage(move |stop| {
+                let scope = "replica_leases".into();
+                supervisor
+                    .clone()
+                    .supervise(Task::ReplicaLeases, scope, stop, move |stop| {
+                        leases.clone().run(supervisor.clone(), stop)
+                    })
+            }));
+        }
         if let Some(webhook_listener) = webhook_listener {
             let app = routes::webhook_router(shared);
             stages.push(server_stage(

@@ -28,16 +28,19 @@ pub enum Task {
     IntentSource,
     /// Each store's webhook relay.
     WebhookRelay,
+    /// The replica's leases in a shared state database.
+    ReplicaLeases,
 }
 
 impl Task {
-    pub const ALL: [Task; 6] = [
+    pub const ALL: [Task; 7] = [
         Task::Poller,
         Task::Reloader,
         Task::StateWriter,
         Task::HttpServer,
         Task::IntentSource,
         Task::WebhookRelay,
+        Task::ReplicaLeases,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Task {
             Task::HttpServer => "http_server",
             Task::IntentSource => "intent_source",
             Task::WebhookRelay => "webhook_relay",
+            Task::ReplicaLeases => "replica_leases",
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::replica::ReplicaName;
+use crate::replica::lease::LeaseSettings;
 use crate::shard::Shard;
 
 /// Quiet time after a file event before reading the file: editors and ConfigMap updates
@@ -36,6 +37,8 @@ pub struct ReloadOptions {
     pub clock: Clock,
     /// `--replica.name`: whose counters this process keeps in a `state_database`.
     pub replica: ReplicaName,
+    /// `--replica.lease-duration`: the leases of a group sharing a `state_database`.
+    pub lease: LeaseSettings,
 }
 
 impl ReloadOptions {
@@ -50,6 +53,7 @@ impl ReloadOptions {
             state_open_wait: crate::state::persist::DEFAULT_OPEN_WAIT,
             clock: Clock::system(),
             replica: ReplicaName::default(),
+            lease: LeaseSettings::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
+use super::owned::Owned;
 use crate::replica::ReplicaName;
 use crate::shard::fnv1a64;
 
@@ -88,6 +89,14 @@ pub struct LeaseSettings {
 }
 
 impl LeaseSettings {
+    /// Leases of `lease`, given up 2/15 of it early (2 s of 15 s).
+    pub fn of(lease: Duration) -> LeaseSettings {
+        LeaseSettings {
+            lease,
+            margin: lease * 2 / 15,
+        }
+    }
+
     /// A round every third of the lease: two rounds can fail before a lease expires.
     pub fn round_every(&self) -> Duration {
         self.lease / 3
@@ -96,10 +105,7 @@ impl LeaseSettings {
 
 impl Default for LeaseSettings {
     fn default() -> Self {
-        LeaseSettings {
-            lease: Duration::from_secs(15),
-            margin: Duration::from_secs(2),
-        }
+        LeaseSettings::of(Duration::from_secs(15))
     }
 }
 
@@ -111,6 +117,8 @@ pub enum LeaseError {
     Replaced(String),
     #[error("the state database: {0}")]
     Database(#[from] tokio_postgres::Error),
+    #[error("the state database did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 /// What one round changed.
@@ -231,6 +239,17 @@ impl Member {
     /// Every partition held, whatever its deadline.
     pub fn held(&self) -> impl Iterator<Item = Partition> + '_ {
         self.held.keys().copied()
+    }
+
+    /// What the pollers may work on: the partitions held, less `except` (a surplus about
+    /// to be handed back), until the earliest deadline among them.
+    pub fn owned(&self, except: &[Partition]) -> Owned {
+        let kept = self.held.iter().filter(|(p, _)| !except.contains(p));
+        let until = kept.clone().map(|(_, h)| h.until).min();
+        match until {
+            Some(until) => Owned::new(kept.map(|(p, _)| *p), until),
+            None => Owned::default(),
+        }
     }
 
     /// One round: heartbeat, renew, take the leases its name held before a restart,

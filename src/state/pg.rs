@@ -29,10 +29,11 @@ use crate::config::{IntentId, StateDatabase};
 use crate::replica::ReplicaName;
 
 mod connect;
+pub use connect::Connector;
 mod error;
 mod rows;
 
-use connect::{Connector, Statements};
+use connect::Statements;
 pub use error::PgError;
 use rows::{COLUMNS, Columns, IntentColumns, intent_of, intent_row};
 

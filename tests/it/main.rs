@@ -39,6 +39,7 @@ mod properties;
 mod registration;
 mod reload;
 mod replica_lease;
+mod replica_work;
 mod restart;
 mod secrets;
 mod server_limits;

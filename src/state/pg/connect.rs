@@ -20,14 +20,14 @@ use crate::config::{SslMode, StateDatabase, read_root_cert};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every connection of a store is made with.
-pub(super) struct Connector {
+pub struct Connector {
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
 }
 
 impl Connector {
     /// The settings of `db`; `Err` when its `sslrootcert` cannot be read now.
-    pub(super) fn new(db: &StateDatabase) -> Result<Connector, String> {
+    pub fn new(db: &StateDatabase) -> Result<Connector, String> {
         let mut config = db.url.connect_config(&db.password);
         config.connect_timeout(CONNECT_TIMEOUT);
         if config.get_application_name().is_none() {
@@ -42,7 +42,7 @@ impl Connector {
     }
 
     /// A new connection, driven on the current (the store's) runtime until it closes.
-    pub(super) async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
+    pub async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
         let (client, connection) = self.config.connect(self.tls.clone()).await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
