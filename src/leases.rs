@@ -17,7 +17,7 @@ use tokio_postgres::Client;
 
 use crate::metrics::ReplicaGauges;
 use crate::replica::ReplicaName;
-use crate::replica::lease::{self, LeaseError, LeaseSettings, Member};
+use crate::replica::lease::{self, LeaseError, LeaseSettings, Member, Partition};
 use crate::replica::owned::Owned;
 use crate::state::pg::Connector;
 use crate::supervise::{Supervisor, Task};
@@ -68,7 +68,7 @@ impl Leases {
                         tracing::warn!(%error, "cannot renew the replica leases; polling stops when they run out, and resumes once the state database answers");
                     }
                     client = None;
-                    self.publish(member.owned(&[]));
+                    self.publish(owned(&member, &[]));
                 }
             }
         }
@@ -105,7 +105,7 @@ impl Leases {
         let round = tokio::time::timeout(bound, member.round(db))
             .await
             .map_err(|_| timed_out())??;
-        self.publish(member.owned(&round.surplus));
+        self.publish(owned(member, &round.surplus));
         if !round.gained.is_empty() || !round.lost.is_empty() {
             tracing::info!(
                 gained = round.gained.len(),
@@ -128,5 +128,18 @@ impl Leases {
             *now = owned;
             changed
         });
+    }
+}
+
+/// What the pollers may work on: the partitions `member` holds, less `except` (a surplus
+/// about to be handed back), until the earliest deadline among them.
+fn owned(member: &Member, except: &[Partition]) -> Owned {
+    let kept: Vec<_> = member
+        .held_until()
+        .filter(|(p, _)| !except.contains(p))
+        .collect();
+    match kept.iter().map(|(_, until)| *until).min() {
+        Some(until) => Owned::new(kept.iter().map(|(p, _)| *p), until),
+        None => Owned::default(),
     }
 }

@@ -32,7 +32,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use super::owned::Owned;
 use crate::replica::ReplicaName;
 use crate::shard::fnv1a64;
 
@@ -241,15 +240,9 @@ impl Member {
         self.held.keys().copied()
     }
 
-    /// What the pollers may work on: the partitions held, less `except` (a surplus about
-    /// to be handed back), until the earliest deadline among them.
-    pub fn owned(&self, except: &[Partition]) -> Owned {
-        let kept = self.held.iter().filter(|(p, _)| !except.contains(p));
-        let until = kept.clone().map(|(_, h)| h.until).min();
-        match until {
-            Some(until) => Owned::new(kept.map(|(p, _)| *p), until),
-            None => Owned::default(),
-        }
+    /// Every partition held, with the deadline this replica trusts it until.
+    pub fn held_until(&self) -> impl Iterator<Item = (Partition, Instant)> + '_ {
+        self.held.iter().map(|(p, h)| (*p, h.until))
     }
 
     /// One round: heartbeat, renew, take the leases its name held before a restart,

@@ -38,8 +38,11 @@ fn polls(sim: &Simulator) -> BTreeMap<String, u64> {
     sim.stats().authenticated_by_intent
 }
 
-/// Per intent, the requests between `before` and `after`.
-fn between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Vec<u64> {
+/// Per intent, the status requests the simulator answers within `window` from now.
+async fn polls_within(sim: &Simulator, window: Duration) -> Vec<u64> {
+    let before = polls(sim);
+    tokio::time::sleep(window).await;
+    let after = polls(sim);
     (1..=INTENTS)
         .map(|n| {
             let id = id(n);
@@ -91,9 +94,7 @@ async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_ov
 
     // Each intent is polled about every 500 ms by exactly one of them: about 6 times in
     // 3 s; polled by both it would be about 12.
-    let before = polls(&sim);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let split = between(&before, &polls(&sim));
+    let split = polls_within(&sim, Duration::from_secs(3)).await;
     assert!(
         split.iter().all(|&n| (1..=9).contains(&n)),
         "polls per intent in 3 s: {split:?}"
@@ -112,9 +113,7 @@ async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_ov
         },
     )
     .await;
-    let before = polls(&sim);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let alone = between(&before, &polls(&sim));
+    let alone = polls_within(&sim, Duration::from_secs(2)).await;
     assert!(
         alone.iter().all(|&n| (1..=6).contains(&n)),
         "polls per intent in 2 s after the handover: {alone:?}"
