@@ -460,6 +460,19 @@ impl StorePoller {
     }
 
     fn complete(&mut self, done: Completion) {
+        // An answer for an intent this replica no longer holds (its leases ran out or
+        // moved while the request was out) is counted as a request and changes nothing
+        // else: the holder polls the intent.
+        let (Completion::Status(id, ..) | Completion::Detail(id, ..)) = &done;
+        if !self.share.covers(id, Instant::now()) {
+            let id = Arc::clone(id);
+            self.recorder.record(&match &done {
+                Completion::Status(_, fetch, _) => detail::answered(Endpoint::Status, fetch),
+                Completion::Detail(_, fetch) => detail::answered(Endpoint::Detail, fetch),
+            });
+            self.pass(id);
+            return;
+        }
         match done {
             Completion::Status(id, fetch, sent_at) => self.complete_status(id, fetch, sent_at),
             Completion::Detail(id, fetch) => self.complete_detail(id, fetch),

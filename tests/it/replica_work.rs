@@ -1,7 +1,8 @@
-//! Issue #24, points 1 and 6, with two exporters on one throwaway PostgreSQL: they split a
-//! store's intents by the partitions each leases (every intent polled, none by both), each
-//! takes half of the store's budget, and one that stops hands its part to the other at
-//! once (a rolling restart).
+//! Issue #24, points 1, 2, 3 and 6, with two exporters on one throwaway PostgreSQL: they
+//! split a store's intents by the partitions each leases (every intent polled, none by
+//! both), each takes half of the store's budget, one that stops hands its part to the
+//! other at once (a rolling restart), one paused past its lease loses its part and
+//! rejoins, and a killed one's part moves once its leases expire.
 
 use crate::common;
 
@@ -12,6 +13,7 @@ use allscale_exporter::replica::lease::LeaseSettings;
 use allscale_exporter::server::Exporter;
 use allscale_exporter::simulator::Simulator;
 use allscale_exporter::{config::Config, reload::ReloadOptions};
+use common::processes::ExporterProcess;
 use common::sim::{KEY, SECRET, id, intent, scenario};
 use common::{Metrics, postgres, scrape, test_config, wait_for};
 
@@ -119,5 +121,105 @@ async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_ov
         "polls per intent in 2 s after the handover: {alone:?}"
     );
     b.shutdown().await;
+    serving.abort();
+}
+
+/// The config file of a store at the simulator `url` whose state is in `database`.
+fn config_file(dir: &std::path::Path, url: &str, database: &str) -> std::path::PathBuf {
+    let server = postgres::server().expect("checked by the caller");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let intents: String = (1..=INTENTS)
+        .map(|n| format!("      - {}\n", id(n)))
+        .collect();
+    let yaml = format!(
+        "poll_interval: 500ms\n{}stores:\n  - name: main\n    base_url: {url}\n    \
+         api_key: {KEY}\n    api_secret_file: {}\n    max_requests_per_second: 200\n    \
+         intents:\n{intents}",
+        server.yaml(database, &dir.join("password")),
+        secret.display()
+    );
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn replica(config: &std::path::Path, name: &str) -> ExporterProcess {
+    let name = format!("--replica.name={name}");
+    ExporterProcess::start(config, &[&name, "--replica.lease-duration=3s"])
+}
+
+/// What two replicas hold, once both say `(a, b)`.
+async fn wait_held(a: &ExporterProcess, b: &ExporterProcess, want: (f64, f64), what: &str) {
+    wait_for(Duration::from_secs(30), what, || async {
+        let got = (held(&scrape(a.addr).await), held(&scrape(b.addr).await));
+        (got == (Some(want.0), Some(want.1))).then_some(())
+    })
+    .await;
+}
+
+/// Issue #24, points 2 and 3, with the real binary: a replica paused (SIGSTOP) past its
+/// lease loses its part to the other and, resumed, rejoins for half again; a replica
+/// killed (SIGKILL) loses its part within the lease time, and every intent is polled
+/// again by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_replica_rejoins_and_a_killed_ones_part_moves_to_the_other() {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.database();
+    let intents = (1..=INTENTS).map(|n| intent(n, &[2], 3_600_000)).collect();
+    let sim = Simulator::new(scenario(intents));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), &url, &database);
+    let a = replica(&config, "replica-a");
+    wait_for(
+        Duration::from_secs(15),
+        "replica a to hold every partition",
+        || async { (held(&scrape(a.addr).await) == Some(256.0)).then_some(()) },
+    )
+    .await;
+    let b = replica(&config, "replica-b");
+    wait_held(&a, &b, (128.0, 128.0), "a fair split").await;
+
+    // Paused past its lease, b counts as gone: a takes everything.
+    b.signal("STOP");
+    wait_for(
+        Duration::from_secs(30),
+        "a to take the paused b's part",
+        || async {
+            let m = scrape(a.addr).await;
+            let all = held(&m) == Some(256.0)
+                && m.get("allscale_exporter_replicas_live", &[]) == Some(1.0);
+            all.then_some(())
+        },
+    )
+    .await;
+    let alone = polls_within(&sim, Duration::from_secs(2)).await;
+    assert!(alone.iter().all(|&n| n >= 1), "{alone:?}");
+    b.signal("CONT");
+    wait_held(&a, &b, (128.0, 128.0), "the resumed b to rejoin").await;
+    let split = polls_within(&sim, Duration::from_secs(3)).await;
+    assert!(
+        split.iter().all(|&n| (1..=9).contains(&n)),
+        "polls per intent in 3 s after b rejoined: {split:?}"
+    );
+
+    // Killed, a never hands its leases back: b takes them once they expire.
+    let killed = std::time::Instant::now();
+    a.kill();
+    wait_for(
+        Duration::from_secs(30),
+        "b to take the killed a's part",
+        || async { (held(&scrape(b.addr).await) == Some(256.0)).then_some(()) },
+    )
+    .await;
+    let took = killed.elapsed();
+    let after = polls_within(&sim, Duration::from_secs(2)).await;
+    assert!(after.iter().all(|&n| n >= 1), "{after:?}");
+    eprintln!("a killed replica's part moved in {took:?} (lease 3 s)");
     serving.abort();
 }
