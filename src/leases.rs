@@ -9,6 +9,7 @@
 //! partitions. A stop hands every lease back, so a rolling restart moves the work at the
 //! others' next round.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +18,10 @@ use tokio_postgres::Client;
 
 use crate::metrics::ReplicaGauges;
 use crate::replica::ReplicaName;
-use crate::replica::lease::{self, LeaseError, LeaseSettings, Member, Partition};
+use crate::replica::lease::{self, LeaseError, LeaseSettings, Member, Partition, partition_of};
 use crate::replica::owned::Owned;
-use crate::state::pg::Connector;
+use crate::state::pg::{Connector, written_by_others};
+use crate::state::{IntentState, State};
 use crate::supervise::{Supervisor, Task};
 
 /// How long leaving the group at a stop may take before the leases are left to expire.
@@ -33,6 +35,8 @@ pub struct Leases {
     pub settings: LeaseSettings,
     pub publish: Arc<watch::Sender<Owned>>,
     pub gauges: ReplicaGauges,
+    /// Where a gained partition's intents are taken over.
+    pub state: Arc<State>,
 }
 
 impl Leases {
@@ -105,6 +109,15 @@ impl Leases {
         let round = tokio::time::timeout(bound, member.round(db))
             .await
             .map_err(|_| timed_out())??;
+        if !round.gained.is_empty() {
+            let gained: HashSet<Partition> = round.gained.iter().map(|(p, _)| *p).collect();
+            // Not published before its intents are taken over: a finished one is not
+            // polled again. A failure here leaves them unpublished until the next round.
+            let rows = tokio::time::timeout(bound, written_by_others(db, self.name.as_str()))
+                .await
+                .map_err(|_| timed_out())??;
+            self.take_over(rows, &gained);
+        }
         self.publish(owned(member, &round.surplus));
         if !round.gained.is_empty() || !round.lost.is_empty() {
             tracing::info!(
@@ -119,6 +132,31 @@ impl Leases {
         }
         self.gauges.live.set(round.live as i64);
         Ok(())
+    }
+
+    /// Takes over, per store, the rows of intents in `gained` partitions that another
+    /// replica wrote last.
+    fn take_over(&self, rows: Vec<(String, String, IntentState)>, gained: &HashSet<Partition>) {
+        let mut by_store: HashMap<String, Vec<(String, IntentState)>> = HashMap::new();
+        for (store, id, intent) in rows {
+            if gained.contains(&partition_of(&id)) {
+                by_store.entry(store).or_default().push((id, intent));
+            }
+        }
+        for (store, intents) in by_store {
+            let Some(handle) = self.state.store(&store) else {
+                continue;
+            };
+            let (taken, _) = handle.edit_watch_list(false, |st| {
+                intents
+                    .into_iter()
+                    .filter(|(id, theirs)| st.adopt(id, theirs))
+                    .count()
+            });
+            if taken > 0 {
+                tracing::info!(store = %store, taken, "took over intents another replica had moved on");
+            }
+        }
     }
 
     fn publish(&self, owned: Owned) {

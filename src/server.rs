@@ -57,6 +57,7 @@ fn group_leases(
     db: &StateDatabase,
     options: &ReloadOptions,
     metrics: &Metrics,
+    state: &Arc<State>,
 ) -> Result<(Leases, Ownership), StartError> {
     let connector = Connector::new(db).map_err(StartError::Replica)?;
     let (publish, ownership) = watch::channel(Owned::default());
@@ -66,6 +67,7 @@ fn group_leases(
         settings: options.lease,
         publish: Arc::new(publish),
         gauges: metrics.replica(),
+        state: Arc::clone(state),
     };
     Ok((leases, ownership))
 }
@@ -167,7 +169,7 @@ impl Exporter {
         let clock = options.clock.clone();
         let (path_tx, path_rx) = watch::channel(state_path);
         let group = match &config.state_database {
-            Some(db) => Some(group_leases(db, &options, &metrics)?),
+            Some(db) => Some(group_leases(db, &options, &metrics, &state)?),
             None => None,
         };
         let parts = apply::Parts {

@@ -15,6 +15,7 @@ mod commit;
 mod counters;
 pub mod db;
 mod expiry;
+mod handover;
 mod intent;
 mod intents;
 mod json;

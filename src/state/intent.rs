@@ -112,6 +112,26 @@ impl IntentState {
         }
     }
 
+    /// Takes what another replica committed of this intent (`theirs`) where it is further
+    /// along: it reached a final phase while this one still watches it, or it saw a newer
+    /// status. The sources stay this process's own. Nothing is counted: the replica that
+    /// saw it counted it. Whether it was taken.
+    pub(super) fn adopt(&mut self, theirs: &IntentState) -> bool {
+        let further = match (&self.phase, &theirs.phase) {
+            (Phase::Watching, Phase::Watching) => theirs.status_changed_at > self.status_changed_at,
+            (Phase::Watching, _) => true,
+            _ => false,
+        };
+        if further {
+            let sources = self.sources;
+            *self = IntentState {
+                sources,
+                ..theirs.clone()
+            };
+        }
+        further
+    }
+
     /// The intent a stored row describes.
     pub fn from_row(row: IntentRow) -> Self {
         let phase = if let Some(at) = row.terminal_at {

@@ -223,3 +223,69 @@ async fn a_paused_replica_rejoins_and_a_killed_ones_part_moves_to_the_other() {
     eprintln!("a killed replica's part moved in {took:?} (lease 3 s)");
     serving.abort();
 }
+
+/// Issue #24, point 4, for work that moves: an intent that finished at the replica
+/// holding it is taken over as finished by the replica that gains its partition (whose
+/// memory, loaded at its start, still watched it): it is not polled there, and its
+/// outcome stays counted once in the group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_counted_before_a_handover_is_not_counted_again_by_the_next_holder() {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.database();
+    // Confirmed 8 s after the simulator starts, after both replicas loaded it watching.
+    let finishing = intent(1, &[2, 20], 8_000);
+    let mut intents = vec![finishing];
+    intents.extend((2..=INTENTS).map(|n| intent(n, &[2], 3_600_000)));
+    let sim = Simulator::new(scenario(intents));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let ids: Vec<String> = (1..=INTENTS).map(id).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut config = test_config(&url, KEY, SECRET, &ids);
+    config.poll_interval = Duration::from_millis(500);
+    config.state_database = Some(Box::new(server.state_database(&database)));
+    let a = start(&config, "replica-a").await;
+    let b = start(&config, "replica-b").await;
+    let (ma, _) = wait_for(
+        Duration::from_secs(30),
+        "a split, then the outcome",
+        || async {
+            let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
+            let split = held(&ma) == Some(128.0) && held(&mb) == Some(128.0);
+            let counted = ma.outcome("confirmed") + mb.outcome("confirmed") == 1.0;
+            (split && counted).then_some((ma, mb))
+        },
+    )
+    .await;
+    // The replica that counted it stops; the other takes its part.
+    let (counter, other) = if ma.outcome("confirmed") == 1.0 {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    counter.shutdown().await;
+    let polled = polls(&sim).get(&id(1)).copied();
+    let m = wait_for(
+        Duration::from_secs(15),
+        "the other to hold everything",
+        || async {
+            let m = scrape(other.local_addr()).await;
+            (held(&m) == Some(256.0)).then_some(m)
+        },
+    )
+    .await;
+    assert_eq!(m.status(&id(1)), Some(20.0), "taken over as confirmed");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let m = scrape(other.local_addr()).await;
+    assert_eq!(
+        m.outcome("confirmed"),
+        0.0,
+        "counted again after the handover"
+    );
+    assert_eq!(polls(&sim).get(&id(1)).copied(), polled, "polled again");
+    other.shutdown().await;
+    serving.abort();
+}

@@ -201,3 +201,24 @@ pub(super) const COLUMN_ARRAYS: &str = "$3::text[], $4::int8[], $5::text[], $6::
      $7::int8[], $8::bool[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], \
      $13::text[], $14::float8[], $15::text[], $16::float8[], $17::bool[], $18::float8[], \
      $19::text[]";
+
+/// Every intent row another replica wrote last, as `(store, id, intent)`: what a replica
+/// that gained partitions takes over ([`crate::state::StoreState::adopt`]). A row that does
+/// not read as an intent is left out (the store's own load names it).
+pub async fn written_by_others(
+    client: &tokio_postgres::Client,
+    me: &str,
+) -> Result<Vec<(String, String, IntentState)>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT s.name, i.id, {COLUMNS} FROM intents i JOIN stores s ON s.id = i.store \
+         WHERE i.updated_by <> $1"
+    );
+    let mut intents = Vec::new();
+    for row in client.query(&sql, &[&me]).await? {
+        let (store, id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        if let Ok(intent) = intent_of(Columns::read(&row, 2)?) {
+            intents.push((store, id, intent));
+        }
+    }
+    Ok(intents)
+}
