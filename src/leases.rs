@@ -2,20 +2,26 @@
 //! task keeps its leases ([`crate::replica::lease`]) and publishes what it holds
 //! ([`Owned`]) for the pollers, which poll only those intents.
 //!
-//! A round runs every third of the lease time. A surplus (another replica joined) is
-//! withdrawn from the pollers first, then handed back; a lost lease is withdrawn at once.
-//! While the database cannot be reached, nothing is renewed: the published deadline
-//! passes and the pollers stop on their own, before another replica may take the
-//! partitions. A stop hands every lease back, so a rolling restart moves the work at the
-//! others' next round.
+//! A round runs every third of the lease time. Partitions gained are taken over first
+//! (the rows other replicas committed of their intents, [`StoreState::take_over`]), then
+//! published; a surplus (another replica joined) is withdrawn from the pollers first,
+//! then handed back; a lost lease is withdrawn at once. Every [`SYNC_EVERY`] the holder
+//! also takes over what other replicas added to the watch list of its partitions (a
+//! registration or a webhook that arrived there). While the database cannot be reached,
+//! nothing is renewed: the published deadline passes and the pollers stop on their own,
+//! before another replica may take the partitions. A stop hands every lease back, so a
+//! rolling restart moves the work at the others' next round.
+//!
+//! [`StoreState::take_over`]: crate::state::StoreState::take_over
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 use tokio_postgres::Client;
 
+use crate::config::IntentId;
 use crate::metrics::ReplicaGauges;
 use crate::replica::ReplicaName;
 use crate::replica::lease::{self, LeaseError, LeaseSettings, Member, Partition, partition_of};
@@ -27,6 +33,14 @@ use crate::supervise::{Supervisor, Task};
 /// How long leaving the group at a stop may take before the leases are left to expire.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often the holder looks for intents other replicas added to its partitions: a
+/// registration at any replica is polled by the holder within about this.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// How far back each look reaches before the last one: a row is stamped when its
+/// transaction starts and seen when it commits (a group commit takes well under this).
+const SYNC_OVERLAP: Duration = Duration::from_secs(5);
+
 /// What the lease task works with.
 #[derive(Clone)]
 pub struct Leases {
@@ -35,26 +49,49 @@ pub struct Leases {
     pub settings: LeaseSettings,
     pub publish: Arc<watch::Sender<Owned>>,
     pub gauges: ReplicaGauges,
-    /// Where a gained partition's intents are taken over.
+    /// Where other replicas' intents are taken over.
     pub state: Arc<State>,
+}
+
+/// One run's membership: the leases, the connection, and how far the sync has read.
+struct Run {
+    member: Member,
+    client: Option<Client>,
+    synced: Option<SystemTime>,
+}
+
+/// What one tick does.
+enum Tick {
+    Round,
+    Sync,
 }
 
 impl Leases {
     /// Keeps the leases until `stop` flips, then leaves the group. A process that lost its
     /// name to another fails (the supervisor's reason says why) and holds nothing.
     pub async fn run(self, supervisor: Supervisor, mut stop: watch::Receiver<bool>) {
-        let mut member = Member::new(self.name.clone(), self.settings);
-        let mut client: Option<Client> = None;
-        let mut ticks = tokio::time::interval(self.settings.round_every());
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut run = Run {
+            member: Member::new(self.name.clone(), self.settings),
+            client: None,
+            synced: None,
+        };
+        let mut rounds = tokio::time::interval(self.settings.round_every());
+        rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut syncs = tokio::time::interval(SYNC_EVERY);
+        syncs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
-            tokio::select! {
+            let tick = tokio::select! {
                 biased;
                 _ = crate::stopped(&mut stop) => break,
-                _ = ticks.tick() => {}
-            }
-            match self.round(&mut member, &mut client).await {
+                _ = rounds.tick() => Tick::Round,
+                _ = syncs.tick() => Tick::Sync,
+            };
+            let result = match tick {
+                Tick::Round => self.round(&mut run).await,
+                Tick::Sync => self.sync(&mut run).await,
+            };
+            match result {
                 Ok(()) => {
                     if std::mem::take(&mut failing) {
                         tracing::info!("replica leases are renewed again");
@@ -71,14 +108,19 @@ impl Leases {
                     if !std::mem::replace(&mut failing, true) {
                         tracing::warn!(%error, "cannot renew the replica leases; polling stops when they run out, and resumes once the state database answers");
                     }
-                    client = None;
-                    self.publish(owned(&member, &[]));
+                    run.client = None;
+                    self.publish(owned(&run.member, &[]));
                 }
             }
         }
+        self.leave(run).await;
+    }
+
+    /// A clean stop: nothing published, every lease handed back.
+    async fn leave(&self, mut run: Run) {
         self.publish(Owned::default());
-        if let Some(client) = client {
-            let left = tokio::time::timeout(LEAVE_TIMEOUT, member.leave(&client)).await;
+        if let Some(client) = run.client {
+            let left = tokio::time::timeout(LEAVE_TIMEOUT, run.member.leave(&client)).await;
             if !matches!(left, Ok(Ok(()))) {
                 tracing::warn!(
                     "could not hand the leases back at the stop; the others take them when they expire"
@@ -87,38 +129,41 @@ impl Leases {
         }
     }
 
-    /// One round on a connection (made first if there is none), bounded by the round
-    /// time; publishes what is held and hands a surplus back.
-    async fn round(
+    /// The connection, made first if there is none.
+    async fn connected<'a>(
         &self,
-        member: &mut Member,
-        client: &mut Option<Client>,
-    ) -> Result<(), LeaseError> {
-        let bound = self.settings.round_every();
-        let timed_out = || LeaseError::Timeout(bound);
+        client: &'a mut Option<Client>,
+    ) -> Result<&'a mut Client, LeaseError> {
         if client.as_ref().is_none_or(Client::is_closed) {
+            let bound = self.settings.round_every();
             let connected = tokio::time::timeout(bound, self.connector.connect())
                 .await
-                .map_err(|_| timed_out())??;
+                .map_err(|_| LeaseError::Timeout(bound))??;
             lease::ensure_schema(&connected).await?;
             *client = Some(connected);
         }
-        let Some(db) = client.as_mut() else {
-            return Ok(());
-        };
-        let round = tokio::time::timeout(bound, member.round(db))
+        client.as_mut().ok_or(LeaseError::Timeout(Duration::ZERO))
+    }
+
+    /// One round, bounded by the round time: partitions gained are taken over, then what
+    /// is held is published and a surplus handed back.
+    async fn round(&self, run: &mut Run) -> Result<(), LeaseError> {
+        let bound = self.settings.round_every();
+        let db = self.connected(&mut run.client).await?;
+        let round = tokio::time::timeout(bound, run.member.round(db))
             .await
-            .map_err(|_| timed_out())??;
+            .map_err(|_| LeaseError::Timeout(bound))??;
         if !round.gained.is_empty() {
-            let gained: HashSet<Partition> = round.gained.iter().map(|(p, _)| *p).collect();
             // Not published before its intents are taken over: a finished one is not
             // polled again. A failure here leaves them unpublished until the next round.
-            let rows = tokio::time::timeout(bound, written_by_others(db, self.name.as_str()))
+            let read = written_by_others(db, self.name.as_str(), None);
+            let (_, rows) = tokio::time::timeout(bound, read)
                 .await
-                .map_err(|_| timed_out())??;
-            self.take_over(rows, &gained);
+                .map_err(|_| LeaseError::Timeout(bound))??;
+            let gained: Vec<Partition> = round.gained.iter().map(|(p, _)| *p).collect();
+            self.take_over(rows, |p| gained.contains(&p));
         }
-        self.publish(owned(member, &round.surplus));
+        self.publish(owned(&run.member, &round.surplus));
         if !round.gained.is_empty() || !round.lost.is_empty() {
             tracing::info!(
                 gained = round.gained.len(),
@@ -128,33 +173,59 @@ impl Leases {
             );
         }
         if !round.surplus.is_empty() {
-            member.release(&*db, &round.surplus).await?;
+            run.member.release(&*db, &round.surplus).await?;
         }
         self.gauges.live.set(round.live as i64);
         Ok(())
     }
 
-    /// Takes over, per store, the rows of intents in `gained` partitions that another
-    /// replica wrote last.
-    fn take_over(&self, rows: Vec<(String, String, IntentState)>, gained: &HashSet<Partition>) {
-        let mut by_store: HashMap<String, Vec<(String, IntentState)>> = HashMap::new();
+    /// Takes over what other replicas added to the watch list of the partitions held
+    /// since the last look.
+    async fn sync(&self, run: &mut Run) -> Result<(), LeaseError> {
+        let held: Vec<Partition> = run.member.held().collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        let since = run.synced.map(|t| {
+            t.checked_sub(SYNC_OVERLAP)
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        });
+        let db = self.connected(&mut run.client).await?;
+        let read = written_by_others(db, self.name.as_str(), since);
+        let (now, rows) = tokio::time::timeout(SYNC_EVERY, read)
+            .await
+            .map_err(|_| LeaseError::Timeout(SYNC_EVERY))??;
+        self.take_over(rows, |p| held.contains(&p));
+        run.synced = Some(now);
+        Ok(())
+    }
+
+    /// Takes over, per store, the rows of intents in partitions `mine` says are this
+    /// replica's.
+    fn take_over(
+        &self,
+        rows: Vec<(String, String, IntentState)>,
+        mine: impl Fn(Partition) -> bool,
+    ) {
+        let mut by_store: HashMap<String, Vec<(IntentId, IntentState)>> = HashMap::new();
         for (store, id, intent) in rows {
-            if gained.contains(&partition_of(&id)) {
+            if let Some(id) = IntentId::parse(&id).filter(|id| mine(partition_of(id.as_str()))) {
                 by_store.entry(store).or_default().push((id, intent));
             }
         }
+        let now = self.state.clock().now();
         for (store, intents) in by_store {
             let Some(handle) = self.state.store(&store) else {
                 continue;
             };
             let (taken, _) = handle.edit_watch_list(false, |st| {
                 intents
-                    .into_iter()
-                    .filter(|(id, theirs)| st.adopt(id, theirs))
+                    .iter()
+                    .filter(|(id, theirs)| st.take_over(id, theirs, now))
                     .count()
             });
             if taken > 0 {
-                tracing::info!(store = %store, taken, "took over intents another replica had moved on");
+                tracing::info!(store = %store, taken, "took over intents other replicas added or moved on");
             }
         }
     }

@@ -47,7 +47,7 @@ impl Source {
         }
     }
 
-    fn bit(self) -> u8 {
+    pub fn bit(self) -> u8 {
         1 << (self as u8)
     }
 }

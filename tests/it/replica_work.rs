@@ -9,15 +9,17 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use allscale_exporter::replica::lease::LeaseSettings;
+use allscale_exporter::config::{RegistrationConfig, Secret};
+use allscale_exporter::replica::lease::{LeaseSettings, partition_of};
 use allscale_exporter::server::Exporter;
-use allscale_exporter::simulator::Simulator;
+use allscale_exporter::simulator::{SimIntent, Simulator};
 use allscale_exporter::{config::Config, reload::ReloadOptions};
 use common::processes::ExporterProcess;
 use common::sim::{KEY, SECRET, id, intent, scenario};
 use common::{Metrics, postgres, scrape, test_config, wait_for};
 
 const INTENTS: u32 = 48;
+const TOKEN: &str = "registration-token-0123456789abcdef";
 
 fn held(m: &Metrics) -> Option<f64> {
     m.get("allscale_exporter_replica_partitions_held", &[])
@@ -287,5 +289,75 @@ async fn an_outcome_counted_before_a_handover_is_not_counted_again_by_the_next_h
     );
     assert_eq!(polls(&sim).get(&id(1)).copied(), polled, "polled again");
     other.shutdown().await;
+    serving.abort();
+}
+
+/// Issue #24, point 5: an intent registered at one replica whose partition another holds
+/// is polled by the holder, which learns of it from the database (within about a
+/// second); the replica that answered the registration does not poll it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_at_one_replica_is_polled_by_the_holder_of_its_partition() {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let database = server.database();
+    // After a split, the first replica keeps the lower half of the partitions (the surplus
+    // it hands back is the highest): an intent of the upper half is the second one's.
+    let registered = (100..)
+        .map(id)
+        .find(|id| partition_of(id).get() >= 128)
+        .unwrap();
+    let mut intents: Vec<_> = (1..=INTENTS).map(|n| intent(n, &[2], 3_600_000)).collect();
+    intents.push(SimIntent {
+        lifecycle: vec![2],
+        step: Duration::from_secs(3600),
+        ..SimIntent::new(registered.clone(), KEY)
+    });
+    let sim = Simulator::new(scenario(intents));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let ids: Vec<String> = (1..=INTENTS).map(id).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut config = test_config(&url, KEY, SECRET, &ids);
+    config.poll_interval = Duration::from_millis(500);
+    config.state_database = Some(Box::new(server.state_database(&database)));
+    config.registration = Some(RegistrationConfig {
+        token: Secret::new(TOKEN),
+        max_intents_per_store: 1000,
+    });
+    let a = start(&config, "replica-a").await;
+    wait_for(
+        Duration::from_secs(15),
+        "replica a to hold every partition",
+        || async { (held(&scrape(a.local_addr()).await) == Some(256.0)).then_some(()) },
+    )
+    .await;
+    let b = start(&config, "replica-b").await;
+    wait_for(Duration::from_secs(15), "a fair split", || async {
+        let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
+        (held(&ma) == Some(128.0) && held(&mb) == Some(128.0)).then_some(())
+    })
+    .await;
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/intents", a.local_addr()))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"store": "main", "intents": [registered]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    wait_for(Duration::from_secs(10), "the holder to poll it", || async {
+        let m = scrape(b.local_addr()).await;
+        (m.status(&registered) == Some(2.0)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        scrape(a.local_addr()).await.status(&registered),
+        None,
+        "polled by the replica that does not hold it"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
     serving.abort();
 }

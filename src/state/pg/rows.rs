@@ -8,7 +8,7 @@ use crate::api::Status;
 use crate::clock::UnixTime;
 use crate::config::IntentId;
 use crate::state::db::money::{detail_column, read_detail};
-use crate::state::{ConfirmedBy, DropReason, Dropped, IntentRow, IntentState, Sources};
+use crate::state::{ConfirmedBy, DropReason, Dropped, IntentRow, IntentState, Source, Sources};
 
 /// The columns after `store` and `id`, in the order [`IntentColumns`] binds them.
 pub(super) const COLUMNS: &str = "sources, order_id, added_at, status, not_found, \
@@ -202,23 +202,37 @@ pub(super) const COLUMN_ARRAYS: &str = "$3::text[], $4::int8[], $5::text[], $6::
      $13::text[], $14::float8[], $15::text[], $16::float8[], $17::bool[], $18::float8[], \
      $19::text[]";
 
-/// Every intent row another replica wrote last, as `(store, id, intent)`: what a replica
-/// that gained partitions takes over ([`crate::state::StoreState::adopt`]). A row that does
-/// not read as an intent is left out (the store's own load names it).
+/// The intent rows another replica wrote last, as `(store, id, intent)`, with the
+/// database's time of the read: every one, or (`since`) those written after it that carry
+/// a source the group shares (a registration, a webhook), which another replica may know
+/// first. What a replica takes over ([`crate::state::StoreState::take_over`]). A row that
+/// does not read as an intent is left out (the store's own load names it).
 pub async fn written_by_others(
     client: &tokio_postgres::Client,
     me: &str,
-) -> Result<Vec<(String, String, IntentState)>, tokio_postgres::Error> {
-    let sql = format!(
+    since: Option<std::time::SystemTime>,
+) -> Result<(std::time::SystemTime, Vec<(String, String, IntentState)>), tokio_postgres::Error> {
+    let now: std::time::SystemTime = client.query_one("SELECT now()", &[]).await?.try_get(0)?;
+    let base = format!(
         "SELECT s.name, i.id, {COLUMNS} FROM intents i JOIN stores s ON s.id = i.store \
          WHERE i.updated_by <> $1"
     );
+    let shared = Source::Api.bit() | Source::Webhook.bit();
+    let rows = match since {
+        None => client.query(&base, &[&me]).await?,
+        Some(since) => {
+            let sql = format!("{base} AND i.updated_at > $2 AND (i.sources & $3) <> 0");
+            client
+                .query(&sql, &[&me, &since, &i64::from(shared)])
+                .await?
+        }
+    };
     let mut intents = Vec::new();
-    for row in client.query(&sql, &[&me]).await? {
+    for row in rows {
         let (store, id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         if let Ok(intent) = intent_of(Columns::read(&row, 2)?) {
             intents.push((store, id, intent));
         }
     }
-    Ok(intents)
+    Ok((now, intents))
 }
