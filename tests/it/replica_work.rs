@@ -55,14 +55,17 @@ async fn polls_within(sim: &Simulator, window: Duration) -> Vec<u64> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_over() {
-    let Some(server) = postgres::server() else {
-        return;
-    };
-    let database = server.database();
-    // Intents that stay on chain: polled every interval for the whole test.
-    let intents = (1..=INTENTS).map(|n| intent(n, &[2], 3_600_000)).collect();
+/// A simulator of `intents` serving on 127.0.0.1 (stopped when the returned task is
+/// dropped), and a config of one store at it that watches intents 1 to [`INTENTS`], polled
+/// every 500 ms, kept in a fresh database of `server`.
+async fn setup(
+    server: &postgres::Server,
+    intents: Vec<SimIntent>,
+) -> (
+    Simulator,
+    Config,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let sim = Simulator::new(scenario(intents));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -71,22 +74,42 @@ async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_ov
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut config = test_config(&url, KEY, SECRET, &ids);
     config.poll_interval = Duration::from_millis(500);
-    config.stores[0].max_requests_per_second = 200.0;
-    config.state_database = Some(Box::new(server.state_database(&database)));
+    config.state_database = Some(Box::new(server.state_database(&server.database())));
+    (sim, config, serving)
+}
 
-    let a = start(&config, "replica-a").await;
+/// Intents 1 to [`INTENTS`], on chain for the whole test.
+fn staying() -> Vec<SimIntent> {
+    (1..=INTENTS).map(|n| intent(n, &[2], 3_600_000)).collect()
+}
+
+/// Replica a started alone (it takes every partition), then replica b; once they split
+/// 128/128: both, with their pages at that moment.
+async fn split(config: &Config) -> (Exporter, Exporter, Metrics, Metrics) {
+    let a = start(config, "replica-a").await;
     wait_for(
         Duration::from_secs(15),
         "replica a to hold every partition",
         || async { (held(&scrape(a.local_addr()).await) == Some(256.0)).then_some(()) },
     )
     .await;
-    let b = start(&config, "replica-b").await;
+    let b = start(config, "replica-b").await;
     let (ma, mb) = wait_for(Duration::from_secs(15), "a fair split", || async {
         let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
         (held(&ma) == Some(128.0) && held(&mb) == Some(128.0)).then_some((ma, mb))
     })
     .await;
+    (a, b, ma, mb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_over() {
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let (sim, mut config, serving) = setup(server, staying()).await;
+    config.stores[0].max_requests_per_second = 200.0;
+    let (a, b, ma, mb) = split(&config).await;
     for m in [&ma, &mb] {
         assert_eq!(m.get("allscale_exporter_replicas_live", &[]), Some(2.0));
         let budget = m.get(
@@ -235,32 +258,15 @@ async fn an_outcome_counted_before_a_handover_is_not_counted_again_by_the_next_h
     let Some(server) = postgres::server() else {
         return;
     };
-    let database = server.database();
     // Confirmed 8 s after the simulator starts, after both replicas loaded it watching.
-    let finishing = intent(1, &[2, 20], 8_000);
-    let mut intents = vec![finishing];
-    intents.extend((2..=INTENTS).map(|n| intent(n, &[2], 3_600_000)));
-    let sim = Simulator::new(scenario(intents));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
-    let ids: Vec<String> = (1..=INTENTS).map(id).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let mut config = test_config(&url, KEY, SECRET, &ids);
-    config.poll_interval = Duration::from_millis(500);
-    config.state_database = Some(Box::new(server.state_database(&database)));
-    let a = start(&config, "replica-a").await;
-    let b = start(&config, "replica-b").await;
-    let (ma, _) = wait_for(
-        Duration::from_secs(30),
-        "a split, then the outcome",
-        || async {
-            let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
-            let split = held(&ma) == Some(128.0) && held(&mb) == Some(128.0);
-            let counted = ma.outcome("confirmed") + mb.outcome("confirmed") == 1.0;
-            (split && counted).then_some((ma, mb))
-        },
-    )
+    let mut intents = staying();
+    intents[0] = intent(1, &[2, 20], 8_000);
+    let (sim, config, serving) = setup(server, intents).await;
+    let (a, b, _, _) = split(&config).await;
+    let ma = wait_for(Duration::from_secs(30), "the outcome", || async {
+        let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
+        (ma.outcome("confirmed") + mb.outcome("confirmed") == 1.0).then_some(ma)
+    })
     .await;
     // The replica that counted it stops; the other takes its part.
     let (counter, other) = if ma.outcome("confirmed") == 1.0 {
@@ -300,45 +306,24 @@ async fn a_registration_at_one_replica_is_polled_by_the_holder_of_its_partition(
     let Some(server) = postgres::server() else {
         return;
     };
-    let database = server.database();
     // After a split, the first replica keeps the lower half of the partitions (the surplus
     // it hands back is the highest): an intent of the upper half is the second one's.
     let registered = (100..)
         .map(id)
         .find(|id| partition_of(id).get() >= 128)
         .unwrap();
-    let mut intents: Vec<_> = (1..=INTENTS).map(|n| intent(n, &[2], 3_600_000)).collect();
+    let mut intents = staying();
     intents.push(SimIntent {
         lifecycle: vec![2],
         step: Duration::from_secs(3600),
         ..SimIntent::new(registered.clone(), KEY)
     });
-    let sim = Simulator::new(scenario(intents));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
-    let ids: Vec<String> = (1..=INTENTS).map(id).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let mut config = test_config(&url, KEY, SECRET, &ids);
-    config.poll_interval = Duration::from_millis(500);
-    config.state_database = Some(Box::new(server.state_database(&database)));
+    let (_sim, mut config, serving) = setup(server, intents).await;
     config.registration = Some(RegistrationConfig {
         token: Secret::new(TOKEN),
         max_intents_per_store: 1000,
     });
-    let a = start(&config, "replica-a").await;
-    wait_for(
-        Duration::from_secs(15),
-        "replica a to hold every partition",
-        || async { (held(&scrape(a.local_addr()).await) == Some(256.0)).then_some(()) },
-    )
-    .await;
-    let b = start(&config, "replica-b").await;
-    wait_for(Duration::from_secs(15), "a fair split", || async {
-        let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
-        (held(&ma) == Some(128.0) && held(&mb) == Some(128.0)).then_some(())
-    })
-    .await;
+    let (a, b, _, _) = split(&config).await;
     let answer = reqwest::Client::new()
         .post(format!("http://{}/api/v1/intents", a.local_addr()))
         .bearer_auth(TOKEN)
