@@ -19,6 +19,9 @@ pub struct StateDatabase {
     pub url: DatabaseUrl,
     /// From `password_file` or `password_env` (read again at every reload).
     pub password: Secret,
+    /// `import_from`: a single exporter's `state_file`, imported when the database is
+    /// empty at start (moving in).
+    pub import_from: Option<PathBuf>,
 }
 
 /// How the connection is protected (`sslmode` in the URL, as libpq spells it).

@@ -354,7 +354,8 @@ pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
 ];
 pub(super) const REGISTRATION_KEYS: &[&str] = &["token_env", "token_file", "max_intents_per_store"];
 pub(super) const INTENT_KEYS: &[&str] = &["id", "order_id"];
-pub(super) const STATE_DATABASE_KEYS: &[&str] = &["url", "password_file", "password_env"];
+pub(super) const STATE_DATABASE_KEYS: &[&str] =
+    &["url", "password_file", "password_env", "import_from"];
 
 #[cfg(test)]
 mod tests {

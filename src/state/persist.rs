@@ -108,12 +108,20 @@ pub async fn open_and_restore_target(
 ) -> Result<Restored, RestoreError> {
     match target {
         Target::File(path) => open_and_restore(path, state, wait).await,
-        Target::Database(..) => {
-            let target = target.clone();
-            retrying(state, wait, move |state, _| {
+        Target::Database(db, _) => {
+            let (target, import) = (target.clone(), db.import_from.clone());
+            retrying(state, wait, move |state, busy| {
                 let mut store = open_target(&target)?;
-                let restored = restore(store.load()?, state);
-                tracing::info!(restored, "state restored from the state database");
+                let saved = store.load()?;
+                match &import {
+                    Some(file) if saved.stores.is_empty() => {
+                        import_into(file, store.as_mut(), state, busy)?;
+                    }
+                    _ => {
+                        let restored = restore(saved, state);
+                        tracing::info!(restored, "state restored from the state database");
+                    }
+                }
                 Ok(Restored::Open(store))
             })
             .await
@@ -264,6 +272,32 @@ fn restore_read_only(
     tracing::warn!(path = %path.display(), reason = %why, unread = %unread, restored,
         "STATE DATABASE READ-ONLY: restored, but nothing is saved this run (outcomes seen from now on may be counted again after a restart); make it writable and restart");
     Ok(db)
+}
+
+/// Moves a single exporter's state file into an empty database (`import_from`): the
+/// file, opened read-only and left as it is, is restored into `state` and written whole
+/// to `store` in one commit before anything else runs; the database is then not empty,
+/// so a later start does not import again. A file that is not there is a clear error.
+fn import_into(
+    file: &Path,
+    store: &mut dyn Store,
+    state: &State,
+    busy: Duration,
+) -> Result<(), StoreError> {
+    if !file.is_file() {
+        let why = format!(
+            "state_database.import_from: {} is not a file (nothing imported; the database stays empty)",
+            file.display()
+        );
+        return Err(StoreError::new(Failure::Corrupt, why));
+    }
+    let (mut db, _) = Db::open_read_only(file, busy)?;
+    let restored = restore(db.load()?, state);
+    drop(db);
+    state.mark_all_dirty();
+    store.write(&state.take_batch().0)?;
+    tracing::info!(file = %file.display(), restored, "state_file imported into the empty state database (the file is left as it is)");
+    Ok(())
 }
 
 /// Imports the JSON state file at `path`: restored into `state`, written whole into a

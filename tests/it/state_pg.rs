@@ -328,3 +328,71 @@ fn tls_follows_sslmode() {
         assert!(text.contains("UnknownIssuer"), "{query}: {text}");
     }
 }
+
+/// Issue #24, point 8, moving in: a single exporter's `state_file` is imported into an
+/// empty database (its counters and finished intents, restored before any poll), and only
+/// once: a later start keeps what the database counted since, not the file's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_is_imported_into_an_empty_database_once() {
+    use allscale_exporter::reload::ReloadOptions;
+    use allscale_exporter::server::Exporter;
+    use allscale_exporter::simulator::Simulator;
+    use common::sim::{KEY, SECRET, id, intent, scenario};
+
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    // Intent 1 confirms at once; intent 2 only after the import (8 s in).
+    let sim = Simulator::new(scenario(vec![
+        intent(1, &[2, 20], 300),
+        intent(2, &[2, 20], 8_000),
+    ]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.db");
+    let (one, two) = (id(1), id(2));
+    let mut config = common::test_config(&url, KEY, SECRET, &[&one, &two]);
+    config.poll_interval = Duration::from_millis(300);
+    let start = |config: allscale_exporter::config::Config| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options = ReloadOptions {
+            replica: "mover".parse().unwrap(),
+            ..ReloadOptions::none()
+        };
+        Exporter::start(config, listener, options).await.unwrap()
+    };
+
+    config.state_file = Some(file.clone());
+    let single = start(config.clone()).await;
+    wait_for(Duration::from_secs(15), "the first outcome", || async {
+        (scrape(single.local_addr()).await.outcome("confirmed") == 1.0).then_some(())
+    })
+    .await;
+    single.shutdown().await;
+
+    let mut db = server.state_database(&server.database());
+    db.import_from = Some(file);
+    config.state_file = None;
+    config.state_database = Some(Box::new(db));
+    let moved = start(config.clone()).await;
+    let m = scrape(moved.local_addr()).await;
+    assert_eq!(m.outcome("confirmed"), 1.0, "the file's counter, imported");
+    assert_eq!(m.status(&one), Some(20.0), "the finished intent, imported");
+    wait_for(Duration::from_secs(20), "the second outcome", || async {
+        (scrape(moved.local_addr()).await.outcome("confirmed") == 2.0).then_some(())
+    })
+    .await;
+    moved.shutdown().await;
+
+    let again = start(config).await;
+    let m = scrape(again.local_addr()).await;
+    assert_eq!(
+        m.outcome("confirmed"),
+        2.0,
+        "imported again over the database"
+    );
+    again.shutdown().await;
+    serving.abort();
+}

@@ -4,6 +4,7 @@
 
 use super::{Fields, Validator};
 use crate::config::database::{DatabaseUrl, StateDatabase};
+use crate::config::paths::resolve;
 use crate::config::schema::STATE_DATABASE_KEYS;
 use crate::config::yaml::{Value, child};
 
@@ -52,9 +53,16 @@ impl Validator<'_> {
         });
         let keys = ("password_env", "password_file");
         let password = self.one_secret(&f, keys, "the database user's password", inline);
+        let import_from = match f.get("import_from") {
+            None => Some(None),
+            Some(node) => self
+                .path_value(&f.path("import_from"), node)
+                .map(|p| Some(resolve(self.base_dir, &p))),
+        };
         Some(Some(Box::new(StateDatabase {
             url: url?,
             password: password?,
+            import_from: import_from?,
         })))
     }
 }
@@ -90,6 +98,14 @@ mod tests {
         let db = config.state_database.unwrap();
         assert_eq!(db.password.expose(), "db-password-1");
         assert_eq!(db.url.to_string(), "db:5432/allscale");
+        assert_eq!(db.import_from, None);
+        let config = parse(
+            "state_database:\n  url: postgres://a@db/x\n  password_env: PGPASS\n  \
+             import_from: state.db\n",
+        )
+        .unwrap();
+        let import = config.state_database.unwrap().import_from;
+        assert_eq!(import, Some(std::path::Path::new(".").join("state.db")));
         assert!(!format!("{db:?}").contains("db-password-1"));
     }
 
