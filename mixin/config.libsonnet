@@ -15,7 +15,9 @@ local age(seconds) =
     storeSelector: '',
     // Where each alert's runbook section lives; the alert name, lower-cased, is appended.
     runbookUrlBase: 'https://github.com/allscale/allscale-exporter/blob/main/docs/runbook.md#',
-    // Time in a status after which an intent counts as stuck.
+    // Time in a status after which an intent counts as stuck. An exporter store with
+    // `per_intent_metrics: attention` exports an intent's series from its
+    // `attention_after` (less 5 minutes), whose defaults are these: keep the two equal.
     stuckOnChainSeconds: 1800,
     stuckManualReviewSeconds: 3600,
     stuckBeforePaymentSeconds: 7200,

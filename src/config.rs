@@ -41,7 +41,7 @@ pub use database::{DatabaseUrl, SslMode, StateDatabase, read_root_cert};
 pub use error::{ConfigError, Problem};
 pub use intent_id::IntentId;
 pub use schema::{
-    Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
+    AttentionAfter, Config, DEFAULT_BASE_URL, DEFAULT_MAX_INTENTS_PER_STORE, DEFAULT_MAX_WATCH_AGE,
     DEFAULT_NOT_FOUND_TTL, DEFAULT_REFRESH_INTERVAL, HttpSource, IntentConfig, IntentSources,
     MAX_CONFIG_BYTES, PerIntentMetrics, RegistrationConfig, StoreConfig, StoreWebhookConfig,
     WebhookConfig,

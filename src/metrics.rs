@@ -17,6 +17,7 @@ use crate::state::{Source, State};
 use crate::supervise::Task;
 
 mod api;
+mod attention;
 mod collector;
 mod histogram;
 mod intents;

@@ -58,7 +58,7 @@ use crate::api::{Outcome, Status, StatusClass};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Config;
 use crate::config::IntentId;
-use crate::config::PerIntentMetrics;
+use crate::config::{AttentionAfter, PerIntentMetrics};
 use crate::lock;
 use crate::shard::IdHasher;
 use intents::Save;
@@ -141,6 +141,8 @@ pub struct StoreState {
     fetch_details: bool,
     /// Which per-intent series `/metrics` shows (`per_intent_metrics`).
     per_intent_metrics: PerIntentMetrics,
+    /// When a waiting intent needs someone (`attention_after`).
+    attention_after: AttentionAfter,
 }
 
 impl StoreState {
@@ -169,6 +171,10 @@ impl StoreState {
 
     pub fn per_intent_metrics(&self) -> PerIntentMetrics {
         self.per_intent_metrics
+    }
+
+    pub fn attention_after(&self) -> AttentionAfter {
+        self.attention_after
     }
 
     /// The store left the config: every source lets go of its intents.
@@ -464,6 +470,7 @@ impl State {
             st.set_webhook_memory(Memory::of(config, store_cfg));
             st.set_fetch_details(store_cfg.fetch_details, retention, now);
             st.per_intent_metrics = store_cfg.per_intent_metrics;
+            st.attention_after = store_cfg.attention_after;
             drop(st);
             next.push(handle);
         }

@@ -136,10 +136,15 @@ local scoped(rule, c) =
             },
           },
           // Per intent, from the time the exporter first saw the current status. The value
-          // is the time in status, in seconds. A store without per-intent timestamps
-          // (per_intent_metrics: status_only or none) alerts once per store instead, from
-          // the oldest status change per status (no intent id: see the dashboard); `unless`
-          // keeps the aggregate from doubling the per-intent alert of the other stores.
+          // is the time in status, in seconds. A store without per-intent timestamps for
+          // the intents in the status (per_intent_metrics: status_only or none) alerts once
+          // per store instead, from the oldest status change per status (no intent id: see
+          // the dashboard); `unless` keeps the aggregate from doubling the per-intent alert.
+          // It is per status for per_intent_metrics: attention, where a store has the
+          // series of its failed intents but those of a waiting one only from its
+          // `attention_after` (less 5 minutes, so they are scraped before the threshold
+          // passes): with an `attention_after` longer than the threshold here, the store
+          // still alerts, without the id, instead of staying silent until then.
           {
             alert: "AllScaleCheckoutIntentStuckOnChain",
             expr: (|||
@@ -152,7 +157,11 @@ local scoped(rule, c) =
               (
                 max by (store) (time() - allscale_checkout_oldest_status_change_timestamp_seconds{status="on_chain"}) > %(stuckOnChainSeconds)s
                 unless on (store)
-                count by (store) (allscale_checkout_intent_status_change_timestamp_seconds)
+                count by (store) (
+                  allscale_checkout_intent_status_change_timestamp_seconds
+                  and on (store, intent_id)
+                  allscale_checkout_intent_status == 10
+                )
               )
             |||) % c,
             labels: {
@@ -176,7 +185,11 @@ local scoped(rule, c) =
               (
                 max by (store) (time() - allscale_checkout_oldest_status_change_timestamp_seconds{status="pending_manual_operation"}) > %(stuckManualReviewSeconds)s
                 unless on (store)
-                count by (store) (allscale_checkout_intent_status_change_timestamp_seconds)
+                count by (store) (
+                  allscale_checkout_intent_status_change_timestamp_seconds
+                  and on (store, intent_id)
+                  allscale_checkout_intent_status == 4
+                )
               )
             |||) % c,
             labels: {
@@ -203,7 +216,11 @@ local scoped(rule, c) =
               (
                 max by (store) (time() - allscale_checkout_oldest_status_change_timestamp_seconds{status=~"created|viewed|temp_wallet_received"}) > %(stuckBeforePaymentSeconds)s
                 unless on (store)
-                count by (store) (allscale_checkout_intent_status_change_timestamp_seconds)
+                count by (store) (
+                  allscale_checkout_intent_status_change_timestamp_seconds
+                  and on (store, intent_id)
+                  (allscale_checkout_intent_status >= 1 <= 3)
+                )
               )
             |||) % c,
             labels: {

@@ -193,6 +193,8 @@ pub struct StoreConfig {
     pub http_version: HttpVersion,
     /// Which per-intent series the store exports.
     pub per_intent_metrics: PerIntentMetrics,
+    /// When a waiting intent needs someone (`per_intent_metrics: attention`).
+    pub attention_after: AttentionAfter,
     /// A non-terminal intent watched this long (since it was added) is no longer polled.
     pub max_watch_age: Duration,
     /// An intent still `not_found` this long after it was added is no longer polled.
@@ -275,6 +277,9 @@ pub enum PerIntentMetrics {
     /// Non-terminal intents, and terminal ones within `terminal_retention`.
     #[default]
     Active,
+    /// Only the intents that need someone: waiting past `attention_after`, or finished
+    /// badly within `terminal_retention` (the series `active` exports, for far fewer).
+    Attention,
     /// Like `active`, but only `allscale_checkout_intent_status`.
     StatusOnly,
     /// None: aggregates only.
@@ -282,13 +287,42 @@ pub enum PerIntentMetrics {
 }
 
 impl PerIntentMetrics {
-    pub(super) const NAMES: [(&str, PerIntentMetrics); 4] = [
+    pub(super) const NAMES: [(&str, PerIntentMetrics); 5] = [
         ("all", PerIntentMetrics::All),
         ("active", PerIntentMetrics::Active),
+        ("attention", PerIntentMetrics::Attention),
         ("status_only", PerIntentMetrics::StatusOnly),
         ("none", PerIntentMetrics::None),
     ];
 }
+
+/// `attention_after`: how long a non-terminal intent may wait in a status before someone
+/// must look, per group of statuses, as the mixin's stuck-intent alerts group them (and
+/// with their thresholds as defaults: keep the two equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionAfter {
+    /// ON_CHAIN (10): `stuckOnChainSeconds`.
+    pub on_chain: Duration,
+    /// PENDING_MANUAL_OPERATION (4): `stuckManualReviewSeconds`.
+    pub manual_review: Duration,
+    /// CREATED, VIEWED, TEMP_WALLET_RECEIVED (1-3): `stuckBeforePaymentSeconds`.
+    pub before_payment: Duration,
+}
+
+impl Default for AttentionAfter {
+    fn default() -> Self {
+        Self {
+            on_chain: Duration::from_secs(30 * 60),
+            manual_review: Duration::from_secs(3600),
+            before_payment: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+/// Upper bound of each `attention_after` duration: a status held a month is past any
+/// alert that could still help.
+pub(super) const ATTENTION_AFTER_LIMIT: (Duration, &str) =
+    (Duration::from_secs(31 * 24 * 3600), "31 days");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntentConfig {
@@ -337,6 +371,7 @@ pub(super) const STORE_KEYS: &[&str] = &[
     "fetch_details",
     "http_version",
     "per_intent_metrics",
+    "attention_after",
     "max_watch_age",
     "not_found_ttl",
     "intents",
@@ -345,6 +380,7 @@ pub(super) const STORE_KEYS: &[&str] = &[
 ];
 pub(super) const WEBHOOK_KEYS: &[&str] = &["enabled", "path", "max_skew", "forward_queue_limit"];
 pub(super) const STORE_WEBHOOK_KEYS: &[&str] = &["expected", "grace", "forward_url"];
+pub(super) const ATTENTION_AFTER_KEYS: &[&str] = &["on_chain", "manual_review", "before_payment"];
 pub(super) const INTENT_SOURCES_KEYS: &[&str] = &["files", "http"];
 pub(super) const HTTP_SOURCE_KEYS: &[&str] = &[
     "url",
@@ -371,6 +407,7 @@ mod tests {
             STORE_KEYS,
             WEBHOOK_KEYS,
             STORE_WEBHOOK_KEYS,
+            ATTENTION_AFTER_KEYS,
             INTENT_SOURCES_KEYS,
             HTTP_SOURCE_KEYS,
             REGISTRATION_KEYS,

@@ -3,7 +3,9 @@
 //! under each store's lock and written without it.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
+use super::attention;
 use super::collector::{Collector, Scrape};
 use super::{Family, escape, header, store_sample};
 use crate::api::{Outcome, StatusClass};
@@ -115,26 +117,36 @@ fn snapshot(
     name: &str,
     s: &StoreState,
     now: f64,
-    retention: f64,
+    retention: Duration,
     write_ahead: bool,
 ) -> StoreSnapshot {
     let counts = s.counters().shown(write_ahead);
     let intents = s.intents();
     let mode = s.per_intent_metrics();
     let full = mode != PerIntentMetrics::StatusOnly;
+    let after = s.attention_after();
+    let now_at = UnixTime::from_secs_f64(now);
     let shown = |intent: &IntentState| {
         // Expired or dropped: counted, no longer shown; past terminal_retention: only
-        // with `all`.
+        // with `all`; with `attention`, only while someone must look.
         !intent.is_given_up()
-            && (mode == PerIntentMetrics::All
-                || !intent
+            && match mode {
+                PerIntentMetrics::All => true,
+                PerIntentMetrics::Attention => {
+                    attention::needs_attention(intent, now_at, retention, &after)
+                }
+                _ => !intent
                     .terminal_at()
-                    .is_some_and(|t| now - t.as_secs_f64() >= retention))
+                    .is_some_and(|t| now - t.as_secs_f64() >= retention.as_secs_f64()),
+            }
     };
     // The aggregates come from the board: with `none` the intents are not walked at all.
     let mut rows = Vec::new();
     if mode != PerIntentMetrics::None {
-        rows.reserve(intents.len());
+        if mode != PerIntentMetrics::Attention {
+            // With `attention` a few rows of many: no room for every intent.
+            rows.reserve(intents.len());
+        }
         rows.extend(
             intents
                 .iter()
@@ -183,7 +195,7 @@ impl Collector for IntentCollector {
 }
 
 fn render_state(out: &mut String, state: &State, now: f64) {
-    let retention = state.terminal_retention().as_secs_f64();
+    let retention = state.terminal_retention();
     let write_ahead = state.write_ahead();
     let stores: Vec<StoreSnapshot> = state
         .stores()

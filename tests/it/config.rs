@@ -97,6 +97,16 @@ fn full_config_reads_every_option() {
     assert_eq!(main.http_version, HttpVersion::Http2);
     assert_eq!(main.max_watch_age, Duration::from_secs(3 * 24 * 3600));
     assert_eq!(main.not_found_ttl, Duration::from_secs(30 * 60));
+    assert_eq!(main.per_intent_metrics, PerIntentMetrics::Attention);
+    assert_eq!(
+        main.attention_after,
+        AttentionAfter {
+            on_chain: Duration::from_secs(45 * 60),
+            manual_review: Duration::from_secs(90 * 60),
+            before_payment: Duration::from_secs(2 * 3600),
+        },
+        "a key left out keeps its default"
+    );
 }
 
 #[test]
@@ -146,6 +156,16 @@ fn defaults_are_applied() {
     assert_eq!(s.http_version, HttpVersion::Auto);
     assert_eq!(s.max_watch_age, Duration::from_secs(7 * 24 * 3600));
     assert_eq!(s.not_found_ttl, Duration::from_secs(3600));
+    assert_eq!(s.per_intent_metrics, PerIntentMetrics::Active);
+    assert_eq!(
+        s.attention_after,
+        AttentionAfter {
+            on_chain: Duration::from_secs(30 * 60),
+            manual_review: Duration::from_secs(3600),
+            before_payment: Duration::from_secs(2 * 3600),
+        },
+        "the mixin's stuck thresholds"
+    );
     assert!(s.intents.is_empty());
 }
 
@@ -300,6 +320,47 @@ fn bad_durations() {
         "\"400d\" is too long (at most 366 days)",
     );
     assert_problem(&p, "stores[1].not_found_ttl", "\"soon\" is not a duration");
+    assert_eq!(p.len(), 7, "{}", list(&p));
+}
+
+#[test]
+fn bad_per_intent_metrics_and_attention_after() {
+    let p = problems("bad_attention.yaml");
+    assert_problem(
+        &p,
+        "stores[0].per_intent_metrics",
+        "expected all, active, attention, status_only or none, got \"attentive\"",
+    );
+    assert_problem(
+        &p,
+        "stores[0].attention_after.on_chain",
+        "must be greater than 0, got \"0s\"",
+    );
+    assert_problem(
+        &p,
+        "stores[0].attention_after.manual_review",
+        "\"32d\" is too long (at most 31 days)",
+    );
+    assert_problem(
+        &p,
+        "stores[0].attention_after.before_payment",
+        "\"soon\" is not a duration",
+    );
+    assert_problem(
+        &p,
+        "stores[0].attention_after.on_chian",
+        "unknown key \"on_chian\" (did you mean on_chain?)",
+    );
+    assert_problem(
+        &p,
+        "stores[1].attention_after",
+        "expected a mapping (on_chain, manual_review, before_payment), got",
+    );
+    assert_problem(
+        &p,
+        "stores[2].attention_after.on_chain",
+        "expected a duration (e.g. 30s, 5m, 1h30m), got",
+    );
     assert_eq!(p.len(), 7, "{}", list(&p));
 }
 

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use super::{Fields, Validator};
 use crate::config::schema::{
-    DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND,
-    DEFAULT_MAX_WATCH_AGE, DEFAULT_NOT_FOUND_TTL, HTTP_VERSION_NAMES, MAX_CONCURRENCY_LIMIT,
+    ATTENTION_AFTER_KEYS, ATTENTION_AFTER_LIMIT, AttentionAfter, DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_MAX_WATCH_AGE,
+    DEFAULT_NOT_FOUND_TTL, HTTP_VERSION_NAMES, MAX_CONCURRENCY_LIMIT,
     MAX_REQUESTS_PER_SECOND_LIMIT, MAX_STORE_NAME_CHARS, MAX_WATCH_AGE_LIMIT,
     MIN_REQUESTS_PER_SECOND, NOT_FOUND_TTL_LIMIT, PerIntentMetrics, STORE_KEYS, StoreConfig,
 };
@@ -61,6 +62,7 @@ impl Validator<'_> {
             &PerIntentMetrics::NAMES,
             PerIntentMetrics::Active,
         );
+        let attention_after = self.attention_after(&f);
         let max_watch_age = self.bounded_duration(
             &f,
             "max_watch_age",
@@ -88,6 +90,7 @@ impl Validator<'_> {
             fetch_details: fetch_details?,
             http_version: http_version?,
             per_intent_metrics: per_intent_metrics?,
+            attention_after: attention_after?,
             max_watch_age: max_watch_age?,
             not_found_ttl: not_found_ttl?,
             intents: intents?,
@@ -302,6 +305,26 @@ impl Validator<'_> {
             self.problem(f.path(key), message);
         }
         parsed
+    }
+
+    /// `attention_after` (defaults when absent, and for each key left out). Read in every
+    /// mode, used by `attention` only.
+    fn attention_after(&mut self, f: &Fields) -> Option<AttentionAfter> {
+        let default = AttentionAfter::default();
+        let Some(f) = self.block(f, "attention_after", ATTENTION_AFTER_KEYS)? else {
+            return Some(default);
+        };
+        let limit = ATTENTION_AFTER_LIMIT;
+        let on_chain = self.bounded_duration(&f, "on_chain", default.on_chain, limit);
+        let manual_review =
+            self.bounded_duration(&f, "manual_review", default.manual_review, limit);
+        let before_payment =
+            self.bounded_duration(&f, "before_payment", default.before_payment, limit);
+        Some(AttentionAfter {
+            on_chain: on_chain?,
+            manual_review: manual_review?,
+            before_payment: before_payment?,
+        })
     }
 
     fn max_concurrency(&mut self, f: &Fields) -> Option<usize> {

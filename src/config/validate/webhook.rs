@@ -58,7 +58,7 @@ impl Validator<'_> {
     }
 
     /// The mapping at `key` with its `keys`: `Some(None)` when absent.
-    fn block<'n>(
+    pub(super) fn block<'n>(
         &mut self,
         f: &Fields<'n>,
         key: &str,

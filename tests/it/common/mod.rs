@@ -204,6 +204,7 @@ pub fn test_config(base_url: &str, key: &str, secret: &str, ids: &[&str]) -> Con
             fetch_details: true,
             http_version: Default::default(),
             per_intent_metrics: Default::default(),
+            attention_after: Default::default(),
             max_watch_age: allscale_exporter::config::DEFAULT_MAX_WATCH_AGE,
             not_found_ttl: allscale_exporter::config::DEFAULT_NOT_FOUND_TTL,
             intents: ids
