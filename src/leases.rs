@@ -5,9 +5,11 @@
 //! A round runs every third of the lease time. Partitions gained are taken over first
 //! (the rows other replicas committed of their intents, [`StoreState::take_over`]), then
 //! published; a surplus (another replica joined) is withdrawn from the pollers first,
-//! then handed back; a lost lease is withdrawn at once. Every [`SYNC_EVERY`] the holder
-//! also takes over what other replicas added to the watch list of its partitions (a
-//! registration or a webhook that arrived there). While the database cannot be reached,
+//! then handed back; a lost lease is withdrawn at once. Every [`SYNC_EVERY`] a replica
+//! also takes over what the others committed since its last look: the intents they added
+//! to the watch list (a registration or a webhook that arrived there), which the holder
+//! then polls, and the progress they saw, so every replica's view of the group (the
+//! landing page, the intent JSON, a webhook's duplicate check) stays current. While the database cannot be reached,
 //! nothing is renewed: the published deadline passes and the pollers stop on their own,
 //! before another replica may take the partitions. A stop hands every lease back, so a
 //! rolling restart moves the work at the others' next round.
@@ -24,7 +26,7 @@ use tokio_postgres::Client;
 use crate::config::IntentId;
 use crate::metrics::ReplicaGauges;
 use crate::replica::ReplicaName;
-use crate::replica::lease::{self, LeaseError, LeaseSettings, Member, Partition, partition_of};
+use crate::replica::lease::{self, LeaseError, LeaseSettings, Member, Partition};
 use crate::replica::owned::Owned;
 use crate::state::pg::{Connector, written_by_others};
 use crate::state::{IntentState, State};
@@ -160,8 +162,7 @@ impl Leases {
             let (_, rows) = tokio::time::timeout(bound, read)
                 .await
                 .map_err(|_| LeaseError::Timeout(bound))??;
-            let gained: Vec<Partition> = round.gained.iter().map(|(p, _)| *p).collect();
-            self.take_over(rows, |p| gained.contains(&p));
+            self.take_over(rows);
         }
         self.publish(owned(&run.member, &round.surplus));
         if !round.gained.is_empty() || !round.lost.is_empty() {
@@ -179,13 +180,8 @@ impl Leases {
         Ok(())
     }
 
-    /// Takes over what other replicas added to the watch list of the partitions held
-    /// since the last look.
+    /// Takes over what other replicas committed since the last look.
     async fn sync(&self, run: &mut Run) -> Result<(), LeaseError> {
-        let held: Vec<Partition> = run.member.held().collect();
-        if held.is_empty() {
-            return Ok(());
-        }
         let since = run.synced.map(|t| {
             t.checked_sub(SYNC_OVERLAP)
                 .unwrap_or(SystemTime::UNIX_EPOCH)
@@ -195,21 +191,16 @@ impl Leases {
         let (now, rows) = tokio::time::timeout(SYNC_EVERY, read)
             .await
             .map_err(|_| LeaseError::Timeout(SYNC_EVERY))??;
-        self.take_over(rows, |p| held.contains(&p));
+        self.take_over(rows);
         run.synced = Some(now);
         Ok(())
     }
 
-    /// Takes over, per store, the rows of intents in partitions `mine` says are this
-    /// replica's.
-    fn take_over(
-        &self,
-        rows: Vec<(String, String, IntentState)>,
-        mine: impl Fn(Partition) -> bool,
-    ) {
+    /// Takes over, per store, what other replicas committed of these intents.
+    fn take_over(&self, rows: Vec<(String, String, IntentState)>) {
         let mut by_store: HashMap<String, Vec<(IntentId, IntentState)>> = HashMap::new();
         for (store, id, intent) in rows {
-            if let Some(id) = IntentId::parse(&id).filter(|id| mine(partition_of(id.as_str()))) {
+            if let Some(id) = IntentId::parse(&id) {
                 by_store.entry(store).or_default().push((id, intent));
             }
         }

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use prometheus::{Gauge, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
+use crate::replica::owned::Ownership;
 use crate::shard::Shard;
 use crate::state::{Source, State};
 use crate::supervise::Task;
@@ -54,6 +55,8 @@ pub struct Metrics {
     /// The exporter's own registry, for families only some processes export.
     own: Registry,
     replica: OnceLock<ReplicaGauges>,
+    /// In a group: what this replica holds ([`Metrics::follow`]).
+    ownership: OnceLock<Ownership>,
 }
 
 /// A replica's part of a group sharing a state database (exported only by such a one).
@@ -152,6 +155,7 @@ impl Metrics {
             config_source,
             own,
             replica: OnceLock::new(),
+            ownership: OnceLock::new(),
         }
     }
 
@@ -226,6 +230,12 @@ impl Metrics {
             .clone()
     }
 
+    /// In a group sharing a state database: the per-intent series and the intent
+    /// aggregates cover only the partitions `ownership` says this replica holds.
+    pub fn follow(&self, ownership: Ownership) {
+        let _ = self.ownership.set(ownership);
+    }
+
     /// The task restart counter, for the `Supervisor`.
     pub fn task_restarts(&self) -> IntCounterVec {
         self.task_restarts.clone()
@@ -252,7 +262,8 @@ impl Metrics {
     /// The whole `/metrics` page in the Prometheus text format (0.0.4).
     pub fn render(&self, state: &State, now: f64) -> String {
         let mut out = String::with_capacity(64 * 1024);
-        let scrape = Scrape { state, now };
+        let claims = self.ownership.get().map(|o| *o.borrow());
+        let scrape = Scrape { state, now, claims };
         for collector in &self.collectors {
             collector.collect(&scrape, &mut out);
         }

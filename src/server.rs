@@ -61,6 +61,7 @@ fn group_leases(
 ) -> Result<(Leases, Ownership), StartError> {
     let connector = Connector::new(db).map_err(StartError::Replica)?;
     let (publish, ownership) = watch::channel(Owned::default());
+    metrics.follow(ownership.clone());
     let leases = Leases {
         connector: Arc::new(connector),
         name: options.replica.clone(),

@@ -6,6 +6,7 @@
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
+use crate::replica::owned::Owned;
 use crate::state::State;
 
 /// What a scrape gives every collector.
@@ -13,6 +14,9 @@ pub struct Scrape<'a> {
     pub state: &'a State,
     /// Unix seconds, the moment the page is rendered at.
     pub now: f64,
+    /// In a group sharing a state database: the partitions this replica holds, whose
+    /// intents it exports (each replica its own part; they add up by store).
+    pub claims: Option<Owned>,
 }
 
 /// A source of metric families for `/metrics`.

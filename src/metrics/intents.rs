@@ -11,7 +11,8 @@ use super::{Family, escape, header, store_sample};
 use crate::api::{Outcome, StatusClass};
 use crate::clock::UnixTime;
 use crate::config::{IntentId, PerIntentMetrics};
-use crate::state::{DropReason, IntentState, State, StoreState};
+use crate::replica::owned::Owned;
+use crate::state::{Board, DropReason, IntentState, State, StoreState};
 
 const INTENT_STATUS: Family = Family {
     name: "allscale_checkout_intent_status",
@@ -112,6 +113,23 @@ struct StoreSnapshot {
     watched: usize,
 }
 
+impl StoreSnapshot {
+    /// In a group: only the intents of the partitions this replica holds, in the rows and
+    /// in the aggregates (its counters are its own already).
+    fn claim(&mut self, s: &StoreState, claims: &Owned) {
+        self.rows.retain(|row| claims.claims(row.id.as_str()));
+        let mine = || {
+            s.intents()
+                .iter()
+                .filter(|(id, _)| claims.claims(id.as_str()))
+        };
+        let board = Board::of(mine());
+        self.by_status = board.counts();
+        self.oldest = board.oldest().map(|at| at.map(UnixTime::as_secs_f64));
+        self.watched = mine().count();
+    }
+}
+
 /// `write_ahead`: export the counters as last saved, not as live.
 fn snapshot(
     name: &str,
@@ -190,17 +208,24 @@ pub(super) struct IntentCollector;
 
 impl Collector for IntentCollector {
     fn collect(&self, scrape: &Scrape<'_>, out: &mut String) {
-        render_state(out, scrape.state, scrape.now);
+        render_state(out, scrape.state, scrape.now, scrape.claims.as_ref());
     }
 }
 
-fn render_state(out: &mut String, state: &State, now: f64) {
+fn render_state(out: &mut String, state: &State, now: f64, claims: Option<&Owned>) {
     let retention = state.terminal_retention();
     let write_ahead = state.write_ahead();
     let stores: Vec<StoreSnapshot> = state
         .stores()
         .iter()
-        .map(|handle| snapshot(&handle.name, &handle.lock(), now, retention, write_ahead))
+        .map(|handle| {
+            let st = handle.lock();
+            let mut snapshot = snapshot(&handle.name, &st, now, retention, write_ahead);
+            if let Some(claims) = claims {
+                snapshot.claim(&st, claims);
+            }
+            snapshot
+        })
         .collect();
     out.reserve(stores.iter().map(|s| s.rows.len() * 360).sum());
     type Value = fn(&Row) -> Option<Sample>;

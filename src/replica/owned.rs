@@ -48,9 +48,15 @@ impl Owned {
     /// Whether the intent `id` may be worked on at `now`: its partition is held and the
     /// leases' deadline has not passed.
     pub fn covers(&self, id: &str, now: Instant) -> bool {
+        self.claims(id) && self.until.is_some_and(|until| now < until)
+    }
+
+    /// Whether the intent `id`'s partition is among those held, whatever the deadline:
+    /// whose per-intent series and aggregates this replica exports (they do not vanish
+    /// while the database is out of reach).
+    pub fn claims(&self, id: &str) -> bool {
         let p = partition_of(id).get();
-        let held = self.bits[usize::from(p / 64)] & (1 << (p % 64)) != 0;
-        held && self.until.is_some_and(|until| now < until)
+        self.bits[usize::from(p / 64)] & (1 << (p % 64)) != 0
     }
 }
 

@@ -90,7 +90,7 @@ impl Board {
     }
 
     /// The board of `intents`, from scratch (restores and tests).
-    pub(super) fn of<'a>(intents: impl Iterator<Item = (&'a IntentId, &'a IntentState)>) -> Board {
+    pub fn of<'a>(intents: impl Iterator<Item = (&'a IntentId, &'a IntentState)>) -> Board {
         let mut board = Board::default();
         for (id, intent) in intents {
             board.shift(id, Place::NONE, Place::of(intent));

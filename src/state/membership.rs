@@ -47,7 +47,7 @@ impl Source {
         }
     }
 
-    pub fn bit(self) -> u8 {
+    fn bit(self) -> u8 {
         1 << (self as u8)
     }
 }

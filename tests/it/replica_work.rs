@@ -119,6 +119,32 @@ async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_ov
         assert_eq!(budget, Some(100.0), "half of the store's budget each");
     }
 
+    // Each exports its own half of the per-intent series and of the aggregates: every
+    // intent's status once in the group, and the watched intents add up by store.
+    let (ma, mb) = wait_for(Duration::from_secs(10), "every intent polled", || async {
+        let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
+        let both =
+            (1..=INTENTS).all(|n| ma.status(&id(n)).is_some() || mb.status(&id(n)).is_some());
+        both.then_some((ma, mb))
+    })
+    .await;
+    for n in 1..=INTENTS {
+        let (on_a, on_b) = (ma.status(&id(n)), mb.status(&id(n)));
+        assert!(
+            on_a.is_none() || on_b.is_none(),
+            "intent {n} exported by both"
+        );
+        let mine = if partition_of(&id(n)).get() < 128 {
+            on_a
+        } else {
+            on_b
+        };
+        assert_eq!(mine, Some(2.0), "intent {n} by its holder");
+    }
+    let watched = |m: &Metrics| m.value("allscale_exporter_watched_intents", &[("store", "main")]);
+    assert_eq!(watched(&ma) + watched(&mb), f64::from(INTENTS));
+    assert!(watched(&ma) > 0.0 && watched(&mb) > 0.0);
+
     // Each intent is polled about every 500 ms by exactly one of them: about 6 times in
     // 3 s; polled by both it would be about 12.
     let split = polls_within(&sim, Duration::from_secs(3)).await;

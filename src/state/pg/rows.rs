@@ -8,7 +8,7 @@ use crate::api::Status;
 use crate::clock::UnixTime;
 use crate::config::IntentId;
 use crate::state::db::money::{detail_column, read_detail};
-use crate::state::{ConfirmedBy, DropReason, Dropped, IntentRow, IntentState, Source, Sources};
+use crate::state::{ConfirmedBy, DropReason, Dropped, IntentRow, IntentState, Sources};
 
 /// The columns after `store` and `id`, in the order [`IntentColumns`] binds them.
 pub(super) const COLUMNS: &str = "sources, order_id, added_at, status, not_found, \
@@ -203,10 +203,9 @@ pub(super) const COLUMN_ARRAYS: &str = "$3::text[], $4::int8[], $5::text[], $6::
      $19::text[]";
 
 /// The intent rows another replica wrote last, as `(store, id, intent)`, with the
-/// database's time of the read: every one, or (`since`) those written after it that carry
-/// a source the group shares (a registration, a webhook), which another replica may know
-/// first. What a replica takes over ([`crate::state::StoreState::take_over`]). A row that
-/// does not read as an intent is left out (the store's own load names it).
+/// database's time of the read: every one, or (`since`) those written after it. What a
+/// replica takes over ([`crate::state::StoreState::take_over`]). A row that does not read
+/// as an intent is left out (the store's own load names it).
 pub async fn written_by_others(
     client: &tokio_postgres::Client,
     me: &str,
@@ -217,14 +216,11 @@ pub async fn written_by_others(
         "SELECT s.name, i.id, {COLUMNS} FROM intents i JOIN stores s ON s.id = i.store \
          WHERE i.updated_by <> $1"
     );
-    let shared = Source::Api.bit() | Source::Webhook.bit();
     let rows = match since {
         None => client.query(&base, &[&me]).await?,
         Some(since) => {
-            let sql = format!("{base} AND i.updated_at > $2 AND (i.sources & $3) <> 0");
-            client
-                .query(&sql, &[&me, &since, &i64::from(shared)])
-                .await?
+            let sql = format!("{base} AND i.updated_at > $2");
+            client.query(&sql, &[&me, &since]).await?
         }
     };
     let mut intents = Vec::new();
