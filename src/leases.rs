@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_postgres::Client;
 
 use crate::config::IntentId;
@@ -93,6 +94,7 @@ impl Leases {
                 Tick::Round => self.round(&mut run).await,
                 Tick::Sync => self.sync(&mut run).await,
             };
+            self.gauges.database_up.set(i64::from(result.is_ok()));
             match result {
                 Ok(()) => {
                     if std::mem::take(&mut failing) {
@@ -221,8 +223,13 @@ impl Leases {
         }
     }
 
+    /// Publishes `owned` for the pollers; the gauge counts the leases whose deadline has
+    /// not passed (0 once they ran out).
     fn publish(&self, owned: Owned) {
-        self.gauges.held.set(i64::from(owned.count()));
+        let live = owned.until().is_some_and(|until| Instant::now() < until);
+        self.gauges
+            .held
+            .set(if live { i64::from(owned.count()) } else { 0 });
         self.publish.send_if_modified(|now| {
             let changed = *now != owned;
             *now = owned;

@@ -66,6 +66,8 @@ pub struct ReplicaGauges {
     pub held: IntGauge,
     /// `allscale_exporter_replicas_live`.
     pub live: IntGauge,
+    /// `allscale_exporter_state_database_up`.
+    pub database_up: IntGauge,
 }
 
 impl Metrics {
@@ -224,6 +226,10 @@ impl Metrics {
                     live: gauge(
                         "allscale_exporter_replicas_live",
                         "Replicas sharing the state database that the last lease round counted live, this one included.",
+                    ),
+                    database_up: gauge(
+                        "allscale_exporter_state_database_up",
+                        "1 when this replica's last lease round or look at the group's rows reached the state database, else 0 (it stops polling when its leases run out).",
                     ),
                 }
             })

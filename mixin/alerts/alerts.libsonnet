@@ -438,6 +438,35 @@ local scoped(rule, c) =
               runbook_url: c.runbookUrlBase + "allscaleexporterstatefilenotsaved",
             },
           },
+          // Replicas sharing a state_database (docs/replicas.md): one that cannot reach
+          // the database stops polling when its leases run out; partitions nobody holds
+          // are intents nobody polls.
+          {
+            alert: "AllScaleExporterStateDatabaseUnreachable",
+            expr: "allscale_exporter_state_database_up == 0",
+            'for': "1m",
+            labels: {
+              severity: "critical",
+            },
+            annotations: {
+              summary: "An allscale-exporter replica cannot reach its state database.",
+              description: "allscale-exporter at {{ $labels.instance }} has not reached its PostgreSQL state database for a minute. It stopped polling when its leases ran out, serves /metrics from memory, and answers registrations with 503; it resumes on its own once the database answers.",
+              runbook_url: c.runbookUrlBase + "allscaleexporterstatedatabaseunreachable",
+            },
+          },
+          {
+            alert: "AllScaleExporterPartitionsUnheld",
+            expr: "sum by (job) (allscale_exporter_replica_partitions_held) < 256",
+            'for': "2m",
+            labels: {
+              severity: "critical",
+            },
+            annotations: {
+              summary: "Part of the watched intents is polled by no allscale-exporter replica.",
+              description: "The replicas of {{ $labels.job }} hold {{ $value }} of the 256 partitions for 2 minutes: the intents of the others are polled by nobody. A replica died and the others cannot take its leases, or they cannot reach the state database.",
+              runbook_url: c.runbookUrlBase + "allscaleexporterpartitionsunheld",
+            },
+          },
           {
             alert: "AllScaleExporterTaskRestarted",
             expr: "increase(allscale_exporter_task_restarts_total[15m]) > 0",

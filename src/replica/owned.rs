@@ -35,6 +35,11 @@ impl Owned {
         owned
     }
 
+    /// Until when the leases held run, if any is.
+    pub fn until(&self) -> Option<Instant> {
+        self.until
+    }
+
     /// How many partitions are held.
     pub fn count(&self) -> u16 {
         self.count

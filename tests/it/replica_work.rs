@@ -112,6 +112,7 @@ async fn two_replicas_split_the_intents_and_the_budget_and_one_stopping_hands_ov
     let (a, b, ma, mb) = split(&config).await;
     for m in [&ma, &mb] {
         assert_eq!(m.get("allscale_exporter_replicas_live", &[]), Some(2.0));
+        assert_eq!(m.get("allscale_exporter_state_database_up", &[]), Some(1.0));
         let budget = m.get(
             "allscale_exporter_poll_budget_requests_per_second",
             &[("store", "main")],
