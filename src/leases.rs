@@ -57,7 +57,7 @@ pub struct Leases {
 }
 
 /// One run's membership: the leases, the connection, and how far the sync has read.
-struct Run {
+pub struct Run {
     member: Member,
     client: Option<Client>,
     synced: Option<SystemTime>,
@@ -70,14 +70,38 @@ enum Tick {
 }
 
 impl Leases {
-    /// Keeps the leases until `stop` flips, then leaves the group. A process that lost its
-    /// name to another fails (the supervisor's reason says why) and holds nothing.
-    pub async fn run(self, supervisor: Supervisor, mut stop: watch::Receiver<bool>) {
-        let mut run = Run {
+    /// Joins the group before the exporter polls or serves: one round (taking its name's
+    /// leases back after a restart, or free ones), so the first scrape already shows the
+    /// intents this replica holds. A failure is left to the task's next round.
+    pub async fn join(&self) -> Run {
+        let mut run = self.new_run();
+        let joined = self.round(&mut run).await;
+        self.gauges.database_up.set(i64::from(joined.is_ok()));
+        if let Err(error) = joined {
+            tracing::warn!(%error, "cannot join the replica group yet; trying again every round");
+            run.client = None;
+        }
+        run
+    }
+
+    fn new_run(&self) -> Run {
+        Run {
             member: Member::new(self.name.clone(), self.settings),
             client: None,
             synced: None,
-        };
+        }
+    }
+
+    /// Keeps the leases of `joined` (a new membership if none, as after a restart of the
+    /// task) until `stop` flips, then leaves the group. A process that lost its name to
+    /// another fails (the supervisor's reason says why) and holds nothing.
+    pub async fn run(
+        self,
+        joined: Option<Run>,
+        supervisor: Supervisor,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut run = joined.unwrap_or_else(|| self.new_run());
         let mut rounds = tokio::time::interval(self.settings.round_every());
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut syncs = tokio::time::interval(SYNC_EVERY);

@@ -170,7 +170,11 @@ impl Exporter {
         let clock = options.clock.clone();
         let (path_tx, path_rx) = watch::channel(state_path);
         let group = match &config.state_database {
-            Some(db) => Some(group_leases(db, &options, &metrics, &state)?),
+            Some(db) => {
+                let (leases, ownership) = group_leases(db, &options, &metrics, &state)?;
+                let joined = leases.join().await;
+                Some((leases, ownership, joined))
+            }
             None => None,
         };
         let parts = apply::Parts {
@@ -179,7 +183,7 @@ impl Exporter {
             supervisor: supervisor.clone(),
             durability: Arc::clone(&storage.durability),
             state_path: path_tx,
-            ownership: group.as_ref().map(|(_, ownership)| ownership.clone()),
+            ownership: group.as_ref().map(|(_, ownership, _)| ownership.clone()),
         };
         let mut applier = Applier::new(parts, &options, config);
         applier.start().await?;
@@ -224,14 +228,16 @@ impl Exporter {
         let app = routes::router(shared.clone(), web.clone(), webhook_listener.is_none());
         let mut stages = vec![(reload_stop, reload_task), writer];
         // After the pollers and the last commit: the leases are handed back last.
-        if let Some((leases, _)) = group {
+        if let Some((leases, _, joined)) = group {
             let supervisor = supervisor.clone();
+            // The first run continues the membership joined at start; a restart makes anew.
+            let mut joined = Some(joined);
             stages.push(stage(move |stop| {
                 let scope = "replica_leases".into();
                 supervisor
                     .clone()
                     .supervise(Task::ReplicaLeases, scope, stop, move |stop| {
-                        leases.clone().run(supervisor.clone(), stop)
+                        leases.clone().run(joined.take(), supervisor.clone(), stop)
                     })
             }));
         }
