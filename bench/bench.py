@@ -138,13 +138,14 @@ def write_scenario(path: str, n: int, latency_ms: int = 0):
 
 
 def write_config(path: str, base_url: str, secret: str, ids, interval: str, rps: float,
-                 http_version: str):
+                 http_version: str, mode: str = "active"):
     with open(path + ".tmp", "w") as f:
         f.write(
             f"poll_interval: {interval}\nrequest_timeout: 10s\nstores:\n"
             f"  - name: bench\n    base_url: {base_url}\n    api_key: {KEY}\n"
             f"    api_secret_file: {secret}\n    max_requests_per_second: {rps}\n"
-            f"    max_concurrency: 64\n    http_version: {http_version}\n    intents:\n"
+            f"    max_concurrency: 64\n    http_version: {http_version}\n"
+            f"    per_intent_metrics: {mode}\n    intents:\n"
         )
         for i in ids:
             f.write(f"      - {intent_id(i)}\n")
@@ -152,7 +153,8 @@ def write_config(path: str, base_url: str, secret: str, ids, interval: str, rps:
 
 
 def run_point(binary: str, n: int, interval_s: float, window: float, budget: float | None,
-              tmp: str, procs: Procs, latency_ms: int = 0, http_version: str = "http2") -> dict:
+              tmp: str, procs: Procs, latency_ms: int = 0, http_version: str = "http2",
+              mode: str = "active") -> dict:
     """One benchmark point; `budget` set = the rate-limit run."""
     extra = max(1, n // 100)
     scenario = os.path.join(tmp, f"scenario-{n}.yaml")
@@ -168,7 +170,7 @@ def run_point(binary: str, n: int, interval_s: float, window: float, budget: flo
     wanted = n / interval_s
     rps = budget if budget else max(10.0, wanted * 3)
     write_config(config, f"http://127.0.0.1:{sim_port}", secret, range(n), f"{interval_s}s", rps,
-                 http_version)
+                 http_version, mode)
     exp = procs.start([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{exp_port}",
                        "--log.level=warn", "--config.watch=false", "--config.check-interval=0s"],
                       os.path.join(tmp, f"exporter-{n}.log"))
@@ -218,7 +220,7 @@ def run_point(binary: str, n: int, interval_s: float, window: float, budget: flo
         before = exported()
         changed = list(range(extra, n)) + list(range(n, n + extra))  # 1 % swapped
         write_config(config, f"http://127.0.0.1:{sim_port}", secret, changed, f"{interval_s}s", rps,
-                     http_version)
+                     http_version, mode)
         s = time.perf_counter()
         status, body = http(base + "/-/reload", method="POST")
         row["reload_ms"] = (time.perf_counter() - s) * 1000
@@ -283,6 +285,9 @@ def main() -> int:
                     help="instead: the HTTP layer's own CPU per request (examples/http_floor.rs; "
                          "cargo build --release --example http_floor)")
     ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--per-intent-metrics", default="active",
+                    choices=["all", "active", "attention", "status_only", "none"],
+                    help="the store's per_intent_metrics (default: the exporter's default)")
     args = ap.parse_args()
     if args.floor:
         return run_floor(args.binary)
@@ -297,7 +302,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="allscale-bench-") as tmp:
             for n in [int(p) for p in args.points.split(",")]:
                 row = run_point(args.binary, n, args.interval, args.window, None, tmp, procs,
-                                args.latency, args.http_version)
+                                args.latency, args.http_version, args.per_intent_metrics)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
             budget_row = None
@@ -309,7 +314,7 @@ def main() -> int:
                 print(json.dumps(budget_row), file=sys.stderr, flush=True)
     finally:
         procs.stop_all()
-    print(f"http_version: {args.http_version}")
+    print(f"http_version: {args.http_version}, per_intent_metrics: {args.per_intent_metrics}")
     print(table(rows))
     if budget_row:
         b = budget_row
