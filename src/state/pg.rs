@@ -39,10 +39,13 @@ pub use error::PgError;
 use rows::{COLUMNS, Columns, IntentColumns, intent_of, intent_row};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Each version's migration from the one before, in order.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("pg/schema.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("pg/schema.sql")),
+    (2, include_str!("pg/schema_v2.sql")),
+];
 
 /// The advisory lock that serializes migrations of replicas starting together.
 const MIGRATION_LOCK: i64 = 0x616c_6c73_6361_6c65;
@@ -347,7 +350,9 @@ impl Inner {
         let money_written = read_money(client, &replica, &mut saved)
             .await
             .map_err(&pg)?;
-        let queue = read_webhooks(client, &mut saved).await.map_err(&pg)?;
+        let queue = read_webhooks(client, &replica, &mut saved)
+            .await
+            .map_err(&pg)?;
         if let Some(reason) = bad.or(written.1).or(money_written.1).or(queue) {
             return Err(self.invalid(reason));
         }
@@ -532,7 +537,10 @@ async fn write_webhook(
             ];
             tx.execute(&st.queued, &params).await
         }
-        WebhookWrite::Delivered(s) => tx.execute(&st.delivered, &[&store, &seq(*s)]).await,
+        WebhookWrite::Delivered(s) => {
+            tx.execute(&st.delivered, &[&store, &replica, &seq(*s)])
+                .await
+        }
     }
 }
 
@@ -610,10 +618,11 @@ async fn read_money(
     Ok((written, bad))
 }
 
-/// Every store's webhook nonces and ids seen, and its relay queue in order; an entry
-/// this build cannot read is named.
+/// Every store's webhook nonces and ids seen (the group's), and the relay queue this
+/// replica received, in order; an entry this build cannot read is named.
 async fn read_webhooks(
     client: &Client,
+    replica: &str,
     saved: &mut Saved,
 ) -> Result<Option<String>, tokio_postgres::Error> {
     let mut bad = None;
@@ -644,8 +653,8 @@ async fn read_webhooks(
         .query(
             "SELECT s.name, q.seq, q.webhook_id, q.intent_id, q.received_at, \
              q.path_and_query, q.headers, q.body FROM webhook_queue q \
-             JOIN stores s ON s.id = q.store ORDER BY s.name, q.seq",
-            &[],
+             JOIN stores s ON s.id = q.store WHERE q.queued_by = $1 ORDER BY s.name, q.seq",
+            &[&replica],
         )
         .await?;
     for row in rows {

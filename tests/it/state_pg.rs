@@ -396,3 +396,44 @@ async fn a_state_file_is_imported_into_an_empty_database_once() {
     again.shutdown().await;
     serving.abort();
 }
+
+/// Issue #24: replicas sharing a database each keep their own relay queue. The same
+/// sequence number queued by two replicas is two events; each reads back (and relays)
+/// what it received, and one's delivery leaves the other's event in place.
+#[test]
+fn each_replica_keeps_its_own_relay_queue() {
+    use allscale_exporter::state::WebhookWrite;
+    use allscale_exporter::state::store::conformance::{batch, queued};
+
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let db = server.state_database(&server.database());
+    let (a, b): (ReplicaName, ReplicaName) =
+        ("queue-a".parse().unwrap(), "queue-b".parse().unwrap());
+    let mut at_b = queued(0);
+    at_b.webhook_id = "whk_at_b".into();
+    let writes = [
+        (
+            &a,
+            vec![
+                WebhookWrite::Queued(queued(0)),
+                WebhookWrite::Queued(queued(1)),
+            ],
+        ),
+        (&b, vec![WebhookWrite::Queued(at_b.clone())]),
+        (&b, vec![WebhookWrite::Delivered(0)]),
+    ];
+    for (replica, webhooks) in writes {
+        let mut store = pg::open(&db, replica).unwrap();
+        let mut batch = batch(vec![]);
+        batch.stores[0].webhooks = webhooks;
+        store.write(&batch).unwrap();
+    }
+    let queue = |replica: &ReplicaName| {
+        let saved = pg::open(&db, replica).unwrap().load().unwrap();
+        saved.stores["main"].queue.clone()
+    };
+    assert_eq!(queue(&a), [queued(0), queued(1)]);
+    assert_eq!(queue(&b), []);
+}

@@ -186,15 +186,18 @@ impl Statements {
                 .prepare(
                     "INSERT INTO webhook_queue (store, seq, webhook_id, intent_id, \
                      received_at, path_and_query, headers, body, queued_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (store, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (store, queued_by, seq) \
                      DO UPDATE SET webhook_id = excluded.webhook_id, \
                      intent_id = excluded.intent_id, received_at = excluded.received_at, \
                      path_and_query = excluded.path_and_query, headers = excluded.headers, \
-                     body = excluded.body, queued_by = excluded.queued_by",
+                     body = excluded.body",
                 )
                 .await?,
             delivered: client
-                .prepare("DELETE FROM webhook_queue WHERE store = $1 AND seq = $2")
+                .prepare(
+                    "DELETE FROM webhook_queue WHERE store = $1 AND queued_by = $2 AND seq = $3",
+                )
                 .await?,
             forget_seen: client
                 .prepare(
