@@ -24,13 +24,14 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_postgres::Client;
 
+use crate::clock::UnixTime;
 use crate::config::IntentId;
 use crate::metrics::ReplicaGauges;
 use crate::replica::ReplicaName;
 use crate::replica::lease::{self, LeaseError, LeaseSettings, Member, Partition};
 use crate::replica::owned::Owned;
-use crate::state::pg::{Connector, written_by_others};
-use crate::state::{IntentState, State};
+use crate::state::pg::{Connector, webhook_facts, written_by_others};
+use crate::state::{IntentState, SeenKind, State, StoreHandle, WebhookEvent};
 use crate::supervise::{Supervisor, Task};
 
 /// How long leaving the group at a stop may take before the leases are left to expire.
@@ -274,3 +275,67 @@ fn owned(member: &Member, except: &[Partition]) -> Owned {
         None => Owned::default(),
     }
 }
+
+/// How long a webhook waits for the group's facts before it is taken on this replica's
+/// own memory.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The group's committed facts a handler needs at once (the once-a-second look is too
+/// late for them), on a connection of its own.
+pub struct Lookup {
+    connector: Arc<Connector>,
+    name: ReplicaName,
+    client: tokio::sync::Mutex<Option<Client>>,
+}
+
+impl Lookup {
+    pub fn new(leases: &Leases) -> Lookup {
+        Lookup {
+            connector: Arc::clone(&leases.connector),
+            name: leases.name.clone(),
+            client: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Before a webhook is taken: what the group committed of its intent (a confirmation
+    /// the holder saw by polling) and of its nonce and id (AllScale's retry of a webhook
+    /// another replica answered), so that it is counted once in the group. Without an
+    /// answer within [`LOOKUP_TIMEOUT`] the webhook is taken on this replica's memory (its
+    /// answer then waits for the commit, which fails while the database is away).
+    pub async fn before_webhook(&self, handle: &StoreHandle, event: &WebhookEvent, now: UnixTime) {
+        let facts = tokio::time::timeout(LOOKUP_TIMEOUT, self.facts(&handle.name, event)).await;
+        let (theirs, seen) = match facts {
+            Ok(Ok(facts)) => facts,
+            Ok(Err(error)) => {
+                if let Some(count) = crate::log_limit::outside("webhook_lookup") {
+                    tracing::warn!(%error, count, "cannot read the group's webhook facts; taken on this replica's memory");
+                }
+                *self.client.lock().await = None;
+                return;
+            }
+            Err(_) => return,
+        };
+        let id = &event.intent.id;
+        handle.edit_watch_list(false, |st| {
+            if let Some(theirs) = &theirs {
+                st.take_over(id, theirs, now);
+            }
+            st.seen_elsewhere(&seen);
+        });
+    }
+
+    async fn facts(&self, store: &str, event: &WebhookEvent) -> Result<Facts, LeaseError> {
+        let mut client = self.client.lock().await;
+        if client.as_ref().is_none_or(Client::is_closed) {
+            *client = Some(self.connector.connect().await?);
+        }
+        let Some(db) = client.as_ref() else {
+            return Ok((None, Vec::new()));
+        };
+        let (me, intent) = (self.name.as_str(), event.intent.id.as_str());
+        Ok(webhook_facts(db, me, store, intent, &event.nonce, &event.webhook_id).await?)
+    }
+}
+
+/// An intent's row another replica wrote last, and the nonces and ids the group saw.
+type Facts = (Option<IntentState>, Vec<(SeenKind, String, UnixTime)>);

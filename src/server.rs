@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::api::client::ClientError;
 use crate::apply::{self, Applier};
 use crate::config::{Config, ConfigError, StateDatabase};
-use crate::leases::Leases;
+use crate::leases::{Leases, Lookup};
 use crate::metrics::Metrics;
 use crate::reload::{self, ReloadHandle, ReloadOptions, Reloader};
 use crate::replica::owned::{Owned, Ownership};
@@ -224,6 +224,9 @@ impl Exporter {
             clock,
             metrics_page: Default::default(),
             landing_page: Default::default(),
+            group: group
+                .as_ref()
+                .map(|(leases, _, _)| Arc::new(Lookup::new(leases))),
         };
         let app = routes::router(shared.clone(), web.clone(), webhook_listener.is_none());
         let mut stages = vec![(reload_stop, reload_task), writer];

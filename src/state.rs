@@ -43,8 +43,8 @@ pub use money::{
 pub use oncall::{ApiHealth, Finished, LastError, OnCall, RECENT_OUTCOMES};
 pub use time_to_outcome::{BOUNDS_SECS, Histogram, TimeToOutcome, Unobserved};
 pub use webhook::{
-    Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, WebhookCounts, WebhookEvent,
-    WebhookWrite, Webhooks,
+    Accepted, ConfirmedBy, ForwardRequest, Memory, Queued, Refused, SeenKind, WebhookCounts,
+    WebhookEvent, WebhookWrite, Webhooks,
 };
 
 use std::collections::{HashMap, HashSet};

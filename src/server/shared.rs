@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::leases::Lookup;
 use crate::metrics::Metrics;
 use crate::reload::ReloadHandle;
 use crate::shard::Shard;
@@ -35,4 +36,6 @@ pub(super) struct Shared {
     /// One render of each page at a time, shared by the requests that arrive meanwhile.
     pub(super) metrics_page: SingleFlight<Bytes>,
     pub(super) landing_page: SingleFlight<Bytes>,
+    /// In a group sharing a state database: the group's facts a webhook needs at once.
+    pub(super) group: Option<Arc<Lookup>>,
 }

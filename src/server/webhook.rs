@@ -215,6 +215,9 @@ async fn take(
     let memory = Memory::of(config, store);
     let intent_id = event.intent.id.clone();
     let now = shared.clock.now();
+    if let Some(group) = &shared.group {
+        group.before_webhook(&handle, &event, now).await;
+    }
     let (accepted, version) =
         handle.edit_watch_list(true, |st| st.accept_webhook(event, memory, now));
     let accepted = accepted.map_err(|refused| match refused {

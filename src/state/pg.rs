@@ -32,7 +32,7 @@ mod connect;
 pub use connect::Connector;
 mod error;
 mod rows;
-pub use rows::written_by_others;
+pub use rows::{webhook_facts, written_by_others};
 
 use connect::Statements;
 pub use error::PgError;

@@ -124,6 +124,13 @@ pub struct Webhooks {
     awaiting: VecDeque<(UnixTime, IntentId)>,
 }
 
+/// Which memory a seen value is in: a request's nonce, or a webhook's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenKind {
+    Nonce,
+    Id,
+}
+
 /// A change to the webhook tables.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WebhookWrite {
@@ -223,6 +230,20 @@ impl Webhooks {
         }
         self.next_seq = queue.iter().map(|q| q.seq + 1).max().unwrap_or(0);
         self.queue = queue.into();
+    }
+
+    /// Nonces and webhook ids another replica saw (`nonce` or `id` each), remembered as
+    /// seen here too: AllScale's retry landing here is then a duplicate.
+    pub(super) fn seen_elsewhere(&mut self, seen: &[(SeenKind, String, UnixTime)]) {
+        for (kind, value, at) in seen {
+            let memory = match kind {
+                SeenKind::Nonce => &mut self.nonces,
+                SeenKind::Id => &mut self.ids,
+            };
+            if !memory.contains(value) {
+                memory.insert(value.clone(), *at);
+            }
+        }
     }
 
     /// Takes the store's settings; without `webhook.expected` nothing awaits a webhook.
@@ -332,6 +353,11 @@ impl StoreState {
     /// for an intent this replica owns, counts its confirmation unless it was final
     /// already, watching it (source `webhook`) if no source did. A webhook-confirmed
     /// intent is polled once more, to check the claim.
+    /// Nonces and webhook ids another replica committed (see [`Webhooks::seen_elsewhere`]).
+    pub fn seen_elsewhere(&mut self, seen: &[(SeenKind, String, UnixTime)]) {
+        self.webhooks.seen_elsewhere(seen);
+    }
+
     pub fn accept_webhook(
         &mut self,
         mut event: WebhookEvent,

@@ -373,3 +373,38 @@ async fn a_registration_at_one_replica_is_polled_by_the_holder_of_its_partition(
     b.shutdown().await;
     serving.abort();
 }
+
+/// Issue #24, point 5, webhooks: AllScale's retry of a webhook one replica answered,
+/// landing at once (before the once-a-second look) on another replica, is a duplicate
+/// there: the confirmation is counted once in the group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_retried_at_another_replica_is_counted_once() {
+    use crate::webhooks::{post, signed};
+
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let (_sim, config, serving) = setup(server, staying()).await;
+    let (a, b, _, _) = split(&config).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let first = signed(&id(1), "whk_group_1", "nonce-first", now);
+    let retry = signed(&id(1), "whk_group_1", "nonce-retry", now);
+    assert_eq!(post(a.local_addr(), &first).await, 200);
+    assert_eq!(post(b.local_addr(), &retry).await, 200);
+    // After both looks at the group's rows, still one confirmation in the group.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
+    assert_eq!(
+        ma.outcome("confirmed") + mb.outcome("confirmed"),
+        1.0,
+        "a: {}, b: {}",
+        ma.outcome("confirmed"),
+        mb.outcome("confirmed")
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    serving.abort();
+}

@@ -155,7 +155,7 @@ async fn an_intent_nobody_watched_is_added_with_source_webhook() {
 }
 
 /// A signed webhook as AllScale sends it, for `id`, at `timestamp`, with `nonce`.
-fn signed(
+pub(crate) fn signed(
     id: &str,
     webhook_id: &str,
     nonce: &str,
@@ -183,7 +183,10 @@ fn signed(
     (headers, body)
 }
 
-async fn post(addr: std::net::SocketAddr, request: &(Vec<(String, String)>, String)) -> u16 {
+pub(crate) async fn post(
+    addr: std::net::SocketAddr,
+    request: &(Vec<(String, String)>, String),
+) -> u16 {
     let mut builder = reqwest::Client::new().post(format!("http://{addr}/webhooks/allscale"));
     for (name, value) in &request.0 {
         builder = builder.header(name, value);

@@ -8,7 +8,7 @@ use crate::api::Status;
 use crate::clock::UnixTime;
 use crate::config::IntentId;
 use crate::state::db::money::{detail_column, read_detail};
-use crate::state::{ConfirmedBy, DropReason, Dropped, IntentRow, IntentState, Sources};
+use crate::state::{ConfirmedBy, DropReason, Dropped, IntentRow, IntentState, SeenKind, Sources};
 
 /// The columns after `store` and `id`, in the order [`IntentColumns`] binds them.
 pub(super) const COLUMNS: &str = "sources, order_id, added_at, status, not_found, \
@@ -231,4 +231,45 @@ pub async fn written_by_others(
         }
     }
     Ok((now, intents))
+}
+
+/// What the group committed that decides whether a webhook is new: the intent's row if
+/// another replica wrote it last, and the nonce and webhook id if any replica saw them.
+pub async fn webhook_facts(
+    client: &tokio_postgres::Client,
+    me: &str,
+    store: &str,
+    intent: &str,
+    nonce: &str,
+    webhook_id: &str,
+) -> Result<(Option<IntentState>, Vec<(SeenKind, String, UnixTime)>), tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM intents i JOIN stores s ON s.id = i.store \
+         WHERE s.name = $1 AND i.id = $2 AND i.updated_by <> $3"
+    );
+    let row = client.query_opt(&sql, &[&store, &intent, &me]).await?;
+    let theirs = match row {
+        Some(row) => intent_of(Columns::read(&row, 0)?).ok(),
+        None => None,
+    };
+    let rows = client
+        .query(
+            "SELECT w.kind, w.value, w.seen_at FROM webhook_seen w \
+             JOIN stores s ON s.id = w.store WHERE s.name = $1 \
+             AND ((w.kind = 'nonce' AND w.value = $2) OR (w.kind = 'id' AND w.value = $3))",
+            &[&store, &nonce, &webhook_id],
+        )
+        .await?;
+    let mut seen = Vec::new();
+    for row in rows {
+        let (kind, value, at): (String, String, f64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let kind = if kind == "nonce" {
+            SeenKind::Nonce
+        } else {
+            SeenKind::Id
+        };
+        seen.push((kind, value, UnixTime::from_secs_f64(at)));
+    }
+    Ok((theirs, seen))
 }
