@@ -159,6 +159,15 @@ pub(super) async fn off_thread<T: Send + 'static>(
     }
 }
 
+/// The condition of a shared database's intent upsert that keeps a final row final: a row
+/// that reached a final phase (terminal, expired, dropped) is replaced only by another
+/// final one. The exporter never sets an intent back from a final phase; a replica that
+/// was paused past its lease and commits late could, over what the intent's next holder
+/// committed since. (A state file has one writer: SQLite needs no such condition.)
+pub(crate) const KEEP_FINAL: &str = "intents.terminal_at IS NULL AND intents.expired_at IS NULL \
+     AND intents.dropped_at IS NULL OR excluded.terminal_at IS NOT NULL \
+     OR excluded.expired_at IS NOT NULL OR excluded.dropped_at IS NOT NULL";
+
 /// What an error opening, reading or writing a store says about the stored state;
 /// start-up decides on it whether to move a file aside, wait or stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -437,3 +437,42 @@ fn each_replica_keeps_its_own_relay_queue() {
     assert_eq!(queue(&a), [queued(0), queued(1)]);
     assert_eq!(queue(&b), []);
 }
+
+/// Issue #24, point 3: in a shared database a row that reached a final phase is replaced
+/// only by another final one, so a replica paused past its lease that commits its old
+/// view late does not set back what the intent's next holder committed since.
+#[test]
+fn a_late_commit_does_not_set_a_finished_intent_back() {
+    use allscale_exporter::api::Status;
+    use allscale_exporter::state::IntentState;
+    use allscale_exporter::state::store::conformance::{batch, id, row};
+
+    let intent = |status, at| IntentState::from_row(row(status, at));
+
+    let Some(server) = postgres::server() else {
+        return;
+    };
+    let db = server.state_database(&server.database());
+    let (holder, late): (ReplicaName, ReplicaName) =
+        ("holder".parse().unwrap(), "late".parse().unwrap());
+    let failed = intent(Status::Failed, 5.0);
+    let writes = [
+        (&holder, intent(Status::Failed, 5.0)),
+        (&late, intent(Status::OnChain, 4.0)),
+    ];
+    for (replica, row) in writes {
+        let mut store = pg::open(&db, replica).unwrap();
+        store.write(&batch(vec![(id('a'), Some(row))])).unwrap();
+    }
+    let saved = pg::open(&db, &holder).unwrap().load().unwrap();
+    assert_eq!(saved.stores["main"].intents, [(id('a'), failed)]);
+    // A final row still replaces a final one (a detail counted later, say).
+    let confirmed = intent(Status::Confirmed, 6.0);
+    let mut store = pg::open(&db, &late).unwrap();
+    store
+        .write(&batch(vec![(id('a'), Some(confirmed.clone()))]))
+        .unwrap();
+    drop(store);
+    let saved = pg::open(&db, &holder).unwrap().load().unwrap();
+    assert_eq!(saved.stores["main"].intents, [(id('a'), confirmed)]);
+}

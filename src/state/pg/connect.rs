@@ -15,6 +15,7 @@ use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{SslMode, StateDatabase, read_root_cert};
+use crate::state::store::KEEP_FINAL;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -146,7 +147,7 @@ impl Statements {
             "INSERT INTO intents (store, id, {COLUMNS}, updated_by) \
              SELECT $1, u.*, $2 FROM unnest({COLUMN_ARRAYS}) AS u \
              ON CONFLICT (store, id) DO UPDATE SET {}, updated_by = excluded.updated_by, \
-             updated_at = now()",
+             updated_at = now() WHERE {KEEP_FINAL}",
             updates.join(", ")
         );
         Ok(Statements {
