@@ -459,17 +459,17 @@ impl StorePoller {
         }
     }
 
+    /// Counts every answer as a request, then applies it. An answer for an intent this
+    /// replica no longer holds (its leases ran out or moved while the request was out)
+    /// changes nothing else: the holder polls the intent.
     fn complete(&mut self, done: Completion) {
-        // An answer for an intent this replica no longer holds (its leases ran out or
-        // moved while the request was out) is counted as a request and changes nothing
-        // else: the holder polls the intent.
+        self.recorder.record(&match &done {
+            Completion::Status(_, fetch, _) => detail::answered(Endpoint::Status, fetch),
+            Completion::Detail(_, fetch) => detail::answered(Endpoint::Detail, fetch),
+        });
         let (Completion::Status(id, ..) | Completion::Detail(id, ..)) = &done;
         if !self.share.covers(id, Instant::now()) {
             let id = Arc::clone(id);
-            self.recorder.record(&match &done {
-                Completion::Status(_, fetch, _) => detail::answered(Endpoint::Status, fetch),
-                Completion::Detail(_, fetch) => detail::answered(Endpoint::Detail, fetch),
-            });
             self.pass(id);
             return;
         }
@@ -482,8 +482,6 @@ impl StorePoller {
     /// Applies a status answer (one sent before the webhook that confirmed the intent is
     /// ignored: the poll after it checks the confirmation).
     fn complete_status(&mut self, id: Arc<str>, fetch: Fetch, sent_at: f64) {
-        self.recorder
-            .record(&detail::answered(Endpoint::Status, &fetch));
         let now = self.clock.now();
         let (change, pollable) = {
             let mut st = self.state.lock();

@@ -63,7 +63,6 @@ impl StorePoller {
     /// Counts a fetched detail's money (once), or retries it with backoff, or gives up a
     /// detail malformed [`MALFORMED_DETAIL_TRIES`] times.
     pub(super) fn complete_detail(&mut self, id: Arc<str>, fetch: Fetch<Detail>) {
-        self.recorder.record(&answered(Endpoint::Detail, &fetch));
         let now = self.clock.now();
         let recorded = {
             let mut st = self.state.lock();
