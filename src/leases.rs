@@ -158,20 +158,17 @@ impl Leases {
         }
     }
 
-    /// The connection, made first if there is none.
+    /// The connection, made first if there is none (with the lease tables).
     async fn connected<'a>(
         &self,
         client: &'a mut Option<Client>,
     ) -> Result<&'a mut Client, LeaseError> {
-        if client.as_ref().is_none_or(Client::is_closed) {
-            let bound = self.settings.round_every();
-            let connected = tokio::time::timeout(bound, self.connector.connect())
-                .await
-                .map_err(|_| LeaseError::Timeout(bound))??;
-            lease::ensure_schema(&connected).await?;
-            *client = Some(connected);
+        let bound = self.settings.round_every();
+        let (db, new) = connection(&self.connector, client, bound).await?;
+        if new {
+            lease::ensure_schema(db).await?;
         }
-        client.as_mut().ok_or(LeaseError::Timeout(Duration::ZERO))
+        Ok(db)
     }
 
     /// One round, bounded by the round time: partitions gained are taken over, then what
@@ -189,7 +186,10 @@ impl Leases {
             let (_, rows) = tokio::time::timeout(bound, read)
                 .await
                 .map_err(|_| LeaseError::Timeout(bound))??;
-            self.take_over(rows);
+            let taken = self.take_over(rows);
+            if taken > 0 {
+                tracing::info!(taken, "took over intents other replicas moved on");
+            }
         }
         self.publish(owned(&run.member, &round.surplus));
         if !round.gained.is_empty() || !round.lost.is_empty() {
@@ -218,13 +218,16 @@ impl Leases {
         let (now, rows) = tokio::time::timeout(SYNC_EVERY, read)
             .await
             .map_err(|_| LeaseError::Timeout(SYNC_EVERY))??;
-        self.take_over(rows);
+        // Every second, as other replicas commit: not worth a line each time.
+        let taken = self.take_over(rows);
+        tracing::debug!(taken, "took over what other replicas committed");
         run.synced = Some(now);
         Ok(())
     }
 
-    /// Takes over, per store, what other replicas committed of these intents.
-    fn take_over(&self, rows: Vec<(String, String, IntentState)>) {
+    /// Takes over, per store, what other replicas committed of these intents; how many
+    /// changed here.
+    fn take_over(&self, rows: Vec<(String, String, IntentState)>) -> usize {
         let mut by_store: HashMap<String, Vec<(IntentId, IntentState)>> = HashMap::new();
         for (store, id, intent) in rows {
             if let Some(id) = IntentId::parse(&id) {
@@ -232,20 +235,21 @@ impl Leases {
             }
         }
         let now = self.state.clock().now();
+        let mut taken = 0;
         for (store, intents) in by_store {
             let Some(handle) = self.state.store(&store) else {
                 continue;
             };
-            let (taken, _) = handle.edit_watch_list(false, |st| {
-                intents
-                    .iter()
-                    .filter(|(id, theirs)| st.take_over(id, theirs, now))
-                    .count()
-            });
-            if taken > 0 {
-                tracing::info!(store = %store, taken, "took over intents other replicas added or moved on");
-            }
+            taken += handle
+                .edit_watch_list(false, |st| {
+                    intents
+                        .iter()
+                        .filter(|(id, theirs)| st.take_over(id, theirs, now))
+                        .count()
+                })
+                .0;
         }
+        taken
     }
 
     /// Publishes `owned` for the pollers; the gauge counts the leases whose deadline has
@@ -261,6 +265,26 @@ impl Leases {
             changed
         });
     }
+}
+
+/// `client` if it is open, else a new connection made within `bound` (and whether it is
+/// new): the one way the lease task and the lookups connect.
+async fn connection<'a>(
+    connector: &Connector,
+    client: &'a mut Option<Client>,
+    bound: Duration,
+) -> Result<(&'a mut Client, bool), LeaseError> {
+    let (db, new) = match client.take().filter(|c| !c.is_closed()) {
+        Some(open) => (open, false),
+        None => {
+            let connect = tokio::time::timeout(bound, connector.connect());
+            (
+                connect.await.map_err(|_| LeaseError::Timeout(bound))??,
+                true,
+            )
+        }
+    };
+    Ok((client.insert(db), new))
 }
 
 /// What the pollers may work on: the partitions `member` holds, less `except` (a surplus
@@ -326,12 +350,7 @@ impl Lookup {
 
     async fn facts(&self, store: &str, event: &WebhookEvent) -> Result<Facts, LeaseError> {
         let mut client = self.client.lock().await;
-        if client.as_ref().is_none_or(Client::is_closed) {
-            *client = Some(self.connector.connect().await?);
-        }
-        let Some(db) = client.as_ref() else {
-            return Ok((None, Vec::new()));
-        };
+        let (db, _) = connection(&self.connector, &mut client, LOOKUP_TIMEOUT).await?;
         let (me, intent) = (self.name.as_str(), event.intent.id.as_str());
         Ok(webhook_facts(db, me, store, intent, &event.nonce, &event.webhook_id).await?)
     }
