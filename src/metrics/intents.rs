@@ -113,30 +113,40 @@ struct StoreSnapshot {
     watched: usize,
 }
 
-impl StoreSnapshot {
-    /// In a group: only the intents of the partitions this replica holds, in the rows and
-    /// in the aggregates (its counters are its own already).
-    fn claim(&mut self, s: &StoreState, claims: &Owned) {
-        self.rows.retain(|row| claims.claims(row.id.as_str()));
-        let mine = || {
-            s.intents()
-                .iter()
-                .filter(|(id, _)| claims.claims(id.as_str()))
-        };
-        let board = Board::of(mine());
-        self.by_status = board.counts();
-        self.oldest = board.oldest().map(|at| at.map(UnixTime::as_secs_f64));
-        self.watched = mine().count();
+/// Intents per status, the oldest status change per status and the watched intents: from
+/// the store's board, or in a group (`claims`) from the intents of the partitions this
+/// replica holds.
+type Aggregates = (
+    [u64; StatusClass::ALL.len()],
+    [Option<f64>; StatusClass::ALL.len()],
+    usize,
+);
+
+fn aggregates(s: &StoreState, claims: Option<&Owned>) -> Aggregates {
+    let intents = s.intents();
+    let of = |board: &Board, watched| {
+        let oldest = board.oldest().map(|at| at.map(UnixTime::as_secs_f64));
+        (board.counts(), oldest, watched)
+    };
+    match claims {
+        None => of(intents.board(), intents.len()),
+        Some(claims) => {
+            let mine = || intents.iter().filter(|(id, _)| claims.claims(id.as_str()));
+            of(&Board::of(mine()), mine().count())
+        }
     }
 }
 
-/// `write_ahead`: export the counters as last saved, not as live.
+/// `write_ahead`: export the counters as last saved, not as live. In a group (`claims`):
+/// only the intents of the partitions this replica holds, in the rows and in the
+/// aggregates (its counters are its own already).
 fn snapshot(
     name: &str,
     s: &StoreState,
     now: f64,
     retention: Duration,
     write_ahead: bool,
+    claims: Option<&Owned>,
 ) -> StoreSnapshot {
     let counts = s.counters().shown(write_ahead);
     let intents = s.intents();
@@ -168,7 +178,7 @@ fn snapshot(
         rows.extend(
             intents
                 .iter()
-                .filter(|(_, i)| shown(i))
+                .filter(|(id, i)| shown(i) && claims.is_none_or(|c| c.claims(id.as_str())))
                 .map(|(id, intent)| Row {
                     id: id.clone(),
                     status: intent
@@ -181,14 +191,12 @@ fn snapshot(
                 }),
         );
     }
+    let (by_status, oldest, watched) = aggregates(s, claims);
     StoreSnapshot {
         store: escape(name),
         rows,
-        by_status: intents.board().counts(),
-        oldest: intents
-            .board()
-            .oldest()
-            .map(|at| at.map(UnixTime::as_secs_f64)),
+        by_status,
+        oldest,
         terminal: Outcome::ALL
             .iter()
             .map(|o| (*o, counts.terminal_total.get(o).copied().unwrap_or(0)))
@@ -199,7 +207,7 @@ fn snapshot(
             .iter()
             .map(|r| (*r, counts.dropped_total.get(r).copied().unwrap_or(0)))
             .collect(),
-        watched: intents.len(),
+        watched,
     }
 }
 
@@ -220,11 +228,7 @@ fn render_state(out: &mut String, state: &State, now: f64, claims: Option<&Owned
         .iter()
         .map(|handle| {
             let st = handle.lock();
-            let mut snapshot = snapshot(&handle.name, &st, now, retention, write_ahead);
-            if let Some(claims) = claims {
-                snapshot.claim(&st, claims);
-            }
-            snapshot
+            snapshot(&handle.name, &st, now, retention, write_ahead, claims)
         })
         .collect();
     out.reserve(stores.iter().map(|s| s.rows.len() * 360).sum());
