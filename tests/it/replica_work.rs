@@ -7,6 +7,7 @@
 use crate::common;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use allscale_exporter::config::{RegistrationConfig, Secret};
@@ -55,21 +56,22 @@ async fn polls_within(sim: &Simulator, window: Duration) -> Vec<u64> {
         .collect()
 }
 
-/// A simulator of `intents` serving on 127.0.0.1 (stopped when the returned task is
-/// dropped), and a config of one store at it that watches intents 1 to [`INTENTS`], polled
-/// every 500 ms, kept in a fresh database of `server`.
-async fn setup(
-    server: &postgres::Server,
-    intents: Vec<SimIntent>,
-) -> (
-    Simulator,
-    Config,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
+/// The simulator's serving task: aborted at the end of a test.
+type Serving = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// A simulator of `intents` serving on 127.0.0.1, and its base URL.
+async fn serve(intents: Vec<SimIntent>) -> (Simulator, String, Serving) {
     let sim = Simulator::new(scenario(intents));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    (sim, url, serving)
+}
+
+/// [`serve`], and a config of one store at it that watches intents 1 to [`INTENTS`],
+/// polled every 500 ms, kept in a fresh database of `server`.
+async fn setup(server: &postgres::Server, intents: Vec<SimIntent>) -> (Simulator, Config, Serving) {
+    let (sim, url, serving) = serve(intents).await;
     let ids: Vec<String> = (1..=INTENTS).map(id).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut config = test_config(&url, KEY, SECRET, &ids);
@@ -87,19 +89,44 @@ fn staying() -> Vec<SimIntent> {
 /// 128/128: both, with their pages at that moment.
 async fn split(config: &Config) -> (Exporter, Exporter, Metrics, Metrics) {
     let a = start(config, "replica-a").await;
-    wait_for(
+    wait_all_held(
+        a.local_addr(),
         Duration::from_secs(15),
         "replica a to hold every partition",
-        || async { (held(&scrape(a.local_addr()).await) == Some(256.0)).then_some(()) },
     )
     .await;
     let b = start(config, "replica-b").await;
-    let (ma, mb) = wait_for(Duration::from_secs(15), "a fair split", || async {
-        let (ma, mb) = (scrape(a.local_addr()).await, scrape(b.local_addr()).await);
-        (held(&ma) == Some(128.0) && held(&mb) == Some(128.0)).then_some((ma, mb))
-    })
+    let (ma, mb) = wait_halves(
+        a.local_addr(),
+        b.local_addr(),
+        Duration::from_secs(15),
+        "a fair split",
+    )
     .await;
     (a, b, ma, mb)
+}
+
+/// Waits (at most `within`) until the replica at `addr` holds every partition.
+async fn wait_all_held(addr: SocketAddr, within: Duration, what: &str) {
+    wait_for(within, what, || async {
+        (held(&scrape(addr).await) == Some(256.0)).then_some(())
+    })
+    .await;
+}
+
+/// Waits (at most `within`) until the replicas at `a` and `b` hold half of the partitions
+/// each; their pages.
+async fn wait_halves(
+    a: SocketAddr,
+    b: SocketAddr,
+    within: Duration,
+    what: &str,
+) -> (Metrics, Metrics) {
+    wait_for(within, what, || async {
+        let (ma, mb) = (scrape(a).await, scrape(b).await);
+        (held(&ma) == Some(128.0) && held(&mb) == Some(128.0)).then_some((ma, mb))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,15 +228,6 @@ fn replica(config: &std::path::Path, name: &str) -> ExporterProcess {
     ExporterProcess::start(config, &[&name, "--replica.lease-duration=3s"])
 }
 
-/// What two replicas hold, once both say `(a, b)`.
-async fn wait_held(a: &ExporterProcess, b: &ExporterProcess, want: (f64, f64), what: &str) {
-    wait_for(Duration::from_secs(30), what, || async {
-        let got = (held(&scrape(a.addr).await), held(&scrape(b.addr).await));
-        (got == (Some(want.0), Some(want.1))).then_some(())
-    })
-    .await;
-}
-
 /// Issue #24, points 2 and 3, with the real binary: a replica paused (SIGSTOP) past its
 /// lease loses its part to the other and, resumed, rejoins for half again; a replica
 /// killed (SIGKILL) loses its part within the lease time, and every intent is polled
@@ -219,23 +237,18 @@ async fn a_paused_replica_rejoins_and_a_killed_ones_part_moves_to_the_other() {
     let Some(server) = postgres::server() else {
         return;
     };
-    let database = server.database();
-    let intents = (1..=INTENTS).map(|n| intent(n, &[2], 3_600_000)).collect();
-    let sim = Simulator::new(scenario(intents));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(sim.clone().serve(listener, std::future::pending()));
+    let (sim, url, serving) = serve(staying()).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = config_file(dir.path(), &url, &database);
+    let config = config_file(dir.path(), &url, &server.database());
     let a = replica(&config, "replica-a");
-    wait_for(
+    wait_all_held(
+        a.addr,
         Duration::from_secs(15),
         "replica a to hold every partition",
-        || async { (held(&scrape(a.addr).await) == Some(256.0)).then_some(()) },
     )
     .await;
     let b = replica(&config, "replica-b");
-    wait_held(&a, &b, (128.0, 128.0), "a fair split").await;
+    wait_halves(a.addr, b.addr, Duration::from_secs(30), "a fair split").await;
 
     // Paused past its lease, b counts as gone: a takes everything.
     b.signal("STOP");
@@ -253,7 +266,13 @@ async fn a_paused_replica_rejoins_and_a_killed_ones_part_moves_to_the_other() {
     let alone = polls_within(&sim, Duration::from_secs(2)).await;
     assert!(alone.iter().all(|&n| n >= 1), "{alone:?}");
     b.signal("CONT");
-    wait_held(&a, &b, (128.0, 128.0), "the resumed b to rejoin").await;
+    wait_halves(
+        a.addr,
+        b.addr,
+        Duration::from_secs(30),
+        "the resumed b to rejoin",
+    )
+    .await;
     let split = polls_within(&sim, Duration::from_secs(3)).await;
     assert!(
         split.iter().all(|&n| (1..=9).contains(&n)),
@@ -263,10 +282,10 @@ async fn a_paused_replica_rejoins_and_a_killed_ones_part_moves_to_the_other() {
     // Killed, a never hands its leases back: b takes them once they expire.
     let killed = std::time::Instant::now();
     a.kill();
-    wait_for(
+    wait_all_held(
+        b.addr,
         Duration::from_secs(30),
         "b to take the killed a's part",
-        || async { (held(&scrape(b.addr).await) == Some(256.0)).then_some(()) },
     )
     .await;
     let took = killed.elapsed();
